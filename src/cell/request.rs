@@ -1,0 +1,77 @@
+//! What callers ask the allocator for: affinity groups (gangs) of pods with a
+//! scheduling spec, mirroring HiveD's `pod-scheduling-spec` annotation.
+
+use serde::{Deserialize, Serialize};
+
+/// Lowest guaranteed priority; 0..=1000 are guaranteed.
+pub const MIN_GUARANTEED_PRIORITY: i32 = 0;
+/// Highest priority a pod may carry.
+pub const MAX_GUARANTEED_PRIORITY: i32 = 1000;
+/// The one opportunistic priority.
+pub const OPPORTUNISTIC_PRIORITY: i32 = -1;
+
+/// One member of an affinity group: `pod_number` pods of `leaf_cell_number` leaves each.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GroupMember {
+    /// Pods of this shape.
+    pub pod_number: u32,
+    /// Leaf cells (devices) per pod.
+    pub leaf_cell_number: u32,
+}
+
+/// A request to place one affinity group (gang): all its pods are placed at once,
+/// within one chain, or not at all.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GroupRequest {
+    /// Group name, unique among live groups (`namespace/pod` for a lone pod).
+    pub name: String,
+    /// Virtual cluster the group runs in.
+    pub virtual_cluster: String,
+    /// -1 (opportunistic) or 0..=1000 (guaranteed).
+    pub priority: i32,
+    /// Leaf cell type to use; `None` means any type.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leaf_cell_type: Option<String>,
+    /// Pinned cell to run in, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pinned_cell_id: Option<String>,
+    /// Downgrade to opportunistic instead of being killed by a same-VC preemptor.
+    #[serde(default)]
+    pub lazy_preemption_enable: bool,
+    /// Ignore the caller's suggested nodes (HiveD default: true).
+    #[serde(default = "default_true")]
+    pub ignore_k8s_suggested_nodes: bool,
+    /// The gang's members.
+    pub members: Vec<GroupMember>,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+impl GroupRequest {
+    /// Total pods in the group.
+    pub fn pod_count(&self) -> u32 {
+        self.members.iter().map(|m| m.pod_number).sum()
+    }
+
+    /// Total leaf cells the group needs.
+    pub fn leaf_count(&self) -> u64 {
+        self.members.iter().map(|m| m.pod_number as u64 * m.leaf_cell_number as u64).sum()
+    }
+
+    /// True for priority -1.
+    pub fn is_opportunistic(&self) -> bool {
+        self.priority == OPPORTUNISTIC_PRIORITY
+    }
+
+    /// Leaf counts of every pod, in member order.
+    pub fn pod_sizes(&self) -> Vec<u32> {
+        self.members
+            .iter()
+            .flat_map(|m| std::iter::repeat_n(m.leaf_cell_number, m.pod_number as usize))
+            .collect()
+    }
+}

@@ -1,0 +1,8 @@
+//! cellsim: a discrete-event GPU-cluster simulator and scheduling benchmark built around
+//! one cell allocator with HiveD semantics (see `cell`).
+#![warn(missing_docs)]
+
+pub mod cell;
+pub mod cli;
+pub mod config;
+pub mod workload;
