@@ -116,7 +116,7 @@ impl CellConfig {
     }
 
     /// Number of leaf cells in one cell of `cell_type`.
-    pub fn leaf_count_of(&self, mut cell_type: &str) -> u64 {
+    pub fn leaf_count_of<'a>(&'a self, mut cell_type: &'a str) -> u64 {
         let mut count = 1u64;
         let mut steps = 0;
         while let Some(spec) = self.cell_types.get(cell_type) {
@@ -131,7 +131,7 @@ impl CellConfig {
     }
 
     /// Level of `cell_type`: 1 for a leaf, parent = child level + 1.
-    pub fn level_of(&self, mut cell_type: &str) -> u32 {
+    pub fn level_of<'a>(&'a self, mut cell_type: &'a str) -> u32 {
         let mut level = 1;
         while let Some(spec) = self.cell_types.get(cell_type) {
             level += 1;
