@@ -1,0 +1,712 @@
+//! The allocator's state and its public API: schedule a group, confirm pods, release,
+//! mark nodes, and the group lifecycle (allocated, preempting, lazily preempted).
+//! Buddy binding lives in `buddy.rs`, leaf choice in `packing.rs`, bad nodes in
+//! `health.rs`, bind records in `bindinfo.rs`, views in `inspect.rs`.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use super::decision::*;
+use super::request::*;
+use super::topology::*;
+use crate::config::CellConfig;
+
+/// Index of a VC in the allocator.
+pub type VcId = u16;
+/// Stable id of a live group (never reused within one allocator).
+pub type GroupId = u64;
+
+/// Priority recorded on a free leaf (HiveD's `freePriority`).
+pub const FREE_PRIORITY: i32 = -2;
+
+/// Dynamic state of one physical cell.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct CellState {
+    /// Buddy: the cell is split (some descendant is bound).
+    pub split: bool,
+    /// Buddy: the cell is in its level's free list.
+    pub free: bool,
+    /// Bound to this VC's preassigned cell (index into `Vc::preassigned`).
+    pub bound: Option<(VcId, u32)>,
+    /// Leaves in the subtree used by any group.
+    pub used: u32,
+    /// Leaves in the subtree used at opportunistic priority.
+    pub opp_used: u32,
+    /// Unhealthy leaves in the subtree.
+    pub bad: u32,
+    /// Leaf only: the group using it.
+    pub user: Option<GroupId>,
+    /// Leaf only: that group's physical priority, or `FREE_PRIORITY`.
+    pub priority: i32,
+    /// Leaf only: the preemptor that reserved it.
+    pub reserved_by: Option<GroupId>,
+}
+
+/// One preassigned (or pinned) cell of a VC: the unit of its guarantee.
+#[derive(Debug, Clone)]
+pub(crate) struct Preassigned {
+    pub chain: ChainId,
+    pub level: u8,
+    pub pinned: Option<String>,
+    /// Physical cell it is bound to.
+    pub bound: Option<CellId>,
+    /// Bound to a bad cell so the VC's accounting shows the loss (spec section 6).
+    pub doomed: bool,
+    /// Leaves in use or reserved by this VC's guaranteed groups.
+    pub usage: u32,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Vc {
+    pub name: String,
+    pub preassigned: Vec<Preassigned>,
+}
+
+/// Lifecycle state of a group, as the inspect API names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum GroupState {
+    /// Placed and running (or about to).
+    Allocated,
+    /// Waiting for its victims to leave; its cells are reserved.
+    Preempting,
+}
+
+/// One pod slot of a placed group.
+#[derive(Debug, Clone)]
+pub(crate) struct PodSlot {
+    pub leaf_cell_number: u32,
+    pub leaves: Vec<CellId>,
+    /// Pod bound to this slot (confirmed), if any.
+    pub pod: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Group {
+    pub id: GroupId,
+    pub request: GroupRequest,
+    pub vc: VcId,
+    pub chain: ChainId,
+    /// Physical priority: the request's, or -1 once lazily preempted.
+    pub priority: i32,
+    pub state: GroupState,
+    pub slots: Vec<PodSlot>,
+    pub lazy_preempted: bool,
+}
+
+impl Group {
+    pub(crate) fn all_leaves(&self) -> impl Iterator<Item = CellId> + '_ {
+        self.slots.iter().flat_map(|s| s.leaves.iter().copied())
+    }
+}
+
+/// The cell allocator. See the module docs and `spec/hived-semantics.md`.
+#[derive(Debug, Clone)]
+pub struct Allocator {
+    pub(crate) config: CellConfig,
+    pub(crate) topo: Topology,
+    pub(crate) cells: Vec<CellState>,
+    /// Free lists per chain and level (index level-1), ordered by cell id for determinism.
+    pub(crate) free_lists: Vec<Vec<BTreeSet<CellId>>>,
+    /// Unbound non-pinned preassigned cells per chain and level (index level-1).
+    pub(crate) demand: Vec<Vec<u32>>,
+    pub(crate) vcs: Vec<Vc>,
+    pub(crate) vc_by_name: BTreeMap<String, VcId>,
+    pub(crate) groups: BTreeMap<GroupId, Group>,
+    pub(crate) group_by_name: HashMap<String, GroupId>,
+    pub(crate) next_group_id: GroupId,
+    pub(crate) bad_leaves: u32,
+}
+
+/// Errors of calls that name things the allocator does not know. The caller can continue;
+/// state is unchanged.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AllocatorError {
+    /// No such node.
+    #[error("unknown node {0:?}")]
+    UnknownNode(String),
+    /// No such live group.
+    #[error("unknown group {0:?}")]
+    UnknownGroup(String),
+    /// The group has no free slot for this pod.
+    #[error("{0}")]
+    NoSlot(String),
+}
+
+impl Allocator {
+    /// Builds an allocator with all cells free and healthy; pinned cells are bound at once.
+    pub fn new(config: &CellConfig) -> Allocator {
+        let topo = Topology::build(config);
+        let mut cells = vec![CellState { priority: FREE_PRIORITY, ..Default::default() }; topo.cells.len()];
+        let mut free_lists: Vec<Vec<BTreeSet<CellId>>> =
+            topo.chains.iter().map(|c| vec![BTreeSet::new(); c.top_level() as usize]).collect();
+        for (ci, chain) in topo.chains.iter().enumerate() {
+            for &top in &chain.tops {
+                free_lists[ci][chain.top_level() as usize - 1].insert(top);
+                cells[top as usize].free = true;
+            }
+        }
+        let demand = topo.chains.iter().map(|c| vec![0u32; c.top_level() as usize]).collect();
+        let mut alloc = Allocator {
+            config: config.clone(),
+            topo,
+            cells,
+            free_lists,
+            demand,
+            vcs: Vec::new(),
+            vc_by_name: BTreeMap::new(),
+            groups: BTreeMap::new(),
+            group_by_name: HashMap::new(),
+            next_group_id: 0,
+            bad_leaves: 0,
+        };
+        for (name, spec) in &config.virtual_clusters {
+            let vc_id = alloc.vcs.len() as VcId;
+            let mut preassigned = Vec::new();
+            for vcell in &spec.virtual_cells {
+                let Some(&chain) = alloc.topo.chain_by_name.get(&vcell.chain) else { continue };
+                let Some(level) = alloc.topo.chains[chain as usize].level_of(&vcell.cell_type) else { continue };
+                for _ in 0..vcell.cell_number {
+                    preassigned.push(Preassigned { chain, level, pinned: None, bound: None, doomed: false, usage: 0 });
+                    alloc.demand[chain as usize][level as usize - 1] += 1;
+                }
+            }
+            for pin in &spec.pinned_cells {
+                let Some(&cell) = alloc.topo.pinned.get(pin) else { continue };
+                let shape = alloc.topo.cell(cell);
+                preassigned.push(Preassigned {
+                    chain: shape.chain,
+                    level: shape.level,
+                    pinned: Some(pin.clone()),
+                    bound: None,
+                    doomed: false,
+                    usage: 0,
+                });
+            }
+            alloc.vcs.push(Vc { name: name.clone(), preassigned });
+            alloc.vc_by_name.insert(name.clone(), vc_id);
+        }
+        // Pinned cells are bound at start-up (spec section 3).
+        for vc in 0..alloc.vcs.len() {
+            for p in 0..alloc.vcs[vc].preassigned.len() {
+                if let Some(pin) = alloc.vcs[vc].preassigned[p].pinned.clone() {
+                    let cell = alloc.topo.pinned[&pin];
+                    if alloc.take_specific(cell).is_ok() {
+                        alloc.bind(vc as VcId, p as u32, cell);
+                    }
+                }
+            }
+        }
+        alloc
+    }
+
+    /// The config the allocator was built from.
+    pub fn config(&self) -> &CellConfig {
+        &self.config
+    }
+
+    /// The immutable cluster shape.
+    pub fn topology(&self) -> &Topology {
+        &self.topo
+    }
+
+    /// Names of the virtual clusters.
+    pub fn vc_names(&self) -> impl Iterator<Item = &str> {
+        self.vcs.iter().map(|v| v.name.as_str())
+    }
+
+    /// Places a whole group, or says why not. Placing commits the group as `Allocated`
+    /// (its pods then take its slots with [`Allocator::confirm_pod`]); a preemption
+    /// reserves the cells and marks the group `Preempting` until the victims are gone and
+    /// the same request is scheduled again. `suggested_nodes` limits placement to those
+    /// nodes unless the request ignores suggestions.
+    pub fn schedule(&mut self, request: &GroupRequest, suggested_nodes: Option<&HashSet<String>>) -> Decision {
+        if let Err(error) = self.check_request(request) {
+            return Decision::Reject { error };
+        }
+        if let Some(&gid) = self.group_by_name.get(&request.name) {
+            return self.schedule_existing(gid, request);
+        }
+        let suggested = if request.ignore_k8s_suggested_nodes { None } else { suggested_nodes };
+        self.schedule_new(request, suggested, true)
+    }
+
+    fn schedule_existing(&mut self, gid: GroupId, request: &GroupRequest) -> Decision {
+        let group = &self.groups[&gid];
+        if group.request.members != request.members || group.request.virtual_cluster != request.virtual_cluster {
+            return Decision::Reject {
+                error: RequestError::GroupConflict(format!(
+                    "group {:?} is already placed with a different VC or members; use a new group name",
+                    request.name
+                )),
+            };
+        }
+        match group.state {
+            GroupState::Allocated => Decision::Bind(self.placement_of(gid)),
+            GroupState::Preempting => {
+                let victims = self.blocking_groups(gid);
+                if victims.is_empty() {
+                    self.finish_preemption(gid);
+                    Decision::Bind(self.placement_of(gid))
+                } else {
+                    Decision::Preempt { victims: victims.iter().map(|&v| self.victim_of(v)).collect() }
+                }
+            }
+        }
+    }
+
+    /// Groups still using cells that `gid` reserved.
+    fn blocking_groups(&self, gid: GroupId) -> Vec<GroupId> {
+        let mut set = BTreeSet::new();
+        for leaf in self.groups[&gid].all_leaves() {
+            if let Some(user) = self.cells[leaf as usize].user
+                && user != gid
+            {
+                set.insert(user);
+            }
+        }
+        set.into_iter().collect()
+    }
+
+    fn finish_preemption(&mut self, gid: GroupId) {
+        let leaves: Vec<CellId> = self.groups[&gid].all_leaves().collect();
+        let priority = self.groups[&gid].priority;
+        for leaf in leaves {
+            self.cells[leaf as usize].reserved_by = None;
+            self.set_leaf_user(leaf, Some((gid, priority)));
+        }
+        self.groups.get_mut(&gid).expect("live group").state = GroupState::Allocated;
+    }
+
+    fn schedule_new(
+        &mut self,
+        request: &GroupRequest,
+        suggested: Option<&HashSet<String>>,
+        allow_lazy: bool,
+    ) -> Decision {
+        let vc = self.vc_by_name[&request.virtual_cluster];
+        let chains = self.candidate_chains(request, vc);
+        let guaranteed = !request.is_opportunistic();
+        let modes: &[Option<i32>] = if guaranteed { &[None, Some(request.priority)] } else { &[None] };
+        for &mode in modes {
+            for &chain in &chains {
+                let Some(plan) = self.plan_on_chain(request, vc, chain, mode, suggested) else { continue };
+                if plan.victims.is_empty() {
+                    return Decision::Bind(self.commit_allocated(request, vc, plan));
+                }
+                if allow_lazy {
+                    let lazy: Vec<GroupId> = plan
+                        .victims
+                        .iter()
+                        .copied()
+                        .filter(|v| {
+                            let g = &self.groups[v];
+                            g.vc == vc && g.priority >= 0 && g.request.lazy_preemption_enable
+                        })
+                        .collect();
+                    if !lazy.is_empty() {
+                        self.rollback_plan(plan);
+                        for victim in lazy {
+                            self.downgrade(victim);
+                        }
+                        return self.schedule_new(request, suggested, false);
+                    }
+                }
+                let victims = plan.victims.clone();
+                let gid = self.commit_preempting(request, vc, plan);
+                let _ = gid;
+                return Decision::Preempt { victims: victims.iter().map(|&v| self.victim_of(v)).collect() };
+            }
+        }
+        Decision::Wait { reason: self.wait_reason(request, vc, &chains, suggested) }
+    }
+
+    /// Chains a request may run in: those of its leaf type where (for guaranteed groups)
+    /// its VC has cells, in configuration order.
+    pub(crate) fn candidate_chains(&self, request: &GroupRequest, vc: VcId) -> Vec<ChainId> {
+        if let Some(pin) = &request.pinned_cell_id {
+            return self.topo.pinned.get(pin).map(|&c| vec![self.topo.cell(c).chain]).unwrap_or_default();
+        }
+        let mut chains = Vec::new();
+        for (ci, chain) in self.topo.chains.iter().enumerate() {
+            if let Some(t) = &request.leaf_cell_type
+                && &chain.leaf_type != t
+            {
+                continue;
+            }
+            let ci = ci as ChainId;
+            if !request.is_opportunistic()
+                && !self.vcs[vc as usize].preassigned.iter().any(|p| p.chain == ci && p.pinned.is_none())
+            {
+                continue;
+            }
+            chains.push(ci);
+        }
+        chains
+    }
+
+    /// Rejects what the user must fix (spec section 2).
+    fn check_request(&self, request: &GroupRequest) -> Result<(), RequestError> {
+        if request.priority != OPPORTUNISTIC_PRIORITY
+            && !(MIN_GUARANTEED_PRIORITY..=MAX_GUARANTEED_PRIORITY).contains(&request.priority)
+        {
+            return Err(RequestError::Priority(request.priority));
+        }
+        let Some(&vc) = self.vc_by_name.get(&request.virtual_cluster) else {
+            return Err(RequestError::UnknownVc(request.virtual_cluster.clone()));
+        };
+        if request.members.is_empty() {
+            return Err(RequestError::Shape(format!("group {:?} has no members; give at least one", request.name)));
+        }
+        for (i, m) in request.members.iter().enumerate() {
+            if m.pod_number == 0 || m.leaf_cell_number == 0 {
+                return Err(RequestError::Shape(format!(
+                    "group {:?} member {i}: podNumber and leafCellNumber must be at least 1 (got {} and {})",
+                    request.name, m.pod_number, m.leaf_cell_number
+                )));
+            }
+        }
+        if let Some(pin) = &request.pinned_cell_id {
+            if request.is_opportunistic() {
+                return Err(RequestError::PinnedCell(format!(
+                    "opportunistic group {:?} names pinned cell {pin:?}; pinned cells are for guaranteed jobs only",
+                    request.name
+                )));
+            }
+            let owned = self.vcs[vc as usize].preassigned.iter().any(|p| p.pinned.as_deref() == Some(pin));
+            if !owned {
+                return Err(RequestError::PinnedCell(format!(
+                    "pinned cell {pin:?} is not in VC {:?}; use one of its pinnedCells",
+                    request.virtual_cluster
+                )));
+            }
+        }
+        if let Some(t) = &request.leaf_cell_type {
+            let exists = self.topo.chains.iter().any(|c| &c.leaf_type == t);
+            if !exists {
+                return Err(RequestError::NoCellsOfType(format!(
+                    "leaf cell type {t:?} does not exist in the cluster; use one of: {}",
+                    self.leaf_types().join(", ")
+                )));
+            }
+        }
+        let chains = self.candidate_chains(request, vc);
+        if chains.is_empty() {
+            let what = request.leaf_cell_type.as_deref().unwrap_or("any type");
+            return Err(RequestError::NoCellsOfType(format!(
+                "VC {:?} has no cells of {what}; ask for a type the VC has",
+                request.virtual_cluster
+            )));
+        }
+        if !chains.iter().any(|&c| self.could_ever_fit(request, vc, c)) {
+            let scope = if request.is_opportunistic() {
+                "the cluster".to_string()
+            } else {
+                format!("VC {:?}", request.virtual_cluster)
+            };
+            return Err(RequestError::NeverFits(format!(
+                "group {:?} needs {} GPUs in {} pods ({}) but {scope} could never hold it: it has {} GPUs of that type; \
+                 ask for fewer GPUs or use gangAllocation: false",
+                request.name,
+                request.leaf_count(),
+                request.pod_count(),
+                request.pod_sizes().iter().map(|s| s.to_string()).collect::<Vec<_>>().join("+"),
+                chains.iter().map(|&c| self.capacity_for(request, vc, c)).max().unwrap_or(0)
+            )));
+        }
+        Ok(())
+    }
+
+    fn leaf_types(&self) -> Vec<String> {
+        let set: BTreeSet<&str> = self.topo.chains.iter().map(|c| c.leaf_type.as_str()).collect();
+        set.into_iter().map(String::from).collect()
+    }
+
+    /// Leaves the request could use in a chain when everything is free.
+    fn capacity_for(&self, request: &GroupRequest, vc: VcId, chain: ChainId) -> u64 {
+        if request.is_opportunistic() {
+            return self.topo.chains[chain as usize].tops.iter().map(|&t| self.topo.cell(t).leaf_count() as u64).sum();
+        }
+        self.vcs[vc as usize]
+            .preassigned
+            .iter()
+            .filter(|p| p.chain == chain && self.preassigned_matches(p, request))
+            .map(|p| self.level_leaf_count(chain, p.level) as u64)
+            .sum()
+    }
+
+    pub(crate) fn preassigned_matches(&self, p: &Preassigned, request: &GroupRequest) -> bool {
+        match &request.pinned_cell_id {
+            Some(pin) => p.pinned.as_deref() == Some(pin.as_str()),
+            None => p.pinned.is_none(),
+        }
+    }
+
+    /// Leaves in one cell at `level` of `chain`.
+    pub(crate) fn level_leaf_count(&self, chain: ChainId, level: u8) -> u32 {
+        self.topo.chains[chain as usize].fan_out[..level as usize].iter().product()
+    }
+
+    fn commit_allocated(&mut self, request: &GroupRequest, vc: VcId, plan: Plan) -> GroupPlacement {
+        let gid = self.insert_group(request, vc, &plan, GroupState::Allocated);
+        let priority = request.priority;
+        for leaf in plan.pods.iter().flat_map(|p| p.1.iter().copied()).collect::<Vec<_>>() {
+            self.set_leaf_user(leaf, Some((gid, priority)));
+            if priority >= 0 {
+                self.add_usage(leaf, 1);
+            }
+            self.take_from_canceled(leaf, &plan.canceled);
+        }
+        for canceled in plan.canceled {
+            self.release_by_id(canceled);
+        }
+        self.placement_of(gid)
+    }
+
+    fn commit_preempting(&mut self, request: &GroupRequest, vc: VcId, plan: Plan) -> GroupId {
+        let gid = self.insert_group(request, vc, &plan, GroupState::Preempting);
+        for leaf in plan.pods.iter().flat_map(|p| p.1.iter().copied()).collect::<Vec<_>>() {
+            self.add_usage(leaf, 1);
+            self.take_from_canceled(leaf, &plan.canceled);
+            self.cells[leaf as usize].reserved_by = Some(gid);
+        }
+        for canceled in plan.canceled {
+            self.release_by_id(canceled);
+        }
+        gid
+    }
+
+    /// A leaf reserved by a canceled (lower-priority) preemptor changes hands: its usage
+    /// moves to the new owner, which has already counted it, so the old count goes.
+    fn take_from_canceled(&mut self, leaf: CellId, canceled: &BTreeSet<GroupId>) {
+        if let Some(old) = self.cells[leaf as usize].reserved_by
+            && canceled.contains(&old)
+        {
+            self.cells[leaf as usize].reserved_by = None;
+            self.add_usage(leaf, -1);
+        }
+    }
+
+    fn insert_group(&mut self, request: &GroupRequest, vc: VcId, plan: &Plan, state: GroupState) -> GroupId {
+        let gid = self.next_group_id;
+        self.next_group_id += 1;
+        let slots = plan
+            .pods
+            .iter()
+            .map(|(size, leaves)| PodSlot { leaf_cell_number: *size, leaves: leaves.clone(), pod: None })
+            .collect();
+        self.groups.insert(
+            gid,
+            Group {
+                id: gid,
+                request: request.clone(),
+                vc,
+                chain: plan.chain,
+                priority: request.priority,
+                state,
+                slots,
+                lazy_preempted: false,
+            },
+        );
+        self.group_by_name.insert(request.name.clone(), gid);
+        gid
+    }
+
+    /// Marks a leaf used by a group (or free), keeping ancestor counters right.
+    pub(crate) fn set_leaf_user(&mut self, leaf: CellId, user: Option<(GroupId, i32)>) {
+        let old = &self.cells[leaf as usize];
+        let (old_used, old_opp) = (old.user.is_some() as i64, (old.user.is_some() && old.priority < 0) as i64);
+        let (new_used, new_opp) = match user {
+            Some((_, p)) => (1i64, (p < 0) as i64),
+            None => (0, 0),
+        };
+        {
+            let state = &mut self.cells[leaf as usize];
+            state.user = user.map(|u| u.0);
+            state.priority = user.map(|u| u.1).unwrap_or(FREE_PRIORITY);
+        }
+        let (du, dopp) = (new_used - old_used, new_opp - old_opp);
+        if du == 0 && dopp == 0 {
+            return;
+        }
+        let mut cell = Some(leaf);
+        while let Some(c) = cell {
+            let state = &mut self.cells[c as usize];
+            state.used = (state.used as i64 + du) as u32;
+            state.opp_used = (state.opp_used as i64 + dopp) as u32;
+            cell = self.topo.cells[c as usize].parent;
+        }
+    }
+
+    /// The VC preassigned cell whose bound physical cell contains `leaf`.
+    pub(crate) fn binding_of(&self, leaf: CellId) -> Option<(VcId, u32)> {
+        let mut cell = Some(leaf);
+        while let Some(c) = cell {
+            if let Some(b) = self.cells[c as usize].bound {
+                return Some(b);
+            }
+            cell = self.topo.cells[c as usize].parent;
+        }
+        None
+    }
+
+    /// Adds to the guaranteed usage of the preassigned cell holding `leaf`; unbinds it
+    /// when its usage drops to zero (bindings are lazy both ways).
+    pub(crate) fn add_usage(&mut self, leaf: CellId, delta: i32) {
+        let Some((vc, p)) = self.binding_of(leaf) else { return };
+        let pre = &mut self.vcs[vc as usize].preassigned[p as usize];
+        pre.usage = (pre.usage as i32 + delta).max(0) as u32;
+        if pre.usage == 0 && pre.pinned.is_none() && !pre.doomed {
+            self.unbind(vc, p);
+        }
+    }
+
+    /// Lazy preemption: the group keeps running as opportunistic and gives its VC quota back.
+    pub(crate) fn downgrade(&mut self, gid: GroupId) {
+        let leaves: Vec<CellId> = self.groups[&gid].all_leaves().collect();
+        for &leaf in &leaves {
+            self.set_leaf_user(leaf, Some((gid, OPPORTUNISTIC_PRIORITY)));
+        }
+        for &leaf in &leaves {
+            self.add_usage(leaf, -1);
+        }
+        let g = self.groups.get_mut(&gid).expect("live group");
+        g.priority = OPPORTUNISTIC_PRIORITY;
+        g.lazy_preempted = true;
+    }
+
+    /// Assigns a pod to the next free slot of its placed group with `leaf_cell_number`
+    /// leaves and returns that slot's placement.
+    pub fn confirm_pod(
+        &mut self,
+        group: &str,
+        pod: &str,
+        leaf_cell_number: u32,
+    ) -> Result<PodPlacement, AllocatorError> {
+        let gid = *self.group_by_name.get(group).ok_or_else(|| AllocatorError::UnknownGroup(group.into()))?;
+        if self.groups[&gid].state != GroupState::Allocated {
+            return Err(AllocatorError::NoSlot(format!("group {group:?} is still preempting; schedule it again first")));
+        }
+        let g = self.groups.get_mut(&gid).expect("live group");
+        if let Some(i) = g.slots.iter().position(|s| s.pod.as_deref() == Some(pod)) {
+            return Ok(self.pod_placement(gid, i));
+        }
+        let Some(i) = g.slots.iter().position(|s| s.pod.is_none() && s.leaf_cell_number == leaf_cell_number) else {
+            return Err(AllocatorError::NoSlot(format!(
+                "group {group:?} has no free slot of {leaf_cell_number} GPUs for pod {pod:?}; \
+                 the pod's leafCellNumber must match a member of its group"
+            )));
+        };
+        g.slots[i].pod = Some(pod.to_string());
+        Ok(self.pod_placement(gid, i))
+    }
+
+    /// A pod of a group is gone. The group's cells are freed when none of its confirmed pods
+    /// is left.
+    pub fn release_pod(&mut self, group: &str, pod: &str) -> Result<(), AllocatorError> {
+        let gid = *self.group_by_name.get(group).ok_or_else(|| AllocatorError::UnknownGroup(group.into()))?;
+        let g = self.groups.get_mut(&gid).expect("live group");
+        let Some(slot) = g.slots.iter_mut().find(|s| s.pod.as_deref() == Some(pod)) else {
+            return Err(AllocatorError::NoSlot(format!("pod {pod:?} is not bound in group {group:?}")));
+        };
+        slot.pod = None;
+        if g.slots.iter().all(|s| s.pod.is_none()) {
+            self.release_by_id(gid);
+        }
+        Ok(())
+    }
+
+    /// Frees a whole group (finished, killed, or a preemptor that gave up).
+    pub fn release_group(&mut self, group: &str) -> Result<(), AllocatorError> {
+        let gid = *self.group_by_name.get(group).ok_or_else(|| AllocatorError::UnknownGroup(group.into()))?;
+        self.release_by_id(gid);
+        Ok(())
+    }
+
+    pub(crate) fn release_by_id(&mut self, gid: GroupId) {
+        let Some(group) = self.groups.remove(&gid) else { return };
+        self.group_by_name.remove(&group.request.name);
+        let guaranteed = group.priority >= 0;
+        let mut touched_chain = false;
+        for leaf in group.all_leaves() {
+            let (user, reserved) = {
+                let s = &self.cells[leaf as usize];
+                (s.user, s.reserved_by)
+            };
+            let mut counted = false;
+            if user == Some(gid) {
+                self.set_leaf_user(leaf, None);
+                counted = guaranteed;
+            }
+            if reserved == Some(gid) {
+                self.cells[leaf as usize].reserved_by = None;
+                counted = true;
+            }
+            if counted {
+                self.add_usage(leaf, -1);
+                touched_chain = true;
+            }
+        }
+        if touched_chain && self.bad_leaves > 0 {
+            self.refresh_doomed(group.chain);
+        }
+    }
+
+    /// Name of a live group's VC, priority and state, for callers that track groups.
+    pub fn group_status(&self, group: &str) -> Option<(GroupState, i32, bool)> {
+        let gid = self.group_by_name.get(group)?;
+        let g = &self.groups[gid];
+        Some((g.state, g.priority, g.lazy_preempted))
+    }
+
+    /// Placement of a live group.
+    pub fn placement(&self, group: &str) -> Option<GroupPlacement> {
+        self.group_by_name.get(group).map(|&g| self.placement_of(g))
+    }
+
+    pub(crate) fn placement_of(&self, gid: GroupId) -> GroupPlacement {
+        let g = &self.groups[&gid];
+        GroupPlacement {
+            group: g.request.name.clone(),
+            chain: self.topo.chains[g.chain as usize].name.clone(),
+            pods: (0..g.slots.len()).map(|i| self.pod_placement(gid, i)).collect(),
+        }
+    }
+
+    pub(crate) fn pod_placement(&self, gid: GroupId, slot: usize) -> PodPlacement {
+        let s = &self.groups[&gid].slots[slot];
+        let node = s.leaves.first().and_then(|&l| self.topo.node_name(l)).unwrap_or_default().to_string();
+        let mut devices: Vec<u32> = s.leaves.iter().filter_map(|&l| self.topo.cell(l).device_index).collect();
+        devices.sort_unstable();
+        PodPlacement { node, devices, leaf_cell_number: s.leaf_cell_number }
+    }
+
+    fn victim_of(&self, gid: GroupId) -> Victim {
+        let g = &self.groups[&gid];
+        Victim {
+            group: g.request.name.clone(),
+            virtual_cluster: g.request.virtual_cluster.clone(),
+            priority: g.priority,
+            pods: self.placement_of(gid).pods,
+        }
+    }
+
+    /// Number of live groups.
+    pub fn group_count(&self) -> usize {
+        self.groups.len()
+    }
+}
+
+/// A tentative placement on one chain; bindings it made are already applied and are
+/// undone by `rollback_plan` if the plan is not committed.
+#[derive(Debug)]
+pub(crate) struct Plan {
+    pub chain: ChainId,
+    /// (leaf count, chosen leaves) per pod, in member order.
+    pub pods: Vec<(u32, Vec<CellId>)>,
+    /// Preassigned cells bound for this plan: (vc, index).
+    pub new_bindings: Vec<(VcId, u32)>,
+    /// Running groups that must leave.
+    pub victims: BTreeSet<GroupId>,
+    /// Lower-priority preemptors whose reservations this plan takes.
+    pub canceled: BTreeSet<GroupId>,
+}

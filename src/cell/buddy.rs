@@ -1,0 +1,187 @@
+//! Buddy allocation of physical cells to VC preassigned cells (spec section 3): free
+//! lists per chain and level, splitting on bind, merging on release, the VC safety
+//! invariant, and the choice among candidate cells.
+
+use std::collections::HashSet;
+
+use super::allocator::{Allocator, VcId};
+use super::topology::{CellId, ChainId};
+
+impl Allocator {
+    fn free_insert(&mut self, cell: CellId) {
+        let shape = self.topo.cell(cell);
+        self.free_lists[shape.chain as usize][shape.level as usize - 1].insert(cell);
+        self.cells[cell as usize].free = true;
+    }
+
+    fn free_remove(&mut self, cell: CellId) {
+        let shape = self.topo.cell(cell);
+        self.free_lists[shape.chain as usize][shape.level as usize - 1].remove(&cell);
+        self.cells[cell as usize].free = false;
+    }
+
+    fn split(&mut self, cell: CellId) {
+        self.free_remove(cell);
+        self.cells[cell as usize].split = true;
+        for child in self.topo.cell(cell).children.clone() {
+            self.free_insert(child);
+        }
+    }
+
+    /// Makes `cell` itself a free-list entry by splitting the free ancestor that contains
+    /// it. Fails when the cell or an ancestor is bound (not obtainable).
+    pub(crate) fn take_specific(&mut self, cell: CellId) -> Result<(), ()> {
+        let mut path = vec![cell];
+        let mut current = cell;
+        while !self.cells[current as usize].free {
+            if self.cells[current as usize].bound.is_some() {
+                return Err(());
+            }
+            match self.topo.cell(current).parent {
+                Some(p) => {
+                    path.push(p);
+                    current = p;
+                }
+                None => return Err(()),
+            }
+        }
+        // path = [cell, ..., free ancestor]; split from the top down to cell's parent.
+        for &c in path.iter().skip(1).rev() {
+            self.split(c);
+        }
+        Ok(())
+    }
+
+    /// Binds a free-list cell to a VC's preassigned cell.
+    pub(crate) fn bind(&mut self, vc: VcId, index: u32, cell: CellId) {
+        self.free_remove(cell);
+        self.cells[cell as usize].bound = Some((vc, index));
+        let pre = &mut self.vcs[vc as usize].preassigned[index as usize];
+        pre.bound = Some(cell);
+        if pre.pinned.is_none() {
+            let (chain, level) = (pre.chain, pre.level);
+            self.demand[chain as usize][level as usize - 1] -= 1;
+        }
+    }
+
+    /// Returns a preassigned cell's physical cell to the free lists, merging buddies.
+    pub(crate) fn unbind(&mut self, vc: VcId, index: u32) {
+        let pre = &mut self.vcs[vc as usize].preassigned[index as usize];
+        let Some(cell) = pre.bound.take() else { return };
+        pre.doomed = false;
+        if pre.pinned.is_none() {
+            let (chain, level) = (pre.chain, pre.level);
+            self.demand[chain as usize][level as usize - 1] += 1;
+        }
+        self.cells[cell as usize].bound = None;
+        self.free_insert(cell);
+        let mut current = cell;
+        while let Some(parent) = self.topo.cell(current).parent {
+            let all_free = self.topo.cell(parent).children.iter().all(|&c| self.cells[c as usize].free);
+            if !all_free {
+                break;
+            }
+            for child in self.topo.cell(parent).children.clone() {
+                self.free_remove(child);
+            }
+            self.cells[parent as usize].split = false;
+            self.free_insert(parent);
+            current = parent;
+        }
+    }
+
+    /// `left` per level (index level-1): cells obtainable at that level minus the VCs'
+    /// unbound demand there, computed top down as in the config check.
+    pub(crate) fn safety_left(&self, chain: ChainId) -> Vec<i64> {
+        let c = &self.topo.chains[chain as usize];
+        let top = c.top_level() as usize;
+        let mut left = vec![0i64; top];
+        let mut carried = 0i64;
+        for level in (1..=top).rev() {
+            let free = self.free_lists[chain as usize][level - 1].len() as i64;
+            let available = free + carried;
+            left[level - 1] = available - self.demand[chain as usize][level - 1] as i64;
+            carried = left[level - 1].max(0) * c.fan_out[level - 1] as i64;
+            if left[level - 1] < 0 {
+                carried = 0;
+            }
+        }
+        left
+    }
+
+    /// True when the VC safety invariant holds on `chain`.
+    pub fn is_safe(&self, chain: ChainId) -> bool {
+        self.safety_left(chain).iter().all(|&l| l >= 0)
+    }
+
+    /// Chooses the physical cell to bind a preassigned cell of `level` to: free cells of
+    /// that level first, or a cell inside a free higher cell when splitting it keeps the
+    /// invariant. Prefers healthy cells, then cells on suggested nodes, then no split,
+    /// then the fewest opportunistic leaves to preempt. `healthy_only` refuses bad cells.
+    pub(crate) fn pick_cell(
+        &self,
+        chain: ChainId,
+        level: u8,
+        suggested: Option<&HashSet<String>>,
+        healthy_only: bool,
+    ) -> Option<CellId> {
+        let c = &self.topo.chains[chain as usize];
+        let left = self.safety_left(chain);
+        let mut best: Option<((bool, bool, bool, u32), CellId)> = None;
+        for h in level..=c.top_level() {
+            if h > level && left[h as usize - 1] < 1 {
+                continue;
+            }
+            for &free in &self.free_lists[chain as usize][h as usize - 1] {
+                self.for_each_at_level(free, level, &mut |cand| {
+                    let state = &self.cells[cand as usize];
+                    let bad = state.bad > 0;
+                    if healthy_only && bad {
+                        return;
+                    }
+                    let unsuggested = suggested.is_some_and(|s| {
+                        self.topo.leaves_of(cand).iter().any(|&l| {
+                            self.topo.node_name(l).is_some_and(|n| !s.contains(n))
+                        })
+                    });
+                    let key = (bad, unsuggested, h > level, state.opp_used);
+                    if best.as_ref().is_none_or(|(k, id)| (key, cand) < (*k, *id)) {
+                        best = Some((key, cand));
+                    }
+                });
+            }
+            // A clean, unsplit, healthy candidate cannot be beaten by splitting.
+            if let Some(((false, false, false, 0), _)) = best {
+                break;
+            }
+        }
+        best.map(|(_, c)| c)
+    }
+
+    fn for_each_at_level(&self, cell: CellId, level: u8, f: &mut dyn FnMut(CellId)) {
+        let shape = self.topo.cell(cell);
+        if shape.level == level {
+            f(cell);
+        } else if shape.level > level {
+            for &child in &shape.children {
+                self.for_each_at_level(child, level, f);
+            }
+        }
+    }
+
+    /// Binds a preassigned cell to the best candidate (see [`Allocator::pick_cell`]).
+    pub(crate) fn bind_best(
+        &mut self,
+        vc: VcId,
+        index: u32,
+        suggested: Option<&HashSet<String>>,
+        healthy_only: bool,
+    ) -> Option<CellId> {
+        let pre = &self.vcs[vc as usize].preassigned[index as usize];
+        let (chain, level) = (pre.chain, pre.level);
+        let cell = self.pick_cell(chain, level, suggested, healthy_only)?;
+        self.take_specific(cell).ok()?;
+        self.bind(vc, index, cell);
+        Some(cell)
+    }
+}
