@@ -136,16 +136,29 @@ impl Allocator {
     /// Builds an allocator with all cells free and healthy; pinned cells are bound at once.
     pub fn new(config: &CellConfig) -> Allocator {
         let topo = Topology::build(config);
-        let mut cells = vec![CellState { priority: FREE_PRIORITY, ..Default::default() }; topo.cells.len()];
-        let mut free_lists: Vec<Vec<BTreeSet<CellId>>> =
-            topo.chains.iter().map(|c| vec![BTreeSet::new(); c.top_level() as usize]).collect();
+        let mut cells = vec![
+            CellState {
+                priority: FREE_PRIORITY,
+                ..Default::default()
+            };
+            topo.cells.len()
+        ];
+        let mut free_lists: Vec<Vec<BTreeSet<CellId>>> = topo
+            .chains
+            .iter()
+            .map(|c| vec![BTreeSet::new(); c.top_level() as usize])
+            .collect();
         for (ci, chain) in topo.chains.iter().enumerate() {
             for &top in &chain.tops {
                 free_lists[ci][chain.top_level() as usize - 1].insert(top);
                 cells[top as usize].free = true;
             }
         }
-        let demand = topo.chains.iter().map(|c| vec![0u32; c.top_level() as usize]).collect();
+        let demand = topo
+            .chains
+            .iter()
+            .map(|c| vec![0u32; c.top_level() as usize])
+            .collect();
         let mut alloc = Allocator {
             config: config.clone(),
             topo,
@@ -163,15 +176,29 @@ impl Allocator {
             let vc_id = alloc.vcs.len() as VcId;
             let mut preassigned = Vec::new();
             for vcell in &spec.virtual_cells {
-                let Some(&chain) = alloc.topo.chain_by_name.get(&vcell.chain) else { continue };
-                let Some(level) = alloc.topo.chains[chain as usize].level_of(&vcell.cell_type) else { continue };
+                let Some(&chain) = alloc.topo.chain_by_name.get(&vcell.chain) else {
+                    continue;
+                };
+                let Some(level) = alloc.topo.chains[chain as usize].level_of(&vcell.cell_type)
+                else {
+                    continue;
+                };
                 for _ in 0..vcell.cell_number {
-                    preassigned.push(Preassigned { chain, level, pinned: None, bound: None, doomed: false, usage: 0 });
+                    preassigned.push(Preassigned {
+                        chain,
+                        level,
+                        pinned: None,
+                        bound: None,
+                        doomed: false,
+                        usage: 0,
+                    });
                     alloc.demand[chain as usize][level as usize - 1] += 1;
                 }
             }
             for pin in &spec.pinned_cells {
-                let Some(&cell) = alloc.topo.pinned.get(pin) else { continue };
+                let Some(&cell) = alloc.topo.pinned.get(pin) else {
+                    continue;
+                };
                 let shape = alloc.topo.cell(cell);
                 preassigned.push(Preassigned {
                     chain: shape.chain,
@@ -182,7 +209,10 @@ impl Allocator {
                     usage: 0,
                 });
             }
-            alloc.vcs.push(Vc { name: name.clone(), preassigned });
+            alloc.vcs.push(Vc {
+                name: name.clone(),
+                preassigned,
+            });
             alloc.vc_by_name.insert(name.clone(), vc_id);
         }
         // Pinned cells are bound at start-up (spec section 3).
@@ -219,20 +249,42 @@ impl Allocator {
     /// reserves the cells and marks the group `Preempting` until the victims are gone and
     /// the same request is scheduled again. `suggested_nodes` limits placement to those
     /// nodes unless the request ignores suggestions.
-    pub fn schedule(&mut self, request: &GroupRequest, suggested_nodes: Option<&HashSet<String>>) -> Decision {
+    pub fn schedule(
+        &mut self,
+        request: &GroupRequest,
+        suggested_nodes: Option<&HashSet<String>>,
+    ) -> Decision {
         if let Err(error) = self.check_request(request) {
             return Decision::Reject { error };
         }
         if let Some(&gid) = self.group_by_name.get(&request.name) {
             return self.schedule_existing(gid, request);
         }
-        let suggested = if request.ignore_k8s_suggested_nodes { None } else { suggested_nodes };
-        self.schedule_new(request, suggested, true)
+        let suggested = if request.ignore_k8s_suggested_nodes {
+            None
+        } else {
+            suggested_nodes
+        };
+        let decision = self.schedule_new(request, suggested, true);
+        if self.bad_leaves > 0 && matches!(decision, Decision::Bind(_) | Decision::Preempt { .. }) {
+            // Doomed bindings are a function of the current state, so a placement (and its
+            // release) leaves them exactly as a fresh computation would.
+            self.refresh_all_doomed();
+        }
+        decision
+    }
+
+    pub(crate) fn refresh_all_doomed(&mut self) {
+        for chain in 0..self.topo.chains.len() {
+            self.refresh_doomed(chain as ChainId);
+        }
     }
 
     fn schedule_existing(&mut self, gid: GroupId, request: &GroupRequest) -> Decision {
         let group = &self.groups[&gid];
-        if group.request.members != request.members || group.request.virtual_cluster != request.virtual_cluster {
+        if group.request.members != request.members
+            || group.request.virtual_cluster != request.virtual_cluster
+        {
             return Decision::Reject {
                 error: RequestError::GroupConflict(format!(
                     "group {:?} is already placed with a different VC or members; use a new group name",
@@ -248,7 +300,9 @@ impl Allocator {
                     self.finish_preemption(gid);
                     Decision::Bind(self.placement_of(gid))
                 } else {
-                    Decision::Preempt { victims: victims.iter().map(|&v| self.victim_of(v)).collect() }
+                    Decision::Preempt {
+                        victims: victims.iter().map(|&v| self.victim_of(v)).collect(),
+                    }
                 }
             }
         }
@@ -286,10 +340,16 @@ impl Allocator {
         let vc = self.vc_by_name[&request.virtual_cluster];
         let chains = self.candidate_chains(request, vc);
         let guaranteed = !request.is_opportunistic();
-        let modes: &[Option<i32>] = if guaranteed { &[None, Some(request.priority)] } else { &[None] };
+        let modes: &[Option<i32>] = if guaranteed {
+            &[None, Some(request.priority)]
+        } else {
+            &[None]
+        };
         for &mode in modes {
             for &chain in &chains {
-                let Some(plan) = self.plan_on_chain(request, vc, chain, mode, suggested) else { continue };
+                let Some(plan) = self.plan_on_chain(request, vc, chain, mode, suggested) else {
+                    continue;
+                };
                 if plan.victims.is_empty() {
                     return Decision::Bind(self.commit_allocated(request, vc, plan));
                 }
@@ -314,17 +374,26 @@ impl Allocator {
                 let victims = plan.victims.clone();
                 let gid = self.commit_preempting(request, vc, plan);
                 let _ = gid;
-                return Decision::Preempt { victims: victims.iter().map(|&v| self.victim_of(v)).collect() };
+                return Decision::Preempt {
+                    victims: victims.iter().map(|&v| self.victim_of(v)).collect(),
+                };
             }
         }
-        Decision::Wait { reason: self.wait_reason(request, vc, &chains, suggested) }
+        Decision::Wait {
+            reason: self.wait_reason(request, vc, &chains, suggested),
+        }
     }
 
     /// Chains a request may run in: those of its leaf type where (for guaranteed groups)
     /// its VC has cells, in configuration order.
     pub(crate) fn candidate_chains(&self, request: &GroupRequest, vc: VcId) -> Vec<ChainId> {
         if let Some(pin) = &request.pinned_cell_id {
-            return self.topo.pinned.get(pin).map(|&c| vec![self.topo.cell(c).chain]).unwrap_or_default();
+            return self
+                .topo
+                .pinned
+                .get(pin)
+                .map(|&c| vec![self.topo.cell(c).chain])
+                .unwrap_or_default();
         }
         let mut chains = Vec::new();
         for (ci, chain) in self.topo.chains.iter().enumerate() {
@@ -335,7 +404,10 @@ impl Allocator {
             }
             let ci = ci as ChainId;
             if !request.is_opportunistic()
-                && !self.vcs[vc as usize].preassigned.iter().any(|p| p.chain == ci && p.pinned.is_none())
+                && !self.vcs[vc as usize]
+                    .preassigned
+                    .iter()
+                    .any(|p| p.chain == ci && p.pinned.is_none())
             {
                 continue;
             }
@@ -355,7 +427,10 @@ impl Allocator {
             return Err(RequestError::UnknownVc(request.virtual_cluster.clone()));
         };
         if request.members.is_empty() {
-            return Err(RequestError::Shape(format!("group {:?} has no members; give at least one", request.name)));
+            return Err(RequestError::Shape(format!(
+                "group {:?} has no members; give at least one",
+                request.name
+            )));
         }
         for (i, m) in request.members.iter().enumerate() {
             if m.pod_number == 0 || m.leaf_cell_number == 0 {
@@ -372,7 +447,10 @@ impl Allocator {
                     request.name
                 )));
             }
-            let owned = self.vcs[vc as usize].preassigned.iter().any(|p| p.pinned.as_deref() == Some(pin));
+            let owned = self.vcs[vc as usize]
+                .preassigned
+                .iter()
+                .any(|p| p.pinned.as_deref() == Some(pin));
             if !owned {
                 return Err(RequestError::PinnedCell(format!(
                     "pinned cell {pin:?} is not in VC {:?}; use one of its pinnedCells",
@@ -409,22 +487,40 @@ impl Allocator {
                 request.name,
                 request.leaf_count(),
                 request.pod_count(),
-                request.pod_sizes().iter().map(|s| s.to_string()).collect::<Vec<_>>().join("+"),
-                chains.iter().map(|&c| self.capacity_for(request, vc, c)).max().unwrap_or(0)
+                request
+                    .pod_sizes()
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect::<Vec<_>>()
+                    .join("+"),
+                chains
+                    .iter()
+                    .map(|&c| self.capacity_for(request, vc, c))
+                    .max()
+                    .unwrap_or(0)
             )));
         }
         Ok(())
     }
 
     fn leaf_types(&self) -> Vec<String> {
-        let set: BTreeSet<&str> = self.topo.chains.iter().map(|c| c.leaf_type.as_str()).collect();
+        let set: BTreeSet<&str> = self
+            .topo
+            .chains
+            .iter()
+            .map(|c| c.leaf_type.as_str())
+            .collect();
         set.into_iter().map(String::from).collect()
     }
 
     /// Leaves the request could use in a chain when everything is free.
     fn capacity_for(&self, request: &GroupRequest, vc: VcId, chain: ChainId) -> u64 {
         if request.is_opportunistic() {
-            return self.topo.chains[chain as usize].tops.iter().map(|&t| self.topo.cell(t).leaf_count() as u64).sum();
+            return self.topo.chains[chain as usize]
+                .tops
+                .iter()
+                .map(|&t| self.topo.cell(t).leaf_count() as u64)
+                .sum();
         }
         self.vcs[vc as usize]
             .preassigned
@@ -443,13 +539,20 @@ impl Allocator {
 
     /// Leaves in one cell at `level` of `chain`.
     pub(crate) fn level_leaf_count(&self, chain: ChainId, level: u8) -> u32 {
-        self.topo.chains[chain as usize].fan_out[..level as usize].iter().product()
+        self.topo.chains[chain as usize].fan_out[..level as usize]
+            .iter()
+            .product()
     }
 
     fn commit_allocated(&mut self, request: &GroupRequest, vc: VcId, plan: Plan) -> GroupPlacement {
         let gid = self.insert_group(request, vc, &plan, GroupState::Allocated);
         let priority = request.priority;
-        for leaf in plan.pods.iter().flat_map(|p| p.1.iter().copied()).collect::<Vec<_>>() {
+        for leaf in plan
+            .pods
+            .iter()
+            .flat_map(|p| p.1.iter().copied())
+            .collect::<Vec<_>>()
+        {
             self.set_leaf_user(leaf, Some((gid, priority)));
             if priority >= 0 {
                 self.add_usage(leaf, 1);
@@ -464,7 +567,12 @@ impl Allocator {
 
     fn commit_preempting(&mut self, request: &GroupRequest, vc: VcId, plan: Plan) -> GroupId {
         let gid = self.insert_group(request, vc, &plan, GroupState::Preempting);
-        for leaf in plan.pods.iter().flat_map(|p| p.1.iter().copied()).collect::<Vec<_>>() {
+        for leaf in plan
+            .pods
+            .iter()
+            .flat_map(|p| p.1.iter().copied())
+            .collect::<Vec<_>>()
+        {
             self.add_usage(leaf, 1);
             self.take_from_canceled(leaf, &plan.canceled);
             self.cells[leaf as usize].reserved_by = Some(gid);
@@ -486,13 +594,23 @@ impl Allocator {
         }
     }
 
-    fn insert_group(&mut self, request: &GroupRequest, vc: VcId, plan: &Plan, state: GroupState) -> GroupId {
+    fn insert_group(
+        &mut self,
+        request: &GroupRequest,
+        vc: VcId,
+        plan: &Plan,
+        state: GroupState,
+    ) -> GroupId {
         let gid = self.next_group_id;
         self.next_group_id += 1;
         let slots = plan
             .pods
             .iter()
-            .map(|(size, leaves)| PodSlot { leaf_cell_number: *size, leaves: leaves.clone(), pod: None })
+            .map(|(size, leaves)| PodSlot {
+                leaf_cell_number: *size,
+                leaves: leaves.clone(),
+                pod: None,
+            })
             .collect();
         self.groups.insert(
             gid,
@@ -514,7 +632,10 @@ impl Allocator {
     /// Marks a leaf used by a group (or free), keeping ancestor counters right.
     pub(crate) fn set_leaf_user(&mut self, leaf: CellId, user: Option<(GroupId, i32)>) {
         let old = &self.cells[leaf as usize];
-        let (old_used, old_opp) = (old.user.is_some() as i64, (old.user.is_some() && old.priority < 0) as i64);
+        let (old_used, old_opp) = (
+            old.user.is_some() as i64,
+            (old.user.is_some() && old.priority < 0) as i64,
+        );
         let (new_used, new_opp) = match user {
             Some((_, p)) => (1i64, (p < 0) as i64),
             None => (0, 0),
@@ -552,7 +673,9 @@ impl Allocator {
     /// Adds to the guaranteed usage of the preassigned cell holding `leaf`; unbinds it
     /// when its usage drops to zero (bindings are lazy both ways).
     pub(crate) fn add_usage(&mut self, leaf: CellId, delta: i32) {
-        let Some((vc, p)) = self.binding_of(leaf) else { return };
+        let Some((vc, p)) = self.binding_of(leaf) else {
+            return;
+        };
         let pre = &mut self.vcs[vc as usize].preassigned[p as usize];
         pre.usage = (pre.usage as i32 + delta).max(0) as u32;
         if pre.usage == 0 && pre.pinned.is_none() && !pre.doomed {
@@ -582,15 +705,24 @@ impl Allocator {
         pod: &str,
         leaf_cell_number: u32,
     ) -> Result<PodPlacement, AllocatorError> {
-        let gid = *self.group_by_name.get(group).ok_or_else(|| AllocatorError::UnknownGroup(group.into()))?;
+        let gid = *self
+            .group_by_name
+            .get(group)
+            .ok_or_else(|| AllocatorError::UnknownGroup(group.into()))?;
         if self.groups[&gid].state != GroupState::Allocated {
-            return Err(AllocatorError::NoSlot(format!("group {group:?} is still preempting; schedule it again first")));
+            return Err(AllocatorError::NoSlot(format!(
+                "group {group:?} is still preempting; schedule it again first"
+            )));
         }
         let g = self.groups.get_mut(&gid).expect("live group");
         if let Some(i) = g.slots.iter().position(|s| s.pod.as_deref() == Some(pod)) {
             return Ok(self.pod_placement(gid, i));
         }
-        let Some(i) = g.slots.iter().position(|s| s.pod.is_none() && s.leaf_cell_number == leaf_cell_number) else {
+        let Some(i) = g
+            .slots
+            .iter()
+            .position(|s| s.pod.is_none() && s.leaf_cell_number == leaf_cell_number)
+        else {
             return Err(AllocatorError::NoSlot(format!(
                 "group {group:?} has no free slot of {leaf_cell_number} GPUs for pod {pod:?}; \
                  the pod's leafCellNumber must match a member of its group"
@@ -603,10 +735,15 @@ impl Allocator {
     /// A pod of a group is gone. The group's cells are freed when none of its confirmed pods
     /// is left.
     pub fn release_pod(&mut self, group: &str, pod: &str) -> Result<(), AllocatorError> {
-        let gid = *self.group_by_name.get(group).ok_or_else(|| AllocatorError::UnknownGroup(group.into()))?;
+        let gid = *self
+            .group_by_name
+            .get(group)
+            .ok_or_else(|| AllocatorError::UnknownGroup(group.into()))?;
         let g = self.groups.get_mut(&gid).expect("live group");
         let Some(slot) = g.slots.iter_mut().find(|s| s.pod.as_deref() == Some(pod)) else {
-            return Err(AllocatorError::NoSlot(format!("pod {pod:?} is not bound in group {group:?}")));
+            return Err(AllocatorError::NoSlot(format!(
+                "pod {pod:?} is not bound in group {group:?}"
+            )));
         };
         slot.pod = None;
         if g.slots.iter().all(|s| s.pod.is_none()) {
@@ -617,13 +754,18 @@ impl Allocator {
 
     /// Frees a whole group (finished, killed, or a preemptor that gave up).
     pub fn release_group(&mut self, group: &str) -> Result<(), AllocatorError> {
-        let gid = *self.group_by_name.get(group).ok_or_else(|| AllocatorError::UnknownGroup(group.into()))?;
+        let gid = *self
+            .group_by_name
+            .get(group)
+            .ok_or_else(|| AllocatorError::UnknownGroup(group.into()))?;
         self.release_by_id(gid);
         Ok(())
     }
 
     pub(crate) fn release_by_id(&mut self, gid: GroupId) {
-        let Some(group) = self.groups.remove(&gid) else { return };
+        let Some(group) = self.groups.remove(&gid) else {
+            return;
+        };
         self.group_by_name.remove(&group.request.name);
         let guaranteed = group.priority >= 0;
         let mut touched_chain = false;
@@ -646,8 +788,10 @@ impl Allocator {
                 touched_chain = true;
             }
         }
-        if touched_chain && self.bad_leaves > 0 {
-            self.refresh_doomed(group.chain);
+        // Doomed choices depend on opportunistic use too, so any release refreshes them.
+        let _ = touched_chain;
+        if self.bad_leaves > 0 {
+            self.refresh_all_doomed();
         }
     }
 
@@ -668,16 +812,31 @@ impl Allocator {
         GroupPlacement {
             group: g.request.name.clone(),
             chain: self.topo.chains[g.chain as usize].name.clone(),
-            pods: (0..g.slots.len()).map(|i| self.pod_placement(gid, i)).collect(),
+            pods: (0..g.slots.len())
+                .map(|i| self.pod_placement(gid, i))
+                .collect(),
         }
     }
 
     pub(crate) fn pod_placement(&self, gid: GroupId, slot: usize) -> PodPlacement {
         let s = &self.groups[&gid].slots[slot];
-        let node = s.leaves.first().and_then(|&l| self.topo.node_name(l)).unwrap_or_default().to_string();
-        let mut devices: Vec<u32> = s.leaves.iter().filter_map(|&l| self.topo.cell(l).device_index).collect();
+        let node = s
+            .leaves
+            .first()
+            .and_then(|&l| self.topo.node_name(l))
+            .unwrap_or_default()
+            .to_string();
+        let mut devices: Vec<u32> = s
+            .leaves
+            .iter()
+            .filter_map(|&l| self.topo.cell(l).device_index)
+            .collect();
         devices.sort_unstable();
-        PodPlacement { node, devices, leaf_cell_number: s.leaf_cell_number }
+        PodPlacement {
+            node,
+            devices,
+            leaf_cell_number: s.leaf_cell_number,
+        }
     }
 
     fn victim_of(&self, gid: GroupId) -> Victim {

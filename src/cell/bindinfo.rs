@@ -14,7 +14,8 @@ use crate::config::CellConfig;
 /// Annotation key of the bind info.
 pub const BIND_INFO_ANNOTATION: &str = "hivedscheduler.microsoft.com/pod-bind-info";
 /// Annotation key of the device list (`NVIDIA_VISIBLE_DEVICES`).
-pub const LEAF_CELL_ISOLATION_ANNOTATION: &str = "hivedscheduler.microsoft.com/pod-leaf-cell-isolation";
+pub const LEAF_CELL_ISOLATION_ANNOTATION: &str =
+    "hivedscheduler.microsoft.com/pod-leaf-cell-isolation";
 /// Annotation key of the scheduling spec.
 pub const SCHEDULING_SPEC_ANNOTATION: &str = "hivedscheduler.microsoft.com/pod-scheduling-spec";
 
@@ -73,7 +74,10 @@ impl PodSchedulingSpec {
             gang_release_enable: false,
             lazy_preemption_enable: group.lazy_preemption_enable,
             ignore_k8s_suggested_nodes: group.ignore_k8s_suggested_nodes,
-            affinity_group: AffinityGroupSpec { name: group.name.clone(), members: group.members.clone() },
+            affinity_group: AffinityGroupSpec {
+                name: group.name.clone(),
+                members: group.members.clone(),
+            },
         }
     }
 
@@ -148,7 +152,12 @@ impl BindRecord {
         );
         out.insert(
             LEAF_CELL_ISOLATION_ANNOTATION.to_string(),
-            self.bind_info.leaf_cell_isolation.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(","),
+            self.bind_info
+                .leaf_cell_isolation
+                .iter()
+                .map(|d| d.to_string())
+                .collect::<Vec<_>>()
+                .join(","),
         );
         out.insert(
             SCHEDULING_SPEC_ANNOTATION.to_string(),
@@ -173,8 +182,11 @@ pub struct RebuildReport {
 impl Allocator {
     /// Bind records of every confirmed pod of every allocated group, in group-name order.
     pub fn bind_records(&self) -> Vec<BindRecord> {
-        let mut groups: Vec<&super::allocator::Group> =
-            self.groups.values().filter(|g| g.state == GroupState::Allocated).collect();
+        let mut groups: Vec<&super::allocator::Group> = self
+            .groups
+            .values()
+            .filter(|g| g.state == GroupState::Allocated)
+            .collect();
         groups.sort_by(|a, b| a.request.name.cmp(&b.request.name));
         let mut out = Vec::new();
         for g in groups {
@@ -201,7 +213,10 @@ impl Allocator {
                 let p = self.pod_placement(gid, next - 1);
                 let mut leaves = s.leaves.clone();
                 leaves.sort_by_key(|&l| self.topo.cell(l).device_index);
-                let types = leaves.iter().map(|&l| self.preassigned_type_of(g, l)).collect();
+                let types = leaves
+                    .iter()
+                    .map(|&l| self.preassigned_type_of(g, l))
+                    .collect();
                 pod_placements.push(PodPlacementInfo {
                     physical_node: p.node,
                     physical_leaf_cell_indices: p.devices,
@@ -244,15 +259,24 @@ impl Allocator {
         let mut report = RebuildReport::default();
         let mut by_group: BTreeMap<String, Vec<&BindRecord>> = BTreeMap::new();
         for r in records {
-            by_group.entry(r.scheduling_spec.affinity_group.name.clone()).or_default().push(r);
+            by_group
+                .entry(r.scheduling_spec.affinity_group.name.clone())
+                .or_default()
+                .push(r);
         }
         let mut order: Vec<(&String, &Vec<&BindRecord>)> = by_group.iter().collect();
         order.sort_by_key(|(name, recs)| {
             let r = recs[0];
             let downgraded = r.bind_info.affinity_group_bind_info.iter().all(|m| {
-                m.pod_placements.iter().all(|p| p.preassigned_cell_types.iter().all(|t| t.is_empty()))
+                m.pod_placements
+                    .iter()
+                    .all(|p| p.preassigned_cell_types.iter().all(|t| t.is_empty()))
             });
-            let priority = if downgraded { OPPORTUNISTIC_PRIORITY } else { r.scheduling_spec.priority };
+            let priority = if downgraded {
+                OPPORTUNISTIC_PRIORITY
+            } else {
+                r.scheduling_spec.priority
+            };
             (std::cmp::Reverse(priority), (*name).clone())
         });
         for (name, recs) in order {
@@ -280,7 +304,9 @@ impl Allocator {
         };
         let guaranteed = request.priority >= 0
             && first.bind_info.affinity_group_bind_info.iter().any(|m| {
-                m.pod_placements.iter().any(|p| p.preassigned_cell_types.iter().any(|t| !t.is_empty()))
+                m.pod_placements
+                    .iter()
+                    .any(|p| p.preassigned_cell_types.iter().any(|t| !t.is_empty()))
             });
         self.restore_as(records, &request, vc, guaranteed)
     }
@@ -303,7 +329,11 @@ impl Allocator {
         // Slots in member order with their leaves and preassigned types.
         let mut slots: Vec<(u32, Vec<CellId>, Vec<String>)> = Vec::new();
         for (m, member) in info.affinity_group_bind_info.iter().enumerate() {
-            let size = request.members.get(m).map(|x| x.leaf_cell_number).unwrap_or(0);
+            let size = request
+                .members
+                .get(m)
+                .map(|x| x.leaf_cell_number)
+                .unwrap_or(0);
             for p in &member.pod_placements {
                 let Some(&node) = self.topo.node_by_name.get(&p.physical_node) else {
                     return Err(format!("node {:?} no longer exists", p.physical_node));
@@ -312,11 +342,22 @@ impl Allocator {
                 for &d in &p.physical_leaf_cell_indices {
                     match self.topo.leaf_by_device.get(&(node, d)) {
                         Some(&l) if self.topo.cell(l).chain == chain => leaves.push(l),
-                        _ => return Err(format!("device {d} on node {:?} no longer exists", p.physical_node)),
+                        _ => {
+                            return Err(format!(
+                                "device {d} on node {:?} no longer exists",
+                                p.physical_node
+                            ));
+                        }
                     }
                 }
-                if leaves.iter().any(|&l| self.cells[l as usize].user.is_some()) {
-                    return Err(format!("devices on {:?} are already used by another group", p.physical_node));
+                if leaves
+                    .iter()
+                    .any(|&l| self.cells[l as usize].user.is_some())
+                {
+                    return Err(format!(
+                        "devices on {:?} are already used by another group",
+                        p.physical_node
+                    ));
                 }
                 slots.push((size, leaves, p.preassigned_cell_types.clone()));
             }
@@ -338,23 +379,55 @@ impl Allocator {
                 }
             }
         }
-        let priority = if covered { request.priority } else { OPPORTUNISTIC_PRIORITY };
+        let priority = if covered {
+            request.priority
+        } else {
+            OPPORTUNISTIC_PRIORITY
+        };
         let gid = self.next_group_id;
         self.next_group_id += 1;
-        let pods: HashSet<(String, Vec<u32>)> =
-            records.iter().map(|r| (r.bind_info.node.clone(), r.bind_info.leaf_cell_isolation.clone())).collect();
+        let pods: HashSet<(String, Vec<u32>)> = records
+            .iter()
+            .map(|r| {
+                (
+                    r.bind_info.node.clone(),
+                    r.bind_info.leaf_cell_isolation.clone(),
+                )
+            })
+            .collect();
         let mut names: BTreeMap<(String, Vec<u32>), String> = BTreeMap::new();
         for r in records {
-            names.insert((r.bind_info.node.clone(), r.bind_info.leaf_cell_isolation.clone()), r.pod.clone());
+            names.insert(
+                (
+                    r.bind_info.node.clone(),
+                    r.bind_info.leaf_cell_isolation.clone(),
+                ),
+                r.pod.clone(),
+            );
         }
         let mut pod_slots = Vec::new();
         for (size, leaves, _) in &slots {
-            let node = leaves.first().and_then(|&l| self.topo.node_name(l)).unwrap_or_default().to_string();
-            let mut devices: Vec<u32> = leaves.iter().filter_map(|&l| self.topo.cell(l).device_index).collect();
+            let node = leaves
+                .first()
+                .and_then(|&l| self.topo.node_name(l))
+                .unwrap_or_default()
+                .to_string();
+            let mut devices: Vec<u32> = leaves
+                .iter()
+                .filter_map(|&l| self.topo.cell(l).device_index)
+                .collect();
             devices.sort_unstable();
             let key = (node, devices);
-            let pod = if pods.contains(&key) { names.get(&key).cloned() } else { None };
-            pod_slots.push(PodSlot { leaf_cell_number: *size, leaves: leaves.clone(), pod });
+            let pod = if pods.contains(&key) {
+                names.get(&key).cloned()
+            } else {
+                None
+            };
+            pod_slots.push(PodSlot {
+                leaf_cell_number: *size,
+                leaves: leaves.clone(),
+                pod,
+            });
         }
         self.groups.insert(
             gid,
@@ -392,13 +465,20 @@ impl Allocator {
         request: &GroupRequest,
         new_bindings: &mut Vec<(VcId, u32)>,
     ) -> bool {
-        let Some(level) = self.topo.chains[chain as usize].level_of(cell_type) else { return false };
-        let Some(cell) = self.topo.ancestor_at(leaf, level) else { return false };
+        let Some(level) = self.topo.chains[chain as usize].level_of(cell_type) else {
+            return false;
+        };
+        let Some(cell) = self.topo.ancestor_at(leaf, level) else {
+            return false;
+        };
         if let Some((owner, _)) = self.cells[cell as usize].bound {
             return owner == vc;
         }
         let candidate = self.vcs[vc as usize].preassigned.iter().position(|p| {
-            p.chain == chain && p.level == level && p.bound.is_none() && self.preassigned_matches(p, request)
+            p.chain == chain
+                && p.level == level
+                && p.bound.is_none()
+                && self.preassigned_matches(p, request)
         });
         let Some(p) = candidate else { return false };
         if self.take_specific(cell).is_err() {

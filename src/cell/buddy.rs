@@ -77,7 +77,12 @@ impl Allocator {
         self.free_insert(cell);
         let mut current = cell;
         while let Some(parent) = self.topo.cell(current).parent {
-            let all_free = self.topo.cell(parent).children.iter().all(|&c| self.cells[c as usize].free);
+            let all_free = self
+                .topo
+                .cell(parent)
+                .children
+                .iter()
+                .all(|&c| self.cells[c as usize].free);
             if !all_free {
                 break;
             }
@@ -140,9 +145,10 @@ impl Allocator {
                         return;
                     }
                     let unsuggested = suggested.is_some_and(|s| {
-                        self.topo.leaves_of(cand).iter().any(|&l| {
-                            self.topo.node_name(l).is_some_and(|n| !s.contains(n))
-                        })
+                        self.topo
+                            .leaves_of(cand)
+                            .iter()
+                            .any(|&l| self.topo.node_name(l).is_some_and(|n| !s.contains(n)))
                     });
                     let key = (bad, unsuggested, h > level, state.opp_used);
                     if best.as_ref().is_none_or(|(k, id)| (key, cand) < (*k, *id)) {

@@ -86,17 +86,29 @@ pub enum WaitReason {
 impl std::fmt::Display for WaitReason {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            WaitReason::Quota { vc, needed, available } => write!(
+            WaitReason::Quota {
+                vc,
+                needed,
+                available,
+            } => write!(
                 f,
                 "waiting for quota: VC {vc} has {available} of the {needed} GPUs this group needs free \
                  (its cells are used by jobs of equal or higher priority; guaranteed jobs use only their own VC's cells)"
             ),
-            WaitReason::Fragmentation { vc: Some(vc), needed, available } => write!(
+            WaitReason::Fragmentation {
+                vc: Some(vc),
+                needed,
+                available,
+            } => write!(
                 f,
                 "waiting for topology: VC {vc} has {available} free GPUs but not in the shape this \
                  {needed}-GPU group needs (nodes/buddy cells are fragmented)"
             ),
-            WaitReason::Fragmentation { vc: None, needed, available } => write!(
+            WaitReason::Fragmentation {
+                vc: None,
+                needed,
+                available,
+            } => write!(
                 f,
                 "waiting for topology: the cluster has {available} free GPUs but not in the shape this \
                  {needed}-GPU group needs"
@@ -109,7 +121,11 @@ impl std::fmt::Display for WaitReason {
                 "waiting for free capacity: opportunistic group needs {needed} GPUs, {available} are free"
             ),
             WaitReason::PreemptionInProgress { victims } => {
-                write!(f, "waiting for preempted groups to leave: {}", victims.join(", "))
+                write!(
+                    f,
+                    "waiting for preempted groups to leave: {}",
+                    victims.join(", ")
+                )
             }
         }
     }

@@ -29,7 +29,12 @@ impl Allocator {
     /// Whether a node is healthy (all its leaves).
     pub fn node_healthy(&self, node: &str) -> Option<bool> {
         let &node_id = self.topo.node_by_name.get(node)?;
-        Some(self.topo.nodes[node_id as usize].cells.iter().all(|&c| self.cells[c as usize].bad == 0))
+        Some(
+            self.topo.nodes[node_id as usize]
+                .cells
+                .iter()
+                .all(|&c| self.cells[c as usize].bad == 0),
+        )
     }
 
     /// Names of bad nodes, in topology order.
@@ -88,13 +93,14 @@ impl Allocator {
                 doomed.push((vc, p));
             }
         }
-        for &(vc, p) in tentative.iter().rev() {
-            self.unbind(vc, p);
-        }
+        // Doom while the healthy cells are still taken, so only bad cells are left to pick.
         for (vc, p) in doomed {
             if self.bind_best(vc, p, None, false).is_some() {
                 self.vcs[vc as usize].preassigned[p as usize].doomed = true;
             }
+        }
+        for &(vc, p) in tentative.iter().rev() {
+            self.unbind(vc, p);
         }
     }
 }

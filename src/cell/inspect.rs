@@ -109,7 +109,10 @@ pub struct AffinityGroupList {
 impl Allocator {
     fn leaf_state(&self, leaf: CellId) -> (&'static str, i32) {
         let s = &self.cells[leaf as usize];
-        let reserver_priority = s.reserved_by.and_then(|r| self.groups.get(&r)).map(|g| g.priority);
+        let reserver_priority = s
+            .reserved_by
+            .and_then(|r| self.groups.get(&r))
+            .map(|g| g.priority);
         match (s.user, reserver_priority) {
             (Some(_), Some(_)) => ("Reserving", s.priority),
             (None, Some(p)) => ("Reserved", p),
@@ -147,12 +150,21 @@ impl Allocator {
 
     fn leaf_counts_for_vc(&self, leaf: CellId, vc: VcId) -> bool {
         let s = &self.cells[leaf as usize];
-        let of_vc = |g: GroupId| self.groups.get(&g).is_some_and(|g| g.vc == vc && g.priority >= 0);
+        let of_vc = |g: GroupId| {
+            self.groups
+                .get(&g)
+                .is_some_and(|g| g.vc == vc && g.priority >= 0)
+        };
         s.user.is_some_and(of_vc) || s.reserved_by.is_some_and(of_vc)
     }
 
     fn healthiness(&self, cell: CellId) -> String {
-        if self.cells[cell as usize].bad == 0 { "Healthy" } else { "Bad" }.to_string()
+        if self.cells[cell as usize].bad == 0 {
+            "Healthy"
+        } else {
+            "Bad"
+        }
+        .to_string()
     }
 
     /// Canonical index of each preassigned cell of a VC: configuration blocks in order,
@@ -162,24 +174,35 @@ impl Allocator {
         let mut idx: Vec<u32> = (0..pres.len() as u32).collect();
         idx.sort_by_key(|&i| {
             let p = &pres[i as usize];
-            let block = pres.iter().position(|q| q.chain == p.chain && q.level == p.level && q.pinned == p.pinned);
+            let block = pres
+                .iter()
+                .position(|q| q.chain == p.chain && q.level == p.level && q.pinned == p.pinned);
             (block, p.bound.is_none(), p.bound, i)
         });
         idx
     }
 
     fn virtual_index(&self, vc: VcId, pre: u32) -> usize {
-        self.canonical_order(vc).iter().position(|&i| i == pre).unwrap_or(0)
+        self.canonical_order(vc)
+            .iter()
+            .position(|&i| i == pre)
+            .unwrap_or(0)
     }
 
     /// Virtual address of a physical cell inside the preassigned cell bound at `root`.
     fn virtual_address(&self, vc: VcId, pre: u32, root: CellId, cell: CellId) -> String {
-        let mut addr = format!("{}/{}", self.vcs[vc as usize].name, self.virtual_index(vc, pre));
+        let mut addr = format!(
+            "{}/{}",
+            self.vcs[vc as usize].name,
+            self.virtual_index(vc, pre)
+        );
         let root_level = self.topo.cell(root).level;
         let chain = &self.topo.chains[self.topo.cell(root).chain as usize];
         let target_level = self.topo.cell(cell).level;
         for level in (target_level..root_level).rev() {
-            let Some(anc) = self.topo.ancestor_at(cell, level) else { break };
+            let Some(anc) = self.topo.ancestor_at(cell, level) else {
+                break;
+            };
             // Below node level, indices count within the node; above it, within the root.
             let base_level = if level < chain.node_level && root_level > chain.node_level {
                 chain.node_level
@@ -206,7 +229,8 @@ impl Allocator {
         let mut idx = 0u32;
         for &step in path.iter().rev() {
             let parent = self.topo.cell(step).parent.expect("below base");
-            idx = idx * self.topo.cell(parent).children.len() as u32 + self.topo.cell(step).child_position;
+            idx = idx * self.topo.cell(parent).children.len() as u32
+                + self.topo.cell(step).child_position;
         }
         idx
     }
@@ -224,7 +248,11 @@ impl Allocator {
         out
     }
 
-    fn physical_cell_view(&self, cell: CellId, bound_above: Option<(VcId, u32, CellId)>) -> CellView {
+    fn physical_cell_view(
+        &self,
+        cell: CellId,
+        bound_above: Option<(VcId, u32, CellId)>,
+    ) -> CellView {
         let shape = self.topo.cell(cell);
         let (state, priority) = self.cell_state(cell, None);
         let here = self.cells[cell as usize].bound.map(|(vc, p)| (vc, p, cell));
@@ -232,7 +260,12 @@ impl Allocator {
         let mut vc_name = None;
         let mut virtual_cell = None;
         if let Some((vc, pre, root)) = binding {
-            let show = here.is_some() || self.topo.leaves_of(cell).iter().any(|&l| self.leaf_counts_for_vc(l, vc));
+            let show = here.is_some()
+                || self
+                    .topo
+                    .leaves_of(cell)
+                    .iter()
+                    .any(|&l| self.leaf_counts_for_vc(l, vc));
             if show {
                 vc_name = Some(self.vcs[vc as usize].name.clone());
                 let (vstate, vprio) = self.cell_state(cell, Some(vc));
@@ -251,7 +284,11 @@ impl Allocator {
                 }));
             }
         }
-        let children: Vec<CellView> = shape.children.iter().map(|&c| self.physical_cell_view(c, binding)).collect();
+        let children: Vec<CellView> = shape
+            .children
+            .iter()
+            .map(|&c| self.physical_cell_view(c, binding))
+            .collect();
         CellView {
             leaf_cell_type: None,
             cell_type: shape.cell_type.clone(),
@@ -269,7 +306,9 @@ impl Allocator {
 
     /// The virtual cells of every VC.
     pub fn virtual_clusters_view(&self) -> BTreeMap<String, Vec<CellView>> {
-        (0..self.vcs.len() as VcId).map(|vc| (self.vcs[vc as usize].name.clone(), self.vc_view(vc))).collect()
+        (0..self.vcs.len() as VcId)
+            .map(|vc| (self.vcs[vc as usize].name.clone(), self.vc_view(vc)))
+            .collect()
     }
 
     /// The virtual cells of one VC, or `None` if there is no such VC.
@@ -300,9 +339,17 @@ impl Allocator {
         let shape = self.topo.cell(cell);
         let (vstate, vprio) = self.cell_state(cell, Some(vc));
         let (pstate, pprio) = self.cell_state(cell, None);
-        let show_physical = cell == root || self.topo.leaves_of(cell).iter().any(|&l| self.leaf_counts_for_vc(l, vc));
-        let children: Vec<CellView> =
-            shape.children.iter().map(|&c| self.bound_virtual_view(vc, pre, root, c)).collect();
+        let show_physical = cell == root
+            || self
+                .topo
+                .leaves_of(cell)
+                .iter()
+                .any(|&l| self.leaf_counts_for_vc(l, vc));
+        let children: Vec<CellView> = shape
+            .children
+            .iter()
+            .map(|&c| self.bound_virtual_view(vc, pre, root, c))
+            .collect();
         CellView {
             leaf_cell_type: None,
             cell_type: shape.cell_type.clone(),
@@ -358,12 +405,16 @@ impl Allocator {
 
     /// The whole cluster status.
     pub fn cluster_status(&self) -> ClusterStatus {
-        ClusterStatus { physical_cluster: self.physical_view(), virtual_clusters: self.virtual_clusters_view() }
+        ClusterStatus {
+            physical_cluster: self.physical_view(),
+            virtual_clusters: self.virtual_clusters_view(),
+        }
     }
 
     /// All live groups, by name.
     pub fn affinity_groups_view(&self) -> AffinityGroupList {
-        let mut items: Vec<AffinityGroupView> = self.groups.keys().map(|&g| self.group_view(g)).collect();
+        let mut items: Vec<AffinityGroupView> =
+            self.groups.keys().map(|&g| self.group_view(g)).collect();
         items.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
         AffinityGroupList { items }
     }
@@ -376,7 +427,8 @@ impl Allocator {
     fn group_view(&self, gid: GroupId) -> AffinityGroupView {
         let g = &self.groups[&gid];
         let being_preempted = g.state == GroupState::Allocated
-            && g.all_leaves().any(|l| self.cells[l as usize].reserved_by.is_some_and(|r| r != gid));
+            && g.all_leaves()
+                .any(|l| self.cells[l as usize].reserved_by.is_some_and(|r| r != gid));
         let state = match g.state {
             GroupState::Preempting => "Preempting",
             GroupState::Allocated if being_preempted => "BeingPreempted",
@@ -385,16 +437,23 @@ impl Allocator {
         let mut physical: BTreeMap<String, Vec<u32>> = BTreeMap::new();
         let mut virtual_placement: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for leaf in g.all_leaves() {
-            if let (Some(node), Some(d)) = (self.topo.node_name(leaf), self.topo.cell(leaf).device_index) {
+            if let (Some(node), Some(d)) =
+                (self.topo.node_name(leaf), self.topo.cell(leaf).device_index)
+            {
                 physical.entry(node.to_string()).or_default().push(d);
             }
             if g.priority >= 0
                 && let Some((vc, pre)) = self.binding_of(leaf)
                 && vc == g.vc
             {
-                let root = self.vcs[vc as usize].preassigned[pre as usize].bound.expect("bound");
+                let root = self.vcs[vc as usize].preassigned[pre as usize]
+                    .bound
+                    .expect("bound");
                 let key = self.virtual_address(vc, pre, root, root);
-                virtual_placement.entry(key).or_default().push(self.virtual_address(vc, pre, root, leaf));
+                virtual_placement
+                    .entry(key)
+                    .or_default()
+                    .push(self.virtual_address(vc, pre, root, leaf));
             }
         }
         for v in physical.values_mut() {
@@ -404,7 +463,9 @@ impl Allocator {
             v.sort();
         }
         AffinityGroupView {
-            metadata: GroupMetadata { name: g.request.name.clone() },
+            metadata: GroupMetadata {
+                name: g.request.name.clone(),
+            },
             status: AffinityGroupStatus {
                 vc: g.request.virtual_cluster.clone(),
                 priority: g.request.priority,
@@ -412,9 +473,9 @@ impl Allocator {
                 physical_placement: physical,
                 virtual_placement,
                 allocated_pods: g.slots.iter().filter_map(|s| s.pod.clone()).collect(),
-                lazy_preemption_status: g
-                    .lazy_preempted
-                    .then_some(LazyPreemptionStatus { downgraded_to_opportunistic: true }),
+                lazy_preemption_status: g.lazy_preempted.then_some(LazyPreemptionStatus {
+                    downgraded_to_opportunistic: true,
+                }),
             },
         }
     }

@@ -14,7 +14,10 @@ use super::topology::{CellId, ChainId};
 enum UnitKind {
     /// A physical packing unit. Leaves used at a priority below `preempt_below` count as
     /// available (their groups become victims).
-    Physical { cell: CellId, preempt_below: Option<i32> },
+    Physical {
+        cell: CellId,
+        preempt_below: Option<i32>,
+    },
     /// A unit of a not-yet-bound preassigned cell (`pre`), or a hypothetical empty unit
     /// (`None`) when checking whether a group could ever fit.
     Virtual { pre: Option<u32>, free: u32 },
@@ -28,6 +31,17 @@ struct Unit {
     same: u32,
     higher: u32,
     order: u32,
+}
+
+/// Which of a VC's cells packing may use, and how.
+#[derive(Debug, Clone, Copy)]
+struct UnitScope<'a> {
+    /// `None` for the free-only pass, `Some(priority)` for the preemption pass.
+    preempt_below: Option<i32>,
+    /// Preassigned cells bound just now for this plan.
+    fresh: &'a [u32],
+    /// Whether unbound preassigned cells take part as virtual units.
+    with_virtual: bool,
 }
 
 /// Result of packing: per pod (in member order) the unit index and leaves (physical) or
@@ -50,7 +64,14 @@ impl Allocator {
         true
     }
 
-    fn physical_unit(&self, cell: CellId, preempt_below: Option<i32>, priority: i32, order: u32, suggested: Option<&HashSet<String>>) -> Unit {
+    fn physical_unit(
+        &self,
+        cell: CellId,
+        preempt_below: Option<i32>,
+        priority: i32,
+        order: u32,
+        suggested: Option<&HashSet<String>>,
+    ) -> Unit {
         let state = &self.cells[cell as usize];
         let (same, higher) = if priority < 0 {
             (state.opp_used, state.used - state.opp_used)
@@ -69,9 +90,13 @@ impl Allocator {
             }
             (same, higher)
         };
-        let suggested_ok = suggested.is_none_or(|s| self.topo.node_name(cell).is_none_or(|n| s.contains(n)));
+        let suggested_ok =
+            suggested.is_none_or(|s| self.topo.node_name(cell).is_none_or(|n| s.contains(n)));
         Unit {
-            kind: UnitKind::Physical { cell, preempt_below },
+            kind: UnitKind::Physical {
+                cell,
+                preempt_below,
+            },
             healthy: state.bad == 0,
             suggested: suggested_ok,
             same,
@@ -94,7 +119,13 @@ impl Allocator {
             let k = sizes[pod];
             ranking.sort_by_key(|&u| {
                 let x = &units[u];
-                (!x.healthy, !x.suggested, std::cmp::Reverse(x.same), x.higher, x.order)
+                (
+                    !x.healthy,
+                    !x.suggested,
+                    std::cmp::Reverse(x.same),
+                    x.higher,
+                    x.order,
+                )
             });
             let mut placed = None;
             for &u in &ranking {
@@ -102,7 +133,10 @@ impl Allocator {
                     continue;
                 }
                 match &mut units[u].kind {
-                    UnitKind::Physical { cell, preempt_below } => {
+                    UnitKind::Physical {
+                        cell,
+                        preempt_below,
+                    } => {
                         if let Some(leaves) = self.pick_leaves(*cell, k, *preempt_below, &taken) {
                             placed = Some((u, leaves));
                             break;
@@ -127,7 +161,13 @@ impl Allocator {
 
     /// Picks `k` available leaves inside `unit` whose lowest common ancestor is as low as
     /// possible (buddies first); among equal levels the tightest fit.
-    fn pick_leaves(&self, unit: CellId, k: u32, preempt_below: Option<i32>, taken: &[CellId]) -> Option<Vec<CellId>> {
+    fn pick_leaves(
+        &self,
+        unit: CellId,
+        k: u32,
+        preempt_below: Option<i32>,
+        taken: &[CellId],
+    ) -> Option<Vec<CellId>> {
         let mut best: Option<(u8, u32, CellId)> = None;
         let total = self.best_subtree(unit, k, preempt_below, taken, &mut best);
         if total < k {
@@ -152,7 +192,11 @@ impl Allocator {
         let avail = if shape.level == 1 {
             self.leaf_available(cell, preempt_below, taken) as u32
         } else {
-            shape.children.iter().map(|&c| self.best_subtree(c, k, preempt_below, taken, best)).sum()
+            shape
+                .children
+                .iter()
+                .map(|&c| self.best_subtree(c, k, preempt_below, taken, best))
+                .sum()
         };
         if avail >= k {
             let key = (shape.level, avail, cell);
@@ -164,10 +208,21 @@ impl Allocator {
     }
 
     fn available_in(&self, cell: CellId, preempt_below: Option<i32>, taken: &[CellId]) -> u32 {
-        self.topo.leaves_of(cell).iter().filter(|&&l| self.leaf_available(l, preempt_below, taken)).count() as u32
+        self.topo
+            .leaves_of(cell)
+            .iter()
+            .filter(|&&l| self.leaf_available(l, preempt_below, taken))
+            .count() as u32
     }
 
-    fn gather(&self, cell: CellId, need: u32, preempt_below: Option<i32>, taken: &[CellId], out: &mut Vec<CellId>) {
+    fn gather(
+        &self,
+        cell: CellId,
+        need: u32,
+        preempt_below: Option<i32>,
+        taken: &[CellId],
+        out: &mut Vec<CellId>,
+    ) {
         let shape = self.topo.cell(cell);
         if shape.level == 1 {
             if self.leaf_available(cell, preempt_below, taken) {
@@ -175,8 +230,11 @@ impl Allocator {
             }
             return;
         }
-        let mut children: Vec<(u32, CellId)> =
-            shape.children.iter().map(|&c| (self.available_in(c, preempt_below, taken), c)).collect();
+        let mut children: Vec<(u32, CellId)> = shape
+            .children
+            .iter()
+            .map(|&c| (self.available_in(c, preempt_below, taken), c))
+            .collect();
         // One child that holds everything keeps the pod under the lowest ancestor.
         if let Some(&(_, c)) = children.iter().filter(|(a, _)| *a >= need).min() {
             self.gather(c, need, preempt_below, taken, out);
@@ -198,10 +256,19 @@ impl Allocator {
 
     /// Virtual units of an unbound preassigned cell: one per node-level cell it would hold
     /// (or one for the whole cell when it is below node level).
-    fn virtual_units(&self, chain: ChainId, level: u8, pre: Option<u32>, order: &mut u32, out: &mut Vec<Unit>) {
+    fn virtual_units(
+        &self,
+        chain: ChainId,
+        level: u8,
+        pre: Option<u32>,
+        order: &mut u32,
+        out: &mut Vec<Unit>,
+    ) {
         let c = &self.topo.chains[chain as usize];
         let unit_level = level.min(c.node_level);
-        let count: u32 = c.fan_out[unit_level as usize..level as usize].iter().product();
+        let count: u32 = c.fan_out[unit_level as usize..level as usize]
+            .iter()
+            .product();
         let free = self.level_leaf_count(chain, unit_level);
         for _ in 0..count {
             out.push(Unit {
@@ -216,17 +283,20 @@ impl Allocator {
         }
     }
 
-    /// Units of the VC's bound cells (and, if `with_virtual`, of its unbound ones).
+    /// Units of the VC's bound cells (and, if `scope.with_virtual`, of its unbound ones).
     fn vc_units(
         &self,
         request: &GroupRequest,
         vc: VcId,
         chain: ChainId,
-        preempt_below: Option<i32>,
-        fresh: &[u32],
-        with_virtual: bool,
+        scope: UnitScope<'_>,
         suggested: Option<&HashSet<String>>,
     ) -> Vec<Unit> {
+        let UnitScope {
+            preempt_below,
+            fresh,
+            with_virtual,
+        } = scope;
         let mut units = Vec::new();
         let mut order = 0;
         let mut virtual_units = Vec::new();
@@ -238,14 +308,30 @@ impl Allocator {
                 Some(cell) => {
                     // Freshly bound cells may hold opportunistic pods: those are preemptible
                     // even in the free-only pass, as HiveD's buddy choice has accepted them.
-                    let threshold = if fresh.contains(&(i as u32)) { preempt_below.max(Some(0)) } else { preempt_below };
+                    let threshold = if fresh.contains(&(i as u32)) {
+                        preempt_below.max(Some(0))
+                    } else {
+                        preempt_below
+                    };
                     for unit in self.topo.units_within(cell) {
-                        units.push(self.physical_unit(unit, threshold, request.priority, order, suggested));
+                        units.push(self.physical_unit(
+                            unit,
+                            threshold,
+                            request.priority,
+                            order,
+                            suggested,
+                        ));
                         order += 1;
                     }
                 }
                 None if with_virtual => {
-                    self.virtual_units(chain, p.level, Some(i as u32), &mut order, &mut virtual_units);
+                    self.virtual_units(
+                        chain,
+                        p.level,
+                        Some(i as u32),
+                        &mut order,
+                        &mut virtual_units,
+                    );
                 }
                 None => {}
             }
@@ -277,7 +363,12 @@ impl Allocator {
             let packed = self.pack(&mut units, request)?;
             return Some(self.plan_from(request, chain, packed, Vec::new()));
         }
-        let mut units = self.vc_units(request, vc, chain, preempt_below, &[], true, suggested);
+        let scope = UnitScope {
+            preempt_below,
+            fresh: &[],
+            with_virtual: true,
+        };
+        let mut units = self.vc_units(request, vc, chain, scope, suggested);
         let packed = self.pack(&mut units, request)?;
         let needed: BTreeSet<u32> = packed
             .iter()
@@ -300,7 +391,12 @@ impl Allocator {
             }
         }
         let fresh: Vec<u32> = needed.iter().copied().collect();
-        let mut units = self.vc_units(request, vc, chain, preempt_below, &fresh, false, suggested);
+        let scope = UnitScope {
+            preempt_below,
+            fresh: &fresh,
+            with_virtual: false,
+        };
+        let mut units = self.vc_units(request, vc, chain, scope, suggested);
         match self.pack(&mut units, request) {
             Some(packed) => Some(self.plan_from(request, chain, packed, bound)),
             None => {
@@ -316,7 +412,13 @@ impl Allocator {
         }
     }
 
-    fn plan_from(&self, request: &GroupRequest, chain: ChainId, packed: Packed, new_bindings: Vec<(VcId, u32)>) -> Plan {
+    fn plan_from(
+        &self,
+        request: &GroupRequest,
+        chain: ChainId,
+        packed: Packed,
+        new_bindings: Vec<(VcId, u32)>,
+    ) -> Plan {
         let sizes = request.pod_sizes();
         let mut victims = BTreeSet::new();
         let mut canceled = BTreeSet::new();
@@ -336,7 +438,11 @@ impl Allocator {
         let victims: BTreeSet<GroupId> = victims.difference(&canceled).copied().collect();
         Plan {
             chain,
-            pods: packed.into_iter().zip(sizes).map(|((_, leaves), size)| (size, leaves)).collect(),
+            pods: packed
+                .into_iter()
+                .zip(sizes)
+                .map(|((_, leaves), size)| (size, leaves))
+                .collect(),
             new_bindings,
             victims,
             canceled,
@@ -377,24 +483,31 @@ impl Allocator {
         _suggested: Option<&HashSet<String>>,
     ) -> WaitReason {
         let needed = request.leaf_count();
-        let threshold = if request.is_opportunistic() { None } else { Some(request.priority) };
+        let threshold = if request.is_opportunistic() {
+            None
+        } else {
+            Some(request.priority)
+        };
         let mut available = 0u64;
         let mut available_if_healthy = 0u64;
         let mut bad_nodes = BTreeSet::new();
-        let mut count_cell = |this: &Self, cell: CellId, available: &mut u64, available_if_healthy: &mut u64| {
-            for &l in this.topo.leaves_of(cell) {
-                let s = &this.cells[l as usize];
-                let usable = s.user.is_none_or(|_| threshold.is_some_and(|t| s.priority < t));
-                if usable {
-                    *available_if_healthy += 1;
-                    if s.bad == 0 {
-                        *available += 1;
-                    } else if let Some(n) = this.topo.node_name(l) {
-                        bad_nodes.insert(n.to_string());
+        let mut count_cell =
+            |this: &Self, cell: CellId, available: &mut u64, available_if_healthy: &mut u64| {
+                for &l in this.topo.leaves_of(cell) {
+                    let s = &this.cells[l as usize];
+                    let usable = s
+                        .user
+                        .is_none_or(|_| threshold.is_some_and(|t| s.priority < t));
+                    if usable {
+                        *available_if_healthy += 1;
+                        if s.bad == 0 {
+                            *available += 1;
+                        } else if let Some(n) = this.topo.node_name(l) {
+                            bad_nodes.insert(n.to_string());
+                        }
                     }
                 }
-            }
-        };
+            };
         for &chain in chains {
             if request.is_opportunistic() {
                 for &top in &self.topo.chains[chain as usize].tops {
@@ -417,16 +530,26 @@ impl Allocator {
             }
         }
         if available < needed && available_if_healthy >= needed && !bad_nodes.is_empty() {
-            return WaitReason::BadNodes { nodes: bad_nodes.into_iter().collect() };
+            return WaitReason::BadNodes {
+                nodes: bad_nodes.into_iter().collect(),
+            };
         }
         if request.is_opportunistic() {
             if available < needed {
                 return WaitReason::InsufficientCapacity { needed, available };
             }
-            return WaitReason::Fragmentation { vc: None, needed, available };
+            return WaitReason::Fragmentation {
+                vc: None,
+                needed,
+                available,
+            };
         }
         if available < needed {
-            return WaitReason::Quota { vc: request.virtual_cluster.clone(), needed, available };
+            return WaitReason::Quota {
+                vc: request.virtual_cluster.clone(),
+                needed,
+                available,
+            };
         }
         // Enough on paper: unbound cells could not be bound to healthy physical cells.
         let chain_bad: BTreeSet<String> = chains
@@ -437,8 +560,14 @@ impl Allocator {
             .filter_map(|l| self.topo.node_name(l).map(String::from))
             .collect();
         if !chain_bad.is_empty() {
-            return WaitReason::BadNodes { nodes: chain_bad.into_iter().collect() };
+            return WaitReason::BadNodes {
+                nodes: chain_bad.into_iter().collect(),
+            };
         }
-        WaitReason::Fragmentation { vc: Some(request.virtual_cluster.clone()), needed, available }
+        WaitReason::Fragmentation {
+            vc: Some(request.virtual_cluster.clone()),
+            needed,
+            available,
+        }
     }
 }

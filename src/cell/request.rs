@@ -59,7 +59,10 @@ impl GroupRequest {
 
     /// Total leaf cells the group needs.
     pub fn leaf_count(&self) -> u64 {
-        self.members.iter().map(|m| m.pod_number as u64 * m.leaf_cell_number as u64).sum()
+        self.members
+            .iter()
+            .map(|m| m.pod_number as u64 * m.leaf_cell_number as u64)
+            .sum()
     }
 
     /// True for priority -1.

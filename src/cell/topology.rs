@@ -77,7 +77,10 @@ impl Chain {
 
     /// Level of a type in this chain, if the type belongs to it.
     pub fn level_of(&self, cell_type: &str) -> Option<u8> {
-        self.level_types.iter().position(|t| t == cell_type).map(|i| i as u8 + 1)
+        self.level_types
+            .iter()
+            .position(|t| t == cell_type)
+            .map(|i| i as u8 + 1)
     }
 }
 
@@ -171,7 +174,10 @@ impl Topology {
         } else {
             format!("{parent_address}/{}", spec.address)
         };
-        let is_node_level = config.cell_types.get(&spec.cell_type).is_some_and(|t| t.is_node_level)
+        let is_node_level = config
+            .cell_types
+            .get(&spec.cell_type)
+            .is_some_and(|t| t.is_node_level)
             || (level == 1 && node.is_none() && self.chains[chain as usize].node_level == 1);
         let node = if is_node_level {
             let name = spec.address.clone();
@@ -179,7 +185,10 @@ impl Topology {
                 Some(&n) => n,
                 None => {
                     let n = self.nodes.len() as NodeId;
-                    self.nodes.push(Node { name: name.clone(), cells: Vec::new() });
+                    self.nodes.push(Node {
+                        name: name.clone(),
+                        cells: Vec::new(),
+                    });
                     self.node_by_name.insert(name, n);
                     n
                 }
@@ -189,7 +198,11 @@ impl Topology {
         } else {
             node
         };
-        let device_index = if level == 1 { spec.address.parse().ok().or(Some(position)) } else { None };
+        let device_index = if level == 1 {
+            spec.address.parse().ok().or(Some(position))
+        } else {
+            None
+        };
         if let (Some(n), Some(d)) = (node, device_index) {
             self.leaf_by_device.insert((n, d), id);
         }
@@ -216,7 +229,16 @@ impl Topology {
         }
         let mut children = Vec::with_capacity(spec.children.len());
         for (i, child) in spec.children.iter().enumerate() {
-            children.push(self.add_cell(config, child, chain, level - 1, Some(id), &address, node, i as u32));
+            children.push(self.add_cell(
+                config,
+                child,
+                chain,
+                level - 1,
+                Some(id),
+                &address,
+                node,
+                i as u32,
+            ));
         }
         let leaf_end = self.leaves.len() as u32;
         let shape = &mut self.cells[id as usize];
@@ -252,7 +274,9 @@ impl Topology {
 
     /// Node name of a cell on a node.
     pub fn node_name(&self, cell: CellId) -> Option<&str> {
-        self.cells[cell as usize].node.map(|n| self.nodes[n as usize].name.as_str())
+        self.cells[cell as usize]
+            .node
+            .map(|n| self.nodes[n as usize].name.as_str())
     }
 
     /// Packing units (node-level cells, or the cell itself when below node level) inside `cell`.

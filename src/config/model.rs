@@ -91,7 +91,10 @@ pub struct ServerSettings {
 
 impl Default for ServerSettings {
     fn default() -> Self {
-        Self { web_server_address: ":9096".to_string(), waiting_pod_scheduling_block_ms: None }
+        Self {
+            web_server_address: ":9096".to_string(),
+            waiting_pod_scheduling_block_ms: None,
+        }
     }
 }
 
@@ -141,5 +144,80 @@ impl CellConfig {
             }
         }
         level
+    }
+}
+
+impl CellConfig {
+    /// The chains (cell types of top-level physical cells), in order of first appearance.
+    pub fn chains(&self) -> Vec<&str> {
+        let mut chains: Vec<&str> = Vec::new();
+        for cell in &self.physical_cells {
+            if !chains.contains(&cell.cell_type.as_str()) {
+                chains.push(&cell.cell_type);
+            }
+        }
+        chains
+    }
+
+    /// The cell types of `chain` from the top-level type down to the leaf type.
+    pub fn chain_types<'a>(&'a self, chain: &'a str) -> Vec<&'a str> {
+        let mut types = vec![chain];
+        let mut current = chain;
+        while let Some(spec) = self.cell_types.get(current) {
+            current = &spec.child_cell_type;
+            types.push(current);
+            if types.len() > self.cell_types.len() + 1 {
+                break; // a cycle; validation rejects these
+            }
+        }
+        types
+    }
+
+    /// The physical cell carrying pinned cell `id`, with its full address
+    /// (`0/10.151.41.21`, segments joined by `/` from the top-level cell down).
+    pub fn pinned_cell(&self, id: &str) -> Option<(&PhysicalCellSpec, String)> {
+        fn find<'a>(
+            cell: &'a PhysicalCellSpec,
+            id: &str,
+            prefix: &str,
+        ) -> Option<(&'a PhysicalCellSpec, String)> {
+            let address = if prefix.is_empty() {
+                cell.address.clone()
+            } else {
+                format!("{prefix}/{}", cell.address)
+            };
+            if cell.pinned_cell_id.as_deref() == Some(id) {
+                return Some((cell, address));
+            }
+            cell.children
+                .iter()
+                .find_map(|child| find(child, id, &address))
+        }
+        self.physical_cells
+            .iter()
+            .find_map(|cell| find(cell, id, ""))
+    }
+}
+
+impl PhysicalCellSpec {
+    /// Number of leaf cells (devices) in this cell; 1 for a leaf.
+    pub fn leaf_count(&self) -> u64 {
+        if self.children.is_empty() {
+            1
+        } else {
+            self.children.iter().map(PhysicalCellSpec::leaf_count).sum()
+        }
+    }
+
+    /// The leaf cells under this cell (itself for a leaf), in configuration order.
+    pub fn leaves(&self) -> Vec<&PhysicalCellSpec> {
+        if self.children.is_empty() {
+            vec![self]
+        } else {
+            self.children
+                .iter()
+                .flat_map(PhysicalCellSpec::leaves)
+                .collect()
+        }
     }
 }

@@ -1,1 +1,9 @@
 //! Workloads: the job model and readers that turn job files and traces into group requests.
+//!
+//! - [`openpai`]: OpenPAI job protocol v2 files (`read_job_file`), as submitted to HiveD.
+
+pub mod openpai;
+
+pub use openpai::{
+    JobFileError, JobSpec, TaskResources, TaskSpec, YamlLocation, read_job_file, read_job_str,
+};
