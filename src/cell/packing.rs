@@ -20,12 +20,14 @@ enum UnitKind {
     },
     /// A unit of a not-yet-bound preassigned cell (`pre`), or a hypothetical empty unit
     /// (`None`) when checking whether a group could ever fit.
-    Virtual { pre: Option<u32>, free: u32 },
+    Virtual { pre: Option<u32> },
 }
 
 #[derive(Debug, Clone)]
 struct Unit {
     kind: UnitKind,
+    /// Leaves still available to this group in the unit.
+    free: u32,
     healthy: bool,
     suggested: bool,
     same: u32,
@@ -92,11 +94,20 @@ impl Allocator {
         };
         let suggested_ok =
             suggested.is_none_or(|s| self.topo.node_name(cell).is_none_or(|n| s.contains(n)));
+        let leaf_count = self.topo.cell(cell).leaf_count();
+        // Full units are common in a busy cluster: skip the leaf scan for them.
+        let free =
+            if preempt_below.is_none() && (state.used >= leaf_count || state.bad >= leaf_count) {
+                0
+            } else {
+                self.available_in(cell, preempt_below, &[])
+            };
         Unit {
             kind: UnitKind::Physical {
                 cell,
                 preempt_below,
             },
+            free,
             healthy: state.bad == 0,
             suggested: suggested_ok,
             same,
@@ -105,58 +116,68 @@ impl Allocator {
         }
     }
 
-    /// Packs pods greedily: smallest pods first, each on the best-ranked unit that can hold
-    /// it (healthy, suggested, most same-priority use, least higher-priority use), inside
-    /// the unit on the leaves with the lowest common ancestor.
+    /// Packs pods greedily: smallest pods first, each on the best-ranked unit with room
+    /// (healthy, suggested, most same-priority use, least higher-priority use); then,
+    /// per unit, the pods placed there get leaves under the lowest common ancestor that
+    /// holds them all, so a group's pods on one node are buddies when they can be.
     fn pack(&self, units: &mut [Unit], request: &GroupRequest) -> Option<Packed> {
         let sizes = request.pod_sizes();
         let mut order: Vec<usize> = (0..sizes.len()).collect();
         order.sort_by_key(|&i| (sizes[i], i));
-        let mut result: Vec<Option<(usize, Vec<CellId>)>> = vec![None; sizes.len()];
-        let mut taken: Vec<CellId> = Vec::new();
-        let mut ranking: Vec<usize> = (0..units.len()).collect();
+        let mut unit_of = vec![usize::MAX; sizes.len()];
+        let mut ranking: Vec<usize> = (0..units.len()).filter(|&u| units[u].suggested).collect();
         for &pod in &order {
             let k = sizes[pod];
             ranking.sort_by_key(|&u| {
                 let x = &units[u];
-                (
-                    !x.healthy,
-                    !x.suggested,
-                    std::cmp::Reverse(x.same),
-                    x.higher,
-                    x.order,
-                )
+                (!x.healthy, std::cmp::Reverse(x.same), x.higher, x.order)
             });
-            let mut placed = None;
-            for &u in &ranking {
-                if !units[u].suggested {
-                    continue;
-                }
-                match &mut units[u].kind {
-                    UnitKind::Physical {
-                        cell,
-                        preempt_below,
-                    } => {
-                        if let Some(leaves) = self.pick_leaves(*cell, k, *preempt_below, &taken) {
-                            placed = Some((u, leaves));
-                            break;
-                        }
-                    }
-                    UnitKind::Virtual { free, .. } => {
-                        if *free >= k {
-                            *free -= k;
-                            placed = Some((u, Vec::new()));
-                            break;
-                        }
-                    }
-                }
-            }
-            let (u, leaves) = placed?;
+            let u = *ranking.iter().find(|&&u| units[u].free >= k)?;
+            units[u].free -= k;
             units[u].same += k;
-            taken.extend(&leaves);
-            result[pod] = Some((u, leaves));
+            unit_of[pod] = u;
         }
-        result.into_iter().collect()
+        let mut result: Vec<Vec<CellId>> = vec![Vec::new(); sizes.len()];
+        let mut taken: Vec<CellId> = Vec::new();
+        let mut used_units: Vec<usize> = unit_of.clone();
+        used_units.sort_unstable();
+        used_units.dedup();
+        for u in used_units {
+            let UnitKind::Physical {
+                cell,
+                preempt_below,
+            } = units[u].kind
+            else {
+                continue;
+            };
+            let mut pods: Vec<usize> = (0..sizes.len()).filter(|&p| unit_of[p] == u).collect();
+            pods.sort_by_key(|&p| (std::cmp::Reverse(sizes[p]), p));
+            let total: u32 = pods.iter().map(|&p| sizes[p]).sum();
+            let root = self
+                .lowest_cell_with(cell, total, preempt_below, &taken)
+                .unwrap_or(cell);
+            for p in pods {
+                let leaves = self
+                    .pick_leaves(root, sizes[p], preempt_below, &taken)
+                    .or_else(|| self.pick_leaves(cell, sizes[p], preempt_below, &taken))?;
+                taken.extend(&leaves);
+                result[p] = leaves;
+            }
+        }
+        Some(unit_of.into_iter().zip(result).collect())
+    }
+
+    /// The lowest, tightest cell inside `unit` with at least `k` available leaves.
+    fn lowest_cell_with(
+        &self,
+        unit: CellId,
+        k: u32,
+        preempt_below: Option<i32>,
+        taken: &[CellId],
+    ) -> Option<CellId> {
+        let mut best: Option<(u8, u32, CellId)> = None;
+        self.best_subtree(unit, k, preempt_below, taken, &mut best);
+        best.map(|b| b.2)
     }
 
     /// Picks `k` available leaves inside `unit` whose lowest common ancestor is as low as
@@ -272,7 +293,8 @@ impl Allocator {
         let free = self.level_leaf_count(chain, unit_level);
         for _ in 0..count {
             out.push(Unit {
-                kind: UnitKind::Virtual { pre, free },
+                kind: UnitKind::Virtual { pre },
+                free,
                 healthy: true,
                 suggested: true,
                 same: 0,
