@@ -5,4 +5,5 @@
 pub mod cell;
 pub mod cli;
 pub mod config;
+pub mod sim;
 pub mod workload;
