@@ -114,6 +114,18 @@ pub struct Allocator {
     pub(crate) group_by_name: HashMap<String, GroupId>,
     pub(crate) next_group_id: GroupId,
     pub(crate) bad_leaves: u32,
+    /// Memo of `could_ever_fit` per request shape; depends on the config only.
+    pub(crate) fit_cache: std::cell::RefCell<HashMap<FitKey, bool>>,
+}
+
+/// The parts of a request that decide whether it could ever fit.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct FitKey {
+    vc: VcId,
+    chain: ChainId,
+    pinned: Option<String>,
+    opportunistic: bool,
+    sizes: Vec<u32>,
 }
 
 /// Errors of calls that name things the allocator does not know. The caller can continue;
@@ -171,6 +183,7 @@ impl Allocator {
             group_by_name: HashMap::new(),
             next_group_id: 0,
             bad_leaves: 0,
+            fit_cache: Default::default(),
         };
         for (name, spec) in &config.virtual_clusters {
             let vc_id = alloc.vcs.len() as VcId;
@@ -475,7 +488,10 @@ impl Allocator {
                 request.virtual_cluster
             )));
         }
-        if !chains.iter().any(|&c| self.could_ever_fit(request, vc, c)) {
+        if !chains
+            .iter()
+            .any(|&c| self.could_ever_fit_cached(request, vc, c))
+        {
             let scope = if request.is_opportunistic() {
                 "the cluster".to_string()
             } else {
@@ -501,6 +517,26 @@ impl Allocator {
             )));
         }
         Ok(())
+    }
+
+    /// `could_ever_fit` depends only on the request's shape and the config, so it is
+    /// computed once per shape (it packs the whole VC, too slow to repeat per call).
+    fn could_ever_fit_cached(&self, request: &GroupRequest, vc: VcId, chain: ChainId) -> bool {
+        let mut sizes = request.pod_sizes();
+        sizes.sort_unstable();
+        let key = FitKey {
+            vc,
+            chain,
+            pinned: request.pinned_cell_id.clone(),
+            opportunistic: request.is_opportunistic(),
+            sizes,
+        };
+        if let Some(&known) = self.fit_cache.borrow().get(&key) {
+            return known;
+        }
+        let fits = self.could_ever_fit(request, vc, chain);
+        self.fit_cache.borrow_mut().insert(key, fits);
+        fits
     }
 
     fn leaf_types(&self) -> Vec<String> {

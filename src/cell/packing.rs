@@ -319,6 +319,8 @@ impl Allocator {
             fresh,
             with_virtual,
         } = scope;
+        let mut virtual_per_level: std::collections::BTreeMap<u8, u32> =
+            std::collections::BTreeMap::new();
         let mut units = Vec::new();
         let mut order = 0;
         let mut virtual_units = Vec::new();
@@ -346,7 +348,13 @@ impl Allocator {
                         order += 1;
                     }
                 }
-                None if with_virtual => {
+                // Unbound preassigned cells of one level are interchangeable, so a group
+                // never needs more of them than it has pods: skip the rest (speed).
+                None if with_virtual
+                    && virtual_per_level.get(&p.level).copied().unwrap_or(0)
+                        < request.pod_count() =>
+                {
+                    *virtual_per_level.entry(p.level).or_insert(0) += 1;
                     self.virtual_units(
                         chain,
                         p.level,
