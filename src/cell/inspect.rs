@@ -269,10 +269,12 @@ impl Allocator {
             if show {
                 vc_name = Some(self.vcs[vc as usize].name.clone());
                 let (vstate, vprio) = self.cell_state(cell, Some(vc));
+                let chain = &self.topo.chains[shape.chain as usize];
                 virtual_cell = Some(Box::new(CellView {
-                    leaf_cell_type: None,
+                    // HiveD names the leaf type on a preassigned cell's root only.
+                    leaf_cell_type: (cell == root).then(|| chain.leaf_type.clone()),
                     cell_type: shape.cell_type.clone(),
-                    is_node_level: None,
+                    is_node_level: shape.is_node_level.then_some(true),
                     cell_address: self.virtual_address(vc, pre, root, cell),
                     cell_state: vstate.to_string(),
                     cell_healthiness: self.healthiness(cell),
@@ -327,7 +329,9 @@ impl Allocator {
                 let address = format!("{}/{}", self.vcs[vc as usize].name, i);
                 let mut view = match pre.bound {
                     Some(cell) => self.bound_virtual_view(vc, p, cell, cell),
-                    None => self.unbound_virtual_view(pre.chain, pre.level, &address),
+                    None => {
+                        self.unbound_virtual_view(pre.chain, pre.level, pre.level, &address, (0, 0))
+                    }
                 };
                 view.leaf_cell_type = Some(chain.leaf_type.clone());
                 view
@@ -365,7 +369,7 @@ impl Allocator {
                 Box::new(CellView {
                     leaf_cell_type: None,
                     cell_type: shape.cell_type.clone(),
-                    is_node_level: None,
+                    is_node_level: shape.is_node_level.then_some(true),
                     cell_address: shape.address.clone(),
                     cell_state: pstate.to_string(),
                     cell_healthiness: self.healthiness(cell),
@@ -379,11 +383,41 @@ impl Allocator {
         }
     }
 
-    fn unbound_virtual_view(&self, chain: u16, level: u8, address: &str) -> CellView {
+    /// A not-yet-bound preassigned cell's virtual tree. Addresses follow the physical
+    /// default rule: below node level, indices count within the node; above, within the
+    /// preassigned cell. `at` = (index within the preassigned cell, index within the node).
+    fn unbound_virtual_view(
+        &self,
+        chain: u16,
+        root_level: u8,
+        level: u8,
+        address: &str,
+        at: (u32, u32),
+    ) -> CellView {
         let c = &self.topo.chains[chain as usize];
         let children: Vec<CellView> = if level > 1 {
-            (0..c.fan_out[level as usize - 1])
-                .map(|i| self.unbound_virtual_view(chain, level - 1, &format!("{address}/{i}")))
+            let fan = c.fan_out[level as usize - 1];
+            (0..fan)
+                .map(|i| {
+                    let in_root = at.0 * fan + i;
+                    let in_node = if level == c.node_level {
+                        i
+                    } else {
+                        at.1 * fan + i
+                    };
+                    let segment = if level - 1 < c.node_level && root_level > c.node_level {
+                        in_node
+                    } else {
+                        in_root
+                    };
+                    self.unbound_virtual_view(
+                        chain,
+                        root_level,
+                        level - 1,
+                        &format!("{address}/{segment}"),
+                        (in_root, in_node),
+                    )
+                })
                 .collect()
         } else {
             Vec::new()
