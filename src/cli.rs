@@ -10,9 +10,9 @@ use clap::{Args, Parser, Subcommand};
 #[derive(Debug, Clone, Parser)]
 #[command(name = "cellsim", version, about, propagate_version = true)]
 pub struct Cli {
-    /// What to do.
+    /// What to do; without a subcommand, `run` on the bundled default scenario.
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 /// The subcommands.
@@ -24,6 +24,43 @@ pub enum Command {
     /// hivedscheduler.config) or an OpenPAI layout.yaml; the format is recognised from
     /// content. Exits 1 and lists every problem on stderr when the config is invalid.
     Validate(ValidateArgs),
+    /// Simulate a scenario with each of its scheduler models and write the reports.
+    ///
+    /// Writes, per model, DIR/MODEL/jobs.csv, vcs.csv, timeline.csv, events.log and
+    /// summary.json, then prints a per-model summary table. Without SCENARIO, runs the
+    /// bundled default scenario (scenarios/default.yaml). Exits 1 when the scenario is
+    /// invalid, 3 when a report cannot be written.
+    Run(RunArgs),
+}
+
+/// Options of `cellsim run`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct RunArgs {
+    /// The scenario file (YAML); the bundled default scenario when absent.
+    #[arg(value_name = "SCENARIO")]
+    pub scenario: Option<PathBuf>,
+    /// Output folder; each model writes into DIR/MODEL/. Default: out/SCENARIO-NAME.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Run only this model (repeat for several); default: the scenario's `models`.
+    #[arg(
+        long = "model",
+        value_name = "M",
+        value_parser = clap::builder::PossibleValuesParser::new(crate::sched::MODEL_NAMES),
+        long_help = model_help(),
+    )]
+    pub models: Vec<String>,
+}
+
+/// `--model`'s long help: what each model does and does not model.
+fn model_help() -> String {
+    let mut text = String::from(
+        "Run only this model (repeat for several); default: the scenario's `models`.\n",
+    );
+    for (name, description) in crate::sched::model_descriptions() {
+        text.push_str(&format!("\n{name}: {description}\n"));
+    }
+    text
 }
 
 /// Options of `cellsim validate`.
@@ -58,11 +95,39 @@ mod tests {
     #[test]
     fn validate_takes_one_file() {
         let cli = Cli::try_parse_from_args(["cellsim", "validate", "c.yaml"]).unwrap();
-        #[allow(unreachable_patterns)] // other subcommands will come
         match cli.command {
-            Command::Validate(args) => assert_eq!(args.file, PathBuf::from("c.yaml")),
+            Some(Command::Validate(args)) => assert_eq!(args.file, PathBuf::from("c.yaml")),
             other => panic!("parsed as {other:?}"),
         }
         assert!(Cli::try_parse_from_args(["cellsim", "validate"]).is_err());
+    }
+
+    #[test]
+    fn run_takes_an_optional_scenario_out_and_known_models() {
+        let cli = Cli::try_parse_from_args([
+            "cellsim", "run", "s.yaml", "--out", "o", "--model", "fifo", "--model", "hived",
+        ])
+        .unwrap();
+        let Some(Command::Run(args)) = cli.command else {
+            panic!("parsed as {:?}", cli.command);
+        };
+        assert_eq!(args.scenario, Some(PathBuf::from("s.yaml")));
+        assert_eq!(args.out, Some(PathBuf::from("o")));
+        assert_eq!(args.models, ["fifo", "hived"]);
+        let Some(Command::Run(args)) = Cli::try_parse_from_args(["cellsim", "run"])
+            .unwrap()
+            .command
+        else {
+            panic!("not run");
+        };
+        assert_eq!(args.scenario, None);
+        assert!(Cli::try_parse_from_args(["cellsim", "run", "--model", "slurm"]).is_err());
+        // No subcommand at all is the README's main command: run the default scenario.
+        assert!(
+            Cli::try_parse_from_args(["cellsim"])
+                .unwrap()
+                .command
+                .is_none()
+        );
     }
 }

@@ -5,5 +5,7 @@
 pub mod cell;
 pub mod cli;
 pub mod config;
+pub mod report;
+pub mod sched;
 pub mod sim;
 pub mod workload;

@@ -1,17 +1,26 @@
 //! The `cellsim` binary: parse the command line, run the library, and turn the outcome
 //! into an exit code (the only place that does): 0 success, 1 invalid input (e.g. a bad
-//! config, all problems listed on stderr), 2 usage error (clap's own code).
+//! config or scenario, all problems listed on stderr), 2 usage error (clap's own code),
+//! 3 a report could not be written.
 
 use std::io::Write;
 use std::process::ExitCode;
 
-use cellsim::cli::{Cli, Command, ValidateArgs};
+use std::path::PathBuf;
+
+use cellsim::cli::{Cli, Command, RunArgs, ValidateArgs};
 use cellsim::config::{self, ConfigErrors};
+use cellsim::report::{self, WriteError};
+use cellsim::sim::{self, ScenarioError};
 
 /// Why a command failed; each maps to one exit code.
 enum Failure {
     /// The input config is invalid: exit 1.
     InvalidConfig(ConfigErrors),
+    /// The scenario is invalid: exit 1.
+    InvalidScenario(ScenarioError),
+    /// A report file could not be written: exit 3.
+    Write(WriteError),
 }
 
 fn main() -> ExitCode {
@@ -38,13 +47,81 @@ fn main() -> ExitCode {
             );
             ExitCode::from(1)
         }
+        Err(Failure::InvalidScenario(error)) => {
+            eprintln!("error: {error}");
+            eprintln!("cellsim: the scenario is invalid");
+            ExitCode::from(1)
+        }
+        Err(Failure::Write(error)) => {
+            eprintln!("error: {error}");
+            ExitCode::from(3)
+        }
     }
 }
 
 fn run(cli: Cli) -> Result<(), Failure> {
-    match cli.command {
+    // With no subcommand, cellsim runs the bundled default scenario (the README's main job).
+    match cli
+        .command
+        .unwrap_or_else(|| Command::Run(RunArgs::default()))
+    {
         Command::Validate(args) => validate(&args),
+        Command::Run(args) => run_scenario(&args),
     }
+}
+
+fn run_scenario(args: &RunArgs) -> Result<(), Failure> {
+    let scenario = match &args.scenario {
+        Some(path) => sim::scenario::load_file(path),
+        None => sim::scenario::default_scenario(),
+    }
+    .map_err(Failure::InvalidScenario)?;
+    for warning in &scenario.warnings {
+        eprintln!("warning: {warning}");
+    }
+    let models = if args.models.is_empty() {
+        scenario.models.clone()
+    } else {
+        args.models.clone()
+    };
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("out").join(&scenario.name));
+    let mut summaries = Vec::new();
+    let mut results = Vec::new();
+    for model in &models {
+        let result = sim::run_model(&scenario, model).map_err(|message| {
+            Failure::InvalidScenario(ScenarioError::Invalid {
+                file: scenario.source.clone(),
+                yaml_path: "models".to_string(),
+                location: None,
+                message,
+            })
+        })?;
+        // Written after each run, so a later failure loses nothing.
+        summaries.push(report::write_run(&out.join(model), &result).map_err(Failure::Write)?);
+        results.push(result);
+    }
+    report::write_exports(&out, &[report::report_export(&scenario.name, &results)])
+        .map_err(Failure::Write)?;
+    let mut stdout = std::io::stdout().lock();
+    let _ = writeln!(
+        stdout,
+        "scenario {}: {} jobs, {} model{}",
+        scenario.name,
+        scenario.jobs.len(),
+        models.len(),
+        if models.len() == 1 { "" } else { "s" }
+    );
+    let _ = stdout.write_all(report::tables::summary_table(&summaries).as_bytes());
+    let _ = writeln!(
+        stdout,
+        "reports: {}/report.html, and per model {}/<model>/ (jobs.csv, vcs.csv, timeline.csv, events.log, summary.json, gantt.svg, utilisation.svg, wait_cdf.svg)",
+        out.display(),
+        out.display()
+    );
+    Ok(())
 }
 
 fn validate(args: &ValidateArgs) -> Result<(), Failure> {

@@ -1,6 +1,16 @@
 //! The discrete-event simulator: integer time, a `(time, seq)` event queue, the job
 //! lifecycle, and what a run produces.
+//!
+//! - [`scenario`]: reading scenario files (cluster, jobs, models, node events).
+//! - [`engine`]: running one scenario through one scheduler model.
+//! - [`queue`]: the event queue.
+//! - [`record`]: what a run produces ([`RunResult`]).
 
+pub mod engine;
+pub mod queue;
 pub mod record;
+pub mod scenario;
 
+pub use engine::{run_model, simulate};
 pub use record::*;
+pub use scenario::{Scenario, ScenarioError, SimJob};

@@ -51,6 +51,26 @@ pub struct JobRecord {
     pub gpu_ms: u64,
 }
 
+impl SimEvent {
+    /// When the event happened.
+    pub fn t(&self) -> SimTimeMs {
+        match self {
+            SimEvent::JobSubmitted { t, .. }
+            | SimEvent::GroupWaiting { t, .. }
+            | SimEvent::GroupStarted { t, .. }
+            | SimEvent::GroupPreempted { t, .. }
+            | SimEvent::GroupDowngraded { t, .. }
+            | SimEvent::GroupFinished { t, .. }
+            | SimEvent::GroupFailed { t, .. }
+            | SimEvent::JobFinished { t, .. }
+            | SimEvent::JobKilled { t, .. }
+            | SimEvent::JobRejected { t, .. }
+            | SimEvent::NodeDown { t, .. }
+            | SimEvent::NodeUp { t, .. } => *t,
+        }
+    }
+}
+
 impl JobRecord {
     /// Time from submit to first start.
     pub fn wait_ms(&self) -> Option<SimTimeMs> {
@@ -128,6 +148,30 @@ pub enum SimEvent {
         group: String,
         /// Job id of the preemptor.
         by: String,
+    },
+    /// A group ran its full duration and left its cells.
+    GroupFinished {
+        /// When.
+        t: SimTimeMs,
+        /// Job id.
+        job: String,
+        /// Group.
+        group: String,
+        /// Where it ran.
+        pods: Vec<PodSpot>,
+    },
+    /// A group was killed because a node it ran on went down; it is requeued.
+    GroupFailed {
+        /// When.
+        t: SimTimeMs,
+        /// Job id.
+        job: String,
+        /// Group.
+        group: String,
+        /// The node that went down.
+        node: String,
+        /// Where the group was running.
+        pods: Vec<PodSpot>,
     },
     /// All of a job's groups finished.
     JobFinished {

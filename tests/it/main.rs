@@ -9,4 +9,6 @@ mod feature_demos;
 mod inspect_shapes;
 mod openpai_jobs;
 mod rebuild;
+mod sim_engine;
+mod suggested_nodes;
 mod validate_cli;

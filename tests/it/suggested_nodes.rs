@@ -31,7 +31,10 @@ fn group(name: &str, priority: i32, pods: u32, gpus: u32, ignore: bool) -> Group
         pinned_cell_id: None,
         lazy_preemption_enable: false,
         ignore_k8s_suggested_nodes: ignore,
-        members: vec![GroupMember { pod_number: pods, leaf_cell_number: gpus }],
+        members: vec![GroupMember {
+            pod_number: pods,
+            leaf_cell_number: gpus,
+        }],
     }
 }
 
@@ -70,7 +73,11 @@ fn group_waits_when_suggested_nodes_cannot_hold_it_and_state_is_unchanged() {
     let before = alloc.cluster_status();
     let d = alloc.schedule(&group("g1", 10, 2, 4, false), Some(&nodes(&["c"])));
     assert!(matches!(d, Decision::Wait { .. }), "{d:?}");
-    assert_eq!(alloc.cluster_status(), before, "a wait leaves no binding behind");
+    assert_eq!(
+        alloc.cluster_status(),
+        before,
+        "a wait leaves no binding behind"
+    );
     // With two suggested nodes the 2 x 4-GPU gang fits.
     let d = alloc.schedule(&group("g1", 10, 2, 4, false), Some(&nodes(&["b", "d"])));
     let mut got = placed_nodes(&d);

@@ -1,0 +1,97 @@
+//! Reports of simulation runs: metrics ([`summary`]), text exports ([`tables`]), SVG plots
+//! ([`plots`]) and the side-by-side HTML page ([`html`]) of [`RunResult`]s. Exporters
+//! return bytes; [`write_exports`] is the one function that writes files.
+//!
+//! Per model, a run writes into `DIR/<model>/`: `jobs.csv`, `vcs.csv`, `timeline.csv`,
+//! `events.log`, `summary.json`, `gantt.svg`, `utilisation.svg` and `wait_cdf.svg` (see
+//! [`exports`]); `DIR/report.html` shows all models side by side ([`report_export`]).
+
+pub mod html;
+pub mod plots;
+pub mod summary;
+pub mod tables;
+
+use std::path::{Path, PathBuf};
+
+pub use summary::{JobMetrics, RunSummary, SCHEMA_VERSION, Stats, VcMetrics, summarize};
+
+use crate::sim::RunResult;
+
+/// One output file: its name inside the model's folder and its content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Export {
+    /// File name, e.g. `jobs.csv`.
+    pub file_name: String,
+    /// The bytes to write.
+    pub bytes: Vec<u8>,
+}
+
+/// A file could not be written. The files written before it are kept; the caller may go
+/// on with other models.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot write {}: {source}; check that the folder is writable or choose another with --out", path.display())]
+pub struct WriteError {
+    /// The file or folder.
+    pub path: PathBuf,
+    /// What the OS said.
+    pub source: std::io::Error,
+}
+
+/// All text exports of one run, in a fixed order, with the summary they were built from.
+pub fn exports(result: &RunResult) -> (RunSummary, Vec<Export>) {
+    let summary = summarize(result);
+    let files = vec![
+        ("jobs.csv", tables::jobs_csv(result)),
+        ("vcs.csv", tables::vcs_csv(&summary)),
+        ("timeline.csv", tables::timeline_csv(result)),
+        ("events.log", tables::events_log(result).into_bytes()),
+        ("summary.json", summary::summary_json(&summary).into_bytes()),
+        ("gantt.svg", plots::gantt_svg(result).into_bytes()),
+        (
+            "utilisation.svg",
+            plots::utilisation_svg(result).into_bytes(),
+        ),
+        ("wait_cdf.svg", plots::wait_cdf_svg(result).into_bytes()),
+    ];
+    let files = files
+        .into_iter()
+        .map(|(name, bytes)| Export {
+            file_name: name.to_string(),
+            bytes,
+        })
+        .collect();
+    (summary, files)
+}
+
+/// The HTML page comparing all models of a scenario, for the run's top folder.
+pub fn report_export(scenario: &str, runs: &[RunResult]) -> Export {
+    Export {
+        file_name: "report.html".to_string(),
+        bytes: html::report_html(scenario, runs).into_bytes(),
+    }
+}
+
+/// Write `files` into `dir` (created if needed); returns the paths written.
+pub fn write_exports(dir: &Path, files: &[Export]) -> Result<Vec<PathBuf>, WriteError> {
+    std::fs::create_dir_all(dir).map_err(|source| WriteError {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let mut written = Vec::with_capacity(files.len());
+    for file in files {
+        let path = dir.join(&file.file_name);
+        std::fs::write(&path, &file.bytes).map_err(|source| WriteError {
+            path: path.clone(),
+            source,
+        })?;
+        written.push(path);
+    }
+    Ok(written)
+}
+
+/// Export one run and write its files into `dir`; returns its summary.
+pub fn write_run(dir: &Path, result: &RunResult) -> Result<RunSummary, WriteError> {
+    let (summary, files) = exports(result);
+    write_exports(dir, &files)?;
+    Ok(summary)
+}

@@ -1,0 +1,1339 @@
+//! Plots of one run as SVG text: a Gantt chart with one lane per node device, busy GPUs
+//! over time stacked by VC, and the wait-time CDF per VC.
+//!
+//! Drawn with plotters' SVG backend only: text is left to the viewer's fonts, so no font or
+//! bitmap libraries are needed. The exporters return strings and never touch the file
+//! system; [`write_plots`] is the one helper that writes them into a model's folder.
+//! Tables and summaries are not made here (see the other `report` modules); the per-group
+//! run intervals the Gantt needs are derived from the event log by [`group_runs`].
+//!
+//! Output is deterministic: the same [`RunResult`] gives the same bytes. A plot with
+//! nothing to show (no jobs, zero duration) is a small SVG with a "no data" note.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::error::Error;
+use std::path::Path;
+
+use plotters::coord::Shift;
+use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint};
+use plotters::coord::types::RangedCoordf64;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+use crate::sim::record::{PodSpot, RunResult, SimEvent, SimTimeMs};
+
+/// Width of every plot, in SVG pixels.
+const WIDTH: u32 = 960;
+/// Height of the title row of the header.
+const TITLE_H: u32 = 30;
+/// Height of one row of legend entries.
+const LEGEND_ROW_H: u32 = 22;
+/// Room under the plotting area for the time axis labels and description.
+const X_LABEL_AREA: u32 = 48;
+const FONT: &str = "sans-serif";
+const TITLE_SIZE: f64 = 20.0;
+const LABEL_SIZE: f64 = 14.0;
+const BAR_LABEL_SIZE: f64 = 13.0;
+
+/// Tableau 10: distinguishable categorical colours, assigned to VCs in name order.
+const PALETTE: [RGBColor; 10] = [
+    RGBColor(78, 121, 167),
+    RGBColor(242, 142, 43),
+    RGBColor(89, 161, 79),
+    RGBColor(176, 122, 161),
+    RGBColor(118, 183, 178),
+    RGBColor(237, 201, 72),
+    RGBColor(225, 87, 89),
+    RGBColor(255, 157, 167),
+    RGBColor(156, 117, 95),
+    RGBColor(186, 176, 172),
+];
+const GRID: RGBColor = RGBColor(225, 225, 225);
+const NODE_RULE: RGBColor = RGBColor(170, 170, 170);
+const SWATCH_GREY: RGBColor = RGBColor(190, 190, 190);
+
+type DrawResult = Result<(), Box<dyn Error>>;
+type Area<'a> = DrawingArea<SVGBackend<'a>, Shift>;
+
+/// A linear f64 axis whose ticks we choose (round times, lane centres). plotters'
+/// `with_key_points` cannot be used here: it loses the default label formatting that a
+/// custom label formatter still needs to type-check.
+#[derive(Clone)]
+struct TickedAxis {
+    linear: RangedCoordf64,
+    ticks: Vec<f64>,
+}
+
+impl TickedAxis {
+    fn new(lo: f64, hi: f64, ticks: Vec<f64>) -> Self {
+        TickedAxis {
+            linear: (lo..hi).into(),
+            ticks,
+        }
+    }
+}
+
+impl Ranged for TickedAxis {
+    type FormatOption = DefaultFormatting;
+    type ValueType = f64;
+
+    fn map(&self, value: &f64, limit: (i32, i32)) -> i32 {
+        self.linear.map(value, limit)
+    }
+
+    fn key_points<Hint: KeyPointHint>(&self, hint: Hint) -> Vec<f64> {
+        // Light (minor) grid lines are not wanted; every tick is a bold one.
+        if hint.weight().allow_light_points() {
+            Vec::new()
+        } else {
+            self.ticks.clone()
+        }
+    }
+
+    fn range(&self) -> std::ops::Range<f64> {
+        self.linear.range()
+    }
+}
+
+/// How one run of a group ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunEnd {
+    /// The job finished.
+    Finished,
+    /// Another job's group preempted it (it was requeued).
+    Preempted,
+    /// The user killed the job, or the model rejected another of its groups.
+    Killed,
+    /// A node it ran on went down (it was requeued).
+    NodeDown,
+    /// The group started again without an event ending this run; the run is cut there.
+    Restarted,
+    /// Still running at the end of the simulation.
+    Running,
+}
+
+/// One run of one group: from its `GroupStarted` event to the event that ended it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupRun {
+    /// Job id.
+    pub job: String,
+    /// Group name.
+    pub group: String,
+    /// The job's VC (`?` when the job has no record).
+    pub vc: String,
+    /// When the group started.
+    pub start_ms: SimTimeMs,
+    /// When the run ended (the run's end time for [`RunEnd::Running`]).
+    pub end_ms: SimTimeMs,
+    /// Where its pods ran.
+    pub pods: Vec<PodSpot>,
+    /// How it ended.
+    pub end: RunEnd,
+}
+
+struct OpenRun {
+    start_ms: SimTimeMs,
+    pods: Vec<PodSpot>,
+}
+
+/// Derives every group run from the event log, sorted by start time, then job and group.
+///
+/// A run opens at `GroupStarted` and closes at the first of: `GroupFinished`,
+/// `GroupPreempted` or `GroupFailed` of the same group, `JobFinished` / `JobKilled` /
+/// `JobRejected` of its job, `NodeDown` of a node it runs on, or the end of the run.
+pub fn group_runs(run: &RunResult) -> Vec<GroupRun> {
+    let vc_of: BTreeMap<&str, &str> = run
+        .jobs
+        .iter()
+        .map(|j| (j.id.as_str(), j.vc.as_str()))
+        .collect();
+    let mut open: BTreeMap<(String, String), OpenRun> = BTreeMap::new();
+    let mut done = Vec::new();
+    let mut close = |key: (String, String), o: OpenRun, end_ms: SimTimeMs, end: RunEnd| {
+        let vc = vc_of
+            .get(key.0.as_str())
+            .copied()
+            .unwrap_or("?")
+            .to_string();
+        done.push(GroupRun {
+            job: key.0,
+            group: key.1,
+            vc,
+            start_ms: o.start_ms,
+            end_ms: end_ms.max(o.start_ms),
+            pods: o.pods,
+            end,
+        });
+    };
+    // Keys of the open groups of one job: they sort together because the job comes first.
+    let groups_of =
+        |open: &BTreeMap<(String, String), OpenRun>, job: &str| -> Vec<(String, String)> {
+            open.range((job.to_string(), String::new())..)
+                .take_while(|(k, _)| k.0 == job)
+                .map(|(k, _)| k.clone())
+                .collect()
+        };
+    for ev in &run.events {
+        match ev {
+            SimEvent::GroupStarted {
+                t,
+                job,
+                group,
+                pods,
+            } => {
+                let key = (job.clone(), group.clone());
+                let fresh = OpenRun {
+                    start_ms: *t,
+                    pods: pods.clone(),
+                };
+                if let Some(prev) = open.insert(key.clone(), fresh) {
+                    close(key, prev, *t, RunEnd::Restarted);
+                }
+            }
+            SimEvent::GroupPreempted { t, job, group, .. }
+            | SimEvent::GroupFinished { t, job, group, .. }
+            | SimEvent::GroupFailed { t, job, group, .. } => {
+                let end = match ev {
+                    SimEvent::GroupPreempted { .. } => RunEnd::Preempted,
+                    SimEvent::GroupFinished { .. } => RunEnd::Finished,
+                    _ => RunEnd::NodeDown,
+                };
+                let key = (job.clone(), group.clone());
+                if let Some(o) = open.remove(&key) {
+                    close(key, o, *t, end);
+                }
+            }
+            // Job- and node-level ends close whatever group-level events did not.
+            SimEvent::JobFinished { t, job }
+            | SimEvent::JobKilled { t, job }
+            | SimEvent::JobRejected { t, job, .. } => {
+                let end = match ev {
+                    SimEvent::JobFinished { .. } => RunEnd::Finished,
+                    _ => RunEnd::Killed,
+                };
+                for key in groups_of(&open, job) {
+                    if let Some(o) = open.remove(&key) {
+                        close(key, o, *t, end);
+                    }
+                }
+            }
+            SimEvent::NodeDown { t, node } => {
+                let hit: Vec<(String, String)> = open
+                    .iter()
+                    .filter(|(_, o)| o.pods.iter().any(|p| &p.node == node))
+                    .map(|(k, _)| k.clone())
+                    .collect();
+                for key in hit {
+                    if let Some(o) = open.remove(&key) {
+                        close(key, o, *t, RunEnd::NodeDown);
+                    }
+                }
+            }
+            // Submissions, waits, downgrades (the group keeps running) and nodes coming
+            // back neither start nor end a run.
+            _ => {}
+        }
+    }
+    let last_t = run.events.iter().map(SimEvent::t).max().unwrap_or(0);
+    let horizon = run.end_ms.max(last_t);
+    for (key, o) in std::mem::take(&mut open) {
+        close(key, o, horizon, RunEnd::Running);
+    }
+    done.sort_by(|a, b| (a.start_ms, &a.job, &a.group).cmp(&(b.start_ms, &b.job, &b.group)));
+    done
+}
+
+/// The run's VC names in the order that assigns their colours: guarantees, jobs and the
+/// timeline together, sorted by name.
+pub(crate) fn vc_names(run: &RunResult) -> Vec<String> {
+    let mut names: BTreeSet<&str> = run.vcs.keys().map(String::as_str).collect();
+    names.extend(run.jobs.iter().map(|j| j.vc.as_str()));
+    names.extend(
+        run.timeline
+            .iter()
+            .flat_map(|p| p.busy_by_vc.keys().map(String::as_str)),
+    );
+    names.into_iter().map(str::to_string).collect()
+}
+
+/// The colour of the VC at `index` in [`vc_names`] order, as `#rrggbb`.
+pub(crate) fn vc_color_hex(index: usize) -> String {
+    let RGBColor(r, g, b) = PALETTE[index % PALETTE.len()];
+    format!("#{r:02x}{g:02x}{b:02x}")
+}
+
+fn vc_color(names: &[String], vc: &str) -> RGBColor {
+    let i = names.iter().position(|n| n == vc).unwrap_or(names.len());
+    PALETTE[i % PALETTE.len()]
+}
+
+/// Formats milliseconds as `h:mm:ss`, with `.mmm` when `millis` is set.
+pub(crate) fn fmt_hms(ms: u64, millis: bool) -> String {
+    let s = ms / 1000;
+    let (h, m, sec) = (s / 3600, s / 60 % 60, s % 60);
+    if millis {
+        format!("{h}:{m:02}:{sec:02}.{:03}", ms % 1000)
+    } else {
+        format!("{h}:{m:02}:{sec:02}")
+    }
+}
+
+/// Escapes text for HTML and SVG content and attribute values.
+pub(crate) fn escape_xml(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Tick positions for a time axis from 0 to `end_ms`: round steps (1 s, 5 min, 1 h …),
+/// at most about ten, plus whether labels need milliseconds.
+fn time_ticks(end_ms: u64) -> (Vec<f64>, bool) {
+    const STEPS_MS: [u64; 27] = [
+        1, 2, 5, 10, 20, 50, 100, 200, 500, 1_000, 2_000, 5_000, 10_000, 15_000, 30_000, 60_000,
+        120_000, 300_000, 600_000, 900_000, 1_800_000, 3_600_000, 7_200_000, 10_800_000,
+        21_600_000, 43_200_000, 86_400_000,
+    ];
+    const MAX_TICKS: u64 = 10;
+    let end = end_ms.max(1);
+    let step = STEPS_MS
+        .iter()
+        .copied()
+        .find(|s| end / s <= MAX_TICKS)
+        .unwrap_or_else(|| 86_400_000 * end.div_ceil(86_400_000 * MAX_TICKS));
+    let ticks = (0..=end / step).map(|i| (i * step) as f64).collect();
+    (ticks, step < 1000)
+}
+
+/// A round step for an integer axis from 0 to `max` with at most about eight ticks.
+fn int_ticks(max: u64) -> Vec<f64> {
+    let mut step = 1u64;
+    'outer: loop {
+        for m in [1, 2, 5] {
+            if max / (step * m) <= 8 {
+                step *= m;
+                break 'outer;
+            }
+        }
+        step *= 10;
+    }
+    (0..=max / step).map(|i| (i * step) as f64).collect()
+}
+
+/// Rough width in pixels of `text` at plotters font `size` (the SVG backend writes
+/// `size / 1.24` as the font size; sans-serif glyphs average about 0.55 em).
+fn text_px(text: &str, size: f64) -> f64 {
+    text.chars().count() as f64 * size / 1.24 * 0.58
+}
+
+fn font(size: f64) -> TextStyle<'static> {
+    TextStyle::from((FONT, size)).color(&BLACK)
+}
+
+/// Black or white, whichever reads better on `bg`.
+fn ink_on(bg: RGBColor) -> &'static RGBColor {
+    let RGBColor(r, g, b) = bg;
+    let luma = 0.299 * f64::from(r) + 0.587 * f64::from(g) + 0.114 * f64::from(b);
+    if luma < 140.0 { &WHITE } else { &BLACK }
+}
+
+enum Swatch {
+    Fill(RGBColor),
+    Hatched,
+    Bordered,
+    Dashed,
+    Line(RGBColor),
+}
+
+struct LegendItem {
+    swatch: Swatch,
+    label: String,
+}
+
+/// Top-left pixel of each legend entry, wrapping into rows, and the number of rows.
+fn legend_layout(items: &[LegendItem]) -> (Vec<(i32, i32)>, u32) {
+    let (mut x, mut row) = (16.0, 0u32);
+    let mut out = Vec::with_capacity(items.len());
+    for item in items {
+        let w = 18.0 + 6.0 + text_px(&item.label, LABEL_SIZE) + 20.0;
+        if x > 16.0 && x + w > f64::from(WIDTH) - 16.0 {
+            x = 16.0;
+            row += 1;
+        }
+        out.push((x as i32, (TITLE_H + row * LEGEND_ROW_H) as i32));
+        x += w;
+    }
+    let rows = if items.is_empty() { 0 } else { row + 1 };
+    (out, rows)
+}
+
+fn header_height(items: &[LegendItem]) -> u32 {
+    TITLE_H + legend_layout(items).1 * LEGEND_ROW_H + 6
+}
+
+/// Diagonal hatch lines inside a `w` x `h` pixel box, as pixel offsets from its bottom
+/// left corner (y grows upwards), spaced `gap` pixels apart.
+fn hatch_segments(w: f64, h: f64, gap: f64) -> Vec<((f64, f64), (f64, f64))> {
+    let mut out = Vec::new();
+    let mut c = gap;
+    // Lines x + y = c, clipped to the box.
+    while c < w + h {
+        let y_lo = (c - w).max(0.0);
+        let y_hi = h.min(c);
+        if y_hi > y_lo {
+            out.push(((c - y_lo, y_lo), (c - y_hi, y_hi)));
+        }
+        c += gap;
+    }
+    out
+}
+
+/// The closed outline of a box, for borders: the SVG backend ignores the stroke width of
+/// rectangles but not of paths.
+fn outline<T: Copy>(x0: T, y0: T, x1: T, y1: T) -> Vec<(T, T)> {
+    vec![(x0, y0), (x1, y0), (x1, y1), (x0, y1), (x0, y0)]
+}
+
+fn draw_header(area: &Area<'_>, title: &str, items: &[LegendItem]) -> DrawResult {
+    area.draw(&Text::new(
+        title.to_string(),
+        (16, 8),
+        TextStyle::from((FONT, TITLE_SIZE, FontStyle::Bold))
+            .color(&BLACK)
+            .pos(Pos::new(HPos::Left, VPos::Top)),
+    ))?;
+    let (spots, _) = legend_layout(items);
+    for (item, &(x, y)) in items.iter().zip(&spots) {
+        let (x0, y0, x1, y1) = (x, y + 3, x + 18, y + 17);
+        match item.swatch {
+            Swatch::Fill(c) => {
+                area.draw(&Rectangle::new([(x0, y0), (x1, y1)], c.filled()))?;
+            }
+            Swatch::Hatched | Swatch::Bordered => {
+                area.draw(&Rectangle::new([(x0, y0), (x1, y1)], SWATCH_GREY.filled()))?;
+                if matches!(item.swatch, Swatch::Hatched) {
+                    for ((ax, ay), (bx, by)) in hatch_segments(18.0, 14.0, 5.0) {
+                        area.draw(&PathElement::new(
+                            vec![
+                                (x0 + ax as i32, y1 - ay as i32),
+                                (x0 + bx as i32, y1 - by as i32),
+                            ],
+                            BLACK.stroke_width(1),
+                        ))?;
+                    }
+                }
+                area.draw(&PathElement::new(
+                    outline(x0, y0, x1, y1),
+                    BLACK.stroke_width(2),
+                ))?;
+            }
+            Swatch::Dashed => {
+                for k in 0..3 {
+                    let xs = x0 + k * 7;
+                    area.draw(&PathElement::new(
+                        vec![(xs, y + 10), (xs + 4, y + 10)],
+                        BLACK.stroke_width(2),
+                    ))?;
+                }
+            }
+            Swatch::Line(c) => {
+                area.draw(&PathElement::new(
+                    vec![(x0, y + 10), (x1, y + 10)],
+                    c.stroke_width(3),
+                ))?;
+            }
+        }
+        area.draw(&Text::new(
+            item.label.clone(),
+            (x1 + 6, y + 10),
+            font(LABEL_SIZE).pos(Pos::new(HPos::Left, VPos::Center)),
+        ))?;
+    }
+    Ok(())
+}
+
+/// Renders into a fresh SVG of `height` pixels; a drawing error (which the in-memory
+/// backend does not produce in practice) yields a note instead of a half-written SVG.
+fn render(title: &str, height: u32, draw: impl FnOnce(&Area<'_>) -> DrawResult) -> String {
+    let mut buf = String::new();
+    let outcome = (|| -> DrawResult {
+        let root = SVGBackend::with_string(&mut buf, (WIDTH, height)).into_drawing_area();
+        root.fill(&WHITE)?;
+        draw(&root)?;
+        root.present()?;
+        Ok(())
+    })();
+    match outcome {
+        Ok(()) => buf,
+        Err(e) => note_svg(title, &format!("plot failed: {e}")),
+    }
+}
+
+/// A small SVG with a title and a centred note, written by hand so it cannot fail.
+fn note_svg(title: &str, note: &str) -> String {
+    let (w, h) = (WIDTH, 140);
+    format!(
+        "<svg width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\" \
+         xmlns=\"http://www.w3.org/2000/svg\">\n\
+         <rect x=\"0\" y=\"0\" width=\"{w}\" height=\"{h}\" fill=\"#FFFFFF\"/>\n\
+         <text x=\"16\" y=\"28\" font-family=\"{FONT}\" font-size=\"16\" \
+         font-weight=\"bold\">{}</text>\n\
+         <text x=\"{}\" y=\"84\" text-anchor=\"middle\" font-family=\"{FONT}\" \
+         font-size=\"14\" fill=\"#666666\">{}</text>\n</svg>\n",
+        escape_xml(title),
+        w / 2,
+        escape_xml(note),
+    )
+}
+
+fn no_data_svg(title: &str, why: &str) -> String {
+    note_svg(title, &format!("no data: {why}"))
+}
+
+/// One Gantt lane: a device of a node.
+struct Lane {
+    node: String,
+    device: u32,
+}
+
+fn gantt_lanes(run: &RunResult, runs: &[GroupRun]) -> Vec<Lane> {
+    let mut lanes: Vec<Lane> = run
+        .nodes
+        .iter()
+        .flat_map(|(node, gpus)| {
+            (0..*gpus).map(move |device| Lane {
+                node: node.clone(),
+                device,
+            })
+        })
+        .collect();
+    // Devices that runs used but the node list lacks (a node added mid-run, say) get
+    // lanes at the end rather than being dropped.
+    let known: BTreeSet<(&str, u32)> = lanes.iter().map(|l| (l.node.as_str(), l.device)).collect();
+    let extra: BTreeSet<(&str, u32)> = runs
+        .iter()
+        .flat_map(|r| r.pods.iter())
+        .flat_map(|p| p.devices.iter().map(move |d| (p.node.as_str(), *d)))
+        .filter(|k| !known.contains(k))
+        .collect();
+    let extra: Vec<Lane> = extra
+        .into_iter()
+        .map(|(node, device)| Lane {
+            node: node.to_string(),
+            device,
+        })
+        .collect();
+    lanes.extend(extra);
+    lanes
+}
+
+/// A Gantt chart of the run: one lane per node device ("node GPU 0"), one bar per group
+/// run on each of its devices, coloured by the job's VC and labelled with the job id when
+/// the bar is wide enough. Preempted runs are hatched with a black border; runs cut by a
+/// kill or a node failure have a black border. The time axis reads `h:mm:ss`.
+pub fn gantt_svg(run: &RunResult) -> String {
+    let title = format!("Gantt: {}", run.model);
+    let runs = group_runs(run);
+    let lanes = gantt_lanes(run, &runs);
+    let t_end = runs
+        .iter()
+        .map(|r| r.end_ms)
+        .max()
+        .unwrap_or(0)
+        .max(run.end_ms);
+    if runs.is_empty() || lanes.is_empty() || t_end == 0 {
+        return no_data_svg(&title, "no group ran");
+    }
+    let names = vc_names(run);
+    let used_vcs: BTreeSet<&str> = runs.iter().map(|r| r.vc.as_str()).collect();
+    let mut legend: Vec<LegendItem> = names
+        .iter()
+        .filter(|n| used_vcs.contains(n.as_str()))
+        .map(|n| LegendItem {
+            swatch: Swatch::Fill(vc_color(&names, n)),
+            label: n.clone(),
+        })
+        .collect();
+    if used_vcs.contains("?") && !names.iter().any(|n| n == "?") {
+        legend.push(LegendItem {
+            swatch: Swatch::Fill(vc_color(&names, "?")),
+            label: "unknown VC".into(),
+        });
+    }
+    if runs.iter().any(|r| r.end == RunEnd::Preempted) {
+        legend.push(LegendItem {
+            swatch: Swatch::Hatched,
+            label: "preempted".into(),
+        });
+    }
+    if runs
+        .iter()
+        .any(|r| matches!(r.end, RunEnd::Killed | RunEnd::NodeDown | RunEnd::Restarted))
+    {
+        legend.push(LegendItem {
+            swatch: Swatch::Bordered,
+            label: "killed / node down".into(),
+        });
+    }
+
+    let n = lanes.len();
+    let lane_h: u32 = (720 / n as u32).clamp(3, 24);
+    // Label every lane when there is room, else only each node's first lane, thinned
+    // out so labels stay at least 12 pixels apart.
+    let label_lanes: Vec<usize> = if lane_h >= 12 {
+        (0..n).collect()
+    } else {
+        let firsts: Vec<usize> = (0..n)
+            .filter(|&i| i == 0 || lanes[i].node != lanes[i - 1].node)
+            .collect();
+        let mut kept: Vec<usize> = Vec::new();
+        for i in firsts {
+            if kept.last().is_none_or(|&k| (i - k) as u32 * lane_h >= 12) {
+                kept.push(i);
+            }
+        }
+        kept
+    };
+    let per_lane_labels = lane_h >= 12;
+    let lane_label = |i: usize| -> String {
+        let l = &lanes[i];
+        if per_lane_labels {
+            format!("{} GPU {}", l.node, l.device)
+        } else {
+            l.node.clone()
+        }
+    };
+    let y_label_w = label_lanes
+        .iter()
+        .map(|&i| text_px(&lane_label(i), LABEL_SIZE))
+        .fold(0.0, f64::max)
+        .clamp(40.0, 300.0) as u32
+        + 16;
+    let head_h = header_height(&legend);
+    let height = head_h + n as u32 * lane_h + X_LABEL_AREA + 12;
+    let (ticks, millis) = time_ticks(t_end);
+    // Lane i (top to bottom) spans y in [n-1-i, n-i]: plotters' y grows upwards.
+    let lane_bottom = |i: usize| (n - 1 - i) as f64;
+    // A lane label sits at its lane's centre, a node label at the centre of its lanes.
+    let y_keys: Vec<f64> = label_lanes
+        .iter()
+        .map(|&i| {
+            let span = if per_lane_labels {
+                1
+            } else {
+                lanes[i..]
+                    .iter()
+                    .take_while(|l| l.node == lanes[i].node)
+                    .count()
+            };
+            (n - i) as f64 - span as f64 / 2.0
+        })
+        .collect();
+
+    render(&title, height, |root| {
+        let (head, body) = root.split_vertically(head_h);
+        draw_header(&head, &title, &legend)?;
+        let x_fmt = |v: &f64| fmt_hms(v.round() as u64, millis);
+        let y_fmt = |v: &f64| {
+            let i = n as f64 - 1.0 - v.floor();
+            if i >= 0.0 && (i as usize) < n {
+                lane_label(i as usize)
+            } else {
+                String::new()
+            }
+        };
+        let mut chart = ChartBuilder::on(&body)
+            .margin_right(24)
+            .margin_bottom(12)
+            .x_label_area_size(X_LABEL_AREA)
+            .y_label_area_size(y_label_w)
+            .build_cartesian_2d(
+                TickedAxis::new(0.0, t_end as f64, ticks.clone()),
+                TickedAxis::new(0.0, n as f64, y_keys.clone()),
+            )?;
+        chart
+            .configure_mesh()
+            .disable_y_mesh()
+            .bold_line_style(GRID)
+            .light_line_style(TRANSPARENT)
+            .x_label_formatter(&x_fmt)
+            .y_label_formatter(&y_fmt)
+            .x_desc("time (h:mm:ss)")
+            .label_style(font(LABEL_SIZE))
+            .axis_desc_style(font(LABEL_SIZE))
+            .draw()?;
+
+        let (plot_w, _) = chart.plotting_area().dim_in_pixel();
+        let px_per_ms = f64::from(plot_w) / t_end as f64;
+        let px_per_lane = f64::from(lane_h);
+        let inset = if lane_h >= 6 { 0.12 } else { 0.0 };
+
+        // Rules between nodes.
+        let rules: Vec<f64> = (1..n)
+            .filter(|&i| lanes[i].node != lanes[i - 1].node)
+            .map(|i| lane_bottom(i - 1))
+            .collect();
+        chart.draw_series(rules.iter().map(|&y| {
+            PathElement::new(vec![(0.0, y), (t_end as f64, y)], NODE_RULE.stroke_width(1))
+        }))?;
+
+        let lane_of: BTreeMap<(&str, u32), usize> = lanes
+            .iter()
+            .enumerate()
+            .map(|(i, l)| ((l.node.as_str(), l.device), i))
+            .collect();
+        let mut fills = Vec::new();
+        let mut seps = Vec::new();
+        let mut hatches = Vec::new();
+        let mut borders = Vec::new();
+        let mut labels = Vec::new();
+        let mut label_patches = Vec::new();
+        for r in &runs {
+            let color = vc_color(&names, &r.vc);
+            let (x0, x1) = (r.start_ms as f64, r.end_ms as f64);
+            let w_px = (x1 - x0) * px_per_ms;
+            for pod in &r.pods {
+                for d in &pod.devices {
+                    let Some(&lane) = lane_of.get(&(pod.node.as_str(), *d)) else {
+                        continue;
+                    };
+                    let (y0, y1) = (lane_bottom(lane) + inset, lane_bottom(lane) + 1.0 - inset);
+                    fills.push(Rectangle::new([(x0, y0), (x1, y1)], color.filled()));
+                    match r.end {
+                        RunEnd::Preempted => {
+                            if w_px >= 2.0 {
+                                let h_px = (y1 - y0) * px_per_lane;
+                                for ((ax, ay), (bx, by)) in hatch_segments(w_px, h_px, 6.0) {
+                                    hatches.push(PathElement::new(
+                                        vec![
+                                            (x0 + ax / px_per_ms, y0 + ay / px_per_lane),
+                                            (x0 + bx / px_per_ms, y0 + by / px_per_lane),
+                                        ],
+                                        BLACK.mix(0.75).stroke_width(1),
+                                    ));
+                                }
+                            }
+                            borders.push(PathElement::new(
+                                outline(x0, y0, x1, y1),
+                                BLACK.stroke_width(2),
+                            ));
+                        }
+                        RunEnd::Killed | RunEnd::NodeDown | RunEnd::Restarted => {
+                            borders.push(PathElement::new(
+                                outline(x0, y0, x1, y1),
+                                BLACK.stroke_width(2),
+                            ));
+                        }
+                        RunEnd::Finished | RunEnd::Running => {
+                            // A thin white edge keeps back-to-back runs apart.
+                            if w_px >= 4.0 && lane_h >= 6 {
+                                seps.push(Rectangle::new(
+                                    [(x0, y0), (x1, y1)],
+                                    WHITE.stroke_width(1),
+                                ));
+                            }
+                        }
+                    }
+                    let label_px = text_px(&r.job, BAR_LABEL_SIZE);
+                    if lane_h >= 12 && w_px >= label_px + 8.0 {
+                        if r.end == RunEnd::Preempted {
+                            // A plain patch under the label keeps it readable on the hatch.
+                            let (py0, py1) = (lane_bottom(lane) + 0.25, lane_bottom(lane) + 0.75);
+                            let px1 = x0 + (label_px + 6.0) / px_per_ms;
+                            label_patches.push(Rectangle::new(
+                                [(x0 + 2.0 / px_per_ms, py0), (px1, py1)],
+                                color.filled(),
+                            ));
+                        }
+                        labels.push(Text::new(
+                            r.job.clone(),
+                            (x0 + 4.0 / px_per_ms, lane_bottom(lane) + 0.5),
+                            font(BAR_LABEL_SIZE)
+                                .color(ink_on(color))
+                                .pos(Pos::new(HPos::Left, VPos::Center)),
+                        ));
+                    }
+                }
+            }
+        }
+        chart.draw_series(fills)?;
+        chart.draw_series(seps)?;
+        chart.draw_series(hatches)?;
+        chart.draw_series(borders)?;
+        chart.draw_series(label_patches)?;
+        chart.draw_series(labels)?;
+        Ok(())
+    })
+}
+
+/// Busy GPUs per VC after each timeline point, padded to all VCs in `names` order, with a
+/// zero point at time 0 when the timeline starts later, one point per distinct time.
+fn busy_steps(run: &RunResult, names: &[String]) -> Vec<(u64, Vec<u32>)> {
+    let mut steps: Vec<(u64, Vec<u32>)> = Vec::with_capacity(run.timeline.len() + 1);
+    if run.timeline.first().is_none_or(|p| p.t > 0) {
+        steps.push((0, vec![0; names.len()]));
+    }
+    for p in &run.timeline {
+        let busy: Vec<u32> = names
+            .iter()
+            .map(|n| p.busy_by_vc.get(n).copied().unwrap_or(0))
+            .collect();
+        match steps.last_mut() {
+            // Several points at one time: the last one holds from then on.
+            Some(last) if last.0 == p.t => last.1 = busy,
+            _ => steps.push((p.t, busy)),
+        }
+    }
+    steps
+}
+
+/// Step-function vertices of `values` (one per step in `steps`) up to `t_end`, keeping
+/// only the corners where the value changes.
+fn step_line(times: &[u64], values: &[u64], t_end: u64) -> Vec<(f64, f64)> {
+    let mut pts: Vec<(f64, f64)> = Vec::new();
+    let mut prev: Option<u64> = None;
+    for (&t, &v) in times.iter().zip(values) {
+        let t = t.min(t_end) as f64;
+        match prev {
+            None => pts.push((t, v as f64)),
+            Some(p) if p != v => {
+                pts.push((t, p as f64));
+                pts.push((t, v as f64));
+            }
+            Some(_) => {}
+        }
+        prev = Some(v);
+    }
+    if let Some(p) = prev {
+        pts.push((t_end as f64, p as f64));
+    }
+    pts
+}
+
+/// Busy GPUs over time, stacked by VC (in name order from the bottom), with the cluster's
+/// total capacity as a dashed line.
+pub fn utilisation_svg(run: &RunResult) -> String {
+    let title = format!("Busy GPUs: {}", run.model);
+    let last_t = run.timeline.last().map_or(0, |p| p.t);
+    let t_end = run.end_ms.max(last_t);
+    if run.jobs.is_empty() || t_end == 0 {
+        return no_data_svg(&title, "no jobs or zero duration");
+    }
+    let names = vc_names(run);
+    let steps = busy_steps(run, &names);
+    let times: Vec<u64> = steps.iter().map(|s| s.0).collect();
+    // cum[k][i]: GPUs busy in VCs 0..=k at step i.
+    let mut cum: Vec<Vec<u64>> = Vec::with_capacity(names.len());
+    for k in 0..names.len() {
+        let layer: Vec<u64> = steps
+            .iter()
+            .enumerate()
+            .map(|(i, s)| u64::from(s.1[k]) + if k == 0 { 0 } else { cum[k - 1][i] })
+            .collect();
+        cum.push(layer);
+    }
+    let peak = cum
+        .last()
+        .and_then(|c| c.iter().max().copied())
+        .unwrap_or(0);
+    let y_max = peak.max(u64::from(run.total_gpus)).max(1);
+    let mut legend: Vec<LegendItem> = names
+        .iter()
+        .map(|n| LegendItem {
+            swatch: Swatch::Fill(vc_color(&names, n)),
+            label: n.clone(),
+        })
+        .collect();
+    legend.push(LegendItem {
+        swatch: Swatch::Dashed,
+        label: format!("capacity ({} GPUs)", run.total_gpus),
+    });
+    let head_h = header_height(&legend);
+    let height = head_h + 360 + X_LABEL_AREA;
+    let (ticks, millis) = time_ticks(t_end);
+    let y_ticks = int_ticks(y_max);
+    let zeros = vec![0u64; times.len()];
+
+    render(&title, height, |root| {
+        let (head, body) = root.split_vertically(head_h);
+        draw_header(&head, &title, &legend)?;
+        let x_fmt = |v: &f64| fmt_hms(v.round() as u64, millis);
+        let y_fmt = |v: &f64| format!("{v:.0}");
+        let mut chart = ChartBuilder::on(&body)
+            .margin_right(24)
+            .margin_top(8)
+            .margin_bottom(12)
+            .x_label_area_size(X_LABEL_AREA)
+            .y_label_area_size(64)
+            .build_cartesian_2d(
+                TickedAxis::new(0.0, t_end as f64, ticks.clone()),
+                TickedAxis::new(0.0, y_max as f64 * 1.08, y_ticks.clone()),
+            )?;
+        chart
+            .configure_mesh()
+            .bold_line_style(GRID)
+            .light_line_style(TRANSPARENT)
+            .x_label_formatter(&x_fmt)
+            .y_label_formatter(&y_fmt)
+            .x_desc("time (h:mm:ss)")
+            .y_desc("busy GPUs")
+            .label_style(font(LABEL_SIZE))
+            .axis_desc_style(font(LABEL_SIZE))
+            .draw()?;
+        for k in 0..names.len() {
+            if steps.iter().all(|s| s.1[k] == 0) {
+                continue;
+            }
+            let lower = if k == 0 { &zeros } else { &cum[k - 1] };
+            let mut poly = step_line(&times, &cum[k], t_end);
+            let mut under = step_line(&times, lower, t_end);
+            under.reverse();
+            poly.extend(under);
+            chart.draw_series(std::iter::once(Polygon::new(
+                poly,
+                vc_color(&names, &names[k]).filled(),
+            )))?;
+        }
+        let cap = f64::from(run.total_gpus);
+        chart.draw_series(DashedLineSeries::new(
+            vec![(0.0, cap), (t_end as f64, cap)],
+            8,
+            5,
+            BLACK.stroke_width(2),
+        ))?;
+        Ok(())
+    })
+}
+
+/// Sorted waits of the jobs that started, per VC, for VCs with at least one.
+fn waits_by_vc(run: &RunResult) -> BTreeMap<String, Vec<u64>> {
+    let mut out: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+    for j in &run.jobs {
+        if let Some(start) = j.start_ms {
+            out.entry(j.vc.clone())
+                .or_default()
+                .push(start.saturating_sub(j.submit_ms));
+        }
+    }
+    for w in out.values_mut() {
+        w.sort_unstable();
+    }
+    out
+}
+
+/// The cumulative distribution of wait times (submit to first start) of the jobs that
+/// started, one step line per VC; the y axis is the share of the VC's started jobs.
+pub fn wait_cdf_svg(run: &RunResult) -> String {
+    let title = format!("Wait-time CDF: {}", run.model);
+    let waits = waits_by_vc(run);
+    if waits.is_empty() {
+        return no_data_svg(&title, "no job started");
+    }
+    let names = vc_names(run);
+    let max_wait = waits
+        .values()
+        .filter_map(|w| w.last().copied())
+        .max()
+        .unwrap_or(0);
+    // All jobs starting at once would make an empty axis: show the first second then.
+    let x_end = if max_wait == 0 {
+        1000
+    } else {
+        max_wait + max_wait / 20
+    };
+    let legend: Vec<LegendItem> = waits
+        .iter()
+        .map(|(vc, w)| LegendItem {
+            swatch: Swatch::Line(vc_color(&names, vc)),
+            label: format!("{vc} ({} jobs)", w.len()),
+        })
+        .collect();
+    let head_h = header_height(&legend);
+    let height = head_h + 320 + X_LABEL_AREA;
+    let (ticks, millis) = time_ticks(x_end);
+
+    render(&title, height, |root| {
+        let (head, body) = root.split_vertically(head_h);
+        draw_header(&head, &title, &legend)?;
+        let x_fmt = |v: &f64| fmt_hms(v.round() as u64, millis);
+        let y_fmt = |v: &f64| format!("{:.0}%", v * 100.0);
+        let mut chart = ChartBuilder::on(&body)
+            .margin_right(24)
+            .margin_top(8)
+            .margin_bottom(12)
+            .x_label_area_size(X_LABEL_AREA)
+            .y_label_area_size(64)
+            .build_cartesian_2d(
+                TickedAxis::new(0.0, x_end as f64, ticks.clone()),
+                TickedAxis::new(0.0, 1.04, vec![0.0, 0.25, 0.5, 0.75, 1.0]),
+            )?;
+        chart
+            .configure_mesh()
+            .bold_line_style(GRID)
+            .light_line_style(TRANSPARENT)
+            .x_label_formatter(&x_fmt)
+            .y_label_formatter(&y_fmt)
+            .x_desc("wait (h:mm:ss)")
+            .y_desc("started jobs")
+            .label_style(font(LABEL_SIZE))
+            .axis_desc_style(font(LABEL_SIZE))
+            .draw()?;
+        for (vc, w) in &waits {
+            let n = w.len() as f64;
+            let mut pts = vec![(0.0, 0.0)];
+            for (i, &x) in w.iter().enumerate() {
+                // Equal waits make one vertical step.
+                if w.get(i + 1) == Some(&x) {
+                    continue;
+                }
+                let x = x as f64;
+                let below = pts.last().map_or(0.0, |p| p.1);
+                pts.push((x, below));
+                pts.push((x, (i + 1) as f64 / n));
+            }
+            pts.push((x_end as f64, 1.0));
+            chart.draw_series(LineSeries::new(pts, vc_color(&names, vc).stroke_width(2)))?;
+        }
+        Ok(())
+    })
+}
+
+/// Writes `gantt.svg`, `utilisation.svg` and `wait_cdf.svg` for one run into `dir`
+/// (a model's report folder), creating it if needed.
+pub fn write_plots(dir: &Path, run: &RunResult) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    std::fs::write(dir.join("gantt.svg"), gantt_svg(run))?;
+    std::fs::write(dir.join("utilisation.svg"), utilisation_svg(run))?;
+    std::fs::write(dir.join("wait_cdf.svg"), wait_cdf_svg(run))?;
+    Ok(())
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::sim::record::{JobOutcome, JobRecord, TimelinePoint, VcCapacity};
+
+    fn spot(node: &str) -> Vec<PodSpot> {
+        vec![PodSpot {
+            node: node.into(),
+            devices: vec![0],
+        }]
+    }
+
+    fn job(
+        id: &str,
+        vc: &str,
+        prio: i32,
+        submit: u64,
+        start: u64,
+        end: u64,
+        pre: u32,
+    ) -> JobRecord {
+        JobRecord {
+            id: id.into(),
+            vc: vc.into(),
+            priority: prio,
+            gpus: 1,
+            submit_ms: submit,
+            start_ms: Some(start),
+            end_ms: Some(end),
+            outcome: JobOutcome::Finished,
+            preemptions: pre,
+            nodes: vec![],
+            gpu_ms: 0,
+        }
+    }
+
+    fn timeline(points: &[(u64, u32, u32)], vcs: (&str, &str)) -> Vec<TimelinePoint> {
+        points
+            .iter()
+            .map(|&(t, a, b)| TimelinePoint {
+                t,
+                busy_by_vc: [(vcs.0.to_string(), a), (vcs.1.to_string(), b)].into(),
+            })
+            .collect()
+    }
+
+    /// Two nodes with one GPU each, VCs `vc1` and `vc2` (the second named `vc2_name`):
+    /// - job-a (vc1, opportunistic) runs on alpha GPU 0 from 0:01:00, is preempted at
+    ///   0:06:00 by job-c, restarts at 0:16:00 and finishes at 0:26:00;
+    /// - job-b (vc2) runs on beta GPU 0 from 0:02:00 to 0:20:00;
+    /// - job-c (vc1, prod) submitted at 0:05:00 runs on alpha GPU 0 from 0:06:00 to 0:16:00.
+    pub(crate) fn sample_run_named(model: &str, vc2_name: &str) -> RunResult {
+        let m = 60_000;
+        let vc2 = vc2_name;
+        let started = |t: u64, j: &str, n: &str| SimEvent::GroupStarted {
+            t: t * m,
+            job: j.into(),
+            group: "main".into(),
+            pods: spot(n),
+        };
+        RunResult {
+            scenario: "tiny".into(),
+            model: model.into(),
+            seed: 7,
+            end_ms: 26 * m,
+            total_gpus: 2,
+            vcs: [
+                ("vc1".to_string(), VcCapacity { guaranteed_gpus: 1 }),
+                (vc2.to_string(), VcCapacity { guaranteed_gpus: 1 }),
+            ]
+            .into(),
+            nodes: vec![("alpha".into(), 1), ("beta".into(), 1)],
+            jobs: vec![
+                job("job-a", "vc1", -1, 0, m, 26 * m, 1),
+                job("job-b", vc2, 0, m, 2 * m, 20 * m, 0),
+                job("job-c", "vc1", 100, 5 * m, 6 * m, 16 * m, 0),
+            ],
+            events: vec![
+                SimEvent::JobSubmitted {
+                    t: 0,
+                    job: "job-a".into(),
+                },
+                SimEvent::JobSubmitted {
+                    t: m,
+                    job: "job-b".into(),
+                },
+                started(1, "job-a", "alpha"),
+                started(2, "job-b", "beta"),
+                SimEvent::JobSubmitted {
+                    t: 5 * m,
+                    job: "job-c".into(),
+                },
+                SimEvent::GroupPreempted {
+                    t: 6 * m,
+                    job: "job-a".into(),
+                    group: "main".into(),
+                    by: "job-c".into(),
+                    pods: spot("alpha"),
+                },
+                started(6, "job-c", "alpha"),
+                // The engine reports the group's end, then the job's.
+                SimEvent::GroupFinished {
+                    t: 16 * m,
+                    job: "job-c".into(),
+                    group: "main".into(),
+                    pods: spot("alpha"),
+                },
+                SimEvent::JobFinished {
+                    t: 16 * m,
+                    job: "job-c".into(),
+                },
+                started(16, "job-a", "alpha"),
+                SimEvent::JobFinished {
+                    t: 20 * m,
+                    job: "job-b".into(),
+                },
+                SimEvent::JobFinished {
+                    t: 26 * m,
+                    job: "job-a".into(),
+                },
+            ],
+            timeline: timeline(
+                &[
+                    (m, 1, 0),
+                    (2 * m, 1, 1),
+                    (6 * m, 1, 1),
+                    (16 * m, 1, 1),
+                    (20 * m, 1, 0),
+                    (26 * m, 0, 0),
+                ],
+                ("vc1", vc2),
+            ),
+        }
+    }
+
+    pub(crate) fn sample_run(model: &str) -> RunResult {
+        sample_run_named(model, "vc2")
+    }
+
+    pub(crate) fn empty_run(model: &str) -> RunResult {
+        RunResult {
+            scenario: "empty".into(),
+            model: model.into(),
+            seed: 0,
+            end_ms: 0,
+            total_gpus: 0,
+            vcs: BTreeMap::new(),
+            nodes: vec![],
+            jobs: vec![],
+            events: vec![],
+            timeline: vec![],
+        }
+    }
+
+    #[test]
+    fn group_runs_follow_the_events() {
+        let runs = group_runs(&sample_run("hived"));
+        let got: Vec<(&str, u64, u64, RunEnd)> = runs
+            .iter()
+            .map(|r| {
+                (
+                    r.job.as_str(),
+                    r.start_ms / 60_000,
+                    r.end_ms / 60_000,
+                    r.end,
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("job-a", 1, 6, RunEnd::Preempted),
+                ("job-b", 2, 20, RunEnd::Finished),
+                ("job-c", 6, 16, RunEnd::Finished),
+                ("job-a", 16, 26, RunEnd::Finished),
+            ]
+        );
+    }
+
+    #[test]
+    fn node_down_and_horizon_close_runs() {
+        let mut run = sample_run("hived");
+        run.events.truncate(4); // job-a and job-b started, nothing ended
+        run.events.push(SimEvent::NodeDown {
+            t: 3 * 60_000,
+            node: "beta".into(),
+        });
+        let ends: Vec<(String, RunEnd, u64)> = group_runs(&run)
+            .into_iter()
+            .map(|r| (r.job, r.end, r.end_ms))
+            .collect();
+        assert_eq!(
+            ends,
+            vec![
+                ("job-a".to_string(), RunEnd::Running, run.end_ms),
+                ("job-b".to_string(), RunEnd::NodeDown, 3 * 60_000),
+            ]
+        );
+    }
+
+    #[test]
+    fn gantt_has_a_lane_per_device_and_a_labelled_bar_per_run() {
+        let svg = gantt_svg(&sample_run("hived"));
+        assert!(svg.contains(">\nalpha GPU 0\n</text>"), "{svg}");
+        assert!(svg.contains(">\nbeta GPU 0\n</text>"));
+        assert_eq!(svg.matches(">\njob-a\n</text>").count(), 2);
+        assert_eq!(svg.matches(">\njob-b\n</text>").count(), 1);
+        assert_eq!(svg.matches(">\njob-c\n</text>").count(), 1);
+        // One filled bar per run in its VC's colour, plus the legend swatch; vc1 has two
+        // runs of job-a and one of job-c, and the preempted run's label sits on a patch.
+        assert_eq!(
+            svg.matches(&format!("fill=\"{}\"", vc_color_hex(0).to_uppercase()))
+                .count(),
+            3 + 1 + 1
+        );
+        assert_eq!(
+            svg.matches(&format!("fill=\"{}\"", vc_color_hex(1).to_uppercase()))
+                .count(),
+            1 + 1
+        );
+    }
+
+    #[test]
+    fn gantt_marks_the_preempted_run() {
+        let svg = gantt_svg(&sample_run("hived"));
+        assert!(svg.contains(">\npreempted\n</text>"));
+        // The black 2px border appears on the preempted bar and on the legend swatch only.
+        let borders = svg
+            .lines()
+            .filter(|l| {
+                l.starts_with("<polyline")
+                    && l.contains("stroke=\"#000000\"")
+                    && l.contains("stroke-width=\"2\"")
+            })
+            .count();
+        assert_eq!(borders, 2, "{svg}");
+        assert!(svg.matches("<polyline").count() > 5, "hatch lines expected");
+    }
+
+    #[test]
+    fn cdf_has_one_series_per_vc() {
+        let svg = wait_cdf_svg(&sample_run("hived"));
+        assert!(svg.contains(">\nvc1 (2 jobs)\n</text>"));
+        assert!(svg.contains(">\nvc2 (1 jobs)\n</text>"));
+        let series = svg
+            .lines()
+            .filter(|l| l.starts_with("<polyline") && l.contains("stroke-width=\"2\""))
+            .count();
+        assert_eq!(series, 2, "{svg}");
+    }
+
+    #[test]
+    fn utilisation_shows_each_busy_vc_and_capacity() {
+        let svg = utilisation_svg(&sample_run("hived"));
+        assert_eq!(svg.matches("<polygon").count(), 2);
+        assert!(svg.contains(">\ncapacity (2 GPUs)\n</text>"));
+        assert!(svg.contains(">\n0:25:00\n</text>"), "{svg}");
+    }
+
+    #[test]
+    fn output_is_byte_identical_across_calls() {
+        let run = sample_run("hived");
+        assert_eq!(gantt_svg(&run), gantt_svg(&run));
+        assert_eq!(utilisation_svg(&run), utilisation_svg(&run));
+        assert_eq!(wait_cdf_svg(&run), wait_cdf_svg(&run));
+    }
+
+    #[test]
+    fn empty_input_gives_a_no_data_note() {
+        let run = empty_run("fifo");
+        for svg in [gantt_svg(&run), utilisation_svg(&run), wait_cdf_svg(&run)] {
+            assert!(svg.starts_with("<svg"));
+            assert!(svg.contains("no data"));
+        }
+        // Jobs that never ran, over a zero-length run.
+        let mut run = sample_run("fifo");
+        run.events.clear();
+        run.timeline.clear();
+        run.end_ms = 0;
+        for j in &mut run.jobs {
+            j.start_ms = None;
+        }
+        for svg in [gantt_svg(&run), utilisation_svg(&run), wait_cdf_svg(&run)] {
+            assert!(svg.contains("no data"));
+        }
+    }
+
+    #[test]
+    fn vc_names_are_escaped_in_svg() {
+        let run = sample_run_named("hived", "<vc&1>");
+        for svg in [gantt_svg(&run), utilisation_svg(&run), wait_cdf_svg(&run)] {
+            assert!(!svg.contains("<vc&1>"));
+            assert!(svg.contains("&lt;vc&amp;1&gt;"));
+        }
+    }
+
+    #[test]
+    fn time_ticks_are_round() {
+        let (t, ms) = time_ticks(26 * 60_000);
+        assert!(!ms);
+        assert_eq!(t.len(), 6);
+        assert_eq!(t[1], 300_000.0);
+        assert_eq!(fmt_hms(3_723_000, false), "1:02:03");
+        assert_eq!(fmt_hms(1_500, true), "0:00:01.500");
+        assert_eq!(time_ticks(0).0, vec![0.0, 1.0]);
+    }
+
+    #[test]
+    fn write_plots_writes_three_files() {
+        let dir = std::env::temp_dir().join(format!("cellsim-plots-{}", std::process::id()));
+        write_plots(&dir, &sample_run("hived")).unwrap();
+        for f in ["gantt.svg", "utilisation.svg", "wait_cdf.svg"] {
+            assert!(
+                std::fs::read_to_string(dir.join(f))
+                    .unwrap()
+                    .starts_with("<svg")
+            );
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,127 @@
+//! The `hived` model: the cell allocator as it is. Each VC owns virtual cells bound lazily
+//! to physical cells; guaranteed groups use only their VC's cells, opportunistic ones any
+//! free cell; higher priority preempts lower within a VC, guaranteed preempts
+//! opportunistic; gangs are all-or-nothing; lazy preemption downgrades instead of killing.
+
+use std::collections::BTreeSet;
+
+use super::{OfferContext, Scheduler, Verdict};
+use crate::cell::{Allocator, Decision, GroupRequest};
+use crate::config::CellConfig;
+
+/// The model's name.
+pub const NAME: &str = "hived";
+
+/// What the model does and does not model.
+pub const DESCRIPTION: &str = "HiveD: the cell allocator as it runs in production. Models VC \
+guarantees as virtual cells (topology-aware, buddy-bound to physical cells), guaranteed \
+(0..=1000) and opportunistic (-1) priorities, preemption of lower priority groups within a VC \
+and of opportunistic groups anywhere, gangs (all-or-nothing), lazy preemption and bad nodes. \
+Does not model: Kubernetes suggested nodes (all nodes are candidates), pod start-up delays, \
+the waiting-pod scheduling block, or CPU/memory other than through leaf cells.";
+
+/// HiveD: every decision is the allocator's.
+#[derive(Debug, Clone)]
+pub struct Hived {
+    alloc: Allocator,
+    /// Running groups that allow lazy preemption and are not downgraded yet: the only ones
+    /// a schedule call can downgrade, so the only ones to check after it.
+    lazy_candidates: BTreeSet<String>,
+}
+
+impl Hived {
+    /// A `hived` model over `config` (all cells free and healthy).
+    pub fn new(config: &CellConfig) -> Hived {
+        Hived {
+            alloc: Allocator::new(config),
+            lazy_candidates: BTreeSet::new(),
+        }
+    }
+
+    /// The allocator, for inspection.
+    pub fn allocator(&self) -> &Allocator {
+        &self.alloc
+    }
+}
+
+impl Scheduler for Hived {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn describe(&self) -> &'static str {
+        DESCRIPTION
+    }
+
+    fn offer(&mut self, request: &GroupRequest, _ctx: &mut OfferContext<'_>) -> Verdict {
+        match self.alloc.schedule(request, None) {
+            Decision::Bind(placement) => {
+                if request.lazy_preemption_enable && !request.is_opportunistic() {
+                    self.lazy_candidates.insert(request.name.clone());
+                }
+                Verdict::Start(placement)
+            }
+            Decision::Preempt { victims } => Verdict::Preempt(victims),
+            Decision::Wait { reason } => Verdict::Wait(reason.to_string()),
+            Decision::Reject { error } => Verdict::Reject(error.to_string()),
+        }
+    }
+
+    fn release(&mut self, group: &str) {
+        self.lazy_candidates.remove(group);
+        let _ = self.alloc.release_group(group);
+    }
+
+    fn set_node_health(&mut self, node: &str, healthy: bool) -> Result<(), String> {
+        self.alloc
+            .set_node_health(node, healthy)
+            .map_err(|e| e.to_string())
+    }
+
+    fn take_downgraded(&mut self) -> Vec<String> {
+        let downgraded: Vec<String> = self
+            .lazy_candidates
+            .iter()
+            .filter(|g| matches!(self.alloc.group_status(g), Some((_, _, true))))
+            .cloned()
+            .collect();
+        for g in &downgraded {
+            self.lazy_candidates.remove(g);
+        }
+        downgraded
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sched::pool::tests::{TWO_NODE_CLUSTER, group};
+    use rand::SeedableRng;
+
+    #[test]
+    fn prod_preempts_test_in_the_same_vc_then_starts_after_release() {
+        let config = crate::config::load_str(TWO_NODE_CLUSTER, "t").unwrap();
+        let mut model = Hived::new(&config);
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+        let mut ctx = OfferContext {
+            now_ms: 0,
+            rng: &mut rng,
+        };
+        let Verdict::Start(p) = model.offer(&group("test", "vc1", 10, 1), &mut ctx) else {
+            panic!("test job should start");
+        };
+        assert_eq!(p.pods[0].node, "hostname-dan");
+        let prod = group("prod", "vc1", 100, 1);
+        let Verdict::Preempt(victims) = model.offer(&prod, &mut ctx) else {
+            panic!("prod should preempt");
+        };
+        assert_eq!(victims[0].group, "test");
+        model.release("test");
+        assert!(matches!(model.offer(&prod, &mut ctx), Verdict::Start(_)));
+        // The guaranteed test job may not use vc1's neighbour's cell.
+        assert!(matches!(
+            model.offer(&group("test", "vc1", 10, 1), &mut ctx),
+            Verdict::Wait(_)
+        ));
+    }
+}

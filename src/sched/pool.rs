@@ -1,0 +1,231 @@
+//! One shared pool of GPUs placed by the allocator: the physical-packing half of the
+//! models that have no VC topology guarantees (`yarn-cs`, `fifo`). It builds an
+//! allocator over a copy of the cluster config with ONE virtual cluster owning every
+//! top-level cell and places every group as guaranteed priority 0 in it, so the allocator
+//! only does physical packing (same cell tree, same buddy and packing rules as `hived`)
+//! and never preempts. Quotas, borrowing and ordering belong to the models.
+
+use std::collections::BTreeMap;
+
+use crate::cell::{Allocator, Decision, GroupPlacement, GroupRequest, RequestError, WaitReason};
+use crate::config::{CellConfig, PhysicalCellSpec, VirtualCellSpec, VirtualClusterSpec};
+
+/// The one VC of the pool's allocator. Never shown to users: messages are reworded.
+const POOL_VC: &str = "cellsim-pool";
+
+/// What the pool answers for a group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum PoolAnswer {
+    Bind(GroupPlacement),
+    Wait(String),
+    Reject(String),
+}
+
+/// A single-VC allocator and the groups it holds.
+#[derive(Debug, Clone)]
+pub(crate) struct Pool {
+    alloc: Allocator,
+}
+
+impl Pool {
+    pub(crate) fn new(config: &CellConfig) -> Pool {
+        Pool {
+            alloc: Allocator::new(&single_vc_config(config)),
+        }
+    }
+
+    /// Places `request` as a priority-0 group of the pool, ignoring its VC, priority,
+    /// pinned cell and lazy-preemption setting.
+    pub(crate) fn place(&mut self, request: &GroupRequest) -> PoolAnswer {
+        let pooled = GroupRequest {
+            name: request.name.clone(),
+            virtual_cluster: POOL_VC.to_string(),
+            priority: 0,
+            leaf_cell_type: request.leaf_cell_type.clone(),
+            pinned_cell_id: None,
+            lazy_preemption_enable: false,
+            ignore_k8s_suggested_nodes: true,
+            members: request.members.clone(),
+        };
+        match self.alloc.schedule(&pooled, None) {
+            Decision::Bind(placement) => PoolAnswer::Bind(placement),
+            Decision::Wait { reason } => PoolAnswer::Wait(wait_text(&reason)),
+            Decision::Reject { error } => PoolAnswer::Reject(reject_text(request, &error)),
+            Decision::Preempt { .. } => {
+                // Every pool group has the same priority, so the allocator has nobody to
+                // preempt; cancel the reservation rather than hold cells.
+                let _ = self.alloc.release_group(&pooled.name);
+                PoolAnswer::Wait("waiting for free GPUs".to_string())
+            }
+        }
+    }
+
+    pub(crate) fn release(&mut self, group: &str) {
+        let _ = self.alloc.release_group(group);
+    }
+
+    pub(crate) fn set_node_health(&mut self, node: &str, healthy: bool) -> Result<(), String> {
+        self.alloc
+            .set_node_health(node, healthy)
+            .map_err(|e| e.to_string())
+    }
+
+    pub(crate) fn placement(&self, group: &str) -> Option<GroupPlacement> {
+        self.alloc.placement(group)
+    }
+}
+
+/// `config` with pinned cells dropped and one VC owning every top-level cell.
+fn single_vc_config(config: &CellConfig) -> CellConfig {
+    fn unpin(cell: &mut PhysicalCellSpec) {
+        cell.pinned_cell_id = None;
+        cell.children.iter_mut().for_each(unpin);
+    }
+    let mut pooled = config.clone();
+    pooled.physical_cells.iter_mut().for_each(unpin);
+    let mut counts: BTreeMap<&str, u32> = BTreeMap::new();
+    for cell in &config.physical_cells {
+        *counts.entry(cell.cell_type.as_str()).or_default() += 1;
+    }
+    let virtual_cells = config
+        .chains()
+        .into_iter()
+        .map(|chain| VirtualCellSpec {
+            chain: chain.to_string(),
+            cell_type: chain.to_string(),
+            cell_number: counts[chain],
+        })
+        .collect();
+    pooled.virtual_clusters = BTreeMap::from([(
+        POOL_VC.to_string(),
+        VirtualClusterSpec {
+            virtual_cells,
+            pinned_cells: Vec::new(),
+        },
+    )]);
+    pooled
+}
+
+/// The allocator's reason, in terms of the whole cluster instead of the pool's VC.
+fn wait_text(reason: &WaitReason) -> String {
+    match reason {
+        WaitReason::Quota {
+            needed, available, ..
+        }
+        | WaitReason::InsufficientCapacity { needed, available } => format!(
+            "waiting for free GPUs: {available} of the {needed} GPUs this group needs are free in the cluster"
+        ),
+        WaitReason::Fragmentation {
+            needed, available, ..
+        } => format!(
+            "waiting for topology: the cluster has {available} free GPUs but not in the shape this \
+             {needed}-GPU group needs (nodes/buddy cells are fragmented)"
+        ),
+        other => other.to_string(),
+    }
+}
+
+fn reject_text(request: &GroupRequest, error: &RequestError) -> String {
+    match error {
+        RequestError::NeverFits(_) => format!(
+            "group {:?} needs {} GPUs in {} pods ({}) but the cluster could never hold it; \
+             ask for fewer GPUs or use gangAllocation: false",
+            request.name,
+            request.leaf_count(),
+            request.pod_count(),
+            request
+                .pod_sizes()
+                .iter()
+                .map(|s| s.to_string())
+                .collect::<Vec<_>>()
+                .join("+"),
+        ),
+        other => other
+            .to_string()
+            .replace(&format!("VC {POOL_VC:?}"), "the cluster"),
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::cell::GroupMember;
+
+    /// Cluster A of labs.md: two 1-GPU nodes of different SKUs, one VC each.
+    pub(crate) const TWO_NODE_CLUSTER: &str = "
+physicalCluster:
+  skuTypes:
+    GPU-C: {gpu: 1, cpu: 2, memory: 4096Mi}
+    GPU-D: {gpu: 1, cpu: 2, memory: 4096Mi}
+  cellTypes:
+    GPU-C-NODE: {childCellType: GPU-C, childCellNumber: 1, isNodeLevel: true}
+    GPU-C-NODE-POOL: {childCellType: GPU-C-NODE, childCellNumber: 1}
+    GPU-D-NODE: {childCellType: GPU-D, childCellNumber: 1, isNodeLevel: true}
+    GPU-D-NODE-POOL: {childCellType: GPU-D-NODE, childCellNumber: 1}
+  physicalCells:
+  - cellType: GPU-C-NODE-POOL
+    cellChildren: [{cellAddress: hostname-carol}]
+  - cellType: GPU-D-NODE-POOL
+    cellChildren: [{cellAddress: hostname-dan}]
+virtualClusters:
+  default: {virtualCells: [{cellType: GPU-C-NODE-POOL.GPU-C-NODE, cellNumber: 1}]}
+  vc1:     {virtualCells: [{cellType: GPU-D-NODE-POOL.GPU-D-NODE, cellNumber: 1}]}
+";
+
+    pub(crate) fn group(name: &str, vc: &str, priority: i32, pods: u32) -> GroupRequest {
+        GroupRequest {
+            name: name.to_string(),
+            virtual_cluster: vc.to_string(),
+            priority,
+            leaf_cell_type: None,
+            pinned_cell_id: None,
+            lazy_preemption_enable: false,
+            ignore_k8s_suggested_nodes: true,
+            members: vec![GroupMember {
+                pod_number: pods,
+                leaf_cell_number: 1,
+            }],
+        }
+    }
+
+    #[test]
+    fn pool_ignores_vcs_and_packs_the_whole_cluster() {
+        let config = crate::config::load_str(TWO_NODE_CLUSTER, "t").unwrap();
+        let mut pool = Pool::new(&config);
+        // Both vc1 jobs run: the pool has no VC boundaries.
+        assert!(matches!(
+            pool.place(&group("a", "vc1", 100, 1)),
+            PoolAnswer::Bind(_)
+        ));
+        assert!(matches!(
+            pool.place(&group("b", "vc1", 10, 1)),
+            PoolAnswer::Bind(_)
+        ));
+        // Priority does not preempt in the pool.
+        match pool.place(&group("c", "vc1", 1000, 1)) {
+            PoolAnswer::Wait(reason) => assert!(reason.contains("0 of the 1 GPUs"), "{reason}"),
+            other => panic!("{other:?}"),
+        }
+        pool.release("a");
+        assert!(matches!(
+            pool.place(&group("c", "vc1", 1000, 1)),
+            PoolAnswer::Bind(_)
+        ));
+    }
+
+    #[test]
+    fn pool_rejects_groups_larger_than_the_cluster_in_cluster_terms() {
+        let config = crate::config::load_str(TWO_NODE_CLUSTER, "t").unwrap();
+        let mut pool = Pool::new(&config);
+        match pool.place(&group("big", "vc1", 10, 3)) {
+            PoolAnswer::Reject(reason) => {
+                assert!(
+                    reason.contains("the cluster could never hold it"),
+                    "{reason}"
+                );
+                assert!(!reason.contains(POOL_VC), "{reason}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}

@@ -1,0 +1,326 @@
+//! The `yarn-cs` model: what most shared clusters run, the YARN capacity scheduler with
+//! GPU-count quotas. Each VC's quota is the device count of its HiveD cells; a VC may
+//! borrow idle GPUs of others up to its maximum capacity; when a VC within its quota
+//! cannot place a group, GPUs are reclaimed by preempting groups of VCs that use more
+//! than their quota, youngest first. Placement goes through the shared pool (`sched/pool.rs`) (same
+//! cell tree and packing as `hived`, but no VC topology guarantees).
+
+use std::collections::BTreeMap;
+
+use super::pool::{Pool, PoolAnswer};
+use super::{OfferContext, Scheduler, Verdict};
+use crate::cell::{GroupRequest, Victim};
+use crate::config::CellConfig;
+use crate::sim::SimTimeMs;
+
+/// The model's name.
+pub const NAME: &str = "yarn-cs";
+
+/// What the model does and does not model.
+pub const DESCRIPTION: &str = "YARN capacity scheduler with GPU-count quotas: each VC's quota \
+is the number of GPUs in its HiveD cells; a VC may borrow idle GPUs of other VCs up to its \
+maximum capacity (default 100% of the cluster, set with yarnCs.maxCapacityPercent in a \
+scenario); when a VC within its quota cannot place a group, it reclaims GPUs by preempting \
+groups of VCs above their quota, youngest first. Placement uses the same physical cell tree and \
+packing as hived, but with no VC topology guarantee (a quota is a count, not a shape). Does not \
+model: per-SKU quotas, user limits, priority preemption inside a queue (priority only orders \
+the queue), opportunistic jobs (they count as ordinary jobs of their VC), pinned cells, \
+container-level (partial gang) preemption.";
+
+/// Settings of `yarn-cs`, from a scenario's `yarnCs` key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct YarnOptions {
+    /// Maximum capacity of every VC, in percent of the cluster's GPUs (default 100).
+    pub max_capacity_percent: u32,
+    /// Per-VC overrides of the maximum capacity, in percent.
+    pub vc_max_capacity_percent: BTreeMap<String, u32>,
+}
+
+impl Default for YarnOptions {
+    fn default() -> Self {
+        Self {
+            max_capacity_percent: 100,
+            vc_max_capacity_percent: BTreeMap::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Running {
+    vc: String,
+    priority: i32,
+    gpus: u32,
+    started_ms: SimTimeMs,
+    /// Start order, to break ties between groups started at the same time.
+    seq: u64,
+}
+
+/// The capacity scheduler: quotas and borrowing here, packing in the pool.
+#[derive(Debug, Clone)]
+pub struct YarnCs {
+    pool: Pool,
+    quota: BTreeMap<String, u32>,
+    max_capacity: BTreeMap<String, u32>,
+    total_gpus: u32,
+    usage: BTreeMap<String, u32>,
+    running: BTreeMap<String, Running>,
+    next_seq: u64,
+}
+
+impl YarnCs {
+    /// A `yarn-cs` model over `config`. Fails when an option names an unknown VC or a
+    /// percentage outside 1..=100.
+    pub fn new(config: &CellConfig, options: &YarnOptions) -> Result<YarnCs, String> {
+        let quota = super::guaranteed_gpus(config);
+        let total_gpus: u64 = config.physical_cells.iter().map(|c| c.leaf_count()).sum();
+        let total_gpus = u32::try_from(total_gpus).unwrap_or(u32::MAX);
+        let check = |what: &str, pct: u32| {
+            if (1..=100).contains(&pct) {
+                Ok(())
+            } else {
+                Err(format!(
+                    "yarn-cs {what} is {pct}%: use a percentage from 1 to 100"
+                ))
+            }
+        };
+        check("maxCapacityPercent", options.max_capacity_percent)?;
+        for (vc, &pct) in &options.vc_max_capacity_percent {
+            if !quota.contains_key(vc) {
+                return Err(format!(
+                    "yarn-cs vcMaxCapacityPercent names VC {vc:?}, which is not in the cluster config; use one of: {}",
+                    quota.keys().cloned().collect::<Vec<_>>().join(", ")
+                ));
+            }
+            check(&format!("vcMaxCapacityPercent.{vc}"), pct)?;
+        }
+        let max_capacity = quota
+            .iter()
+            .map(|(vc, &q)| {
+                let pct = options
+                    .vc_max_capacity_percent
+                    .get(vc)
+                    .copied()
+                    .unwrap_or(options.max_capacity_percent);
+                let cap = (u64::from(total_gpus) * u64::from(pct) / 100) as u32;
+                // A maximum below the guarantee would make the quota unusable.
+                (vc.clone(), cap.max(q))
+            })
+            .collect();
+        Ok(YarnCs {
+            pool: Pool::new(config),
+            usage: quota.keys().map(|vc| (vc.clone(), 0)).collect(),
+            quota,
+            max_capacity,
+            total_gpus,
+            running: BTreeMap::new(),
+            next_seq: 0,
+        })
+    }
+
+    /// GPUs each VC uses now.
+    pub fn usage(&self) -> &BTreeMap<String, u32> {
+        &self.usage
+    }
+
+    /// Running groups to preempt, youngest first, so that `request` fits; `None` when
+    /// reclaiming from VCs above their quota cannot make it fit.
+    fn reclaim(&self, request: &GroupRequest) -> Option<Vec<Victim>> {
+        let mut candidates: Vec<(&String, &Running)> = self
+            .running
+            .iter()
+            .filter(|(_, r)| {
+                r.vc != request.virtual_cluster && self.usage[&r.vc] > self.quota[&r.vc]
+            })
+            .collect();
+        candidates.sort_by_key(|(name, r)| (std::cmp::Reverse((r.started_ms, r.seq)), *name));
+        let used: u64 = self.usage.values().map(|&u| u64::from(u)).sum();
+        let free = u64::from(self.total_gpus).saturating_sub(used);
+        let reclaimable: u64 = candidates.iter().map(|(_, r)| u64::from(r.gpus)).sum();
+        if free + reclaimable < request.leaf_count() {
+            return None;
+        }
+        // Try on a copy so that a reclaim that cannot help changes nothing.
+        let mut trial = self.pool.clone();
+        let mut usage = self.usage.clone();
+        let mut victims = Vec::new();
+        for (name, r) in candidates {
+            if usage[&r.vc] <= self.quota[&r.vc] {
+                continue; // that VC is back within its quota
+            }
+            let pods = self
+                .pool
+                .placement(name)
+                .map(|p| p.pods)
+                .unwrap_or_default();
+            trial.release(name);
+            *usage.get_mut(&r.vc).expect("known VC") -= r.gpus;
+            victims.push(Victim {
+                group: name.clone(),
+                virtual_cluster: r.vc.clone(),
+                priority: r.priority,
+                pods,
+            });
+            if matches!(trial.place(request), PoolAnswer::Bind(_)) {
+                return Some(victims);
+            }
+        }
+        None
+    }
+}
+
+impl Scheduler for YarnCs {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn describe(&self) -> &'static str {
+        DESCRIPTION
+    }
+
+    fn offer(&mut self, request: &GroupRequest, ctx: &mut OfferContext<'_>) -> Verdict {
+        let vc = &request.virtual_cluster;
+        let Some(&quota) = self.quota.get(vc) else {
+            return Verdict::Reject(format!(
+                "unknown virtual cluster {vc:?}; use one of the VCs in the config: {}",
+                self.quota.keys().cloned().collect::<Vec<_>>().join(", ")
+            ));
+        };
+        let needed = request.leaf_count();
+        let max = self.max_capacity[vc];
+        if needed > u64::from(max) {
+            return Verdict::Reject(format!(
+                "group {:?} needs {needed} GPUs but VC {vc:?} may use at most {max} (its yarn-cs maximum capacity); \
+                 ask for fewer GPUs, use gangAllocation: false, or raise yarnCs.maxCapacityPercent",
+                request.name
+            ));
+        }
+        let used = self.usage[vc];
+        if u64::from(used) + needed > u64::from(max) {
+            return Verdict::Wait(format!(
+                "waiting for VC capacity: VC {vc} uses {used} GPUs and may use at most {max} \
+                 (its maximum capacity); this group needs {needed} more"
+            ));
+        }
+        match self.pool.place(request) {
+            PoolAnswer::Bind(placement) => {
+                let gpus = u32::try_from(needed).unwrap_or(u32::MAX);
+                *self.usage.get_mut(vc).expect("known VC") += gpus;
+                self.running.insert(
+                    request.name.clone(),
+                    Running {
+                        vc: vc.clone(),
+                        priority: request.priority,
+                        gpus,
+                        started_ms: ctx.now_ms,
+                        seq: self.next_seq,
+                    },
+                );
+                self.next_seq += 1;
+                Verdict::Start(placement)
+            }
+            PoolAnswer::Reject(reason) => Verdict::Reject(reason),
+            PoolAnswer::Wait(reason) => {
+                let within_quota = u64::from(used) + needed <= u64::from(quota);
+                if within_quota {
+                    if let Some(victims) = self.reclaim(request) {
+                        return Verdict::Preempt(victims);
+                    }
+                    Verdict::Wait(reason)
+                } else {
+                    Verdict::Wait(format!(
+                        "{reason}; VC {vc} would exceed its quota of {quota} GPUs, so it can only borrow idle GPUs"
+                    ))
+                }
+            }
+        }
+    }
+
+    fn release(&mut self, group: &str) {
+        if let Some(r) = self.running.remove(group) {
+            *self.usage.get_mut(&r.vc).expect("known VC") -= r.gpus;
+        }
+        self.pool.release(group);
+    }
+
+    fn set_node_health(&mut self, node: &str, healthy: bool) -> Result<(), String> {
+        self.pool.set_node_health(node, healthy)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sched::pool::tests::{TWO_NODE_CLUSTER, group};
+    use rand::SeedableRng;
+
+    #[test]
+    fn a_vc_borrows_idle_gpus_and_the_owner_reclaims_them() {
+        let config = crate::config::load_str(TWO_NODE_CLUSTER, "t").unwrap();
+        let mut model = YarnCs::new(&config, &YarnOptions::default()).unwrap();
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+        let mut ctx = OfferContext {
+            now_ms: 0,
+            rng: &mut rng,
+        };
+        // vc1 (quota 1) runs two 1-GPU groups: the second borrows default's GPU.
+        assert!(matches!(
+            model.offer(&group("a", "vc1", 10, 1), &mut ctx),
+            Verdict::Start(_)
+        ));
+        ctx.now_ms = 5;
+        assert!(matches!(
+            model.offer(&group("b", "vc1", 10, 1), &mut ctx),
+            Verdict::Start(_)
+        ));
+        assert_eq!(model.usage()["vc1"], 2);
+        // The owner, within its quota, reclaims: the youngest vc1 group goes.
+        let owner = group("c", "default", 10, 1);
+        let Verdict::Preempt(victims) = model.offer(&owner, &mut ctx) else {
+            panic!("the owner should reclaim");
+        };
+        assert_eq!(
+            victims.iter().map(|v| v.group.as_str()).collect::<Vec<_>>(),
+            ["b"]
+        );
+        model.release("b");
+        assert!(matches!(model.offer(&owner, &mut ctx), Verdict::Start(_)));
+        // vc1 at its quota may not take default's GPU back.
+        match model.offer(&group("b", "vc1", 10, 1), &mut ctx) {
+            Verdict::Wait(reason) => assert!(reason.contains("quota of 1"), "{reason}"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn maximum_capacity_limits_borrowing() {
+        let config = crate::config::load_str(TWO_NODE_CLUSTER, "t").unwrap();
+        let options = YarnOptions {
+            max_capacity_percent: 50,
+            ..YarnOptions::default()
+        };
+        let mut model = YarnCs::new(&config, &options).unwrap();
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+        let mut ctx = OfferContext {
+            now_ms: 0,
+            rng: &mut rng,
+        };
+        assert!(matches!(
+            model.offer(&group("a", "vc1", 10, 1), &mut ctx),
+            Verdict::Start(_)
+        ));
+        match model.offer(&group("b", "vc1", 10, 1), &mut ctx) {
+            Verdict::Wait(reason) => assert!(reason.contains("at most 1"), "{reason}"),
+            other => panic!("{other:?}"),
+        }
+        assert!(
+            YarnCs::new(
+                &config,
+                &YarnOptions {
+                    max_capacity_percent: 0,
+                    ..YarnOptions::default()
+                }
+            )
+            .is_err()
+        );
+    }
+}

@@ -1,0 +1,869 @@
+//! The discrete-event engine: runs one [`Scenario`] through one [`Scheduler`] model and
+//! records a [`RunResult`]. Time is integer milliseconds and jumps from event to event.
+//!
+//! Life of a job: submitted → each of its groups (one for a gang job, one per task for an
+//! incremental one) waits, starts on a placement, runs `duration` and finishes; the job
+//! finishes when all its groups have. A running group can be preempted (the model's
+//! `Preempt`) or killed by a node failure: it is requeued and restarts from zero, or from
+//! its last checkpoint when the scenario sets `checkpointIntervalSec`. The user may kill
+//! a job; the model may reject one.
+//!
+//! After every batch of same-time events, waiting groups are offered to the model in queue
+//! order: priority (descending, unless the model orders by submit time only), then submit
+//! time, then job order in the scenario, then group order. A model with head-of-line
+//! blocking stops the pass at the first group that must wait. When a model answers
+//! `Preempt`, the victims are released at once and requeued, and the preemptor is offered
+//! again in the same pass; when a pass freed anything, another pass follows at the same
+//! time so that groups passed over see the freed cells. A group that waited is offered
+//! again only after something was freed (placing groups only takes cells, so until then
+//! its answer would not change).
+//!
+//! Not modelled: nodes added to or removed from the cluster (a removal can be written as
+//! a node going down for good), pod start-up time.
+//!
+//! Deterministic: ordered maps and the `(time, seq)` queue only; the same scenario and seed
+//! give the same result.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::ops::Bound::{Excluded, Unbounded};
+
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+use super::queue::EventQueue;
+use super::record::*;
+use super::scenario::{NodeEventKind, Scenario};
+use crate::cell::topology::Topology;
+use crate::cell::{GroupPlacement, GroupRequest, PodPlacement};
+use crate::sched::{self, OfferContext, Scheduler, Verdict};
+
+/// Run `scenario` through the model called `model` (with the scenario's model options),
+/// with an RNG seeded from the scenario's seed.
+pub fn run_model(scenario: &Scenario, model: &str) -> Result<RunResult, String> {
+    let mut model = sched::model_with_options(model, &scenario.config, &scenario.model_options)?;
+    let mut rng = ChaCha8Rng::seed_from_u64(scenario.seed);
+    Ok(simulate(scenario, model.as_mut(), &mut rng))
+}
+
+/// Run `scenario` through `model`, a fresh model over the scenario's cluster. `rng` is
+/// the run's only source of randomness.
+pub fn simulate(scenario: &Scenario, model: &mut dyn Scheduler, rng: &mut ChaCha8Rng) -> RunResult {
+    let mut engine = Engine::new(scenario, model, rng);
+    engine.run();
+    engine.finish()
+}
+
+/// What the queue holds.
+#[derive(Debug, Clone, Copy)]
+enum Event {
+    Submit {
+        job: usize,
+    },
+    /// A group's run ends, if it is still run number `epoch` of that group.
+    Finish {
+        job: usize,
+        group: usize,
+        epoch: u32,
+    },
+    Kill {
+        job: usize,
+    },
+    Node {
+        index: usize,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum JobState {
+    Pending,
+    Active,
+    Finished,
+    Killed,
+    Rejected,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum GroupState {
+    Pending,
+    Waiting,
+    Running { since: SimTimeMs, epoch: u32 },
+    Done,
+}
+
+#[derive(Debug, Clone)]
+struct GroupRun {
+    request: GroupRequest,
+    gpus: u32,
+    state: GroupState,
+    /// Work kept from earlier runs (checkpoints).
+    work_done_ms: SimTimeMs,
+    /// Runs started so far; a finish event is valid only for the current run.
+    epoch: u32,
+    last_pods: Vec<PodSpot>,
+    /// The reason last logged, so a group's unchanged wait is logged once.
+    last_wait_reason: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+struct JobRun {
+    state: JobState,
+    groups: Vec<GroupRun>,
+    start_ms: Option<SimTimeMs>,
+    end_ms: Option<SimTimeMs>,
+    preemptions: u32,
+    gpu_ms: u64,
+}
+
+/// Queue position of a waiting group: (priority key, submit time, job, group).
+type QueueKey = (i64, SimTimeMs, usize, usize);
+
+/// Why a running group is taken off its cells before its time.
+enum Interruption {
+    Preempted { by: usize },
+    NodeFailed { node: String },
+}
+
+struct Engine<'a> {
+    scenario: &'a Scenario,
+    model: &'a mut dyn Scheduler,
+    rng: &'a mut ChaCha8Rng,
+    queue: EventQueue<Event>,
+    now: SimTimeMs,
+    jobs: Vec<JobRun>,
+    group_index: HashMap<String, (usize, usize)>,
+    waiting: BTreeSet<QueueKey>,
+    /// Waiting groups not offered since they joined the queue.
+    fresh: BTreeSet<QueueKey>,
+    /// Something was freed since the last pass began.
+    dirty: bool,
+    busy: BTreeMap<String, u32>,
+    events: Vec<SimEvent>,
+    timeline: Vec<TimelinePoint>,
+    vcs: BTreeMap<String, VcCapacity>,
+}
+
+impl<'a> Engine<'a> {
+    fn new(scenario: &'a Scenario, model: &'a mut dyn Scheduler, rng: &'a mut ChaCha8Rng) -> Self {
+        let mut vcs: BTreeMap<String, VcCapacity> = sched::guaranteed_gpus(&scenario.config)
+            .into_iter()
+            .map(|(vc, g)| (vc, VcCapacity { guaranteed_gpus: g }))
+            .collect();
+        for job in &scenario.jobs {
+            vcs.entry(job.vc.clone())
+                .or_insert(VcCapacity { guaranteed_gpus: 0 });
+        }
+        let mut group_index = HashMap::new();
+        let jobs = scenario
+            .jobs
+            .iter()
+            .enumerate()
+            .map(|(j, job)| JobRun {
+                state: JobState::Pending,
+                groups: job
+                    .groups
+                    .iter()
+                    .enumerate()
+                    .map(|(g, request)| {
+                        group_index.insert(request.name.clone(), (j, g));
+                        GroupRun {
+                            request: request.clone(),
+                            gpus: u32::try_from(request.leaf_count()).unwrap_or(u32::MAX),
+                            state: GroupState::Pending,
+                            work_done_ms: 0,
+                            epoch: 0,
+                            last_pods: Vec::new(),
+                            last_wait_reason: None,
+                        }
+                    })
+                    .collect(),
+                start_ms: None,
+                end_ms: None,
+                preemptions: 0,
+                gpu_ms: 0,
+            })
+            .collect();
+        let busy: BTreeMap<String, u32> = vcs.keys().map(|vc| (vc.clone(), 0)).collect();
+        let mut queue = EventQueue::new();
+        for (j, job) in scenario.jobs.iter().enumerate() {
+            queue.push(job.submit_ms, Event::Submit { job: j });
+        }
+        for (j, job) in scenario.jobs.iter().enumerate() {
+            if let Some(kill) = job.kill_at_ms {
+                queue.push(kill, Event::Kill { job: j });
+            }
+        }
+        for (index, ev) in scenario.node_events.iter().enumerate() {
+            queue.push(ev.at_ms, Event::Node { index });
+        }
+        Engine {
+            scenario,
+            model,
+            rng,
+            queue,
+            now: 0,
+            jobs,
+            group_index,
+            waiting: BTreeSet::new(),
+            fresh: BTreeSet::new(),
+            dirty: false,
+            timeline: vec![TimelinePoint {
+                t: 0,
+                busy_by_vc: busy.clone(),
+            }],
+            busy,
+            events: Vec::new(),
+            vcs,
+        }
+    }
+
+    /// A finish event of a run that was since preempted or killed.
+    fn is_stale(&self, event: &Event) -> bool {
+        match *event {
+            Event::Finish { job, group, epoch } => !matches!(
+                self.jobs[job].groups[group].state,
+                GroupState::Running { epoch: e, .. } if e == epoch
+            ),
+            _ => false,
+        }
+    }
+
+    fn run(&mut self) {
+        loop {
+            // Stale finish events must not move the clock (nor the end of the run).
+            while let Some((_, ev)) = self.queue.peek() {
+                if self.is_stale(ev) {
+                    self.queue.pop();
+                } else {
+                    break;
+                }
+            }
+            let Some(t) = self.queue.peek_time() else {
+                break;
+            };
+            if let Some(h) = self.scenario.horizon_ms
+                && t > h
+            {
+                self.now = h;
+                break;
+            }
+            self.now = t;
+            while let Some(ev) = self.queue.pop_at(t) {
+                if !self.is_stale(&ev) {
+                    self.handle(ev);
+                }
+            }
+            self.schedule_pass();
+            self.record_timeline();
+        }
+    }
+
+    fn handle(&mut self, event: Event) {
+        match event {
+            Event::Submit { job } => self.on_job_submitted(job),
+            Event::Finish { job, group, .. } => self.on_group_finished(job, group),
+            Event::Kill { job } => self.on_job_killed(job),
+            Event::Node { index } => self.on_node_event(index),
+        }
+    }
+
+    fn job_id(&self, job: usize) -> String {
+        self.scenario.jobs[job].id.clone()
+    }
+
+    fn key(&self, job: usize, group: usize) -> QueueKey {
+        let spec = &self.scenario.jobs[job];
+        let priority = if self.model.orders_by_priority() {
+            -i64::from(spec.priority)
+        } else {
+            0
+        };
+        (priority, spec.submit_ms, job, group)
+    }
+
+    fn on_job_submitted(&mut self, job: usize) {
+        self.jobs[job].state = JobState::Active;
+        self.events.push(SimEvent::JobSubmitted {
+            t: self.now,
+            job: self.job_id(job),
+        });
+        for g in 0..self.jobs[job].groups.len() {
+            self.jobs[job].groups[g].state = GroupState::Waiting;
+            self.enqueue(job, g);
+        }
+    }
+
+    /// Takes a running group off its cells: the model releases them and the GPU time it
+    /// held is accounted. Returns how long it ran.
+    fn stop_run(&mut self, job: usize, group: usize) -> SimTimeMs {
+        let GroupState::Running { since, .. } = self.jobs[job].groups[group].state else {
+            return 0;
+        };
+        let ran = self.now - since;
+        self.dirty = true;
+        let run = &mut self.jobs[job];
+        let g = &mut run.groups[group];
+        run.gpu_ms += ran * u64::from(g.gpus);
+        g.state = GroupState::Done;
+        let vc = &self.scenario.jobs[job].vc;
+        if let Some(b) = self.busy.get_mut(vc) {
+            *b -= g.gpus;
+        }
+        self.model.release(&g.request.name);
+        ran
+    }
+
+    fn on_group_finished(&mut self, job: usize, group: usize) {
+        self.stop_run(job, group);
+        let g = &self.jobs[job].groups[group];
+        self.events.push(SimEvent::GroupFinished {
+            t: self.now,
+            job: self.job_id(job),
+            group: g.request.name.clone(),
+            pods: g.last_pods.clone(),
+        });
+        if self.jobs[job]
+            .groups
+            .iter()
+            .all(|g| g.state == GroupState::Done)
+        {
+            self.jobs[job].state = JobState::Finished;
+            self.jobs[job].end_ms = Some(self.now);
+            self.events.push(SimEvent::JobFinished {
+                t: self.now,
+                job: self.job_id(job),
+            });
+        }
+    }
+
+    /// Ends a job early (killed or rejected): running groups leave, waiting ones are dropped.
+    fn end_job(&mut self, job: usize, state: JobState) {
+        for g in 0..self.jobs[job].groups.len() {
+            match self.jobs[job].groups[g].state {
+                GroupState::Running { .. } => {
+                    self.stop_run(job, g);
+                }
+                GroupState::Waiting => self.dequeue(job, g),
+                _ => {}
+            }
+            self.jobs[job].groups[g].state = GroupState::Done;
+        }
+        self.jobs[job].state = state;
+        self.jobs[job].end_ms = Some(self.now);
+    }
+
+    fn on_job_killed(&mut self, job: usize) {
+        if self.jobs[job].state != JobState::Active {
+            return; // already over
+        }
+        self.end_job(job, JobState::Killed);
+        self.events.push(SimEvent::JobKilled {
+            t: self.now,
+            job: self.job_id(job),
+        });
+    }
+
+    fn on_node_event(&mut self, index: usize) {
+        let ev = &self.scenario.node_events[index];
+        let node = ev.node.clone();
+        let healthy = ev.kind == NodeEventKind::Up;
+        // The scenario checked the node exists, so the model knows it.
+        let _ = self.model.set_node_health(&node, healthy);
+        self.dirty = true;
+        if healthy {
+            self.events.push(SimEvent::NodeUp { t: self.now, node });
+            return;
+        }
+        self.events.push(SimEvent::NodeDown {
+            t: self.now,
+            node: node.clone(),
+        });
+        for j in 0..self.jobs.len() {
+            for g in 0..self.jobs[j].groups.len() {
+                let group = &self.jobs[j].groups[g];
+                if matches!(group.state, GroupState::Running { .. })
+                    && group.last_pods.iter().any(|p| p.node == node)
+                {
+                    self.interrupt(j, g, Interruption::NodeFailed { node: node.clone() });
+                }
+            }
+        }
+    }
+
+    /// A running group loses its cells before its time and waits again, keeping the work
+    /// up to its last checkpoint.
+    fn interrupt(&mut self, job: usize, group: usize, why: Interruption) {
+        let ran = self.stop_run(job, group);
+        let checkpoint = self.scenario.checkpoint_interval_ms;
+        let g = &mut self.jobs[job].groups[group];
+        let work = g.work_done_ms + ran;
+        g.work_done_ms = match checkpoint {
+            Some(c) => work / c * c,
+            None => 0,
+        };
+        g.state = GroupState::Waiting;
+        g.last_wait_reason = None;
+        let (group_name, pods) = (g.request.name.clone(), g.last_pods.clone());
+        self.enqueue(job, group);
+        let event = match why {
+            Interruption::Preempted { by } => {
+                self.jobs[job].preemptions += 1;
+                SimEvent::GroupPreempted {
+                    t: self.now,
+                    job: self.job_id(job),
+                    group: group_name,
+                    by: self.job_id(by),
+                    pods,
+                }
+            }
+            Interruption::NodeFailed { node } => SimEvent::GroupFailed {
+                t: self.now,
+                job: self.job_id(job),
+                group: group_name,
+                node,
+                pods,
+            },
+        };
+        self.events.push(event);
+    }
+
+    /// Offers waiting groups to the model in queue order (see the module docs).
+    ///
+    /// A group that waited is offered again only once something was freed (a group left,
+    /// a node changed, a group was downgraded): until then the model would answer the
+    /// same, since placing groups only takes cells. New and requeued groups are always
+    /// offered.
+    fn schedule_pass(&mut self) {
+        let hol = self.model.head_of_line_blocking();
+        // Each extra pass follows a release during the previous one (a preemption, mostly),
+        // and preemption only goes down in priority, so passes are few; the cap guards
+        // against a model that preempts in circles.
+        let max_passes = 2 + self.group_index.len();
+        for _ in 0..max_passes {
+            let offer_all = std::mem::take(&mut self.dirty);
+            if offer_all || hol {
+                let mut cursor: Option<QueueKey> = None;
+                loop {
+                    let next = match cursor {
+                        None => self.waiting.iter().next(),
+                        Some(c) => self.waiting.range((Excluded(c), Unbounded)).next(),
+                    };
+                    let Some(&key) = next else { break };
+                    cursor = Some(key);
+                    if !offer_all && !self.fresh.contains(&key) {
+                        break; // a blocked head that would still wait
+                    }
+                    self.fresh.remove(&key);
+                    if matches!(self.offer(key.2, key.3), Offered::Waiting) && hol {
+                        break;
+                    }
+                }
+            } else {
+                let fresh: Vec<QueueKey> = std::mem::take(&mut self.fresh).into_iter().collect();
+                for key in fresh {
+                    if self.waiting.contains(&key) {
+                        self.offer(key.2, key.3);
+                    }
+                }
+            }
+            if !self.dirty {
+                return;
+            }
+        }
+    }
+
+    /// Puts a group in the queue as a new waiter.
+    fn enqueue(&mut self, job: usize, group: usize) {
+        let key = self.key(job, group);
+        self.waiting.insert(key);
+        self.fresh.insert(key);
+    }
+
+    /// Takes a group out of the queue.
+    fn dequeue(&mut self, job: usize, group: usize) {
+        let key = self.key(job, group);
+        self.waiting.remove(&key);
+        self.fresh.remove(&key);
+    }
+
+    fn ask(&mut self, request: &GroupRequest, job: usize) -> Verdict {
+        let mut ctx = OfferContext {
+            now_ms: self.now,
+            rng: &mut *self.rng,
+        };
+        let verdict = self.model.offer(request, &mut ctx);
+        for name in self.model.take_downgraded() {
+            // A downgrade gives VC quota back, which may let other groups in.
+            self.dirty = true;
+            if let Some(&(vj, vg)) = self.group_index.get(&name) {
+                self.events.push(SimEvent::GroupDowngraded {
+                    t: self.now,
+                    job: self.job_id(vj),
+                    group: self.jobs[vj].groups[vg].request.name.clone(),
+                    by: self.job_id(job),
+                });
+            }
+        }
+        verdict
+    }
+
+    fn offer(&mut self, job: usize, group: usize) -> Offered {
+        let request = self.jobs[job].groups[group].request.clone();
+        match self.ask(&request, job) {
+            Verdict::Start(placement) => {
+                self.start(job, group, &placement);
+                Offered::Started
+            }
+            Verdict::Preempt(victims) => {
+                for victim in &victims {
+                    match self.group_index.get(&victim.group) {
+                        Some(&(vj, vg))
+                            if matches!(
+                                self.jobs[vj].groups[vg].state,
+                                GroupState::Running { .. }
+                            ) =>
+                        {
+                            self.interrupt(vj, vg, Interruption::Preempted { by: job });
+                        }
+                        // Not one of ours (or not running): still make the model drop it.
+                        _ => self.model.release(&victim.group),
+                    }
+                }
+                match self.ask(&request, job) {
+                    Verdict::Start(placement) => {
+                        self.start(job, group, &placement);
+                        Offered::Started
+                    }
+                    Verdict::Reject(reason) => {
+                        self.reject(job, reason);
+                        Offered::Rejected
+                    }
+                    other => {
+                        // The victims are gone, so this should not happen; give the
+                        // reservation back rather than hold cells nobody uses.
+                        self.model.release(&request.name);
+                        let reason = match other {
+                            Verdict::Wait(reason) => reason,
+                            _ => "waiting: the model asked for more preemption after its victims left".to_string(),
+                        };
+                        self.wait(job, group, reason);
+                        Offered::Waiting
+                    }
+                }
+            }
+            Verdict::Wait(reason) => {
+                self.wait(job, group, reason);
+                Offered::Waiting
+            }
+            Verdict::Reject(reason) => {
+                self.reject(job, reason);
+                Offered::Rejected
+            }
+        }
+    }
+
+    fn start(&mut self, job: usize, group: usize, placement: &GroupPlacement) {
+        let duration = self.scenario.jobs[job].duration_ms;
+        self.dequeue(job, group);
+        let now = self.now;
+        let run = &mut self.jobs[job];
+        run.start_ms.get_or_insert(now);
+        let g = &mut run.groups[group];
+        g.epoch += 1;
+        g.state = GroupState::Running {
+            since: now,
+            epoch: g.epoch,
+        };
+        g.last_pods = placement.pods.iter().map(pod_spot).collect();
+        g.last_wait_reason = None;
+        let remaining = duration.saturating_sub(g.work_done_ms).max(1);
+        let (epoch, gpus, name, pods) =
+            (g.epoch, g.gpus, g.request.name.clone(), g.last_pods.clone());
+        if let Some(b) = self.busy.get_mut(&self.scenario.jobs[job].vc) {
+            *b += gpus;
+        }
+        self.queue
+            .push(now + remaining, Event::Finish { job, group, epoch });
+        self.events.push(SimEvent::GroupStarted {
+            t: now,
+            job: self.job_id(job),
+            group: name,
+            pods,
+        });
+    }
+
+    fn wait(&mut self, job: usize, group: usize, reason: String) {
+        let g = &mut self.jobs[job].groups[group];
+        if g.last_wait_reason.as_deref() == Some(reason.as_str()) {
+            return;
+        }
+        g.last_wait_reason = Some(reason.clone());
+        let name = g.request.name.clone();
+        self.events.push(SimEvent::GroupWaiting {
+            t: self.now,
+            job: self.job_id(job),
+            group: name,
+            reason,
+        });
+    }
+
+    fn reject(&mut self, job: usize, reason: String) {
+        self.end_job(job, JobState::Rejected);
+        self.events.push(SimEvent::JobRejected {
+            t: self.now,
+            job: self.job_id(job),
+            reason,
+        });
+    }
+
+    fn record_timeline(&mut self) {
+        let last = self.timeline.last().expect("starts with a point at 0");
+        if last.busy_by_vc == self.busy {
+            return;
+        }
+        if last.t == self.now {
+            self.timeline.pop();
+        }
+        self.timeline.push(TimelinePoint {
+            t: self.now,
+            busy_by_vc: self.busy.clone(),
+        });
+    }
+
+    fn finish(mut self) -> RunResult {
+        let end_ms = self.now;
+        // Groups still running at the end held their GPUs until then.
+        for run in &mut self.jobs {
+            for g in &run.groups {
+                if let GroupState::Running { since, .. } = g.state {
+                    run.gpu_ms += (end_ms - since) * u64::from(g.gpus);
+                }
+            }
+        }
+        let topology = Topology::build(&self.scenario.config);
+        let nodes = topology
+            .nodes
+            .iter()
+            .map(|n| {
+                let gpus: u32 = n.cells.iter().map(|&c| topology.cell(c).leaf_count()).sum();
+                (n.name.clone(), gpus)
+            })
+            .collect();
+        let total_gpus: u64 = self
+            .scenario
+            .config
+            .physical_cells
+            .iter()
+            .map(|c| c.leaf_count())
+            .sum();
+        let mut order: Vec<usize> = (0..self.jobs.len()).collect();
+        order.sort_by_key(|&j| (self.scenario.jobs[j].submit_ms, j));
+        let jobs = order
+            .into_iter()
+            .map(|j| {
+                let spec = &self.scenario.jobs[j];
+                let run = &self.jobs[j];
+                let nodes: BTreeSet<String> = run
+                    .groups
+                    .iter()
+                    .flat_map(|g| g.last_pods.iter().map(|p| p.node.clone()))
+                    .collect();
+                JobRecord {
+                    id: spec.id.clone(),
+                    vc: spec.vc.clone(),
+                    priority: spec.priority,
+                    gpus: spec.gpus(),
+                    submit_ms: spec.submit_ms,
+                    start_ms: run.start_ms,
+                    end_ms: run.end_ms,
+                    outcome: match run.state {
+                        JobState::Finished => JobOutcome::Finished,
+                        JobState::Killed => JobOutcome::Killed,
+                        JobState::Rejected => JobOutcome::Rejected,
+                        JobState::Pending | JobState::Active => JobOutcome::Unfinished,
+                    },
+                    preemptions: run.preemptions,
+                    nodes: nodes.into_iter().collect(),
+                    gpu_ms: run.gpu_ms,
+                }
+            })
+            .collect();
+        RunResult {
+            scenario: self.scenario.name.clone(),
+            model: self.model.name().to_string(),
+            seed: self.scenario.seed,
+            end_ms,
+            total_gpus: u32::try_from(total_gpus).unwrap_or(u32::MAX),
+            vcs: self.vcs,
+            nodes,
+            jobs,
+            events: self.events,
+            timeline: self.timeline,
+        }
+    }
+}
+
+/// What came of offering one group.
+enum Offered {
+    Started,
+    Waiting,
+    Rejected,
+}
+
+fn pod_spot(pod: &PodPlacement) -> PodSpot {
+    PodSpot {
+        node: pod.node.clone(),
+        devices: pod.devices.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::scenario::load_str;
+    use std::path::Path;
+
+    /// Cluster B of labs.md (one VC, two 1-GPU nodes) with `jobs`.
+    fn scenario(extra: &str) -> Scenario {
+        let text = format!(
+            "name: t
+cluster:
+  inline:
+    physicalCluster:
+      cellTypes:
+        GPU-NODE: {{childCellType: GPU, childCellNumber: 1, isNodeLevel: true}}
+        GPU-NODE-POOL: {{childCellType: GPU-NODE, childCellNumber: 2}}
+      physicalCells:
+      - cellType: GPU-NODE-POOL
+        cellChildren: [{{cellAddress: hostname-carol}}, {{cellAddress: hostname-dan}}]
+    virtualClusters:
+      default: {{virtualCells: [{{cellType: GPU-NODE-POOL.GPU-NODE, cellNumber: 2}}]}}
+{extra}"
+        );
+        load_str(&text, "t.yaml", Path::new("."), "t").unwrap()
+    }
+
+    fn starts(result: &RunResult) -> Vec<(SimTimeMs, String, String)> {
+        result
+            .events
+            .iter()
+            .filter_map(|e| match e {
+                SimEvent::GroupStarted { t, group, pods, .. } => {
+                    Some((*t, group.clone(), pods[0].node.clone()))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn gang_waits_for_all_its_gpus_then_starts_at_once() {
+        // Lab 4: a 1-GPU job runs 0-300 s; a 2-GPU gang submitted at 60 s starts at 300 s.
+        let s = scenario(
+            "jobs:
+- {id: one, duration: 300s, request: {tasks: [{gpus: 1}]}}
+- {id: gang, submit: 60s, duration: 60s, request: {tasks: [{instances: 2, gpus: 1}]}}
+",
+        );
+        let r = run_model(&s, "hived").unwrap();
+        assert_eq!(r.jobs[1].start_ms, Some(300_000));
+        assert_eq!(r.jobs[1].end_ms, Some(360_000));
+        assert_eq!(r.jobs[0].gpu_ms, 300_000);
+        assert_eq!(r.jobs[1].gpu_ms, 120_000);
+        assert_eq!(r.end_ms, 360_000);
+    }
+
+    #[test]
+    fn incremental_tasks_start_as_gpus_free_up() {
+        let s = scenario(
+            "jobs:
+- {id: one, duration: 300s, request: {tasks: [{gpus: 1}]}}
+- {id: inc, submit: 60s, duration: 60s, request: {gang: false, tasks: [{instances: 2, gpus: 1}]}}
+",
+        );
+        let r = run_model(&s, "hived").unwrap();
+        let starts = starts(&r);
+        assert_eq!(starts[1].0, 60_000);
+        assert_eq!(starts[2].0, 120_000, "{starts:?}");
+        assert_eq!(r.jobs[1].end_ms, Some(180_000));
+    }
+
+    #[test]
+    fn killed_job_leaves_and_the_next_one_starts() {
+        let s = scenario(
+            "jobs:
+- {id: a, duration: 1h, killAt: 10m, request: {tasks: [{instances: 2, gpus: 1}]}}
+- {id: b, duration: 1m, request: {tasks: [{gpus: 1}]}}
+",
+        );
+        let r = run_model(&s, "fifo").unwrap();
+        assert_eq!(r.jobs[0].outcome, JobOutcome::Killed);
+        assert_eq!(r.jobs[0].end_ms, Some(600_000));
+        assert_eq!(r.jobs[1].start_ms, Some(600_000));
+    }
+
+    #[test]
+    fn checkpoints_keep_work_across_preemption() {
+        // test job 0-60 s, preempted by prod at 60 s (prod 100 s), resumes at 160 s with
+        // 50 s of work kept (checkpoints every 25 s): ends at 160 + (120 - 50) = 230 s.
+        let s = scenario(
+            "checkpointIntervalSec: 25
+jobs:
+- {id: t, duration: 120s, request: {priorityClass: test, tasks: [{instances: 2, gpus: 1}]}}
+- {id: p, submit: 60s, duration: 100s, request: {priorityClass: prod, tasks: [{instances: 2, gpus: 1}]}}
+",
+        );
+        let r = run_model(&s, "hived").unwrap();
+        assert_eq!(r.jobs[0].preemptions, 1);
+        assert_eq!(r.jobs[0].end_ms, Some(230_000));
+        assert_eq!(r.jobs[0].gpu_ms, 2 * (60_000 + 70_000));
+    }
+
+    #[test]
+    fn lazy_preemption_downgrades_instead_of_killing() {
+        // Two VCs of one GPU each on one 2-node chain. `lazy` (vc a, test) runs on a's
+        // cell; `prod` (vc a) arrives: lazy preemption downgrades `lazy` to opportunistic
+        // (it keeps running) and `prod` takes the other, idle GPU.
+        let text = "name: t
+cluster:
+  inline:
+    physicalCluster:
+      cellTypes:
+        GPU-NODE: {childCellType: GPU, childCellNumber: 1, isNodeLevel: true}
+        GPU-NODE-POOL: {childCellType: GPU-NODE, childCellNumber: 2}
+      physicalCells:
+      - cellType: GPU-NODE-POOL
+        cellChildren: [{cellAddress: hostname-carol}, {cellAddress: hostname-dan}]
+    virtualClusters:
+      a: {virtualCells: [{cellType: GPU-NODE-POOL.GPU-NODE, cellNumber: 1}]}
+      b: {virtualCells: [{cellType: GPU-NODE-POOL.GPU-NODE, cellNumber: 1}]}
+jobs:
+- {id: lazy, duration: 100s, request: {vc: a, lazyPreemption: true, tasks: [{gpus: 1}]}}
+- {id: prod, submit: 10s, duration: 10s, request: {vc: a, priorityClass: prod, tasks: [{gpus: 1}]}}
+";
+        let s = load_str(text, "t.yaml", Path::new("."), "t").unwrap();
+        let r = run_model(&s, "hived").unwrap();
+        assert!(
+            r.events.iter().any(|e| matches!(e,
+                SimEvent::GroupDowngraded { t: 10_000, job, by, .. } if job == "lazy" && by == "prod")),
+            "{:?}",
+            r.events
+        );
+        assert_eq!(r.jobs[0].preemptions, 0);
+        assert_eq!(r.jobs[0].end_ms, Some(100_000));
+        assert_eq!(r.jobs[1].start_ms, Some(10_000));
+    }
+
+    #[test]
+    fn horizon_stops_the_run_and_leaves_jobs_unfinished() {
+        let s = scenario(
+            "horizon: 10m
+jobs:
+- {id: a, duration: 1h, request: {tasks: [{gpus: 1}]}}
+",
+        );
+        let r = run_model(&s, "yarn-cs").unwrap();
+        assert_eq!(r.end_ms, 600_000);
+        assert_eq!(r.jobs[0].outcome, JobOutcome::Unfinished);
+        assert_eq!(r.jobs[0].gpu_ms, 600_000);
+    }
+}
