@@ -11,7 +11,8 @@
 //! prints median, p90, p99, p99.9 and max, and a counting global allocator prints the live
 //! heap bytes of the allocator's state. Run with `cargo bench --bench allocator`; the
 //! report pass runs after the criterion benches, for the sizes whose id `report/<GPUs>`
-//! contains the name filter, if one is given (`-- report/10240` runs only that report).
+//! contains the name filter, if one is given (`-- report/10240` runs only that report,
+//! `-- --exact report/1024` only the small one).
 //! Under `cargo test --benches` everything runs once on the small cluster as a smoke test.
 //! Results and the machine they came from are recorded in `reports/`.
 
@@ -762,19 +763,28 @@ fn report(racks: u32, steps: usize, warm_steps: usize) {
 
 /// Whether cargo runs this as a bench (`--bench`, from `cargo bench`) rather than as a
 /// test (`cargo test --benches`), and the report sizes (in racks) the name filter selects:
-/// all without a filter, else those whose id `report/<GPUs>` contains a filter.
+/// all without a filter, else those whose id `report/<GPUs>` contains a filter (equals
+/// it with `--exact`, as for criterion's own ids).
 fn report_plan() -> (bool, Vec<u32>) {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.iter().any(|a| a == "--list") {
         return (false, Vec::new());
     }
     let bench = args.iter().any(|a| a == "--bench") && !args.iter().any(|a| a == "--test");
+    let exact = args.iter().any(|a| a == "--exact");
     let filters: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
     let sizes = SIZES
         .into_iter()
         .filter(|&racks| {
             let id = format!("report/{}", gpus(racks));
-            filters.is_empty() || filters.iter().any(|f| id.contains(f.as_str()))
+            let matches = |f: &&String| {
+                if exact {
+                    id == **f
+                } else {
+                    id.contains(f.as_str())
+                }
+            };
+            filters.is_empty() || filters.iter().any(matches)
         })
         .collect();
     (bench, sizes)

@@ -31,6 +31,31 @@ pub enum Command {
     /// bundled default scenario (scenarios/default.yaml). Exits 1 when the scenario is
     /// invalid, 3 when a report cannot be written.
     Run(RunArgs),
+    /// Run one of the course's scheduling labs (or all five) and answer its questions.
+    ///
+    /// Simulates the lab on its lab cluster (scenarios/labs/, compiled in), prints per lab
+    /// its title, a timeline (one line per job: submit, start, end, node and GPU,
+    /// preemptions) and the answers to the lab's questions read off the simulated events,
+    /// and writes the reports into DIR/LAB/ (report.html, answers.txt, and per model the
+    /// files of `cellsim run`). Exits 3 when a report cannot be written.
+    Lab(LabArgs),
+}
+
+/// Options of `cellsim lab`.
+#[derive(Debug, Clone, Args)]
+pub struct LabArgs {
+    /// The lab: vc-safety (1), priority (2), opportunistic (3), gang (4), incremental (5),
+    /// or all of them.
+    #[arg(
+        value_name = "LAB",
+        value_parser = clap::builder::PossibleValuesParser::new(
+            crate::labs::LAB_NAMES.into_iter().chain(["all"])
+        ),
+    )]
+    pub lab: String,
+    /// Output folder; each lab writes into DIR/LAB/. Default: out/labs.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
 }
 
 /// Options of `cellsim run`.

@@ -5,6 +5,8 @@
 pub mod cell;
 pub mod cli;
 pub mod config;
+pub mod labs;
+pub mod progress;
 pub mod report;
 pub mod sched;
 pub mod sim;

@@ -8,8 +8,9 @@ use std::process::ExitCode;
 
 use std::path::PathBuf;
 
-use cellsim::cli::{Cli, Command, RunArgs, ValidateArgs};
+use cellsim::cli::{Cli, Command, LabArgs, RunArgs, ValidateArgs};
 use cellsim::config::{self, ConfigErrors};
+use cellsim::labs::{self, LabError};
 use cellsim::report::{self, WriteError};
 use cellsim::sim::{self, ScenarioError};
 
@@ -67,6 +68,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
     {
         Command::Validate(args) => validate(&args),
         Command::Run(args) => run_scenario(&args),
+        Command::Lab(args) => run_labs(&args),
     }
 }
 
@@ -134,5 +136,39 @@ fn validate(args: &ValidateArgs) -> Result<(), Failure> {
     let _ = std::io::stdout()
         .lock()
         .write_all(config::summary(&config).as_bytes());
+    Ok(())
+}
+
+/// `cellsim lab`: run each chosen lab, write its reports into DIR/LAB/ and print its
+/// title, timeline, answers and where the report is.
+fn run_labs(args: &LabArgs) -> Result<(), Failure> {
+    // The lab files are compiled in: a failure to load or run one is a bug in them.
+    let bug = |message: String| {
+        Failure::InvalidScenario(ScenarioError::Invalid {
+            file: "scenarios/labs".to_string(),
+            yaml_path: String::new(),
+            location: None,
+            message,
+        })
+    };
+    let chosen = labs::selection(&args.lab).map_err(bug)?;
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("out").join("labs"));
+    let mut stdout = std::io::stdout().lock();
+    for (i, lab) in chosen.into_iter().enumerate() {
+        let outcome = labs::run_lab(lab).map_err(|error| match error {
+            LabError::Scenario { source, .. } => Failure::InvalidScenario(source),
+            LabError::Write(error) => Failure::Write(error),
+            other => bug(other.to_string()),
+        })?;
+        let report = labs::write_lab(&outcome, &out.join(lab.name())).map_err(Failure::Write)?;
+        if i > 0 {
+            let _ = writeln!(stdout);
+        }
+        let _ = stdout.write_all(outcome.text().as_bytes());
+        let _ = writeln!(stdout, "\nReport: {}", report.display());
+    }
     Ok(())
 }

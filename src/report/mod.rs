@@ -8,6 +8,7 @@
 
 pub mod html;
 pub mod plots;
+pub mod sharing;
 pub mod summary;
 pub mod tables;
 

@@ -48,8 +48,25 @@ pub fn run_model(scenario: &Scenario, model: &str) -> Result<RunResult, String> 
 /// Run `scenario` through `model`, a fresh model over the scenario's cluster. `rng` is
 /// the run's only source of randomness.
 pub fn simulate(scenario: &Scenario, model: &mut dyn Scheduler, rng: &mut ChaCha8Rng) -> RunResult {
+    simulate_with_progress(scenario, model, rng, &|_, _| {})
+}
+
+/// How often [`simulate_with_progress`] reports: after the batch of same-time events in
+/// which at least this many more events were handled since its last report.
+pub const PROGRESS_EVERY_EVENTS: u64 = 1024;
+
+/// [`simulate`], calling `progress(now_ms, events_handled)` about every
+/// [`PROGRESS_EVERY_EVENTS`] events and once more when the run ends. The hook only
+/// observes: the result is the same as [`simulate`]'s, whatever it does.
+pub fn simulate_with_progress(
+    scenario: &Scenario,
+    model: &mut dyn Scheduler,
+    rng: &mut ChaCha8Rng,
+    progress: &dyn Fn(SimTimeMs, u64),
+) -> RunResult {
     let mut engine = Engine::new(scenario, model, rng);
-    engine.run();
+    engine.run(progress);
+    progress(engine.now, engine.handled);
     engine.finish()
 }
 
@@ -140,6 +157,8 @@ struct Engine<'a> {
     events: Vec<SimEvent>,
     timeline: Vec<TimelinePoint>,
     vcs: BTreeMap<String, VcCapacity>,
+    /// Events handled so far (stale finish events excluded), for progress reports.
+    handled: u64,
 }
 
 impl<'a> Engine<'a> {
@@ -213,6 +232,7 @@ impl<'a> Engine<'a> {
             busy,
             events: Vec::new(),
             vcs,
+            handled: 0,
         }
     }
 
@@ -227,7 +247,8 @@ impl<'a> Engine<'a> {
         }
     }
 
-    fn run(&mut self) {
+    fn run(&mut self, progress: &dyn Fn(SimTimeMs, u64)) {
+        let mut next_report = PROGRESS_EVERY_EVENTS;
         loop {
             // Stale finish events must not move the clock (nor the end of the run).
             while let Some((_, ev)) = self.queue.peek() {
@@ -250,10 +271,16 @@ impl<'a> Engine<'a> {
             while let Some(ev) = self.queue.pop_at(t) {
                 if !self.is_stale(&ev) {
                     self.handle(ev);
+                    self.handled += 1;
                 }
             }
             self.schedule_pass();
             self.record_timeline();
+            // One comparison per time step keeps the hook off the hot path.
+            if self.handled >= next_report {
+                progress(self.now, self.handled);
+                next_report = self.handled + PROGRESS_EVERY_EVENTS;
+            }
         }
     }
 
@@ -851,6 +878,35 @@ jobs:
         assert_eq!(r.jobs[0].preemptions, 0);
         assert_eq!(r.jobs[0].end_ms, Some(100_000));
         assert_eq!(r.jobs[1].start_ms, Some(10_000));
+    }
+
+    #[test]
+    fn the_progress_hook_sees_the_end_and_changes_nothing() {
+        // 3000 one-second jobs, one after the other: 6000 events (submit and finish each).
+        let jobs: String = (0..3000)
+            .map(|i| format!("- {{id: j{i}, submit: {i}s, duration: 1s, request: {{tasks: [{{gpus: 1}}]}}}}\n"))
+            .collect();
+        let s = scenario(&format!("jobs:\n{jobs}"));
+        let calls = std::cell::RefCell::new(Vec::new());
+        let mut model = sched::model_by_name("fifo", &s.config).unwrap();
+        let mut rng = ChaCha8Rng::seed_from_u64(s.seed);
+        let with_hook = simulate_with_progress(&s, model.as_mut(), &mut rng, &|t, n| {
+            calls.borrow_mut().push((t, n))
+        });
+        assert_eq!(with_hook, run_model(&s, "fifo").unwrap());
+        let calls = calls.into_inner();
+        assert_eq!(calls.last(), Some(&(with_hook.end_ms, 6000)));
+        // Every PROGRESS_EVERY_EVENTS events or so, not every event.
+        assert_eq!(
+            calls.len() as u64,
+            6000 / PROGRESS_EVERY_EVENTS + 1,
+            "{calls:?}"
+        );
+        assert!(
+            calls
+                .windows(2)
+                .all(|w| w[0].0 <= w[1].0 && w[0].1 < w[1].1)
+        );
     }
 
     #[test]

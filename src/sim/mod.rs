@@ -11,6 +11,6 @@ pub mod queue;
 pub mod record;
 pub mod scenario;
 
-pub use engine::{run_model, simulate};
+pub use engine::{PROGRESS_EVERY_EVENTS, run_model, simulate, simulate_with_progress};
 pub use record::*;
 pub use scenario::{Scenario, ScenarioError, SimJob};

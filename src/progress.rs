@@ -1,0 +1,230 @@
+//! Progress bars for long runs, with `indicatif`. A [`Progress`] is made once per command
+//! from what the user asked (`--quiet`) and whether stderr is a terminal: when it is not,
+//! or when asked to be quiet, every bar it hands out is hidden and its updates return at
+//! once. Otherwise a run's bar starts hidden and appears only once the run has taken more
+//! than [`SHOW_AFTER`], so quick runs print nothing. [`run_model_with_progress`] runs one
+//! model of a scenario with such a bar, fed by the engine's progress hook
+//! ([`crate::sim::simulate_with_progress`]).
+//!
+//! This module only draws on stderr; it never changes what a run computes.
+
+use std::cell::Cell;
+use std::io::IsTerminal;
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+use crate::sched;
+use crate::sim::{RunResult, Scenario, SimTimeMs, simulate_with_progress};
+
+/// A run's bar stays hidden until the run has lasted this long.
+pub const SHOW_AFTER: Duration = Duration::from_secs(1);
+
+/// Where progress goes for one command: hidden bars, or bars on stderr shown after
+/// [`SHOW_AFTER`]. Cheap to make; share it by reference across runs.
+#[derive(Debug, Clone)]
+pub struct Progress {
+    /// Whether bars may ever be drawn (stderr is a terminal and not quiet).
+    enabled: bool,
+    /// How long a run's bar stays hidden.
+    show_after: Duration,
+}
+
+impl Progress {
+    /// Bars on stderr if it is a terminal and `quiet` is false; hidden bars otherwise.
+    pub fn new(quiet: bool) -> Progress {
+        Progress::for_terminal(std::io::stderr().is_terminal(), quiet)
+    }
+
+    /// Progress that never draws anything (tests, libraries, batch runs).
+    pub fn hidden() -> Progress {
+        Progress::for_terminal(false, true)
+    }
+
+    /// [`Progress::new`] with the terminal check given, so that it can be tested.
+    fn for_terminal(stderr_is_terminal: bool, quiet: bool) -> Progress {
+        Progress {
+            enabled: stderr_is_terminal && !quiet,
+            show_after: SHOW_AFTER,
+        }
+    }
+
+    /// True when no bar of this progress will ever be drawn.
+    pub fn is_hidden(&self) -> bool {
+        !self.enabled
+    }
+
+    /// A bar for one run labelled `label` (e.g. `hived`), measuring simulated time up to
+    /// `end_ms` (the horizon, or the last input event when there is none). It starts
+    /// hidden; see [`RunProgress::update`].
+    pub fn run_bar(&self, label: &str, end_ms: SimTimeMs) -> RunProgress {
+        let bar = ProgressBar::with_draw_target(Some(end_ms.max(1)), ProgressDrawTarget::hidden());
+        if self.enabled {
+            let style =
+                ProgressStyle::with_template("{prefix:>10} [{elapsed_precise}] {wide_bar} {msg}")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar());
+            bar.set_style(style);
+            bar.set_prefix(label.to_string());
+        }
+        RunProgress {
+            bar,
+            enabled: self.enabled,
+            started: Instant::now(),
+            show_after: self.show_after,
+            shown: Cell::new(false),
+        }
+    }
+}
+
+/// The bar of one run, fed by the engine's progress hook. Not shared across threads: one
+/// run, one thread.
+#[derive(Debug)]
+pub struct RunProgress {
+    bar: ProgressBar,
+    enabled: bool,
+    started: Instant,
+    show_after: Duration,
+    shown: Cell<bool>,
+}
+
+impl RunProgress {
+    /// The engine reached `now_ms` after `events` events. Does nothing for hidden
+    /// progress; otherwise shows the bar once the run has lasted long enough, then moves it.
+    pub fn update(&self, now_ms: SimTimeMs, events: u64) {
+        if !self.enabled {
+            return;
+        }
+        if !self.shown.get() {
+            if self.started.elapsed() < self.show_after {
+                return;
+            }
+            self.bar.set_draw_target(ProgressDrawTarget::stderr());
+            self.shown.set(true);
+        }
+        self.bar
+            .set_position(now_ms.min(self.bar.length().unwrap_or(now_ms)));
+        self.bar
+            .set_message(format!("t={} {events} events", fmt_time(now_ms)));
+    }
+
+    /// True once the bar has been put on stderr (it may still be hidden by indicatif when
+    /// stderr turns out not to be a terminal).
+    pub fn was_shown(&self) -> bool {
+        self.shown.get()
+    }
+
+    /// The underlying bar, for callers that want to print around it.
+    pub fn bar(&self) -> &ProgressBar {
+        &self.bar
+    }
+
+    /// The run is over: clear the bar (if it was drawn) so the next output starts clean.
+    pub fn finish(&self) {
+        if self.shown.get() {
+            self.bar.finish_and_clear();
+        }
+    }
+}
+
+/// `H:MM:SS` of a simulation time.
+fn fmt_time(ms: SimTimeMs) -> String {
+    let s = ms / 1000;
+    format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+}
+
+/// Where a run of `scenario` ends at the latest, for the bar's length: its horizon, or
+/// else the last submit, kill or node event (the run drains after that).
+pub fn expected_end_ms(scenario: &Scenario) -> SimTimeMs {
+    if let Some(h) = scenario.horizon_ms {
+        return h;
+    }
+    let jobs = scenario
+        .jobs
+        .iter()
+        .flat_map(|j| std::iter::once(j.submit_ms).chain(j.kill_at_ms));
+    let nodes = scenario.node_events.iter().map(|e| e.at_ms);
+    jobs.chain(nodes).max().unwrap_or(0)
+}
+
+/// Run `scenario` through the model called `model`, like [`crate::sim::run_model`], with
+/// a bar from `progress` labelled with the model's name. The result is the same as
+/// `run_model`'s.
+pub fn run_model_with_progress(
+    scenario: &Scenario,
+    model: &str,
+    progress: &Progress,
+) -> Result<RunResult, String> {
+    let mut scheduler =
+        sched::model_with_options(model, &scenario.config, &scenario.model_options)?;
+    let mut rng = ChaCha8Rng::seed_from_u64(scenario.seed);
+    let bar = progress.run_bar(model, expected_end_ms(scenario));
+    let result = simulate_with_progress(scenario, scheduler.as_mut(), &mut rng, &|now, events| {
+        bar.update(now, events)
+    });
+    bar.finish();
+    Ok(result)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn progress_off_a_terminal_is_hidden_and_does_nothing() {
+        let mut progress = Progress::for_terminal(false, false);
+        assert!(progress.is_hidden());
+        // Even with no delay at all, a hidden progress never puts its bar on stderr.
+        progress.show_after = Duration::ZERO;
+        let bar = progress.run_bar("hived", 1_000);
+        for t in 0..100 {
+            bar.update(t * 10, t);
+        }
+        assert!(!bar.was_shown());
+        assert!(bar.bar().is_hidden());
+        assert_eq!(
+            bar.bar().position(),
+            0,
+            "hidden updates do not even move the bar"
+        );
+        bar.finish();
+        assert!(!bar.bar().is_finished());
+    }
+
+    #[test]
+    fn quiet_hides_progress_even_on_a_terminal() {
+        assert!(Progress::for_terminal(true, true).is_hidden());
+        assert!(Progress::hidden().is_hidden());
+        assert!(!Progress::for_terminal(true, false).is_hidden());
+    }
+
+    #[test]
+    fn a_terminal_bar_waits_before_it_shows() {
+        let progress = Progress::for_terminal(true, false);
+        let bar = progress.run_bar("yarn-cs", 1_000);
+        bar.update(500, 10);
+        assert!(
+            !bar.was_shown(),
+            "a run shorter than a second shows nothing"
+        );
+        assert!(bar.bar().is_hidden());
+    }
+
+    #[test]
+    fn a_terminal_bar_shows_once_the_run_is_long() {
+        let mut progress = Progress::for_terminal(true, false);
+        progress.show_after = Duration::ZERO;
+        let bar = progress.run_bar("fifo", 1_000);
+        bar.update(5_000, 10);
+        assert!(bar.was_shown());
+        assert_eq!(bar.bar().position(), 1_000, "clamped to the bar's length");
+        bar.finish();
+    }
+
+    #[test]
+    fn times_print_as_hours_minutes_seconds() {
+        assert_eq!(fmt_time(0), "0:00:00");
+        assert_eq!(fmt_time(3_723_999), "1:02:03");
+    }
+}
