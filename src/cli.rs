@@ -26,8 +26,10 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Simulate a scenario with each of its scheduler models and write the reports.
     ///
-    /// Writes, per model, DIR/MODEL/jobs.csv, vcs.csv, timeline.csv, events.log and
-    /// summary.json, then prints a per-model summary table. Without SCENARIO, runs the
+    /// Writes, per model, DIR/MODEL/jobs.csv, vcs.csv, timeline.csv, events.log,
+    /// summary.json, gantt.svg, utilisation.svg, wait_cdf.svg and (hived, yarn-cs)
+    /// sharing.csv, and DIR/report.html with all models side by side; then prints a
+    /// per-model summary table and the sharing-anomaly table. Without SCENARIO, runs the
     /// bundled default scenario (scenarios/default.yaml). Exits 1 when the scenario is
     /// invalid, 3 when a report cannot be written.
     Run(RunArgs),
@@ -75,6 +77,13 @@ pub struct RunArgs {
         long_help = model_help(),
     )]
     pub models: Vec<String>,
+    /// Skip the sharing-anomaly check (each VC's jobs re-run alone on a private cluster of
+    /// its guaranteed cells, for hived and yarn-cs); it costs one extra run per VC.
+    #[arg(long)]
+    pub no_sharing: bool,
+    /// No progress bar (it only appears on a terminal, for runs longer than a second).
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 /// `--model`'s long help: what each model does and does not model.

@@ -11,7 +11,8 @@ use std::path::PathBuf;
 use cellsim::cli::{Cli, Command, LabArgs, RunArgs, ValidateArgs};
 use cellsim::config::{self, ConfigErrors};
 use cellsim::labs::{self, LabError};
-use cellsim::report::{self, WriteError};
+use cellsim::progress::{Progress, run_model_with_progress};
+use cellsim::report::{self, WriteError, sharing};
 use cellsim::sim::{self, ScenarioError};
 
 /// Why a command failed; each maps to one exit code.
@@ -90,10 +91,12 @@ fn run_scenario(args: &RunArgs) -> Result<(), Failure> {
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from("out").join(&scenario.name));
+    let progress = Progress::new(args.quiet);
     let mut summaries = Vec::new();
     let mut results = Vec::new();
+    let mut sharing_reports = Vec::new();
     for model in &models {
-        let result = sim::run_model(&scenario, model).map_err(|message| {
+        let result = run_model_with_progress(&scenario, model, &progress).map_err(|message| {
             Failure::InvalidScenario(ScenarioError::Invalid {
                 file: scenario.source.clone(),
                 yaml_path: "models".to_string(),
@@ -102,11 +105,31 @@ fn run_scenario(args: &RunArgs) -> Result<(), Failure> {
             })
         })?;
         // Written after each run, so a later failure loses nothing.
-        summaries.push(report::write_run(&out.join(model), &result).map_err(Failure::Write)?);
+        let dir = out.join(model);
+        summaries.push(report::write_run(&dir, &result).map_err(Failure::Write)?);
+        if !args.no_sharing && sharing::SHARING_MODELS.contains(&model.as_str()) {
+            match sharing::sharing_from_shared_run(&scenario, &result, &progress) {
+                Ok(found) => {
+                    report::write_exports(&dir, &[sharing::sharing_export(&found)])
+                        .map_err(Failure::Write)?;
+                    sharing_reports.push(found);
+                }
+                // The check is an extra; a VC it cannot isolate must not sink the run.
+                Err(why) => eprintln!("warning: sharing-anomaly check for {model} skipped: {why}"),
+            }
+        }
         results.push(result);
     }
-    report::write_exports(&out, &[report::report_export(&scenario.name, &results)])
-        .map_err(Failure::Write)?;
+    let extra = if sharing_reports.is_empty() {
+        String::new()
+    } else {
+        sharing::sharing_html(&sharing_reports)
+    };
+    report::write_exports(
+        &out,
+        &[report::report_export_with(&scenario.name, &results, &extra)],
+    )
+    .map_err(Failure::Write)?;
     let mut stdout = std::io::stdout().lock();
     let _ = writeln!(
         stdout,
@@ -117,9 +140,13 @@ fn run_scenario(args: &RunArgs) -> Result<(), Failure> {
         if models.len() == 1 { "" } else { "s" }
     );
     let _ = stdout.write_all(report::tables::summary_table(&summaries).as_bytes());
+    if !sharing_reports.is_empty() {
+        let _ = writeln!(stdout);
+        let _ = stdout.write_all(sharing::sharing_table(&sharing_reports).as_bytes());
+    }
     let _ = writeln!(
         stdout,
-        "reports: {}/report.html, and per model {}/<model>/ (jobs.csv, vcs.csv, timeline.csv, events.log, summary.json, gantt.svg, utilisation.svg, wait_cdf.svg)",
+        "reports: {}/report.html, and per model {}/<model>/ (jobs.csv, vcs.csv, timeline.csv, events.log, summary.json, SVG plots, sharing.csv)",
         out.display(),
         out.display()
     );

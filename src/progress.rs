@@ -56,11 +56,14 @@ impl Progress {
         !self.enabled
     }
 
-    /// A bar for one run labelled `label` (e.g. `hived`), measuring simulated time up to
-    /// `end_ms` (the horizon, or the last input event when there is none). It starts
-    /// hidden; see [`RunProgress::update`].
-    pub fn run_bar(&self, label: &str, end_ms: SimTimeMs) -> RunProgress {
-        let bar = ProgressBar::with_draw_target(Some(end_ms.max(1)), ProgressDrawTarget::hidden());
+    /// A bar for one run labelled `label` (e.g. `hived`), counting engine events up to
+    /// `expected_events` (see [`expected_events`]). It starts hidden; see
+    /// [`RunProgress::update`].
+    pub fn run_bar(&self, label: &str, expected_events: u64) -> RunProgress {
+        let bar = ProgressBar::with_draw_target(
+            Some(expected_events.max(1)),
+            ProgressDrawTarget::hidden(),
+        );
         if self.enabled {
             let style =
                 ProgressStyle::with_template("{prefix:>10} [{elapsed_precise}] {wide_bar} {msg}")
@@ -103,10 +106,11 @@ impl RunProgress {
             self.bar.set_draw_target(ProgressDrawTarget::stderr());
             self.shown.set(true);
         }
+        // Preemptions and failures add events beyond the estimate: hold at the end.
         self.bar
-            .set_position(now_ms.min(self.bar.length().unwrap_or(now_ms)));
+            .set_position(events.min(self.bar.length().unwrap_or(events)));
         self.bar
-            .set_message(format!("t={} {events} events", fmt_time(now_ms)));
+            .set_message(format!("{events} events, simulated {}", fmt_time(now_ms)));
     }
 
     /// True once the bar has been put on stderr (it may still be hidden by indicatif when
@@ -134,18 +138,18 @@ fn fmt_time(ms: SimTimeMs) -> String {
     format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
 }
 
-/// Where a run of `scenario` ends at the latest, for the bar's length: its horizon, or
-/// else the last submit, kill or node event (the run drains after that).
-pub fn expected_end_ms(scenario: &Scenario) -> SimTimeMs {
-    if let Some(h) = scenario.horizon_ms {
-        return h;
-    }
-    let jobs = scenario
+/// The events a run of `scenario` handles when nothing is preempted, killed or fails: a
+/// submit per job, a finish per group, a kill per job with a kill time, and the node
+/// events. The bar's length; preemptions and failures add a few more.
+pub fn expected_events(scenario: &Scenario) -> u64 {
+    let jobs = scenario.jobs.len();
+    let groups: usize = scenario.jobs.iter().map(|j| j.groups.len()).sum();
+    let kills = scenario
         .jobs
         .iter()
-        .flat_map(|j| std::iter::once(j.submit_ms).chain(j.kill_at_ms));
-    let nodes = scenario.node_events.iter().map(|e| e.at_ms);
-    jobs.chain(nodes).max().unwrap_or(0)
+        .filter(|j| j.kill_at_ms.is_some())
+        .count();
+    (jobs + groups + kills + scenario.node_events.len()) as u64
 }
 
 /// Run `scenario` through the model called `model`, like [`crate::sim::run_model`], with
@@ -159,7 +163,7 @@ pub fn run_model_with_progress(
     let mut scheduler =
         sched::model_with_options(model, &scenario.config, &scenario.model_options)?;
     let mut rng = ChaCha8Rng::seed_from_u64(scenario.seed);
-    let bar = progress.run_bar(model, expected_end_ms(scenario));
+    let bar = progress.run_bar(model, expected_events(scenario));
     let result = simulate_with_progress(scenario, scheduler.as_mut(), &mut rng, &|now, events| {
         bar.update(now, events)
     });
@@ -216,10 +220,40 @@ mod tests {
         let mut progress = Progress::for_terminal(true, false);
         progress.show_after = Duration::ZERO;
         let bar = progress.run_bar("fifo", 1_000);
-        bar.update(5_000, 10);
+        bar.update(5_000, 5_000);
         assert!(bar.was_shown());
         assert_eq!(bar.bar().position(), 1_000, "clamped to the bar's length");
         bar.finish();
+    }
+
+    #[test]
+    fn the_expected_events_are_the_events_of_a_run_without_preemption() {
+        let text = "name: t
+cluster:
+  inline:
+    physicalCluster:
+      cellTypes:
+        GPU-NODE: {childCellType: GPU, childCellNumber: 1, isNodeLevel: true}
+        GPU-NODE-POOL: {childCellType: GPU-NODE, childCellNumber: 2}
+      physicalCells:
+      - cellType: GPU-NODE-POOL
+        cellChildren: [{cellAddress: carol}, {cellAddress: dan}]
+    virtualClusters:
+      default: {virtualCells: [{cellType: GPU-NODE-POOL.GPU-NODE, cellNumber: 2}]}
+jobs:
+- {id: gang, duration: 1m, request: {tasks: [{instances: 2, gpus: 1}]}}
+- {id: inc, submit: 30s, duration: 1m, request: {gang: false, tasks: [{instances: 2, gpus: 1}]}}
+";
+        let s =
+            crate::sim::scenario::load_str(text, "t.yaml", std::path::Path::new("."), "t").unwrap();
+        assert_eq!(expected_events(&s), 2 + 3);
+        let mut model = sched::model_by_name("hived", &s.config).unwrap();
+        let mut rng = ChaCha8Rng::seed_from_u64(0);
+        let last = Cell::new(0);
+        simulate_with_progress(&s, model.as_mut(), &mut rng, &|_, n| last.set(n));
+        assert_eq!(last.get(), expected_events(&s));
+        let run = run_model_with_progress(&s, "hived", &Progress::hidden()).unwrap();
+        assert_eq!(run, crate::sim::run_model(&s, "hived").unwrap());
     }
 
     #[test]

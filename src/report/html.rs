@@ -163,6 +163,12 @@ fn join_escaped<'a>(items: impl Iterator<Item = &'a str>) -> String {
 /// a header (scenario, models, seed, simulated time), then per section — per-VC table,
 /// Gantt chart, busy GPUs, wait-time CDF — one panel per model side by side.
 pub fn report_html(scenario: &str, runs: &[RunResult]) -> String {
+    report_html_with(scenario, runs, "")
+}
+
+/// [`report_html`] with extra, already escaped HTML sections (e.g. the sharing-anomaly
+/// table) placed right after the header.
+pub fn report_html_with(scenario: &str, runs: &[RunResult], extra_sections: &str) -> String {
     let scenario_e = escape_xml(scenario);
     let stack_px = runs.len().max(1) * MIN_PANEL_PX;
     let mut out = String::new();
@@ -196,6 +202,7 @@ pub fn report_html(scenario: &str, runs: &[RunResult]) -> String {
             join_escaped(runs.iter().map(|r| r.model.as_str())),
             fmt_hms(end_ms, false),
         );
+        out.push_str(extra_sections);
         section(&mut out, "Per-VC summary", runs, vc_table);
         section(&mut out, "Gantt chart (one lane per GPU)", runs, gantt_svg);
         section(&mut out, "Busy GPUs over time", runs, utilisation_svg);

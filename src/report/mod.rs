@@ -66,9 +66,14 @@ pub fn exports(result: &RunResult) -> (RunSummary, Vec<Export>) {
 
 /// The HTML page comparing all models of a scenario, for the run's top folder.
 pub fn report_export(scenario: &str, runs: &[RunResult]) -> Export {
+    report_export_with(scenario, runs, "")
+}
+
+/// [`report_export`] with extra escaped HTML sections after the header.
+pub fn report_export_with(scenario: &str, runs: &[RunResult], extra_sections: &str) -> Export {
     Export {
         file_name: "report.html".to_string(),
-        bytes: html::report_html(scenario, runs).into_bytes(),
+        bytes: html::report_html_with(scenario, runs, extra_sections).into_bytes(),
     }
 }
 

@@ -54,7 +54,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
+use std::path::Path;
 
+use super::Export;
 use super::plots::escape_xml;
 use super::summary::Stats;
 use super::tables::{clock, seconds};
@@ -63,7 +65,8 @@ use crate::config::{
 };
 use crate::progress::{Progress, run_model_with_progress};
 use crate::sched;
-use crate::sim::{JobRecord, RunResult, Scenario, SimTimeMs};
+use crate::sim::scenario::load_str;
+use crate::sim::{JobRecord, RunResult, Scenario, ScenarioError, SimTimeMs};
 
 /// The models whose VCs the sharing anomaly is about (the others have no VC guarantees:
 /// `fifo` ignores VCs).
@@ -137,6 +140,20 @@ pub struct VcSharing {
     /// The shared mean or p95 wait exceeds the private one by more than
     /// [`tolerance_ms`], or fewer of the VC's jobs started on the shared cluster.
     pub suffers: bool,
+}
+
+/// Where the demo scenario lives in the repository.
+pub const DEMO_PATH: &str = "scenarios/demos/sharing-anomaly.yaml";
+
+/// The sharing-anomaly demo ([`DEMO_PATH`], compiled in, so it runs from any folder):
+/// `yarn-cs` makes its 8-GPU VC wait longer than on its private share, `hived` does not.
+pub fn demo_scenario() -> Result<Scenario, ScenarioError> {
+    load_str(
+        include_str!("../../scenarios/demos/sharing-anomaly.yaml"),
+        &format!("{DEMO_PATH} (built in)"),
+        Path::new("scenarios/demos"),
+        "sharing-anomaly",
+    )
 }
 
 /// Run `scenario` with `model` on the shared cluster and each VC alone on its private
@@ -594,6 +611,14 @@ fn explanation() -> String {
     )
 }
 
+/// `sharing.csv` of `report` as an [`Export`], for the model's report folder.
+pub fn sharing_export(report: &SharingReport) -> Export {
+    Export {
+        file_name: "sharing.csv".to_string(),
+        bytes: sharing_csv(report),
+    }
+}
+
 /// A plain-text table of `reports` (one row per model and VC), followed by what the
 /// columns mean and any notes.
 pub fn sharing_table(reports: &[SharingReport]) -> String {
@@ -678,8 +703,6 @@ pub fn sharing_html(reports: &[SharingReport]) -> String {
 mod tests {
     use super::*;
     use crate::cell::topology::Topology;
-    use crate::sim::scenario::load_str;
-    use std::path::Path;
 
     const MULTI_SKU: &str = include_str!("../../scenarios/clusters/multi-sku.yaml");
 
@@ -862,6 +885,17 @@ nodeEvents: [{at: 1m, node: k80-n4, event: down}]
             ["product"]
         );
         assert!(sched::model_with_options("yarn-cs", &p.config, &p.model_options).is_ok());
+    }
+
+    #[test]
+    fn the_built_in_demo_is_the_file() {
+        let built_in = demo_scenario().unwrap();
+        let file =
+            crate::sim::scenario::load_file(&Path::new(env!("CARGO_MANIFEST_DIR")).join(DEMO_PATH))
+                .unwrap();
+        assert_eq!(built_in.jobs, file.jobs);
+        assert_eq!(built_in.config.physical_cells, file.config.physical_cells);
+        assert_eq!(sharing_export(&report()).file_name, "sharing.csv");
     }
 
     #[test]

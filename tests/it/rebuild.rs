@@ -166,6 +166,8 @@ enum Op {
     Release(usize),
     /// One pod of the i-th live group goes away.
     ReleasePod(usize, usize),
+    /// Node i goes bad (false) or comes back (true).
+    Health(usize, bool),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -194,6 +196,14 @@ fn op() -> impl Strategy<Value = Op> {
             }),
         1 => (0usize..64).prop_map(Op::Release),
         1 => (0usize..64, 0usize..8).prop_map(|(g, p)| Op::ReleasePod(g, p)),
+    ]
+}
+
+/// `op()` plus nodes going bad and coming back.
+fn op_with_health() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        4 => op(),
+        1 => (0usize..64, any::<bool>()).prop_map(|(n, up)| Op::Health(n, up)),
     ]
 }
 
@@ -293,6 +303,17 @@ fn place_workload(
                         .expect("live group");
                 }
             }
+            Op::Health(i, up) => {
+                let nodes: Vec<String> = alloc
+                    .topology()
+                    .nodes
+                    .iter()
+                    .map(|n| n.name.clone())
+                    .collect();
+                alloc
+                    .set_node_health(&nodes[i % nodes.len()], *up)
+                    .expect("known node");
+            }
             Op::ReleasePod(i, p) => {
                 if !live.is_empty() {
                     let name = &live[i % live.len()];
@@ -377,13 +398,17 @@ fn check_annotations(record: &BindRecord) -> Result<(), TestCaseError> {
     Ok(())
 }
 
-/// Rebuilds from the bind records on the same config and demands identical views.
+/// Rebuilds from the bind records on the same config (then reports the same bad nodes,
+/// as the live server learns them after a restart) and demands identical views.
 fn check_rebuild(alloc: &Allocator, config: &CellConfig) -> Result<(), TestCaseError> {
     let records = alloc.bind_records();
     for r in &records {
         check_annotations(r)?;
     }
-    let (rebuilt, report) = Allocator::from_records(config, &records);
+    let (mut rebuilt, report) = Allocator::from_records(config, &records);
+    for node in alloc.bad_nodes() {
+        rebuilt.set_node_health(&node, false).expect("known node");
+    }
     prop_assert!(
         report.lost.is_empty(),
         "groups lost on a same-config rebuild: {:?}",
@@ -442,6 +467,27 @@ proptest! {
         vc_count in 1usize..=3,
         shares in prop::collection::vec(prop::sample::select(vec![0u32, 1, 1, 2, 3]), 1..=6),
         ops in prop::collection::vec(op(), 1..50),
+    ) {
+        let config = random_config(&chains, vc_count, &shares);
+        let mut alloc = Allocator::new(&config);
+        place_workload(&mut alloc, &config, &ops)?;
+        check_rebuild(&alloc, &config)?;
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+    /// The same with nodes going bad and coming back during the workload.
+    #[test]
+    #[ignore = "src/cell: doomed bindings differ from a rebuild after node health changes; see \
+                a_wait_leaves_lazily_preemptible_groups_alone and \
+                a_doomed_binding_goes_once_its_node_is_back_and_its_groups_leave"]
+    fn rebuild_from_records_restores_the_same_views_with_bad_nodes(
+        chains in prop::collection::vec(chain_shape(), 1..=2),
+        vc_count in 1usize..=3,
+        shares in prop::collection::vec(prop::sample::select(vec![0u32, 1, 1, 2, 3]), 1..=6),
+        ops in prop::collection::vec(op_with_health(), 1..50),
     ) {
         let config = random_config(&chains, vc_count, &shares);
         let mut alloc = Allocator::new(&config);
@@ -991,4 +1037,92 @@ fn reconfig_granting_unowned_cells_to_a_vc_keeps_groups_and_extends_its_quota() 
         }
         other => panic!("default should preempt the opportunistic job, got {other:?}"),
     }
+}
+
+/// One pool of two 4-GPU nodes `a`, `b`; vc0 owns the whole pool.
+const ONE_POOL: &str = "
+physicalCluster:
+  cellTypes:
+    G-NODE: {childCellType: G, childCellNumber: 4, isNodeLevel: true}
+    G-POOL: {childCellType: G-NODE, childCellNumber: 2}
+  physicalCells:
+  - cellType: G-POOL
+    cellChildren: [{cellAddress: a}, {cellAddress: b}]
+virtualClusters:
+  vc0: {virtualCells: [{cellType: G-POOL, cellNumber: 1}]}
+";
+
+// Node `a` goes bad, so vc0's pool is bound to it as doomed (spec section 6). A vc0 job
+// then runs on `b`, inside that binding; `a` comes back; the job ends. Nothing runs and
+// every node is healthy, so no cell should stay bound (bindings are lazy both ways), as
+// in a fresh or rebuilt allocator. Today the pool stays bound to vc0: refresh_doomed
+// (src/cell/health.rs) only drops doomed bindings that are unused at the time, never
+// clears `doomed` on one in use, and add_usage (allocator.rs) never unbinds a doomed
+// cell; release_by_id refreshes only while some leaf is bad.
+#[test]
+#[ignore = "src/cell/health.rs refresh_doomed: a doomed binding in use when its node comes back \
+            stays bound after its groups leave"]
+fn a_doomed_binding_goes_once_its_node_is_back_and_its_groups_leave() {
+    let config = load_str(ONE_POOL, "one-pool").expect("config loads");
+    let mut alloc = Allocator::new(&config);
+    let idle = json(&alloc.cluster_status());
+    alloc.set_node_health("a", false).expect("node");
+    assert_eq!(
+        run(&mut alloc, &group("job", "vc0", 0, "G", 1, 1)),
+        vec![("b".to_string(), vec![0])]
+    );
+    alloc.set_node_health("a", true).expect("node");
+    alloc.release_group("job").expect("live");
+    let now = json(&alloc.cluster_status());
+    assert!(
+        now == idle,
+        "state after the job left differs from an idle allocator: {}",
+        first_difference(&idle, &now).unwrap_or_default()
+    );
+    let (rebuilt, _) = Allocator::from_records(&config, &alloc.bind_records());
+    assert_eq!(json(&rebuilt.cluster_status()), now);
+}
+
+// hived-config-1, node .24 (half of `default`'s 2-K80-NODE pool) is bad. `default` runs a
+// lazily preemptible priority-0 job on .23; a priority-10 `default` job that needs the
+// whole pool cannot be placed (the pool has a bad node) and is told to wait. The wait
+// must change nothing, yet schedule_new (src/cell/allocator.rs) downgrades the victim
+// before re-planning and keeps the downgrade when the re-plan waits; `default`'s pool is
+// then unbound and, as schedule() refreshes doomed bindings only on bind/preempt, not
+// doomed either, unlike in an allocator rebuilt from the same records.
+#[test]
+#[ignore = "src/cell/allocator.rs schedule_new: lazy downgrade kept when the decision is Wait; \
+            doomed bindings not refreshed after it"]
+fn a_wait_leaves_lazily_preemptible_groups_alone() {
+    let Some(config) = feature_config("hived-config-1.yaml") else {
+        return;
+    };
+    let mut alloc = Allocator::new(&config);
+    let mut lazy = group("lazy", "default", 0, "K80", 1, 1);
+    lazy.lazy_preemption_enable = true;
+    assert_eq!(run(&mut alloc, &lazy), vec![spot("23", &[0])]);
+    alloc.set_node_health("10.151.41.24", false).expect("node");
+    let before = json(&alloc.cluster_status());
+    let mut big = group("big", "default", 10, "K80", 2, 1);
+    big.members.push(GroupMember {
+        pod_number: 1,
+        leaf_cell_number: 2,
+    });
+    let decision = alloc.schedule(&big, None);
+    assert!(matches!(decision, Decision::Wait { .. }), "{decision:?}");
+    assert_eq!(
+        alloc.group_status("lazy"),
+        Some((GroupState::Allocated, 0, false))
+    );
+    let after = json(&alloc.cluster_status());
+    assert!(
+        after == before,
+        "a wait changed state: {}",
+        first_difference(&before, &after).unwrap_or_default()
+    );
+    let (mut rebuilt, _) = Allocator::from_records(&config, &alloc.bind_records());
+    rebuilt
+        .set_node_health("10.151.41.24", false)
+        .expect("node");
+    assert_eq!(json(&rebuilt.cluster_status()), after);
 }
