@@ -1370,7 +1370,7 @@ fn gang(f: &Facts) -> Vec<String> {
         .filter(|r| Some(r.start_ms) == first)
         .flat_map(|r| r.pods.iter().cloned())
         .collect();
-    let tasks = gang.spec.groups.iter().map(|g| g.pod_count()).sum::<u32>() as usize;
+    let tasks = gang.spec.groups.iter().map(|g| g.pod_count()).sum::<u64>() as usize;
     let together = match (starts.len(), first) {
         (_, None) => "Its tasks never started.".to_string(),
         (1, Some(s)) if pods.len() == tasks => {

@@ -90,6 +90,8 @@ pub(crate) struct Group {
     pub state: GroupState,
     pub slots: Vec<PodSlot>,
     pub lazy_preempted: bool,
+    /// The group whose placement downgraded this one, when known.
+    pub lazy_preemptor: Option<String>,
 }
 
 impl Group {
@@ -378,10 +380,17 @@ impl Allocator {
                         .collect();
                     if !lazy.is_empty() {
                         self.rollback_plan(plan);
+                        // Lazy preemption only happens if the preemptor then gets cells; a
+                        // wait must leave the victims as they were, so try on a snapshot.
+                        let snapshot = self.clone();
                         for victim in lazy {
-                            self.downgrade(victim);
+                            self.downgrade(victim, &request.name);
                         }
-                        return self.schedule_new(request, suggested, false);
+                        let decision = self.schedule_new(request, suggested, false);
+                        if matches!(decision, Decision::Wait { .. } | Decision::Reject { .. }) {
+                            *self = snapshot;
+                        }
+                        return decision;
                     }
                 }
                 let victims = plan.victims.clone();
@@ -481,6 +490,29 @@ impl Allocator {
             }
         }
         let chains = self.candidate_chains(request, vc);
+        let capacity = chains
+            .iter()
+            .map(|&c| self.capacity_for(request, vc, c))
+            .max()
+            .unwrap_or(0);
+        let scope = if request.is_opportunistic() {
+            "the cluster".to_string()
+        } else {
+            format!("VC {:?}", request.virtual_cluster)
+        };
+        let never_fits = || {
+            RequestError::NeverFits(format!(
+                "group {:?} needs {} GPUs ({}) but {scope} could never hold it: it has {capacity} GPUs of that type; \
+                 ask for fewer GPUs or use gangAllocation: false",
+                request.name,
+                request.leaf_count(),
+                request.shape(),
+            ))
+        };
+        if !chains.is_empty() && request.leaf_count() > capacity {
+            // Decided without listing pods one by one, so huge requests stay cheap.
+            return Err(never_fits());
+        }
         if chains.is_empty() {
             let what = request.leaf_cell_type.as_deref().unwrap_or("any type");
             return Err(RequestError::NoCellsOfType(format!(
@@ -492,29 +524,7 @@ impl Allocator {
             .iter()
             .any(|&c| self.could_ever_fit_cached(request, vc, c))
         {
-            let scope = if request.is_opportunistic() {
-                "the cluster".to_string()
-            } else {
-                format!("VC {:?}", request.virtual_cluster)
-            };
-            return Err(RequestError::NeverFits(format!(
-                "group {:?} needs {} GPUs in {} pods ({}) but {scope} could never hold it: it has {} GPUs of that type; \
-                 ask for fewer GPUs or use gangAllocation: false",
-                request.name,
-                request.leaf_count(),
-                request.pod_count(),
-                request
-                    .pod_sizes()
-                    .iter()
-                    .map(|s| s.to_string())
-                    .collect::<Vec<_>>()
-                    .join("+"),
-                chains
-                    .iter()
-                    .map(|&c| self.capacity_for(request, vc, c))
-                    .max()
-                    .unwrap_or(0)
-            )));
+            return Err(never_fits());
         }
         Ok(())
     }
@@ -659,6 +669,7 @@ impl Allocator {
                 state,
                 slots,
                 lazy_preempted: false,
+                lazy_preemptor: None,
             },
         );
         self.group_by_name.insert(request.name.clone(), gid);
@@ -714,13 +725,15 @@ impl Allocator {
         };
         let pre = &mut self.vcs[vc as usize].preassigned[p as usize];
         pre.usage = (pre.usage as i32 + delta).max(0) as u32;
-        if pre.usage == 0 && pre.pinned.is_none() && !pre.doomed {
+        let healthy_again =
+            pre.doomed && pre.bound.is_some_and(|c| self.cells[c as usize].bad == 0);
+        if pre.usage == 0 && pre.pinned.is_none() && (!pre.doomed || healthy_again) {
             self.unbind(vc, p);
         }
     }
 
     /// Lazy preemption: the group keeps running as opportunistic and gives its VC quota back.
-    pub(crate) fn downgrade(&mut self, gid: GroupId) {
+    pub(crate) fn downgrade(&mut self, gid: GroupId, preemptor: &str) {
         let leaves: Vec<CellId> = self.groups[&gid].all_leaves().collect();
         for &leaf in &leaves {
             self.set_leaf_user(leaf, Some((gid, OPPORTUNISTIC_PRIORITY)));
@@ -731,6 +744,7 @@ impl Allocator {
         let g = self.groups.get_mut(&gid).expect("live group");
         g.priority = OPPORTUNISTIC_PRIORITY;
         g.lazy_preempted = true;
+        g.lazy_preemptor = Some(preemptor.to_string());
     }
 
     /// Assigns a pod to the next free slot of its placed group with `leaf_cell_number`

@@ -140,6 +140,10 @@ pub struct BindRecord {
     pub scheduling_spec: PodSchedulingSpec,
     /// The bind info written at bind time.
     pub bind_info: PodBindInfo,
+    /// The group that lazily preempted this pod's group, if any (cellsim's addition,
+    /// kept so a rebuild shows the same lazy-preemption status).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lazy_preemptor: Option<String>,
 }
 
 impl BindRecord {
@@ -234,6 +238,7 @@ impl Allocator {
                 cell_chain: self.topo.chains[g.chain as usize].name.clone(),
                 affinity_group_bind_info: members,
             },
+            lazy_preemptor: g.lazy_preemptor.clone(),
         }
     }
 
@@ -308,7 +313,10 @@ impl Allocator {
                     .iter()
                     .any(|p| p.preassigned_cell_types.iter().any(|t| !t.is_empty()))
             });
+        // Only a guaranteed group the new config no longer covers is newly downgraded;
+        // opportunistic (or already downgraded) groups come back as they were.
         self.restore_as(records, &request, vc, guaranteed)
+            .map(|covered| covered || !guaranteed)
     }
 
     fn restore_as(
@@ -328,6 +336,29 @@ impl Allocator {
         }
         // Slots in member order with their leaves and preassigned types.
         let mut slots: Vec<(u32, Vec<CellId>, Vec<String>)> = Vec::new();
+        // A record must describe the group it claims: one entry per member, each with
+        // podNumber placements of leafCellNumber distinct devices. Anything else is a
+        // spoiled record; restoring it would leave state the allocator cannot explain.
+        if info.affinity_group_bind_info.len() != request.members.len()
+            || info
+                .affinity_group_bind_info
+                .iter()
+                .zip(&request.members)
+                .any(|(b, m)| {
+                    b.pod_placements.len() != m.pod_number as usize
+                        || b.pod_placements.iter().any(|p| {
+                            p.physical_leaf_cell_indices.len() != m.leaf_cell_number as usize
+                                || p.preassigned_cell_types.len()
+                                    != p.physical_leaf_cell_indices.len()
+                        })
+                })
+        {
+            return Err(
+                "the bind info does not match the group's members (pods or devices per pod)"
+                    .to_string(),
+            );
+        }
+        let mut seen = HashSet::new();
         for (m, member) in info.affinity_group_bind_info.iter().enumerate() {
             let size = request
                 .members
@@ -356,6 +387,12 @@ impl Allocator {
                 {
                     return Err(format!(
                         "devices on {:?} are already used by another group",
+                        p.physical_node
+                    ));
+                }
+                if leaves.iter().any(|&l| !seen.insert(l)) {
+                    return Err(format!(
+                        "a device on {:?} is listed twice in the group",
                         p.physical_node
                     ));
                 }
@@ -440,6 +477,11 @@ impl Allocator {
                 state: GroupState::Allocated,
                 slots: pod_slots,
                 lazy_preempted: !covered && request.priority >= 0,
+                lazy_preemptor: if covered {
+                    None
+                } else {
+                    first.lazy_preemptor.clone()
+                },
             },
         );
         self.group_by_name.insert(request.name.clone(), gid);

@@ -80,11 +80,14 @@ pub struct AffinityGroupStatus {
     pub priority: i32,
     /// `Allocated|Preempting|BeingPreempted`.
     pub state: String,
-    /// Node -> device indices.
+    /// Node -> device indices (omitted when empty, as HiveD's `omitempty`).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub physical_placement: BTreeMap<String, Vec<u32>>,
-    /// Preassigned virtual cell -> virtual leaf addresses (guaranteed groups).
+    /// Preassigned virtual cell -> virtual leaf addresses (guaranteed groups only).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub virtual_placement: BTreeMap<String, Vec<String>>,
     /// Confirmed pods.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub allocated_pods: Vec<String>,
     /// Present when the group was lazily preempted (runs as opportunistic).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -95,8 +98,10 @@ pub struct AffinityGroupStatus {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LazyPreemptionStatus {
-    /// Always true when present: the group gave its VC quota back and runs at priority -1.
-    pub downgraded_to_opportunistic: bool,
+    /// The group whose placement downgraded this one (HiveD's `preemptor`); empty when
+    /// unknown, e.g. for a group downgraded by a config change. cellsim has no clock, so
+    /// HiveD's `preemptionTime` is not shown.
+    pub preemptor: String,
 }
 
 /// The affinity group list wrapper (`{"items": [...]}`).
@@ -507,8 +512,8 @@ impl Allocator {
                 physical_placement: physical,
                 virtual_placement,
                 allocated_pods: g.slots.iter().filter_map(|s| s.pod.clone()).collect(),
-                lazy_preemption_status: g.lazy_preempted.then_some(LazyPreemptionStatus {
-                    downgraded_to_opportunistic: true,
+                lazy_preemption_status: g.lazy_preempted.then(|| LazyPreemptionStatus {
+                    preemptor: g.lazy_preemptor.clone().unwrap_or_default(),
                 }),
             },
         }

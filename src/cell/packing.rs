@@ -351,7 +351,7 @@ impl Allocator {
                 // Unbound preassigned cells of one level are interchangeable, so a group
                 // never needs more of them than it has pods: skip the rest (speed).
                 None if with_virtual
-                    && virtual_per_level.get(&p.level).copied().unwrap_or(0)
+                    && (virtual_per_level.get(&p.level).copied().unwrap_or(0) as u64)
                         < request.pod_count() =>
                 {
                     *virtual_per_level.entry(p.level).or_insert(0) += 1;
@@ -384,10 +384,13 @@ impl Allocator {
         suggested: Option<&HashSet<String>>,
     ) -> Option<Plan> {
         if request.is_opportunistic() {
-            let units_cells = self.topo.chains[chain as usize].packing_units.clone();
+            // Pinned cells serve only pods that name them (spec section 3), so
+            // opportunistic groups never use them.
+            let units_cells = &self.topo.chains[chain as usize].packing_units;
             let mut units: Vec<Unit> = units_cells
                 .iter()
                 .enumerate()
+                .filter(|&(_, &c)| !self.topo.in_pinned_cell(c))
                 .map(|(i, &c)| self.physical_unit(c, None, request.priority, i as u32, suggested))
                 .collect();
             let packed = self.pack(&mut units, request)?;

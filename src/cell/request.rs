@@ -53,8 +53,9 @@ fn default_true() -> bool {
 
 impl GroupRequest {
     /// Total pods in the group.
-    pub fn pod_count(&self) -> u32 {
-        self.members.iter().map(|m| m.pod_number).sum()
+    pub fn pod_count(&self) -> u64 {
+        // In u64: a hostile request must get a rejection, not an overflow.
+        self.members.iter().map(|m| m.pod_number as u64).sum()
     }
 
     /// Total leaf cells the group needs.
@@ -68,6 +69,18 @@ impl GroupRequest {
     /// True for priority -1.
     pub fn is_opportunistic(&self) -> bool {
         self.priority == OPPORTUNISTIC_PRIORITY
+    }
+
+    /// The group's shape in words, by member: `2 x 4 GPUs + 1 x 1 GPU`.
+    pub fn shape(&self) -> String {
+        self.members
+            .iter()
+            .map(|m| {
+                let s = if m.leaf_cell_number == 1 { "" } else { "s" };
+                format!("{} x {} GPU{s}", m.pod_number, m.leaf_cell_number)
+            })
+            .collect::<Vec<_>>()
+            .join(" + ")
     }
 
     /// Leaf counts of every pod, in member order.

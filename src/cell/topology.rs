@@ -253,6 +253,20 @@ impl Topology {
         &self.leaves[r.start as usize..r.end as usize]
     }
 
+    /// Whether the cell is pinned or lies inside a pinned cell.
+    pub fn in_pinned_cell(&self, mut cell: CellId) -> bool {
+        loop {
+            let shape = &self.cells[cell as usize];
+            if shape.pinned_cell_id.is_some() {
+                return true;
+            }
+            match shape.parent {
+                Some(p) => cell = p,
+                None => return false,
+            }
+        }
+    }
+
     /// Shape of a cell.
     pub fn cell(&self, cell: CellId) -> &CellShape {
         &self.cells[cell as usize]

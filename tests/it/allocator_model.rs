@@ -270,7 +270,7 @@ fn check_invariants(
         };
         let placement = alloc.placement(name).expect("live group has a placement");
         prop_assert_eq!(
-            placement.pods.len() as u32,
+            placement.pods.len() as u64,
             req.pod_count(),
             "gang {} not whole",
             name

@@ -653,8 +653,6 @@ fn reusing_a_live_groups_name_for_another_shape_is_rejected() {
 // megabytes, and `schedule` materialises one entry per pod before rejecting (podNumber
 // 4294967295 asks for a 16 GiB allocation and aborts the process; 10^8 takes ~50 s).
 #[test]
-#[ignore = "src/cell/allocator.rs check_request / packing.rs pack: pod_sizes() is built per pod \
-            (u32::MAX pods aborts on a 16 GiB allocation) and the NeverFits message lists every pod"]
 fn huge_pod_numbers_are_rejected_with_a_short_message() {
     let (error, message) = rejected(CONFIG_2, &request("huge", "vc1", 10, &[(2_000_000, 1)]));
     assert!(matches!(error, RequestError::NeverFits(_)), "{error:?}");
@@ -678,7 +676,6 @@ fn huge_leaf_numbers_are_rejected() {
 // GroupRequest::pod_count sums u32 pod numbers in u32: two members of u32::MAX pods
 // overflow (a panic in debug builds, a wrong count in release).
 #[test]
-#[ignore = "src/cell/request.rs GroupRequest::pod_count: u32 sum overflows (panics in debug)"]
 fn pod_count_of_huge_groups_does_not_overflow() {
     let req = request("g", "vc1", 10, &[(u32::MAX, 1), (u32::MAX, 1)]);
     let count: u64 = req.pod_count().into();
@@ -1154,8 +1151,6 @@ proptest! {
 
     /// Every spoil, and no device twice even within one group.
     #[test]
-    #[ignore = "src/cell/bindinfo.rs from_records/restore_as: no check that a record's members match \
-                its pod placements (bind_records then panics) or that a group's devices are distinct"]
     fn spoiled_bind_records_are_restored_consistently_or_reported_lost(
         which in 3usize..6,
         spoils in prop::collection::vec(spoil(), 1..4),
@@ -1178,8 +1173,6 @@ fn records_of_one_group(members: &[(u32, u32)]) -> (CellConfig, Vec<BindRecord>)
 // group of 1 slot; `bind_records()` then indexes slot 1 (src/cell/bindinfo.rs,
 // `bind_record`, `g.slots[next]`) and panics.
 #[test]
-#[ignore = "src/cell/bindinfo.rs restore_as accepts members that disagree with the placements; \
-            bind_record then panics (index out of bounds)"]
 fn a_record_whose_members_disagree_with_its_placements_is_reported_lost() {
     let (config, mut records) = records_of_one_group(&[(1, 2)]);
     records[0].scheduling_spec.affinity_group.members = vec![GroupMember {
@@ -1197,8 +1190,6 @@ fn a_record_whose_members_disagree_with_its_placements_is_reported_lost() {
 
 // Two pods of one group naming the same device are both restored on it.
 #[test]
-#[ignore = "src/cell/bindinfo.rs restore_as checks devices against other groups only, not \
-            within the group being restored"]
 fn a_record_naming_one_device_twice_is_reported_lost() {
     let (config, mut records) = records_of_one_group(&[(2, 1)]);
     for r in &mut records {

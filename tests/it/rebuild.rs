@@ -480,9 +480,6 @@ proptest! {
 
     /// The same with nodes going bad and coming back during the workload.
     #[test]
-    #[ignore = "src/cell: doomed bindings differ from a rebuild after node health changes; see \
-                a_wait_leaves_lazily_preemptible_groups_alone and \
-                a_doomed_binding_goes_once_its_node_is_back_and_its_groups_leave"]
     fn rebuild_from_records_restores_the_same_views_with_bad_nodes(
         chains in prop::collection::vec(chain_shape(), 1..=2),
         vc_count in 1usize..=3,
@@ -959,7 +956,6 @@ fn reconfig_adding_a_node_to_a_pool_gives_the_vc_its_new_quota() {
 // "guaranteed groups their VC no longer covers", but from_records files every group it
 // restores at priority -1 there (restore_as returns Ok(false) for them).
 #[test]
-#[ignore = "src/cell/bindinfo.rs from_records: opportunistic groups are reported lazily_preempted"]
 fn rebuild_reports_opportunistic_groups_as_restored() {
     let Some(config) = feature_config("hived-config-2.yaml") else {
         return;
@@ -1060,8 +1056,6 @@ virtualClusters:
 // clears `doomed` on one in use, and add_usage (allocator.rs) never unbinds a doomed
 // cell; release_by_id refreshes only while some leaf is bad.
 #[test]
-#[ignore = "src/cell/health.rs refresh_doomed: a doomed binding in use when its node comes back \
-            stays bound after its groups leave"]
 fn a_doomed_binding_goes_once_its_node_is_back_and_its_groups_leave() {
     let config = load_str(ONE_POOL, "one-pool").expect("config loads");
     let mut alloc = Allocator::new(&config);
@@ -1091,8 +1085,6 @@ fn a_doomed_binding_goes_once_its_node_is_back_and_its_groups_leave() {
 // then unbound and, as schedule() refreshes doomed bindings only on bind/preempt, not
 // doomed either, unlike in an allocator rebuilt from the same records.
 #[test]
-#[ignore = "src/cell/allocator.rs schedule_new: lazy downgrade kept when the decision is Wait; \
-            doomed bindings not refreshed after it"]
 fn a_wait_leaves_lazily_preemptible_groups_alone() {
     let Some(config) = feature_config("hived-config-1.yaml") else {
         return;
