@@ -751,13 +751,18 @@ fn report(racks: u32, steps: usize, warm_steps: usize) {
     // included, unlike a clone).
     let (occupancy, groups) = (driver.occupancy(), driver.alloc.group_count());
     let Driver { alloc, .. } = driver;
+    // A whole-state copy, as a lazy preemption attempt takes one to roll back to.
+    let (snapshot, clone_timing) = timed(|| alloc.clone());
+    drop(snapshot);
     let base = live_bytes();
     drop(alloc);
     let loaded_bytes = base - live_bytes();
     println!(
-        "  allocator after the stream ({:.0}% occupancy, {groups} live groups): {:.2} MiB",
+        "  allocator after the stream ({:.0}% occupancy, {groups} live groups): {:.2} MiB; \
+         Allocator::clone {:.0} µs wall",
         occupancy * 100.0,
-        mib(loaded_bytes)
+        mib(loaded_bytes),
+        us(clone_timing.wall)
     );
 }
 

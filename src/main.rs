@@ -62,11 +62,11 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<(), Failure> {
-    // With no subcommand, cellsim runs the bundled default scenario (the README's main job).
-    match cli
-        .command
-        .unwrap_or_else(|| Command::Run(RunArgs::default()))
-    {
+    // With no subcommand, cellsim runs the README's main job: the labs and the sharing demo.
+    let Some(command) = cli.command else {
+        return main_job();
+    };
+    match command {
         Command::Validate(args) => validate(&args),
         Command::Run(args) => run_scenario(&args),
         Command::Lab(args) => run_labs(&args),
@@ -79,6 +79,30 @@ fn run_scenario(args: &RunArgs) -> Result<(), Failure> {
         None => sim::scenario::default_scenario(),
     }
     .map_err(Failure::InvalidScenario)?;
+    simulate_and_report(&scenario, args).map(|_| ())
+}
+
+/// The README's main job (no arguments): the five labs, then the sharing-anomaly demo.
+fn main_job() -> Result<(), Failure> {
+    let labs_out = PathBuf::from("out").join("labs");
+    run_labs(&LabArgs {
+        lab: "all".to_string(),
+        out: Some(labs_out.clone()),
+    })?;
+    let demo = sharing::demo_scenario().map_err(Failure::InvalidScenario)?;
+    println!("\nSharing anomaly demo ({}):", sharing::DEMO_PATH);
+    let demo_out = simulate_and_report(&demo, &RunArgs::default())?;
+    println!(
+        "\nMain job done. Lab reports: {}/<lab>/report.html; sharing-anomaly report: {}/report.html",
+        labs_out.display(),
+        demo_out.display()
+    );
+    Ok(())
+}
+
+/// Runs every model of a loaded scenario and writes its reports; returns the folder.
+fn simulate_and_report(scenario: &sim::Scenario, args: &RunArgs) -> Result<PathBuf, Failure> {
+    let scenario = scenario.clone();
     for warning in &scenario.warnings {
         eprintln!("warning: {warning}");
     }
@@ -150,7 +174,7 @@ fn run_scenario(args: &RunArgs) -> Result<(), Failure> {
         out.display(),
         out.display()
     );
-    Ok(())
+    Ok(out)
 }
 
 fn validate(args: &ValidateArgs) -> Result<(), Failure> {
