@@ -8,6 +8,7 @@ mod config_validation;
 mod feature_demos;
 mod inspect_shapes;
 mod labs;
+mod main_job;
 mod openpai_jobs;
 mod rebuild;
 mod sharing;
