@@ -75,33 +75,31 @@ impl Allocator {
         suggested: Option<&HashSet<String>>,
     ) -> Unit {
         let state = &self.cells[cell as usize];
-        let (same, higher) = if priority < 0 {
-            (state.opp_used, state.used - state.opp_used)
-        } else {
-            let mut same = 0;
-            let mut higher = 0;
+        let leaf_count = self.topo.cell(cell).leaf_count();
+        let suggested_ok =
+            suggested.is_none_or(|s| self.topo.node_name(cell).is_none_or(|n| s.contains(n)));
+        // Full units are common in a busy cluster and can never be chosen: skip the leaf
+        // scan for them (their rank does not matter; `pack` drops units with no room).
+        let full =
+            preempt_below.is_none() && (state.used >= leaf_count || state.bad >= leaf_count);
+        let (mut same, mut higher, mut free) = (0, 0, 0);
+        if !full {
+            if priority < 0 {
+                (same, higher) = (state.opp_used, state.used - state.opp_used);
+            }
+            // One pass over the leaves gives both the ranking counts and the room.
             for &l in self.topo.leaves_of(cell) {
                 let s = &self.cells[l as usize];
-                if s.user.is_some() {
+                if priority >= 0 && s.user.is_some() {
                     if s.priority == priority {
                         same += 1;
                     } else if s.priority > priority {
                         higher += 1;
                     }
                 }
+                free += self.leaf_available(l, preempt_below, &[]) as u32;
             }
-            (same, higher)
-        };
-        let suggested_ok =
-            suggested.is_none_or(|s| self.topo.node_name(cell).is_none_or(|n| s.contains(n)));
-        let leaf_count = self.topo.cell(cell).leaf_count();
-        // Full units are common in a busy cluster: skip the leaf scan for them.
-        let free =
-            if preempt_below.is_none() && (state.used >= leaf_count || state.bad >= leaf_count) {
-                0
-            } else {
-                self.available_in(cell, preempt_below, &[])
-            };
+        }
         Unit {
             kind: UnitKind::Physical {
                 cell,
@@ -125,7 +123,10 @@ impl Allocator {
         let mut order: Vec<usize> = (0..sizes.len()).collect();
         order.sort_by_key(|&i| (sizes[i], i));
         let mut unit_of = vec![usize::MAX; sizes.len()];
-        let mut ranking: Vec<usize> = (0..units.len()).filter(|&u| units[u].suggested).collect();
+        // Units without room never gain any (room only shrinks while packing): leave them
+        // out of the ranking so each pod sorts only candidates.
+        let mut ranking: Vec<usize> =
+            (0..units.len()).filter(|&u| units[u].suggested && units[u].free > 0).collect();
         for &pod in &order {
             let k = sizes[pod];
             ranking.sort_by_key(|&u| {
