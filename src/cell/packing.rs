@@ -338,6 +338,12 @@ impl Allocator {
                     } else {
                         preempt_below
                     };
+                    // A full bound cell has no room in the free-only pass: skip all its
+                    // nodes with one check instead of one per node (speed on big VCs).
+                    let leaf_count = self.topo.cell(cell).leaf_count();
+                    if threshold.is_none() && self.cells[cell as usize].used >= leaf_count {
+                        continue;
+                    }
                     for unit in self.topo.units_within(cell) {
                         units.push(self.physical_unit(
                             unit,
