@@ -1,24 +1,30 @@
 //! Allocator benchmark: schedule and release latency and allocator memory on a loaded
 //! cluster of 1,024 and 10,240 GPUs (8 and 80 racks of 16 nodes x 8 GPUs, levels GPU ->
 //! PCIe switch -> socket -> node -> rack, four VCs guaranteed as rack and node cells that
-//! add up to the whole cluster).
+//! add up to the whole cluster). It owns the workload and the measuring; it asserts no
+//! targets (see `reports/` for results and the machine they came from).
 //!
 //! A seeded stream of 1, 2, 4, 8, 16 (2x8) and 32 (4x8) GPU groups, 10% opportunistic and
 //! guaranteed at mixed priorities, keeps the cluster 70-90% occupied by releasing random
-//! groups. Criterion measures the mean/median of one schedule call and of one release call
-//! (only the call itself is timed; keeping the band is not). Because criterion reports no
-//! percentiles, a second pass times every call of a long mixed stream with `Instant` and
-//! prints median, p90, p99, p99.9 and max, and a counting global allocator prints the live
-//! heap bytes of the allocator's state. Run with `cargo bench --bench allocator`; the
-//! report pass runs after the criterion benches, for the sizes whose id `report/<GPUs>`
-//! contains the name filter, if one is given (`-- report/10240` runs only that report,
-//! `-- --exact report/1024` only the small one).
-//! Under `cargo test --benches` everything runs once on the small cluster as a smoke test.
-//! Results and the machine they came from are recorded in `reports/`.
+//! groups; a preemptor's victims leave at once and it is scheduled again. Criterion
+//! measures the mean/median of one schedule call and of one release call (only the call
+//! itself is timed; keeping the band is not). Because criterion reports no percentiles, a
+//! report pass then times every call of a long mixed stream on its own, by wall clock and
+//! by thread CPU time (which leaves out time the thread was descheduled), and prints
+//! median, p90, p99, p99.9 and max per decision kind; a counting global allocator gives
+//! the heap bytes of the config, of an empty allocator and of a loaded one.
+//!
+//! Run with `cargo bench --bench allocator`. The report runs for the sizes whose id
+//! `report/<GPUs>` contains the name filter, if one is given (`-- report/10240`;
+//! `-- --exact report/1024`); `CELLSIM_BENCH_STEPS` shortens its stream for profiling
+//! (callgrind: `--toggle-collect=allocator::measured_schedule`). It prints a digest of
+//! every decision: a change that only makes the allocator faster keeps the digest (same
+//! toolchain). Under `cargo test --benches` everything runs once on the small cluster.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::HashMap;
 use std::fmt::Write as _;
+use std::hash::{DefaultHasher, Hash, Hasher};
 use std::hint::black_box;
 use std::sync::atomic::{AtomicIsize, Ordering};
 use std::time::{Duration, Instant};
@@ -260,6 +266,9 @@ struct Driver {
     next_id: u64,
     /// Rejects seen (a correct workload has none).
     rejects: u64,
+    /// Hash of every decision so far, in order: two builds that print the same digest
+    /// made the same decisions (a check for pure speed-ups).
+    digest: DefaultHasher,
 }
 
 impl Driver {
@@ -278,6 +287,7 @@ impl Driver {
             live_index: HashMap::new(),
             next_id: 0,
             rejects: 0,
+            digest: DefaultHasher::new(),
         }
     }
 
@@ -344,6 +354,7 @@ impl Driver {
     fn apply(&mut self, request: &GroupRequest, decision: Decision) {
         let mut decision = decision;
         for _ in 0..4 {
+            format!("{decision:?}").hash(&mut self.digest);
             match decision {
                 Decision::Bind(_) => {
                     self.add_live(request);
@@ -451,7 +462,7 @@ impl Driver {
         self.advance_to_schedule();
         let request = self.next_request();
         let occupancy = self.occupancy();
-        let (decision, timing) = timed(|| self.alloc.schedule(black_box(&request), None));
+        let (decision, timing) = timed(|| measured_schedule(&mut self.alloc, &request));
         let kind = kind_of(&decision);
         self.apply(&request, decision);
         ScheduleSample {
@@ -468,13 +479,29 @@ impl Driver {
         self.advance_to_release();
         let name = self.random_live()?;
         let occupancy = self.occupancy();
-        let (result, timing) = timed(|| self.alloc.release_group(black_box(&name)));
+        let (result, timing) = timed(|| measured_release(&mut self.alloc, &name));
         if let Err(e) = result {
             panic!("release of a live group failed: {e}");
         }
         self.forget(&name);
         Some((timing, occupancy))
     }
+}
+
+/// The timed schedule call, kept out of line so that a profiler can count exactly the
+/// measured calls: `valgrind --tool=callgrind --toggle-collect=allocator::measured_schedule`.
+#[inline(never)]
+fn measured_schedule(alloc: &mut Allocator, request: &GroupRequest) -> Decision {
+    alloc.schedule(black_box(request), None)
+}
+
+/// The timed release call (see [`measured_schedule`]).
+#[inline(never)]
+fn measured_release(
+    alloc: &mut Allocator,
+    name: &str,
+) -> Result<(), cellsim::cell::AllocatorError> {
+    alloc.release_group(black_box(name))
 }
 
 /// Wall-clock and thread CPU time of one call. CPU time leaves out the time the thread
@@ -749,6 +776,12 @@ fn report(racks: u32, steps: usize, warm_steps: usize) {
 
     // What the loaded allocator holds is what dropping it gives back (capacity slack
     // included, unlike a clone).
+    println!(
+        "  timed calls: {} schedule, {} release; decision digest {:016x}",
+        all.len(),
+        releases.len(),
+        driver.digest.finish()
+    );
     let (occupancy, groups) = (driver.occupancy(), driver.alloc.group_count());
     let Driver { alloc, .. } = driver;
     // A whole-state copy, as a lazy preemption attempt takes one to roll back to.
@@ -795,6 +828,15 @@ fn report_plan() -> (bool, Vec<u32>) {
     (bench, sizes)
 }
 
+/// Steps of the report's timed stream: 40,000, or `CELLSIM_BENCH_STEPS` (fewer make a
+/// profiler run, e.g. under callgrind, take minutes instead of hours).
+fn report_steps() -> usize {
+    std::env::var("CELLSIM_BENCH_STEPS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(40_000)
+}
+
 fn main() {
     let mut criterion = Criterion::default()
         .warm_up_time(Duration::from_secs(2))
@@ -805,7 +847,7 @@ fn main() {
     let (bench, sizes) = report_plan();
     for racks in sizes {
         if bench {
-            report(racks, 40_000, 5_000);
+            report(racks, report_steps(), 5_000);
         } else if racks == SIZES[0] {
             // Test mode: a quick smoke run on the small cluster.
             report(racks, 500, 200);

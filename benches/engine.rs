@@ -33,8 +33,10 @@ use std::time::{Duration, Instant};
 
 use cellsim::cell::{GroupMember, GroupRequest, OPPORTUNISTIC_PRIORITY};
 use cellsim::config::{CellConfig, load_str};
-use cellsim::sched::{self, ModelOptions};
-use cellsim::sim::{JobOutcome, RunResult, Scenario, SimJob, SimTimeMs, simulate_with_progress};
+use cellsim::sched::{self, ModelOptions, OfferContext, Scheduler, Verdict};
+use cellsim::sim::{
+    JobOutcome, RunResult, Scenario, SimEvent, SimJob, SimTimeMs, simulate_with_progress,
+};
 use criterion::{BenchmarkId, Criterion, Throughput};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -291,20 +293,126 @@ fn thread_cpu_time() -> Duration {
     Duration::ZERO
 }
 
+/// A model wrapped to count and time the engine's calls into it, for the report's
+/// breakdown of where a run's time goes (engine vs. model/allocator).
+struct Metered<'a> {
+    inner: &'a mut dyn Scheduler,
+    /// Offers answered Start, Preempt, Wait, Reject.
+    verdicts: [u64; 4],
+    offer_time: Duration,
+    releases: u64,
+    release_time: Duration,
+}
+
+impl Scheduler for Metered<'_> {
+    fn name(&self) -> &'static str {
+        self.inner.name()
+    }
+
+    fn describe(&self) -> &'static str {
+        self.inner.describe()
+    }
+
+    fn head_of_line_blocking(&self) -> bool {
+        self.inner.head_of_line_blocking()
+    }
+
+    fn orders_by_priority(&self) -> bool {
+        self.inner.orders_by_priority()
+    }
+
+    fn offer(&mut self, request: &GroupRequest, ctx: &mut OfferContext<'_>) -> Verdict {
+        let start = Instant::now();
+        let verdict = self.inner.offer(request, ctx);
+        self.offer_time += start.elapsed();
+        let kind = match verdict {
+            Verdict::Start(_) => 0,
+            Verdict::Preempt(_) => 1,
+            Verdict::Wait(_) => 2,
+            Verdict::Reject(_) => 3,
+        };
+        self.verdicts[kind] += 1;
+        verdict
+    }
+
+    fn release(&mut self, group: &str) {
+        let start = Instant::now();
+        self.inner.release(group);
+        self.release_time += start.elapsed();
+        self.releases += 1;
+    }
+
+    fn set_node_health(&mut self, node: &str, healthy: bool) -> Result<(), String> {
+        self.inner.set_node_health(node, healthy)
+    }
+
+    fn take_downgraded(&mut self) -> Vec<String> {
+        self.inner.take_downgraded()
+    }
+}
+
+/// Runs `model` once through [`Metered`] and prints how many model calls the engine made
+/// and what share of the run they took.
+fn breakdown(scenario: &Scenario, model: &str) {
+    let mut inner =
+        match sched::model_with_options(model, &scenario.config, &scenario.model_options) {
+            Ok(m) => m,
+            Err(e) => panic!("model {model}: {e}"),
+        };
+    let mut metered = Metered {
+        inner: inner.as_mut(),
+        verdicts: [0; 4],
+        offer_time: Duration::ZERO,
+        releases: 0,
+        release_time: Duration::ZERO,
+    };
+    let mut rng = ChaCha8Rng::seed_from_u64(scenario.seed);
+    let handled = Cell::new(0u64);
+    let start = Instant::now();
+    let result = simulate_with_progress(scenario, &mut metered, &mut rng, &|_, n| handled.set(n));
+    let wall = start.elapsed().as_secs_f64();
+    drop(black_box(result));
+    let offers: u64 = metered.verdicts.iter().sum();
+    let [start_n, preempt_n, wait_n, reject_n] = metered.verdicts;
+    let (offer_s, release_s) = (
+        metered.offer_time.as_secs_f64(),
+        metered.release_time.as_secs_f64(),
+    );
+    println!(
+        "  {model:<8} breakdown: {offers} offers ({:.2} per engine event; start {start_n}, \
+         preempt {preempt_n}, wait {wait_n}, reject {reject_n}), {:.1} µs per offer, \
+         {} releases {:.1} µs each; model calls {:.0}% of the run's {wall:.2} s, \
+         engine bookkeeping {:.0}%",
+        offers as f64 / handled.get().max(1) as f64,
+        offer_s * 1e6 / offers.max(1) as f64,
+        metered.releases,
+        release_s * 1e6 / metered.releases.max(1) as f64,
+        (offer_s + release_s) / wall * 100.0,
+        (1.0 - (offer_s + release_s) / wall) * 100.0,
+    );
+}
+
 // ---------------------------------------------------------------------------------------
 // Criterion
 
-fn bench_engine(c: &mut Criterion, scenario: &Scenario) {
+fn bench_engine(c: &mut Criterion, plan: &Plan, scenario: &Scenario) {
     let mut group = c.benchmark_group("engine");
     group.sample_size(10);
     group.warm_up_time(Duration::from_secs(1));
     group.measurement_time(Duration::from_secs(20));
     for model in MODELS {
+        let jobs = format!("{}-jobs", scenario.jobs.len());
+        // Counting the events costs a run; skip models the filter leaves out.
+        if !plan.selects(&format!("engine/{model}/{jobs}")) {
+            continue;
+        }
         // Throughput in engine events: count them once (the run is deterministic).
         let (_, events) = run(scenario, model);
         group.throughput(Throughput::Elements(events));
-        let id = BenchmarkId::new(model, format!("{}-jobs", scenario.jobs.len()));
-        group.bench_function(id, |b| b.iter(|| run(black_box(scenario), model)));
+        group.bench_function(BenchmarkId::new(model, &jobs), |b| {
+            // Freeing the result is not the engine's work: drop it outside the clock.
+            b.iter_with_large_drop(|| run(black_box(scenario), model))
+        });
     }
     group.finish();
 }
@@ -333,9 +441,15 @@ fn describe(r: &RunResult) -> String {
     let mean_wait = waits.iter().sum::<u64>() as f64 / waits.len().max(1) as f64;
     let count = |o: JobOutcome| r.jobs.iter().filter(|j| j.outcome == o).count();
     let preemptions: u32 = r.jobs.iter().map(|j| j.preemptions).sum();
+    let waiting_lines = r
+        .events
+        .iter()
+        .filter(|e| matches!(e, SimEvent::GroupWaiting { .. }))
+        .count();
     format!(
         "simulated {:.0} h (last submit at {:.0} h); GPU utilisation {:.1}%; wait mean {:.1} min, \
-         p50 {:.1} min, p99 {:.1} h; finished {}, rejected {}, unfinished {}; preemptions {}",
+         p50 {:.1} min, p99 {:.1} h; finished {}, rejected {}, unfinished {}; preemptions {}; \
+         {waiting_lines} GroupWaiting log events",
         hours(r.end_ms),
         hours(last_submit),
         utilisation * 100.0,
@@ -352,9 +466,18 @@ fn describe(r: &RunResult) -> String {
 /// Runs every model once over `scenario`, timed, and prints the rates.
 fn report(scenario: &Scenario) {
     let jobs = scenario.jobs.len();
+    let demand_gpu_ms: f64 = scenario
+        .jobs
+        .iter()
+        .map(|j| f64::from(j.gpus()) * j.duration_ms as f64)
+        .sum();
+    let last_submit = scenario.jobs.iter().map(|j| j.submit_ms).max().unwrap_or(0);
     println!(
         "\n== engine report: {TOTAL_GPUS} GPUs ({RACKS} racks x {NODES_PER_RACK} nodes x \
-         {GPUS_PER_NODE} GPUs), 4 VCs, {jobs} jobs, seed {SEED} =="
+         {GPUS_PER_NODE} GPUs), 4 VCs, {jobs} jobs, seed {SEED} ==\n  offered load {:.1}% \
+         (GPU time asked / cluster GPU time until the last submit at {:.0} h)",
+        demand_gpu_ms / (f64::from(TOTAL_GPUS) * last_submit.max(1) as f64) * 100.0,
+        hours(last_submit)
     );
     for model in MODELS {
         let ((result, engine_events), wall, cpu) = timed(|| run(scenario, model));
@@ -373,40 +496,101 @@ fn report(scenario: &Scenario) {
         // engine's work.
         drop(black_box(result));
     }
+    println!("  where the time goes (a second, metered run; timers add a little overhead):");
+    for model in MODELS {
+        breakdown(scenario, model);
+    }
 }
 
-/// Whether cargo runs this as a bench (`--bench`) rather than as a test (`cargo test
-/// --benches`), and whether the name filter selects the report pass (`report`).
-fn report_plan() -> (bool, bool) {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.iter().any(|a| a == "--list") {
-        return (false, false);
+/// Criterion's options that take a separate value (criterion 0.8 `configure_from_args`).
+const VALUE_OPTIONS: [&str; 20] = [
+    "-c",
+    "--color",
+    "--colour",
+    "-s",
+    "--save-baseline",
+    "-b",
+    "--baseline",
+    "--baseline-lenient",
+    "--format",
+    "--profile-time",
+    "--load-baseline",
+    "--sample-size",
+    "--warm-up-time",
+    "--measurement-time",
+    "--nresamples",
+    "--noise-threshold",
+    "--confidence-level",
+    "--significance-level",
+    "--plotting-backend",
+    "--output-format",
+];
+
+/// What the command line asks for: bench or test mode, and the name filters.
+struct Plan {
+    /// Run by `cargo bench` (`--bench`) rather than `cargo test --benches`.
+    bench: bool,
+    /// `--list`: criterion lists its benches; run nothing.
+    list: bool,
+    exact: bool,
+    filters: Vec<String>,
+}
+
+impl Plan {
+    fn from_args() -> Plan {
+        let args: Vec<String> = std::env::args().skip(1).collect();
+        let has = |flag: &str| args.iter().any(|a| a == flag);
+        Plan {
+            bench: has("--bench") && !has("--test"),
+            list: has("--list"),
+            exact: has("--exact"),
+            // The values of criterion's options are not filters.
+            filters: args
+                .iter()
+                .enumerate()
+                .filter(|&(i, a)| {
+                    !a.starts_with('-')
+                        && (i == 0 || !VALUE_OPTIONS.contains(&args[i - 1].as_str()))
+                })
+                .map(|(_, a)| a.clone())
+                .collect(),
+        }
     }
-    let bench = args.iter().any(|a| a == "--bench") && !args.iter().any(|a| a == "--test");
-    let filters: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
-    let selected = filters.is_empty() || filters.iter().any(|f| "report".contains(f.as_str()));
-    (bench, selected)
+
+    /// Whether the filters select the id (criterion's rule: contains, or equals with
+    /// `--exact`; no filter selects everything).
+    fn selects(&self, id: &str) -> bool {
+        !self.list
+            && (self.filters.is_empty()
+                || self.filters.iter().any(|f| {
+                    if self.exact {
+                        id == f
+                    } else {
+                        id.contains(f.as_str())
+                    }
+                }))
+    }
 }
 
 fn main() {
-    let (bench, report_selected) = report_plan();
+    let plan = Plan::from_args();
     let config = cluster_config();
     let mut criterion = Criterion::default().configure_from_args();
-    if bench {
+    if plan.bench {
         let full = workload(&config, FULL_JOBS);
         let prefix = Scenario {
             jobs: full.jobs[..PREFIX_JOBS].to_vec(),
             ..full.clone()
         };
-        bench_engine(&mut criterion, &prefix);
-        if report_selected {
+        bench_engine(&mut criterion, &plan, &prefix);
+        if plan.selects("report") {
             report(&full);
         }
     } else {
         // Test mode: one quick pass over a small prefix.
         let smoke = workload(&config, SMOKE_JOBS);
-        bench_engine(&mut criterion, &smoke);
-        if report_selected {
+        bench_engine(&mut criterion, &plan, &smoke);
+        if plan.selects("report") {
             report(&smoke);
         }
     }

@@ -80,8 +80,7 @@ impl Allocator {
             suggested.is_none_or(|s| self.topo.node_name(cell).is_none_or(|n| s.contains(n)));
         // Full units are common in a busy cluster and can never be chosen: skip the leaf
         // scan for them (their rank does not matter; `pack` drops units with no room).
-        let full =
-            preempt_below.is_none() && (state.used >= leaf_count || state.bad >= leaf_count);
+        let full = preempt_below.is_none() && (state.used >= leaf_count || state.bad >= leaf_count);
         let (mut same, mut higher, mut free) = (0, 0, 0);
         if !full {
             if priority < 0 {
@@ -125,8 +124,9 @@ impl Allocator {
         let mut unit_of = vec![usize::MAX; sizes.len()];
         // Units without room never gain any (room only shrinks while packing): leave them
         // out of the ranking so each pod sorts only candidates.
-        let mut ranking: Vec<usize> =
-            (0..units.len()).filter(|&u| units[u].suggested && units[u].free > 0).collect();
+        let mut ranking: Vec<usize> = (0..units.len())
+            .filter(|&u| units[u].suggested && units[u].free > 0)
+            .collect();
         for &pod in &order {
             let k = sizes[pod];
             ranking.sort_by_key(|&u| {

@@ -13,5 +13,6 @@ mod openpai_jobs;
 mod rebuild;
 mod sharing;
 mod sim_engine;
+mod sim_invariants;
 mod suggested_nodes;
 mod validate_cli;
