@@ -219,7 +219,8 @@ const OPPORTUNISTIC_PERCENT: u32 = 10;
 /// Occupancy band kept by releasing or submitting groups.
 const LOW: f64 = 0.77;
 const HIGH: f64 = 0.83;
-/// Hard band the whole run must stay in once filled.
+/// Band every timed call starts in: below it the driver refills first (a preemption can
+/// free more than it takes); the report warns if a call starts outside it.
 const BAND: (f64, f64) = (0.70, 0.90);
 
 fn pick_weighted<T: Copy>(rng: &mut ChaCha8Rng, items: &[(T, u32)]) -> T {
@@ -253,7 +254,7 @@ fn kind_of(d: &Decision) -> Kind {
 }
 
 /// An allocator under a seeded stream of groups, with the bookkeeping to release random
-/// live groups. Only the allocator calls the benches time are timed; the rest is driver.
+/// live groups. Only the one allocator call a bench measures is timed, never the driver.
 struct Driver {
     alloc: Allocator,
     rng: ChaCha8Rng,

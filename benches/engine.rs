@@ -3,7 +3,7 @@
 //! -> socket -> node -> rack, four VCs guaranteed as rack and node cells that add up to
 //! the whole cluster) under a seeded synthetic workload of 100,000 gang jobs.
 //!
-//! The workload: Poisson arrivals (mean gap [`MEAN_GAP_MS`], about 75% offered load),
+//! The workload: Poisson arrivals (mean gap [`MEAN_GAP_MS`], 73% offered load),
 //! 1/2/4/8/16/32 GPUs skewed to small (16 and 32 are 2 and 4 pods of 8), log-normal
 //! durations (median 20 min, clamped to 1 min .. 24 h), VCs in proportion to their
 //! guarantee, 10% opportunistic and the rest `test` or `prod`. Everything is built in code
@@ -13,8 +13,10 @@
 //! - criterion (`engine/<model>`) times a whole run over the first [`PREFIX_JOBS`] jobs,
 //!   ten samples, and reports its throughput in engine events per second;
 //! - a report pass runs the full 100,000 jobs once per model, timed with `Instant` and the
-//!   thread CPU clock, and prints events/s, jobs/s, wall and CPU time and what the
-//!   workload did (utilisation, waits, preemptions).
+//!   thread CPU clock, and prints events/s and jobs/s (per wall and per CPU second: on a
+//!   shared machine the thread's CPU time is the closer measure of one core), and what
+//!   the workload did (utilisation, waits, preemptions); then it runs each model again
+//!   with its calls metered, to split the time between the engine and the model.
 //!
 //! "Engine events" are the events the engine's queue handled (submits, finishes, kills,
 //! node events; stale finishes of preempted runs excluded), read from the progress hook.
@@ -26,7 +28,7 @@
 //! `cargo test --benches` everything runs once on a 2,000-job prefix as a smoke test.
 //! Results and the machine they came from are in `reports/2026-11-25-engine-bench/`.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::fmt::Write as _;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -159,8 +161,9 @@ const DURATION_SIGMA: f64 = 1.5;
 const DURATION_MIN_MS: f64 = 60_000.0;
 const DURATION_MAX_MS: f64 = 24.0 * 3_600_000.0;
 /// Mean gap between arrivals. A job asks for about 5.75 GPUs x 61 min (the clamped
-/// log-normal mean) = 350 GPU-minutes; at one job per 14 s that is 1,500 GPUs busy on
-/// average, 75% of the cluster: busy, with queues that drain.
+/// log-normal mean) = 350 GPU-minutes; at one job per 14 s that is about 73% of the
+/// cluster (the report prints the exact figure): busy, with queues that drain. At 12 s
+/// (85%) `hived`'s run takes over 15 minutes, as its opportunistic backlog grows.
 const MEAN_GAP_MS: f64 = 14_000.0;
 
 fn pick_weighted<T: Copy>(rng: &mut ChaCha8Rng, items: &[(T, u32)]) -> T {
@@ -251,6 +254,16 @@ const MODELS: [&str; 3] = ["fifo", "hived", "yarn-cs"];
 /// One run of `scenario` through `model`: the result and the engine events handled.
 /// Building the model (an allocator over the cluster) is part of the run.
 fn run(scenario: &Scenario, model: &str) -> (RunResult, u64) {
+    run_observed(scenario, model, &|_, _| {})
+}
+
+/// [`run`], calling `observe(now_ms, events_handled)` about every
+/// [`cellsim::sim::PROGRESS_EVERY_EVENTS`] engine events.
+fn run_observed(
+    scenario: &Scenario,
+    model: &str,
+    observe: &dyn Fn(SimTimeMs, u64),
+) -> (RunResult, u64) {
     let mut model =
         match sched::model_with_options(model, &scenario.config, &scenario.model_options) {
             Ok(m) => m,
@@ -258,7 +271,10 @@ fn run(scenario: &Scenario, model: &str) -> (RunResult, u64) {
         };
     let mut rng = ChaCha8Rng::seed_from_u64(scenario.seed);
     let handled = Cell::new(0);
-    let result = simulate_with_progress(scenario, model.as_mut(), &mut rng, &|_, n| handled.set(n));
+    let result = simulate_with_progress(scenario, model.as_mut(), &mut rng, &|t, n| {
+        handled.set(n);
+        observe(t, n);
+    });
     (result, handled.get())
 }
 
@@ -463,6 +479,25 @@ fn describe(r: &RunResult) -> String {
     )
 }
 
+/// Engine events per wall second in each simulated day, from the progress marks: the
+/// cost of an event depends on how many groups wait, which changes over a run.
+fn rate_by_day(marks: &[(Duration, SimTimeMs, u64)]) -> String {
+    const DAY_MS: SimTimeMs = 24 * 3_600_000;
+    let mut out = String::from("engine events/s by simulated day:");
+    let mut prev = (Duration::ZERO, 0u64);
+    for (i, &(wall, t, n)) in marks.iter().enumerate() {
+        let last_of_day = marks
+            .get(i + 1)
+            .is_none_or(|next| next.1 / DAY_MS != t / DAY_MS);
+        if last_of_day && wall > prev.0 {
+            let rate = (n - prev.1) as f64 / (wall - prev.0).as_secs_f64();
+            let _ = write!(out, " d{}={:.1}k", t / DAY_MS, rate / 1000.0);
+            prev = (wall, n);
+        }
+    }
+    out
+}
+
 /// Runs every model once over `scenario`, timed, and prints the rates.
 fn report(scenario: &Scenario) {
     let jobs = scenario.jobs.len();
@@ -480,18 +515,30 @@ fn report(scenario: &Scenario) {
         hours(last_submit)
     );
     for model in MODELS {
-        let ((result, engine_events), wall, cpu) = timed(|| run(scenario, model));
+        // (wall time, simulated time, engine events) about every 1,024 events.
+        let marks: RefCell<Vec<(Duration, SimTimeMs, u64)>> = RefCell::new(Vec::new());
+        let start = Instant::now();
+        let ((result, engine_events), wall, cpu) = timed(|| {
+            run_observed(scenario, model, &|t, n| {
+                marks.borrow_mut().push((start.elapsed(), t, n))
+            })
+        });
         let log_events = result.events.len() as f64;
         let secs = wall.as_secs_f64();
         let cpu_secs = cpu.as_secs_f64();
         println!(
-            "  {model:<8} wall {secs:>7.3} s (cpu {cpu_secs:>7.3} s): {:>10.0} engine events/s \
-             ({engine_events} events), {:>10.0} log events/s ({log_events} events), {:>9.0} jobs/s",
+            "  {model:<8} wall {secs:>7.3} s (cpu {cpu_secs:>7.3} s): {:>8.0} engine events/s \
+             ({engine_events} events), {:>8.0} log events/s ({log_events} events), {:>7.0} jobs/s; \
+             per CPU second: {:>8.0} engine events, {:>8.0} log events, {:>7.0} jobs",
             engine_events as f64 / secs,
             log_events / secs,
             jobs as f64 / secs,
+            engine_events as f64 / cpu_secs,
+            log_events / cpu_secs,
+            jobs as f64 / cpu_secs,
         );
         println!("  {:<8} {}", "", describe(&result));
+        println!("  {:<8} {}", "", rate_by_day(&marks.into_inner()));
         // Keep the result alive until after the clock stopped: dropping it is not the
         // engine's work.
         drop(black_box(result));
