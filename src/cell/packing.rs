@@ -124,16 +124,21 @@ impl Allocator {
         let mut unit_of = vec![usize::MAX; sizes.len()];
         // Units without room never gain any (room only shrinks while packing): leave them
         // out of the ranking so each pod sorts only candidates.
-        let mut ranking: Vec<usize> = (0..units.len())
+        let ranking: Vec<usize> = (0..units.len())
             .filter(|&u| units[u].suggested && units[u].free > 0)
             .collect();
         for &pod in &order {
             let k = sizes[pod];
-            ranking.sort_by_key(|&u| {
-                let x = &units[u];
-                (!x.healthy, std::cmp::Reverse(x.same), x.higher, x.order)
-            });
-            let u = *ranking.iter().find(|&&u| units[u].free >= k)?;
+            // `order` is unique, so the best-ranked unit with room is the minimum: one
+            // linear scan instead of a full sort per pod.
+            let u = ranking
+                .iter()
+                .copied()
+                .filter(|&u| units[u].free >= k)
+                .min_by_key(|&u| {
+                    let x = &units[u];
+                    (!x.healthy, std::cmp::Reverse(x.same), x.higher, x.order)
+                })?;
             units[u].free -= k;
             units[u].same += k;
             unit_of[pod] = u;
@@ -322,7 +327,8 @@ impl Allocator {
         } = scope;
         let mut virtual_per_level: std::collections::BTreeMap<u8, u32> =
             std::collections::BTreeMap::new();
-        let mut units = Vec::new();
+        // At most one unit per packing unit of the chain: no regrowth while pushing.
+        let mut units = Vec::with_capacity(self.topo.chains[chain as usize].packing_units.len());
         let mut order = 0;
         let mut virtual_units = Vec::new();
         for (i, p) in self.vcs[vc as usize].preassigned.iter().enumerate() {
@@ -344,7 +350,7 @@ impl Allocator {
                     if threshold.is_none() && self.cells[cell as usize].used >= leaf_count {
                         continue;
                     }
-                    for unit in self.topo.units_within(cell) {
+                    for &unit in self.topo.units_within(cell).iter() {
                         units.push(self.physical_unit(
                             unit,
                             threshold,

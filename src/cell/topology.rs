@@ -294,11 +294,19 @@ impl Topology {
     }
 
     /// Packing units (node-level cells, or the cell itself when below node level) inside `cell`.
-    pub fn units_within(&self, cell: CellId) -> Vec<CellId> {
-        let chain = &self.chains[self.cells[cell as usize].chain as usize];
-        let mut out = Vec::new();
-        self.collect_units(cell, chain.node_level, &mut out);
-        out
+    pub fn units_within(&self, cell: CellId) -> std::borrow::Cow<'_, [CellId]> {
+        let shape = &self.cells[cell as usize];
+        let chain = &self.chains[shape.chain as usize];
+        if shape.level <= chain.node_level {
+            return std::borrow::Cow::Owned(vec![cell]);
+        }
+        // Ids are depth-first, so the subtree is `cell..=its last leaf` and the chain's
+        // packing units inside it are one run of the (ascending) unit list.
+        let end = self.leaves[shape.leaf_range.end as usize - 1] + 1;
+        let units = &chain.packing_units;
+        let lo = units.partition_point(|&u| u < cell);
+        let hi = units.partition_point(|&u| u < end);
+        std::borrow::Cow::Borrowed(&units[lo..hi])
     }
 }
 
