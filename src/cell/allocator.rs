@@ -4,6 +4,7 @@
 //! `health.rs`, bind records in `bindinfo.rs`, views in `inspect.rs`.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
 
 use super::decision::*;
 use super::request::*;
@@ -103,8 +104,10 @@ impl Group {
 /// The cell allocator. See the module docs and `spec/hived-semantics.md`.
 #[derive(Debug, Clone)]
 pub struct Allocator {
-    pub(crate) config: CellConfig,
-    pub(crate) topo: Topology,
+    /// Shared, never changed after `new`: cloning the allocator (lazy preemption's undo
+    /// snapshot) then copies only the dynamic state.
+    pub(crate) config: Arc<CellConfig>,
+    pub(crate) topo: Arc<Topology>,
     pub(crate) cells: Vec<CellState>,
     /// Free lists per chain and level (index level-1), ordered by cell id for determinism.
     pub(crate) free_lists: Vec<Vec<BTreeSet<CellId>>>,
@@ -174,8 +177,8 @@ impl Allocator {
             .map(|c| vec![0u32; c.top_level() as usize])
             .collect();
         let mut alloc = Allocator {
-            config: config.clone(),
-            topo,
+            config: Arc::new(config.clone()),
+            topo: Arc::new(topo),
             cells,
             free_lists,
             demand,
@@ -394,15 +397,14 @@ impl Allocator {
                     }
                 }
                 let victims = plan.victims.clone();
-                let gid = self.commit_preempting(request, vc, plan);
-                let _ = gid;
+                self.commit_preempting(request, vc, plan);
                 return Decision::Preempt {
                     victims: victims.iter().map(|&v| self.victim_of(v)).collect(),
                 };
             }
         }
         Decision::Wait {
-            reason: self.wait_reason(request, vc, &chains, suggested),
+            reason: self.wait_reason(request, vc, &chains),
         }
     }
 
@@ -611,7 +613,7 @@ impl Allocator {
         self.placement_of(gid)
     }
 
-    fn commit_preempting(&mut self, request: &GroupRequest, vc: VcId, plan: Plan) -> GroupId {
+    fn commit_preempting(&mut self, request: &GroupRequest, vc: VcId, plan: Plan) {
         let gid = self.insert_group(request, vc, &plan, GroupState::Preempting);
         for leaf in plan
             .pods
@@ -626,7 +628,6 @@ impl Allocator {
         for canceled in plan.canceled {
             self.release_by_id(canceled);
         }
-        gid
     }
 
     /// A leaf reserved by a canceled (lower-priority) preemptor changes hands: its usage
@@ -818,7 +819,6 @@ impl Allocator {
         };
         self.group_by_name.remove(&group.request.name);
         let guaranteed = group.priority >= 0;
-        let mut touched_chain = false;
         for leaf in group.all_leaves() {
             let (user, reserved) = {
                 let s = &self.cells[leaf as usize];
@@ -835,11 +835,9 @@ impl Allocator {
             }
             if counted {
                 self.add_usage(leaf, -1);
-                touched_chain = true;
             }
         }
         // Doomed choices depend on opportunistic use too, so any release refreshes them.
-        let _ = touched_chain;
         if self.bad_leaves > 0 {
             self.refresh_all_doomed();
         }

@@ -506,9 +506,8 @@ impl Allocator {
         let mut order = 0;
         if request.is_opportunistic() {
             let c = &self.topo.chains[chain as usize];
-            for &top in &c.tops {
+            for _ in &c.tops {
                 self.virtual_units(chain, c.top_level(), None, &mut order, &mut units);
-                let _ = top;
             }
         } else {
             for p in &self.vcs[vc as usize].preassigned {
@@ -526,7 +525,6 @@ impl Allocator {
         request: &GroupRequest,
         vc: VcId,
         chains: &[ChainId],
-        _suggested: Option<&HashSet<String>>,
     ) -> WaitReason {
         let needed = request.leaf_count();
         let threshold = if request.is_opportunistic() {

@@ -156,18 +156,12 @@ fn build_config(chains: &[ChainShape], vc_count: usize, shares: &[u32], pin: boo
             available -= 1;
             vcs.get_mut("vc0").expect("vc0").pinned_cells.push(pin);
         }
-        let node_type = type_at(shape.node_depth);
-        let path = (0..=shape.node_depth)
-            .map(type_at)
-            .collect::<Vec<_>>()
-            .join(".");
         for v in 0..vc_count {
             let want = (*share_iter.next().unwrap_or(&1)).min(available);
             if want == 0 {
                 continue;
             }
             available -= want;
-            let _ = &node_type;
             vcs.get_mut(&format!("vc{v}"))
                 .expect("vc")
                 .virtual_cells
@@ -176,7 +170,6 @@ fn build_config(chains: &[ChainShape], vc_count: usize, shares: &[u32], pin: boo
                     cell_type: type_at(shape.node_depth),
                     cell_number: want,
                 });
-            let _ = &path;
         }
     }
     config.virtual_clusters = vcs;
