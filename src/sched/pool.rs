@@ -151,26 +151,9 @@ pub(crate) mod tests {
     use super::*;
     use crate::cell::GroupMember;
 
-    /// Cluster A of labs.md: two 1-GPU nodes of different SKUs, one VC each.
-    pub(crate) const TWO_NODE_CLUSTER: &str = "
-physicalCluster:
-  skuTypes:
-    GPU-C: {gpu: 1, cpu: 2, memory: 4096Mi}
-    GPU-D: {gpu: 1, cpu: 2, memory: 4096Mi}
-  cellTypes:
-    GPU-C-NODE: {childCellType: GPU-C, childCellNumber: 1, isNodeLevel: true}
-    GPU-C-NODE-POOL: {childCellType: GPU-C-NODE, childCellNumber: 1}
-    GPU-D-NODE: {childCellType: GPU-D, childCellNumber: 1, isNodeLevel: true}
-    GPU-D-NODE-POOL: {childCellType: GPU-D-NODE, childCellNumber: 1}
-  physicalCells:
-  - cellType: GPU-C-NODE-POOL
-    cellChildren: [{cellAddress: hostname-carol}]
-  - cellType: GPU-D-NODE-POOL
-    cellChildren: [{cellAddress: hostname-dan}]
-virtualClusters:
-  default: {virtualCells: [{cellType: GPU-C-NODE-POOL.GPU-C-NODE, cellNumber: 1}]}
-  vc1:     {virtualCells: [{cellType: GPU-D-NODE-POOL.GPU-D-NODE, cellNumber: 1}]}
-";
+    /// Cluster A of labs.md (the project's copy the labs run on): two 1-GPU nodes of
+    /// different SKUs, one VC each.
+    pub(crate) const TWO_NODE_CLUSTER: &str = include_str!("../../scenarios/labs/cluster-a.yaml");
 
     pub(crate) fn group(name: &str, vc: &str, priority: i32, pods: u32) -> GroupRequest {
         GroupRequest {

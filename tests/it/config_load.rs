@@ -5,41 +5,11 @@ use cellsim::config::{CellConfig, PhysicalCellSpec, load_file, load_str};
 
 use crate::common;
 
-/// `spec/labs.md`, cluster A (labs 1-3), verbatim.
-const LAB_CLUSTER_A: &str = "
-physicalCluster:
-  skuTypes:
-    GPU-C: {gpu: 1, cpu: 2, memory: 4096Mi}
-    GPU-D: {gpu: 1, cpu: 2, memory: 4096Mi}
-  cellTypes:
-    GPU-C-NODE: {childCellType: GPU-C, childCellNumber: 1, isNodeLevel: true}
-    GPU-C-NODE-POOL: {childCellType: GPU-C-NODE, childCellNumber: 1}
-    GPU-D-NODE: {childCellType: GPU-D, childCellNumber: 1, isNodeLevel: true}
-    GPU-D-NODE-POOL: {childCellType: GPU-D-NODE, childCellNumber: 1}
-  physicalCells:
-  - cellType: GPU-C-NODE-POOL
-    cellChildren: [{cellAddress: hostname-carol}]
-  - cellType: GPU-D-NODE-POOL
-    cellChildren: [{cellAddress: hostname-dan}]
-virtualClusters:
-  default: {virtualCells: [{cellType: GPU-C-NODE-POOL.GPU-C-NODE, cellNumber: 1}]}
-  vc1:     {virtualCells: [{cellType: GPU-D-NODE-POOL.GPU-D-NODE, cellNumber: 1}]}
-";
+/// `spec/labs.md`, cluster A (labs 1-3), as the project ships it for the labs.
+const LAB_CLUSTER_A: &str = include_str!("../../scenarios/labs/cluster-a.yaml");
 
-/// `spec/labs.md`, cluster B (labs 4-5), verbatim.
-const LAB_CLUSTER_B: &str = "
-physicalCluster:
-  skuTypes:
-    GPU: {gpu: 1, cpu: 2, memory: 4096Mi}
-  cellTypes:
-    GPU-NODE: {childCellType: GPU, childCellNumber: 1, isNodeLevel: true}
-    GPU-NODE-POOL: {childCellType: GPU-NODE, childCellNumber: 2}
-  physicalCells:
-  - cellType: GPU-NODE-POOL
-    cellChildren: [{cellAddress: hostname-carol}, {cellAddress: hostname-dan}]
-virtualClusters:
-  default: {virtualCells: [{cellType: GPU-NODE-POOL.GPU-NODE, cellNumber: 2}]}
-";
+/// `spec/labs.md`, cluster B (labs 4-5), as the project ships it for the labs.
+const LAB_CLUSTER_B: &str = include_str!("../../scenarios/labs/cluster-b.yaml");
 
 /// Load `../shared/<relative>`; `None` (test skipped) when `../shared` is absent.
 fn shared_config(relative: &str) -> Option<CellConfig> {
