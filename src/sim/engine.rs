@@ -25,6 +25,7 @@
 //! give the same result.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::rc::Rc;
 use std::ops::Bound::{Excluded, Unbounded};
 
 use rand::SeedableRng;
@@ -109,7 +110,11 @@ enum GroupState {
 
 #[derive(Debug, Clone)]
 struct GroupRun {
-    request: GroupRequest,
+    /// Shared so that offering the group does not copy it.
+    request: Rc<GroupRequest>,
+    /// Groups of one class ask for the same thing (see [`RequestClass`]), so the model
+    /// answers them alike while the cluster only fills up.
+    class: usize,
     gpus: u32,
     state: GroupState,
     /// Work kept from earlier runs (checkpoints).
@@ -118,7 +123,7 @@ struct GroupRun {
     epoch: u32,
     last_pods: Vec<PodSpot>,
     /// The reason last logged, so a group's unchanged wait is logged once.
-    last_wait_reason: Option<String>,
+    last_wait_reason: Option<Rc<str>>,
 }
 
 #[derive(Debug, Clone)]
@@ -153,6 +158,9 @@ struct Engine<'a> {
     fresh: BTreeSet<QueueKey>,
     /// Something was freed since the last pass began.
     dirty: bool,
+    /// Times something was freed (a group left, a node changed, a group was
+    /// downgraded): a class that waited is asked again only after this moved.
+    frees: u64,
     busy: BTreeMap<String, u32>,
     events: Vec<SimEvent>,
     timeline: Vec<TimelinePoint>,
@@ -172,6 +180,7 @@ impl<'a> Engine<'a> {
                 .or_insert(VcCapacity { guaranteed_gpus: 0 });
         }
         let mut group_index = HashMap::new();
+        let mut classes: HashMap<RequestClass, usize> = HashMap::new();
         let jobs = scenario
             .jobs
             .iter()
@@ -184,8 +193,13 @@ impl<'a> Engine<'a> {
                     .enumerate()
                     .map(|(g, request)| {
                         group_index.insert(request.name.clone(), (j, g));
+                        let next_class = classes.len();
+                        let class = *classes
+                            .entry(RequestClass::of(request))
+                            .or_insert(next_class);
                         GroupRun {
-                            request: request.clone(),
+                            request: Rc::new(request.clone()),
+                            class,
                             gpus: u32::try_from(request.leaf_count()).unwrap_or(u32::MAX),
                             state: GroupState::Pending,
                             work_done_ms: 0,
@@ -225,6 +239,7 @@ impl<'a> Engine<'a> {
             waiting: BTreeSet::new(),
             fresh: BTreeSet::new(),
             dirty: false,
+            frees: 0,
             timeline: vec![TimelinePoint {
                 t: 0,
                 busy_by_vc: busy.clone(),
@@ -326,7 +341,7 @@ impl<'a> Engine<'a> {
             return 0;
         };
         let ran = self.now - since;
-        self.dirty = true;
+        self.freed();
         let run = &mut self.jobs[job];
         let g = &mut run.groups[group];
         run.gpu_ms += ran * u64::from(g.gpus);
@@ -395,7 +410,7 @@ impl<'a> Engine<'a> {
         let healthy = ev.kind == NodeEventKind::Up;
         // The scenario checked the node exists, so the model knows it.
         let _ = self.model.set_node_health(&node, healthy);
-        self.dirty = true;
+        self.freed();
         if healthy {
             self.events.push(SimEvent::NodeUp { t: self.now, node });
             return;
@@ -458,7 +473,10 @@ impl<'a> Engine<'a> {
     /// A group that waited is offered again only once something was freed (a group left,
     /// a node changed, a group was downgraded): until then the model would answer the
     /// same, since placing groups only takes cells. New and requeued groups are always
-    /// offered.
+    /// offered. Within a pass, once a group of some [`RequestClass`] waited, the groups
+    /// of the same class behind it are not asked until something is freed: they ask for
+    /// the same thing from a cluster that only filled up since, so they would wait too.
+    /// This keeps a pass proportional to the kinds of request waiting, not their number.
     fn schedule_pass(&mut self) {
         let hol = self.model.head_of_line_blocking();
         // Each extra pass follows a release during the previous one (a preemption, mostly),
@@ -467,6 +485,7 @@ impl<'a> Engine<'a> {
         let max_passes = 2 + self.group_index.len();
         for _ in 0..max_passes {
             let offer_all = std::mem::take(&mut self.dirty);
+            let mut blocked = BlockedClasses::default();
             if offer_all || hol {
                 let mut cursor: Option<QueueKey> = None;
                 loop {
@@ -480,7 +499,9 @@ impl<'a> Engine<'a> {
                         break; // a blocked head that would still wait
                     }
                     self.fresh.remove(&key);
-                    if matches!(self.offer(key.2, key.3), Offered::Waiting) && hol {
+                    if matches!(self.offer_unless_blocked(key, &mut blocked), Offered::Waiting)
+                        && hol
+                    {
                         break;
                     }
                 }
@@ -488,7 +509,7 @@ impl<'a> Engine<'a> {
                 let fresh: Vec<QueueKey> = std::mem::take(&mut self.fresh).into_iter().collect();
                 for key in fresh {
                     if self.waiting.contains(&key) {
-                        self.offer(key.2, key.3);
+                        self.offer_unless_blocked(key, &mut blocked);
                     }
                 }
             }
@@ -496,6 +517,39 @@ impl<'a> Engine<'a> {
                 return;
             }
         }
+    }
+
+    /// Offers the group at `key`, unless a group of its class already waited in this pass
+    /// with nothing freed since: then it waits for the same reason without asking.
+    fn offer_unless_blocked(&mut self, key: QueueKey, blocked: &mut BlockedClasses) -> Offered {
+        let (job, group) = (key.2, key.3);
+        if blocked.frees != self.frees {
+            blocked.reasons.clear();
+            blocked.frees = self.frees;
+        }
+        let class = self.jobs[job].groups[group].class;
+        if let Some(reason) = blocked.reasons.get(&class) {
+            // Logged once: a group passed over keeps the reason it first got.
+            if self.jobs[job].groups[group].last_wait_reason.is_none() {
+                let reason = Rc::clone(reason);
+                self.wait(job, group, &reason);
+            }
+            return Offered::Waiting;
+        }
+        let offered = self.offer(job, group);
+        if let Offered::Waiting = offered
+            && blocked.frees == self.frees
+            && let Some(reason) = &self.jobs[job].groups[group].last_wait_reason
+        {
+            blocked.reasons.insert(class, Rc::clone(reason));
+        }
+        offered
+    }
+
+    /// Notes that cells, quota or nodes came free: waiting groups may now fit.
+    fn freed(&mut self) {
+        self.dirty = true;
+        self.frees += 1;
     }
 
     /// Puts a group in the queue as a new waiter.
@@ -520,7 +574,7 @@ impl<'a> Engine<'a> {
         let verdict = self.model.offer(request, &mut ctx);
         for name in self.model.take_downgraded() {
             // A downgrade gives VC quota back, which may let other groups in.
-            self.dirty = true;
+            self.freed();
             if let Some(&(vj, vg)) = self.group_index.get(&name) {
                 self.events.push(SimEvent::GroupDowngraded {
                     t: self.now,
@@ -534,7 +588,7 @@ impl<'a> Engine<'a> {
     }
 
     fn offer(&mut self, job: usize, group: usize) -> Offered {
-        let request = self.jobs[job].groups[group].request.clone();
+        let request = Rc::clone(&self.jobs[job].groups[group].request);
         match self.ask(&request, job) {
             Verdict::Start(placement) => {
                 self.start(job, group, &placement);
@@ -572,13 +626,13 @@ impl<'a> Engine<'a> {
                             Verdict::Wait(reason) => reason,
                             _ => "waiting: the model asked for more preemption after its victims left".to_string(),
                         };
-                        self.wait(job, group, reason);
+                        self.wait(job, group, &reason);
                         Offered::Waiting
                     }
                 }
             }
             Verdict::Wait(reason) => {
-                self.wait(job, group, reason);
+                self.wait(job, group, &reason);
                 Offered::Waiting
             }
             Verdict::Reject(reason) => {
@@ -618,18 +672,23 @@ impl<'a> Engine<'a> {
         });
     }
 
-    fn wait(&mut self, job: usize, group: usize, reason: String) {
+    /// Logs that a group waits: when it starts waiting, and again only when the kind of
+    /// reason changes (the text before its first `:`, e.g. "waiting for quota"), not
+    /// when only the live counts in it do — those would log a line per group per release.
+    fn wait(&mut self, job: usize, group: usize, reason: &str) {
         let g = &mut self.jobs[job].groups[group];
-        if g.last_wait_reason.as_deref() == Some(reason.as_str()) {
+        if let Some(last) = g.last_wait_reason.as_deref()
+            && reason_kind(last) == reason_kind(reason)
+        {
             return;
         }
-        g.last_wait_reason = Some(reason.clone());
+        g.last_wait_reason = Some(Rc::from(reason));
         let name = g.request.name.clone();
         self.events.push(SimEvent::GroupWaiting {
             t: self.now,
             job: self.job_id(job),
             group: name,
-            reason,
+            reason: reason.to_string(),
         });
     }
 
@@ -729,11 +788,54 @@ impl<'a> Engine<'a> {
     }
 }
 
+/// What makes two waiting groups ask the model for the same thing: same VC, priority,
+/// leaf type, pinned cell, lazy-preemption flag and pod shape. Names and submit times
+/// differ, but no model looks at them to decide.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct RequestClass {
+    vc: String,
+    priority: i32,
+    leaf_cell_type: Option<String>,
+    pinned_cell_id: Option<String>,
+    lazy_preemption: bool,
+    members: Vec<(u32, u32)>,
+}
+
+impl RequestClass {
+    fn of(request: &GroupRequest) -> RequestClass {
+        RequestClass {
+            vc: request.virtual_cluster.clone(),
+            priority: request.priority,
+            leaf_cell_type: request.leaf_cell_type.clone(),
+            pinned_cell_id: request.pinned_cell_id.clone(),
+            lazy_preemption: request.lazy_preemption_enable,
+            members: request
+                .members
+                .iter()
+                .map(|m| (m.pod_number, m.leaf_cell_number))
+                .collect(),
+        }
+    }
+}
+
+/// Classes that waited in the current pass, with their reason, valid while
+/// [`Engine::frees`] stays at `frees`.
+#[derive(Default)]
+struct BlockedClasses {
+    frees: u64,
+    reasons: HashMap<usize, Rc<str>>,
+}
+
 /// What came of offering one group.
 enum Offered {
     Started,
     Waiting,
     Rejected,
+}
+
+/// The kind of a wait reason: its text before the first `:`.
+fn reason_kind(reason: &str) -> &str {
+    reason.split_once(':').map_or(reason, |(kind, _)| kind)
 }
 
 fn pod_spot(pod: &PodPlacement) -> PodSpot {

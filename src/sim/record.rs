@@ -103,7 +103,8 @@ pub enum SimEvent {
         /// Job id.
         job: String,
     },
-    /// A group could not start; the model's reason.
+    /// A group could not start; the model's reason. Logged when the group starts to
+    /// wait and when the kind of reason changes, not for every change of the counts in it.
     GroupWaiting {
         /// When.
         t: SimTimeMs,
