@@ -217,7 +217,7 @@ pub fn group_runs(run: &RunResult) -> Vec<GroupRun> {
                     }
                 }
             }
-            SimEvent::NodeDown { t, node } => {
+            SimEvent::NodeDown { t, node } | SimEvent::NodeRemoved { t, node } => {
                 let hit: Vec<(String, String)> = open
                     .iter()
                     .filter(|(_, o)| o.pods.iter().any(|p| &p.node == node))
@@ -1058,6 +1058,7 @@ pub(crate) mod tests {
             .map(|&(t, a, b)| TimelinePoint {
                 t,
                 busy_by_vc: [(vcs.0.to_string(), a), (vcs.1.to_string(), b)].into(),
+                capacity_gpus: 2,
             })
             .collect()
     }

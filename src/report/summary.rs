@@ -28,7 +28,8 @@ pub struct RunSummary {
     pub end_ms: SimTimeMs,
     /// GPUs in the cluster.
     pub total_gpus: u32,
-    /// Busy GPU time over GPU time available (`total_gpus * end_ms`), 0 to 1.
+    /// Busy GPU time over the GPU time of the nodes present (`total_gpus * end_ms` when
+    /// no node is added or removed), 0 to 1.
     pub utilisation: f64,
     /// Busy GPU-milliseconds over the run (including work later lost to preemption).
     pub gpu_ms_used: u64,
@@ -140,6 +141,24 @@ fn job_metrics<'a>(jobs: impl Iterator<Item = &'a JobRecord>) -> JobMetrics {
     m
 }
 
+/// GPU time of the nodes present in the cluster, integrated over the timeline (nodes
+/// added or removed during the run count only while they are in).
+fn capacity_gpu_ms(result: &RunResult) -> u64 {
+    result
+        .timeline
+        .iter()
+        .enumerate()
+        .map(|(i, point)| {
+            let until = result
+                .timeline
+                .get(i + 1)
+                .map_or(result.end_ms, |next| next.t)
+                .min(result.end_ms);
+            u64::from(point.capacity_gpus) * until.saturating_sub(point.t)
+        })
+        .sum()
+}
+
 /// GPU-ms used and used beyond the guarantee per VC, integrated over the timeline.
 fn gpu_time(result: &RunResult) -> BTreeMap<String, (u64, u64)> {
     let mut out: BTreeMap<String, (u64, u64)> = BTreeMap::new();
@@ -187,7 +206,7 @@ pub fn summarize(result: &RunResult) -> RunSummary {
         })
         .collect();
     let gpu_ms_used: u64 = time.values().map(|(used, _)| used).sum();
-    let capacity = u64::from(result.total_gpus) * result.end_ms;
+    let capacity = capacity_gpu_ms(result);
     RunSummary {
         schema_version: SCHEMA_VERSION,
         scenario: result.scenario.clone(),
@@ -246,10 +265,12 @@ mod tests {
                 TimelinePoint {
                     t: 0,
                     busy_by_vc: BTreeMap::from([("a".to_string(), 3)]),
+                    capacity_gpus: 4,
                 },
                 TimelinePoint {
                     t: 50,
                     busy_by_vc: BTreeMap::from([("a".to_string(), 1)]),
+                    capacity_gpus: 4,
                 },
             ],
         };

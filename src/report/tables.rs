@@ -141,7 +141,8 @@ pub fn vcs_csv(summary: &RunSummary) -> Vec<u8> {
     csv_bytes(&header, rows)
 }
 
-/// `timeline.csv`: busy GPUs per VC from `t` until the next row (one column per VC).
+/// `timeline.csv`: busy GPUs per VC from `t` until the next row (one column per VC),
+/// and the cluster's capacity then (`capacity_gpus`: GPUs of the nodes present).
 pub fn timeline_csv(result: &RunResult) -> Vec<u8> {
     let mut vcs: Vec<&String> = result.vcs.keys().collect();
     for point in &result.timeline {
@@ -151,12 +152,14 @@ pub fn timeline_csv(result: &RunResult) -> Vec<u8> {
     vcs.dedup();
     let mut header = vec!["t"];
     header.extend(vcs.iter().map(|v| v.as_str()));
+    header.push("capacity_gpus");
     let rows = result.timeline.iter().map(|p| {
         let mut row = vec![seconds(p.t)];
         row.extend(
             vcs.iter()
                 .map(|vc| p.busy_by_vc.get(*vc).copied().unwrap_or(0).to_string()),
         );
+        row.push(p.capacity_gpus.to_string());
         row
     });
     csv_bytes(&header, rows)
@@ -244,6 +247,10 @@ pub fn events_log(result: &RunResult) -> String {
             SimEvent::JobRejected { job, reason, .. } => format!("{job} rejected: {reason}"),
             SimEvent::NodeDown { node, .. } => format!("node {node} down"),
             SimEvent::NodeUp { node, .. } => format!("node {node} up"),
+            SimEvent::NodeAdded { node, .. } => format!("node {node} added to the cluster"),
+            SimEvent::NodeRemoved { node, .. } => {
+                format!("node {node} removed from the cluster")
+            }
         };
         let _ = writeln!(out, "t={} {line}", clock(event.t()));
     }

@@ -18,8 +18,13 @@
 //! again only after something was freed (placing groups only takes cells, so until then
 //! its answer would not change).
 //!
-//! Not modelled: nodes added to or removed from the cluster (a removal can be written as
-//! a node going down for good), pod start-up time.
+//! Nodes: a node going down kills and requeues the groups on it, and comes back `up`; a
+//! node `removed` does the same and its GPUs leave the capacity until it is `added`
+//! again; a node whose first event is `added` is outside the cluster until then. The
+//! allocator sees an absent node as a bad one, as HiveD does for a configured node that
+//! Kubernetes does not have.
+//!
+//! Not modelled: pod start-up time.
 //!
 //! Deterministic: ordered maps and the `(time, seq)` queue only; the same scenario and seed
 //! give the same result.
@@ -33,7 +38,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::queue::EventQueue;
 use super::record::*;
-use super::scenario::{NodeEventKind, Scenario};
+use super::scenario::{NodeEvent, NodeEventKind, Scenario};
 use crate::cell::topology::Topology;
 use crate::cell::{GroupPlacement, GroupRequest, PodPlacement};
 use crate::sched::{self, OfferContext, Scheduler, Verdict};
@@ -162,6 +167,12 @@ struct Engine<'a> {
     /// downgraded): a class that waited is asked again only after this moved.
     frees: u64,
     busy: BTreeMap<String, u32>,
+    /// GPUs of the nodes now in the cluster.
+    capacity_gpus: u32,
+    /// GPUs per node, by name.
+    node_gpus: HashMap<String, u32>,
+    /// Nodes not in the cluster now (not yet added, or removed).
+    absent: BTreeSet<String>,
     events: Vec<SimEvent>,
     timeline: Vec<TimelinePoint>,
     vcs: BTreeMap<String, VcCapacity>,
@@ -228,6 +239,24 @@ impl<'a> Engine<'a> {
         for (index, ev) in scenario.node_events.iter().enumerate() {
             queue.push(ev.at_ms, Event::Node { index });
         }
+        let topology = Topology::build(&scenario.config);
+        let node_gpus: HashMap<String, u32> = topology
+            .nodes
+            .iter()
+            .map(|n| {
+                let gpus: u32 = n.cells.iter().map(|&c| topology.cell(c).leaf_count()).sum();
+                (n.name.clone(), gpus)
+            })
+            .collect();
+        let mut capacity_gpus: u32 = node_gpus.values().sum();
+        // A node whose first event is `added` is not there until then. HiveD treats a
+        // configured node that Kubernetes lacks as bad, so the model does too.
+        let absent = absent_at_start(&scenario.node_events);
+        for node in &absent {
+            // The scenario checked the node exists, so the model knows it.
+            let _ = model.set_node_health(node, false);
+            capacity_gpus -= node_gpus.get(node).copied().unwrap_or(0);
+        }
         Engine {
             scenario,
             model,
@@ -243,8 +272,12 @@ impl<'a> Engine<'a> {
             timeline: vec![TimelinePoint {
                 t: 0,
                 busy_by_vc: busy.clone(),
+                capacity_gpus,
             }],
             busy,
+            capacity_gpus,
+            node_gpus,
+            absent,
             events: Vec::new(),
             vcs,
             handled: 0,
@@ -406,26 +439,60 @@ impl<'a> Engine<'a> {
 
     fn on_node_event(&mut self, index: usize) {
         let ev = &self.scenario.node_events[index];
-        let node = ev.node.clone();
-        let healthy = ev.kind == NodeEventKind::Up;
+        let (node, kind) = (ev.node.clone(), ev.kind);
+        // Loaded scenarios are checked for event order; a scenario built in code may not
+        // be, so events that do not apply (a node going up while removed, added twice)
+        // change nothing and are not logged.
+        let is_absent = self.absent.contains(&node);
+        let applies = match kind {
+            NodeEventKind::Added => is_absent,
+            _ => !is_absent,
+        };
+        if !applies {
+            return;
+        }
+        let healthy = matches!(kind, NodeEventKind::Up | NodeEventKind::Added);
         // The scenario checked the node exists, so the model knows it.
         let _ = self.model.set_node_health(&node, healthy);
         self.freed();
-        if healthy {
-            self.events.push(SimEvent::NodeUp { t: self.now, node });
-            return;
+        let gpus = self.node_gpus.get(&node).copied().unwrap_or(0);
+        let t = self.now;
+        match kind {
+            NodeEventKind::Up => self.events.push(SimEvent::NodeUp { t, node }),
+            NodeEventKind::Added => {
+                self.absent.remove(&node);
+                self.capacity_gpus += gpus;
+                self.events.push(SimEvent::NodeAdded { t, node });
+            }
+            NodeEventKind::Down => {
+                self.events.push(SimEvent::NodeDown {
+                    t,
+                    node: node.clone(),
+                });
+                self.interrupt_node(&node);
+            }
+            NodeEventKind::Removed => {
+                self.absent.insert(node.clone());
+                self.capacity_gpus -= gpus;
+                self.events.push(SimEvent::NodeRemoved {
+                    t,
+                    node: node.clone(),
+                });
+                self.interrupt_node(&node);
+            }
         }
-        self.events.push(SimEvent::NodeDown {
-            t: self.now,
-            node: node.clone(),
-        });
+    }
+
+    /// Kills and requeues every group running on `node`.
+    fn interrupt_node(&mut self, node: &str) {
         for j in 0..self.jobs.len() {
             for g in 0..self.jobs[j].groups.len() {
                 let group = &self.jobs[j].groups[g];
                 if matches!(group.state, GroupState::Running { .. })
                     && group.last_pods.iter().any(|p| p.node == node)
                 {
-                    self.interrupt(j, g, Interruption::NodeFailed { node: node.clone() });
+                    let node = node.to_string();
+                    self.interrupt(j, g, Interruption::NodeFailed { node });
                 }
             }
         }
@@ -703,7 +770,7 @@ impl<'a> Engine<'a> {
 
     fn record_timeline(&mut self) {
         let last = self.timeline.last().expect("starts with a point at 0");
-        if last.busy_by_vc == self.busy {
+        if last.busy_by_vc == self.busy && last.capacity_gpus == self.capacity_gpus {
             return;
         }
         if last.t == self.now {
@@ -712,6 +779,7 @@ impl<'a> Engine<'a> {
         self.timeline.push(TimelinePoint {
             t: self.now,
             busy_by_vc: self.busy.clone(),
+            capacity_gpus: self.capacity_gpus,
         });
     }
 
@@ -831,6 +899,19 @@ enum Offered {
     Started,
     Waiting,
     Rejected,
+}
+
+/// Nodes whose first event (in time order) is `added`: they start outside the cluster.
+fn absent_at_start(events: &[NodeEvent]) -> BTreeSet<String> {
+    let mut order: Vec<&NodeEvent> = events.iter().collect();
+    order.sort_by_key(|e| e.at_ms);
+    let mut seen = BTreeSet::new();
+    order
+        .into_iter()
+        .filter(|e| seen.insert(e.node.as_str()))
+        .filter(|e| e.kind == NodeEventKind::Added)
+        .map(|e| e.node.clone())
+        .collect()
 }
 
 /// The kind of a wait reason: its text before the first `:`.

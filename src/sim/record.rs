@@ -66,7 +66,9 @@ impl SimEvent {
             | SimEvent::JobKilled { t, .. }
             | SimEvent::JobRejected { t, .. }
             | SimEvent::NodeDown { t, .. }
-            | SimEvent::NodeUp { t, .. } => *t,
+            | SimEvent::NodeUp { t, .. }
+            | SimEvent::NodeAdded { t, .. }
+            | SimEvent::NodeRemoved { t, .. } => *t,
         }
     }
 }
@@ -211,6 +213,21 @@ pub enum SimEvent {
         /// Node.
         node: String,
     },
+    /// A node joined the cluster (it was absent until now); its GPUs add to capacity.
+    NodeAdded {
+        /// When.
+        t: SimTimeMs,
+        /// Node.
+        node: String,
+    },
+    /// A node left the cluster for good; groups on it are killed and requeued and its
+    /// GPUs leave the capacity.
+    NodeRemoved {
+        /// When.
+        t: SimTimeMs,
+        /// Node.
+        node: String,
+    },
 }
 
 /// Busy GPUs per VC from time `t` until the next point.
@@ -220,6 +237,9 @@ pub struct TimelinePoint {
     pub t: SimTimeMs,
     /// Busy GPUs per VC (jobs' VC, including opportunistic use).
     pub busy_by_vc: BTreeMap<String, u32>,
+    /// GPUs of the nodes present in the cluster (down nodes count; nodes not yet added
+    /// or removed do not).
+    pub capacity_gpus: u32,
 }
 
 /// A VC's guarantee, for reports.

@@ -5,7 +5,7 @@
 //! key. Unknown keys are errors; every error names the file, the YAML path and what to
 //! change. This module reads and checks; the engine runs.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -82,14 +82,14 @@ impl SimJob {
     }
 }
 
-/// A node failing or coming back.
+/// A node failing, coming back, joining or leaving the cluster.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NodeEvent {
     /// When.
     pub at_ms: SimTimeMs,
     /// Node name (as in the cluster config).
     pub node: String,
-    /// Down or up.
+    /// Down, up, added or removed.
     pub kind: NodeEventKind,
 }
 
@@ -101,6 +101,69 @@ pub enum NodeEventKind {
     Down,
     /// The node is healthy again.
     Up,
+    /// The node joins the cluster. A node whose first event is `added` is absent until
+    /// then: HiveD sees a configured node that Kubernetes does not have as a bad node, so
+    /// the allocator does too, but its GPUs do not count in the capacity.
+    Added,
+    /// The node leaves the cluster: groups on it are killed and requeued (as when it
+    /// goes down), its GPUs leave the capacity, and only `added` can bring it back.
+    Removed,
+}
+
+impl NodeEventKind {
+    /// The word scenarios use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NodeEventKind::Down => "down",
+            NodeEventKind::Up => "up",
+            NodeEventKind::Added => "added",
+            NodeEventKind::Removed => "removed",
+        }
+    }
+}
+
+/// Checks that each node's events, in time order, make sense: `down` and `up` only while
+/// the node is in the cluster, `added` only while it is not (a node whose first event is
+/// `added` starts outside), `removed` only while it is. Returns the first bad event's
+/// index and what is wrong.
+fn check_node_event_order(events: &[NodeEvent]) -> Result<(), (usize, String)> {
+    let mut order: Vec<usize> = (0..events.len()).collect();
+    order.sort_by_key(|&i| (events[i].at_ms, i));
+    let mut present: HashMap<&str, bool> = HashMap::new();
+    for i in order {
+        let ev = &events[i];
+        let here = *present
+            .entry(ev.node.as_str())
+            .or_insert(ev.kind != NodeEventKind::Added);
+        let problem = match (ev.kind, here) {
+            (NodeEventKind::Added, true) => Some(format!(
+                "node {:?} is already in the cluster at this time, so it cannot be `added`; \
+                 remove it first with `event: removed`, or drop this event",
+                ev.node
+            )),
+            (NodeEventKind::Down | NodeEventKind::Up | NodeEventKind::Removed, false) => {
+                Some(format!(
+                    "node {:?} is not in the cluster at this time (not added yet, or removed), \
+                     so it cannot be `{}`; add it first with `event: added`",
+                    ev.node,
+                    ev.kind.as_str()
+                ))
+            }
+            _ => None,
+        };
+        if let Some(problem) = problem {
+            return Err((i, problem));
+        }
+        present.insert(
+            ev.node.as_str(),
+            match ev.kind {
+                NodeEventKind::Added => true,
+                NodeEventKind::Removed => false,
+                _ => here,
+            },
+        );
+    }
+    Ok(())
 }
 
 /// Why a scenario could not be read. None is recoverable for that scenario: fix the file.
@@ -558,6 +621,9 @@ impl Reader<'_> {
                 node: ev.node,
                 kind: ev.event,
             });
+        }
+        if let Err((i, message)) = check_node_event_order(&node_events) {
+            return Err(self.invalid(format!("nodeEvents[{i}].event"), message));
         }
         Ok(Scenario {
             name,

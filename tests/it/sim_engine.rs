@@ -234,6 +234,80 @@ nodeEvents:
         SimEvent::GroupWaiting { job, reason, .. } if job == "short" && reason.contains("bad nodes"))));
 }
 
+/// Capacity planning with a node bought mid-run: hostname-dan joins at 10 min. A 2-GPU
+/// gang submitted at 0 waits for it under every model and starts at 10 min; the timeline
+/// counts 1 GPU of capacity before and 2 after, and utilisation is measured against it.
+#[test]
+fn a_node_added_later_is_absent_until_then() {
+    for model in MODEL_NAMES {
+        let s = scenario(
+            CLUSTER_B,
+            "jobs:
+- {id: gang, duration: 10m, request: {tasks: [{instances: 2, gpus: 1}]}}
+nodeEvents:
+- {at: 10m, node: hostname-dan, event: added}
+",
+        );
+        let r = run_model(&s, model).unwrap();
+        assert_eq!(job(&r, "gang").start_ms, Some(600 * S), "{model}");
+        assert!(r.events.iter().any(|e| matches!(e,
+            SimEvent::NodeAdded { t, node } if *t == 600 * S && node == "hostname-dan")));
+        let mut capacity: Vec<(SimTimeMs, u32)> =
+            r.timeline.iter().map(|p| (p.t, p.capacity_gpus)).collect();
+        capacity.dedup_by_key(|&mut (_, gpus)| gpus);
+        assert_eq!(capacity, [(0, 1), (600 * S, 2)], "{model}");
+        // 2 GPUs busy for 10 min out of 1 GPU x 10 min + 2 GPUs x 10 min.
+        let summary = report::summarize(&r);
+        assert!((summary.utilisation - 20.0 / 30.0).abs() < 1e-9, "{model}");
+        let log = report::tables::events_log(&r);
+        assert!(log.contains("t=00:10:00 node hostname-dan added to the cluster"), "{log}");
+    }
+}
+
+/// A node removed for good: the group on it is killed and requeued, and a group that
+/// needs two GPUs never starts again (the run ends with it unfinished at the horizon).
+#[test]
+fn a_removed_node_takes_its_group_and_capacity_away() {
+    for model in MODEL_NAMES {
+        let s = scenario(
+            CLUSTER_B,
+            "horizon: 1h
+jobs:
+- {id: gang, duration: 30m, request: {tasks: [{instances: 2, gpus: 1}]}}
+nodeEvents:
+- {at: 5m, node: hostname-carol, event: removed}
+",
+        );
+        let r = run_model(&s, model).unwrap();
+        assert!(r.events.iter().any(|e| matches!(e,
+            SimEvent::GroupFailed { t, job, .. } if *t == 300 * S && job == "gang")), "{model}");
+        assert_eq!(job(&r, "gang").outcome, JobOutcome::Unfinished, "{model}");
+        assert_eq!(r.timeline.last().unwrap().capacity_gpus, 1, "{model}");
+    }
+}
+
+/// Node events must make sense in time order; the error names the event and the fix.
+#[test]
+fn node_events_out_of_order_are_rejected_with_the_fix() {
+    let text = format!(
+        "name: t\n{CLUSTER_B}jobs: []\nnodeEvents:\n- {{at: 1m, node: hostname-dan, event: removed}}\n- {{at: 2m, node: hostname-dan, event: up}}\n"
+    );
+    let err = scenario::load_str(&text, "bad.yaml", Path::new("."), "t")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("bad.yaml"), "{err}");
+    assert!(err.contains("nodeEvents[1].event"), "{err}");
+    assert!(err.contains("add it first with `event: added`"), "{err}");
+    let text = format!(
+        "name: t\n{CLUSTER_B}jobs: []\nnodeEvents:\n- {{at: 1m, node: hostname-dan, event: added}}\n- {{at: 2m, node: hostname-dan, event: added}}\n"
+    );
+    let err = scenario::load_str(&text, "bad.yaml", Path::new("."), "t")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("nodeEvents[1].event"), "{err}");
+    assert!(err.contains("already in the cluster"), "{err}");
+}
+
 fn all_exports(s: &Scenario) -> Vec<(String, Vec<u8>)> {
     let mut out = Vec::new();
     for model in MODEL_NAMES {

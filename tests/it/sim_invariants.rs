@@ -75,6 +75,8 @@ struct NodeOutage {
     node: usize,
     down_s: u64,
     up_after_s: u64,
+    /// The node is removed and added back instead of going down and up.
+    removal: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -146,11 +148,14 @@ fn job_spec() -> impl Strategy<Value = JobSpec> {
 }
 
 fn outage() -> impl Strategy<Value = NodeOutage> {
-    (0usize..64, 0u64..800, 1u64..400).prop_map(|(node, down_s, up_after_s)| NodeOutage {
-        node,
-        down_s,
-        up_after_s,
-    })
+    (0usize..64, 0u64..800, 1u64..400, any::<bool>()).prop_map(
+        |(node, down_s, up_after_s, removal)| NodeOutage {
+            node,
+            down_s,
+            up_after_s,
+            removal,
+        },
+    )
 }
 
 fn case() -> impl Strategy<Value = Case> {
@@ -345,15 +350,20 @@ fn build(case: &Case) -> Scenario {
     let mut node_events = Vec::new();
     for o in &case.outages {
         let node = nodes[o.node % nodes.len()].clone();
+        let (leave, back) = if o.removal {
+            (NodeEventKind::Removed, NodeEventKind::Added)
+        } else {
+            (NodeEventKind::Down, NodeEventKind::Up)
+        };
         node_events.push(NodeEvent {
             at_ms: o.down_s * S,
             node: node.clone(),
-            kind: NodeEventKind::Down,
+            kind: leave,
         });
         node_events.push(NodeEvent {
             at_ms: (o.down_s + o.up_after_s) * S,
             node,
-            kind: NodeEventKind::Up,
+            kind: back,
         });
     }
     Scenario {
@@ -605,10 +615,10 @@ fn check_run(s: &Scenario, r: &RunResult) -> Result<(), String> {
                     "{job} ended twice"
                 );
             }
-            SimEvent::NodeDown { node, .. } => {
+            SimEvent::NodeDown { node, .. } | SimEvent::NodeRemoved { node, .. } => {
                 down.insert(node.clone());
             }
-            SimEvent::NodeUp { node, .. } => {
+            SimEvent::NodeUp { node, .. } | SimEvent::NodeAdded { node, .. } => {
                 down.remove(node);
             }
             SimEvent::GroupWaiting { group, .. } | SimEvent::GroupDowngraded { group, .. } => {
@@ -637,6 +647,12 @@ fn check_run(s: &Scenario, r: &RunResult) -> Result<(), String> {
 
     for p in &r.timeline {
         let busy: u32 = p.busy_by_vc.values().sum();
+        ensure!(
+            busy <= p.capacity_gpus && p.capacity_gpus <= r.total_gpus,
+            "{busy} GPUs busy at {} ms with {} GPUs present",
+            p.t,
+            p.capacity_gpus
+        );
         ensure!(
             busy <= r.total_gpus,
             "{busy} GPUs busy at {} ms, the cluster has {}",
