@@ -30,8 +30,8 @@
 //! give the same result.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::rc::Rc;
 use std::ops::Bound::{Excluded, Unbounded};
+use std::rc::Rc;
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -566,8 +566,10 @@ impl<'a> Engine<'a> {
                         break; // a blocked head that would still wait
                     }
                     self.fresh.remove(&key);
-                    if matches!(self.offer_unless_blocked(key, &mut blocked), Offered::Waiting)
-                        && hol
+                    if matches!(
+                        self.offer_unless_blocked(key, &mut blocked),
+                        Offered::Waiting
+                    ) && hol
                     {
                         break;
                     }

@@ -260,7 +260,10 @@ nodeEvents:
         let summary = report::summarize(&r);
         assert!((summary.utilisation - 20.0 / 30.0).abs() < 1e-9, "{model}");
         let log = report::tables::events_log(&r);
-        assert!(log.contains("t=00:10:00 node hostname-dan added to the cluster"), "{log}");
+        assert!(
+            log.contains("t=00:10:00 node hostname-dan added to the cluster"),
+            "{log}"
+        );
     }
 }
 
@@ -279,8 +282,11 @@ nodeEvents:
 ",
         );
         let r = run_model(&s, model).unwrap();
-        assert!(r.events.iter().any(|e| matches!(e,
-            SimEvent::GroupFailed { t, job, .. } if *t == 300 * S && job == "gang")), "{model}");
+        assert!(
+            r.events.iter().any(|e| matches!(e,
+            SimEvent::GroupFailed { t, job, .. } if *t == 300 * S && job == "gang")),
+            "{model}"
+        );
         assert_eq!(job(&r, "gang").outcome, JobOutcome::Unfinished, "{model}");
         assert_eq!(r.timeline.last().unwrap().capacity_gpus, 1, "{model}");
     }
