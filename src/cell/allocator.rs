@@ -119,6 +119,14 @@ pub struct Allocator {
     pub(crate) group_by_name: HashMap<String, GroupId>,
     pub(crate) next_group_id: GroupId,
     pub(crate) bad_leaves: u32,
+    /// Leaves reserved by preempting groups; while none are, an unused healthy cell is
+    /// wholly available without looking at its leaves.
+    pub(crate) reserved_leaves: u32,
+    /// Live guaranteed groups per (VC, chain, priority), and opportunistic ones per chain:
+    /// when a chain holds nothing a request may preempt, its preemption pass is skipped
+    /// (it would scan every cell of the VC to find nothing).
+    pub(crate) guaranteed_groups: BTreeMap<(VcId, ChainId, i32), u32>,
+    pub(crate) opportunistic_groups: Vec<u32>,
     /// Memo of `could_ever_fit` per request shape; depends on the config only.
     pub(crate) fit_cache: std::cell::RefCell<HashMap<FitKey, bool>>,
 }
@@ -176,6 +184,7 @@ impl Allocator {
             .iter()
             .map(|c| vec![0u32; c.top_level() as usize])
             .collect();
+        let topo_chain_count = topo.chains.len();
         let mut alloc = Allocator {
             config: Arc::new(config.clone()),
             topo: Arc::new(topo),
@@ -188,6 +197,9 @@ impl Allocator {
             group_by_name: HashMap::new(),
             next_group_id: 0,
             bad_leaves: 0,
+            reserved_leaves: 0,
+            guaranteed_groups: BTreeMap::new(),
+            opportunistic_groups: vec![0; topo_chain_count],
             fit_cache: Default::default(),
         };
         for (name, spec) in &config.virtual_clusters {
@@ -343,7 +355,7 @@ impl Allocator {
         let leaves: Vec<CellId> = self.groups[&gid].all_leaves().collect();
         let priority = self.groups[&gid].priority;
         for leaf in leaves {
-            self.cells[leaf as usize].reserved_by = None;
+            self.set_reservation(leaf, None);
             self.set_leaf_user(leaf, Some((gid, priority)));
         }
         self.groups.get_mut(&gid).expect("live group").state = GroupState::Allocated;
@@ -365,6 +377,11 @@ impl Allocator {
         };
         for &mode in modes {
             for &chain in &chains {
+                if let Some(priority) = mode
+                    && !self.has_preemptible(vc, chain, priority)
+                {
+                    continue;
+                }
                 let Some(plan) = self.plan_on_chain(request, vc, chain, mode, suggested) else {
                     continue;
                 };
@@ -623,7 +640,7 @@ impl Allocator {
         {
             self.add_usage(leaf, 1);
             self.take_from_canceled(leaf, &plan.canceled);
-            self.cells[leaf as usize].reserved_by = Some(gid);
+            self.set_reservation(leaf, Some(gid));
         }
         for canceled in plan.canceled {
             self.release_by_id(canceled);
@@ -636,9 +653,21 @@ impl Allocator {
         if let Some(old) = self.cells[leaf as usize].reserved_by
             && canceled.contains(&old)
         {
-            self.cells[leaf as usize].reserved_by = None;
+            self.set_reservation(leaf, None);
             self.add_usage(leaf, -1);
         }
+    }
+
+    /// Reserves a leaf for a preempting group (or clears it), keeping the count of
+    /// reserved leaves right.
+    pub(crate) fn set_reservation(&mut self, leaf: CellId, group: Option<GroupId>) {
+        let slot = &mut self.cells[leaf as usize].reserved_by;
+        match (slot.is_some(), group.is_some()) {
+            (false, true) => self.reserved_leaves += 1,
+            (true, false) => self.reserved_leaves -= 1,
+            _ => {}
+        }
+        *slot = group;
     }
 
     fn insert_group(
@@ -673,6 +702,7 @@ impl Allocator {
                 lazy_preemptor: None,
             },
         );
+        self.count_group(gid, 1);
         self.group_by_name.insert(request.name.clone(), gid);
         gid
     }
@@ -742,10 +772,42 @@ impl Allocator {
         for &leaf in &leaves {
             self.add_usage(leaf, -1);
         }
+        self.count_group(gid, -1);
         let g = self.groups.get_mut(&gid).expect("live group");
         g.priority = OPPORTUNISTIC_PRIORITY;
         g.lazy_preempted = true;
         g.lazy_preemptor = Some(preemptor.to_string());
+        self.count_group(gid, 1);
+    }
+
+    /// Adds `delta` to the live-group counts under a group's VC, chain and priority
+    /// (call with -1 before the group changes or leaves, +1 after it joins or changed).
+    pub(crate) fn count_group(&mut self, gid: GroupId, delta: i32) {
+        let Some(g) = self.groups.get(&gid) else {
+            return;
+        };
+        let count = if g.priority < 0 {
+            &mut self.opportunistic_groups[g.chain as usize]
+        } else {
+            self.guaranteed_groups
+                .entry((g.vc, g.chain, g.priority))
+                .or_insert(0)
+        };
+        *count = count.saturating_add_signed(delta);
+        if g.priority >= 0 && *count == 0 {
+            self.guaranteed_groups.remove(&(g.vc, g.chain, g.priority));
+        }
+    }
+
+    /// Whether a guaranteed request of `vc` at `priority` could find anything to preempt
+    /// on `chain`: an opportunistic group there, or a lower-priority group of its VC.
+    fn has_preemptible(&self, vc: VcId, chain: ChainId, priority: i32) -> bool {
+        self.opportunistic_groups[chain as usize] > 0
+            || self
+                .guaranteed_groups
+                .range((vc, chain, 0)..(vc, chain, priority))
+                .next()
+                .is_some()
     }
 
     /// Assigns a pod to the next free slot of its placed group with `leaf_cell_number`
@@ -814,6 +876,7 @@ impl Allocator {
     }
 
     pub(crate) fn release_by_id(&mut self, gid: GroupId) {
+        self.count_group(gid, -1);
         let Some(group) = self.groups.remove(&gid) else {
             return;
         };
@@ -830,7 +893,7 @@ impl Allocator {
                 counted = guaranteed;
             }
             if reserved == Some(gid) {
-                self.cells[leaf as usize].reserved_by = None;
+                self.set_reservation(leaf, None);
                 counted = true;
             }
             if counted {

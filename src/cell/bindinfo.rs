@@ -484,6 +484,7 @@ impl Allocator {
                 },
             },
         );
+        self.count_group(gid, 1);
         self.group_by_name.insert(request.name.clone(), gid);
         for (_, leaves, _) in &slots {
             for &leaf in leaves {

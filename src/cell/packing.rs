@@ -81,8 +81,12 @@ impl Allocator {
         // Full units are common in a busy cluster and can never be chosen: skip the leaf
         // scan for them (their rank does not matter; `pack` drops units with no room).
         let full = preempt_below.is_none() && (state.used >= leaf_count || state.bad >= leaf_count);
+        // An unused healthy unit with no reservation anywhere is wholly free: no scan.
+        let empty = state.used == 0 && state.bad == 0 && self.reserved_leaves == 0;
         let (mut same, mut higher, mut free) = (0, 0, 0);
-        if !full {
+        if empty {
+            free = leaf_count;
+        } else if !full {
             if priority < 0 {
                 (same, higher) = (state.opp_used, state.used - state.opp_used);
             }
