@@ -5,8 +5,10 @@
 //! - [`engine`]: running one scenario through one scheduler model.
 //! - [`queue`]: the event queue.
 //! - [`record`]: what a run produces ([`RunResult`]).
+//! - [`from_trace`]: trace jobs as scenario jobs for a given cluster (pod shapes).
 
 pub mod engine;
+pub mod from_trace;
 pub mod queue;
 pub mod record;
 pub mod scenario;
