@@ -498,6 +498,9 @@ fn no_data_svg(title: &str, why: &str) -> String {
     note_svg(title, &format!("no data: {why}"))
 }
 
+/// Group runs beyond which the Gantt chart shows only the earliest ones.
+pub const MAX_GANTT_RUNS: usize = 3_000;
+
 /// One Gantt lane: a device of a node.
 struct Lane {
     node: String,
@@ -539,10 +542,36 @@ fn gantt_lanes(run: &RunResult, runs: &[GroupRun]) -> Vec<Lane> {
 /// run on each of its devices, coloured by the job's VC and labelled with the job id when
 /// the bar is wide enough. Preempted runs are hatched with a black border; runs cut by a
 /// kill or a node failure have a black border. The time axis reads `h:mm:ss`.
+///
+/// A long run (more than [`MAX_GANTT_RUNS`] group runs) shows its first
+/// [`MAX_GANTT_RUNS`] runs by start time on the lanes they use, and says so in the
+/// title: a chart of every run of a 100-day trace would be megabytes no one can read.
 pub fn gantt_svg(run: &RunResult) -> String {
-    let title = format!("Gantt: {}", run.model);
-    let runs = group_runs(run);
-    let lanes = gantt_lanes(run, &runs);
+    let mut runs = group_runs(run);
+    let total = runs.len();
+    let cut = total > MAX_GANTT_RUNS;
+    let title = if cut {
+        format!(
+            "Gantt: {} (first {MAX_GANTT_RUNS} of {total} group runs)",
+            run.model
+        )
+    } else {
+        format!("Gantt: {}", run.model)
+    };
+    let lanes = if cut {
+        // group_runs sorts by start time, so the first ones are the earliest.
+        runs.truncate(MAX_GANTT_RUNS);
+        let used: BTreeSet<(&str, u32)> = runs
+            .iter()
+            .flat_map(|r| r.pods.iter())
+            .flat_map(|p| p.devices.iter().map(move |d| (p.node.as_str(), *d)))
+            .collect();
+        let mut lanes = gantt_lanes(run, &runs);
+        lanes.retain(|l| used.contains(&(l.node.as_str(), l.device)));
+        lanes
+    } else {
+        gantt_lanes(run, &runs)
+    };
     let t_end = runs
         .iter()
         .map(|r| r.end_ms)
@@ -792,7 +821,50 @@ fn busy_steps(run: &RunResult, names: &[String]) -> Vec<(u64, Vec<u32>)> {
             _ => steps.push((p.t, busy)),
         }
     }
+    if steps.len() > MAX_PLOT_STEPS {
+        let t_end = run.end_ms.max(steps.last().map_or(0, |s| s.0));
+        return averaged_steps(&steps, t_end, MAX_PLOT_STEPS as u64 / 2);
+    }
     steps
+}
+
+/// Steps beyond which the utilisation plot averages over time buckets: more corners than
+/// a plot has pixels only make the SVG huge (a 100-day trace has ~10^5 changes).
+const MAX_PLOT_STEPS: usize = 4_000;
+
+/// `steps` averaged over `buckets` equal time buckets up to `t_end`: per VC the busy GPUs
+/// weighted by the time each step holds within the bucket, rounded to whole GPUs.
+fn averaged_steps(steps: &[(u64, Vec<u32>)], t_end: u64, buckets: u64) -> Vec<(u64, Vec<u32>)> {
+    let vcs = steps.first().map_or(0, |s| s.1.len());
+    let width = t_end.div_ceil(buckets).max(1);
+    let mut out = Vec::with_capacity(buckets as usize);
+    let mut i = 0;
+    let mut start = 0;
+    while start < t_end {
+        let end = (start + width).min(t_end);
+        let mut sums = vec![0u128; vcs];
+        // Steps that hold during [start, end): from the last one at or before start.
+        while i + 1 < steps.len() && steps[i + 1].0 <= start {
+            i += 1;
+        }
+        let mut j = i;
+        while j < steps.len() && steps[j].0 < end {
+            let from = steps[j].0.max(start);
+            let to = steps.get(j + 1).map_or(end, |next| next.0.min(end));
+            for (sum, &busy) in sums.iter_mut().zip(&steps[j].1) {
+                *sum += u128::from(busy) * u128::from(to.saturating_sub(from));
+            }
+            j += 1;
+        }
+        let span = u128::from(end - start);
+        let mean: Vec<u32> = sums
+            .iter()
+            .map(|&s| u32::try_from((s + span / 2) / span).unwrap_or(u32::MAX))
+            .collect();
+        out.push((start, mean));
+        start = end;
+    }
+    out
 }
 
 /// Step-function vertices of `values` (one per step in `steps`) up to `t_end`, keeping

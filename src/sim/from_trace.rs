@@ -13,7 +13,7 @@
 use std::collections::BTreeMap;
 
 use crate::cell::topology::Topology;
-use crate::cell::{GroupMember, GroupRequest};
+use crate::cell::{GroupMember, GroupRequest, OPPORTUNISTIC_PRIORITY};
 use crate::config::CellConfig;
 use crate::workload::openpai::PRIORITY_CLASSES;
 use crate::workload::{IngestReport, TraceJob};
@@ -28,6 +28,8 @@ pub mod issue {
     pub const UNKNOWN_GPU_TYPE: &str = "GPU type not in the cluster";
     /// The job's VC is not in the cluster config.
     pub const UNKNOWN_VC: &str = "VC not in the cluster config";
+    /// The job's VC has no guaranteed cells, so the job runs opportunistically.
+    pub const NO_GUARANTEE: &str = "VC without guaranteed cells (run opportunistically)";
 }
 
 /// What the cluster offers per GPU type, for shaping trace jobs.
@@ -37,6 +39,9 @@ pub struct ClusterShape {
     by_type: BTreeMap<String, (u32, u64)>,
     /// VCs the config defines.
     vcs: Vec<String>,
+    /// Those of them with no cells at all (a share of a trace's GPU-time too small for
+    /// one cell): their jobs can only run opportunistically.
+    without_cells: Vec<String>,
 }
 
 impl ClusterShape {
@@ -57,6 +62,12 @@ impl ClusterShape {
         ClusterShape {
             by_type,
             vcs: config.virtual_clusters.keys().cloned().collect(),
+            without_cells: config
+                .virtual_clusters
+                .iter()
+                .filter(|(_, spec)| spec.virtual_cells.is_empty() && spec.pinned_cells.is_empty())
+                .map(|(name, _)| name.clone())
+                .collect(),
         }
     }
 
@@ -137,10 +148,17 @@ pub fn sim_job(job: TraceJob, shape: &ClusterShape, report: &mut IngestReport) -
         return None;
     }
     let pod_gpus = pod_size(job.gpus, biggest_node);
+    let mut priority = job.priority;
+    if priority >= 0 && shape.without_cells.contains(&job.vc) {
+        report.note(issue::NO_GUARANTEE, || {
+            format!("{} (VC {:?})", job.id, job.vc)
+        });
+        priority = OPPORTUNISTIC_PRIORITY;
+    }
     let request = GroupRequest {
         name: job.id.clone(),
         virtual_cluster: job.vc.clone(),
-        priority: job.priority,
+        priority,
         leaf_cell_type: gpu_type,
         pinned_cell_id: None,
         lazy_preemption_enable: false,
@@ -152,10 +170,10 @@ pub fn sim_job(job: TraceJob, shape: &ClusterShape, report: &mut IngestReport) -
         }],
     };
     Some(SimJob {
-        priority_label: priority_label(job.priority),
+        priority_label: priority_label(priority),
         id: job.id,
         vc: job.vc,
-        priority: job.priority,
+        priority,
         user: None,
         submit_ms: job.submit_ms,
         duration_ms: job.duration_ms,
@@ -168,7 +186,7 @@ pub fn sim_job(job: TraceJob, shape: &ClusterShape, report: &mut IngestReport) -
 pub fn pod_size(gpus: u32, node_gpus: u32) -> u32 {
     (1..=gpus.min(node_gpus).max(1))
         .rev()
-        .find(|p| gpus % p == 0)
+        .find(|p| gpus.is_multiple_of(*p))
         .unwrap_or(1)
 }
 
