@@ -1,13 +1,16 @@
 //! Cluster configurations: HiveD config YAML (standalone or embedded in an OpenPAI
 //! `services-configuration.yaml`) and OpenPAI `layout.yaml`, parsed, expanded and
 //! validated into a [`CellConfig`], plus a readable [`summary()`] of one. No scheduling
-//! logic lives here.
+//! logic lives here. [`builders`] builds configs from machine lists (Philly, openb, PAI)
+//! and synthetic spec strings, and sizes VCs from a trace ([`build_cluster`],
+//! [`size_vcs`]).
 //!
 //! The format is recognised from content, not from the file name: `machine-sku` or
 //! `machine-list` at the top means a layout, `hivedscheduler` means a
 //! services-configuration, anything else that looks like a HiveD config (including an
 //! empty or comments-only file, which is an empty cluster) is read as one.
 
+pub mod builders;
 mod error;
 mod hived;
 pub mod model;
@@ -20,6 +23,11 @@ use std::path::Path;
 
 use serde_yaml_ng::Value;
 
+pub use builders::{
+    BuildOptions, ClusterBuildError, ClusterFormat, NodeSpec, RowError, SpecItem, VcShare,
+    VcSizing, build_cluster, cluster_from_nodes, detect_cluster_format, parse_cluster_spec,
+    size_vcs, vcs_from_file, vcs_from_str,
+};
 pub use error::{ConfigError, ConfigErrors};
 pub use hived::{MAX_CELLS, MAX_LEVELS, from_hived_value};
 pub use model::*;

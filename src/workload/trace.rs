@@ -15,8 +15,9 @@ pub struct TraceJob {
     /// has none).
     pub id: String,
     /// Submit time, milliseconds from the start of the trace (the first row's time is not
-    /// necessarily 0; readers shift so that the earliest submit is 0 when the format has
-    /// absolute timestamps).
+    /// necessarily 0). Readers of formats with absolute timestamps give milliseconds since
+    /// 1970-01-01 (local time, see `TraceSource::absolute_times`); the ingest step
+    /// (`workload::ingest`) shifts them so that the earliest submit is 0.
     pub submit_ms: SimTimeMs,
     /// Run time on its GPUs, milliseconds (at least 1).
     pub duration_ms: SimTimeMs,
@@ -27,7 +28,28 @@ pub struct TraceJob {
     /// Priority (higher runs first; below 0 means opportunistic, as in HiveD).
     pub priority: i32,
     /// GPU model the job must run on (a leaf cell type / SKU name), if constrained.
+    /// Several acceptable models are separated by `|` (as openb's `gpu_spec` writes
+    /// them); see [`TraceJob::gpu_types`].
     pub gpu_type: Option<String>,
+}
+
+impl TraceJob {
+    /// The GPU models the job may run on (empty: any), from [`TraceJob::gpu_type`] split
+    /// at `|`, without repeats, in the order written.
+    pub fn gpu_types(&self) -> Vec<&str> {
+        let mut types: Vec<&str> = Vec::new();
+        for t in self
+            .gpu_type
+            .iter()
+            .flat_map(|t| t.split('|'))
+            .map(str::trim)
+        {
+            if !t.is_empty() && !types.contains(&t) {
+                types.push(t);
+            }
+        }
+        types
+    }
 }
 
 /// A row a reader could not read. Readers yield it and go on with the next row, so one
@@ -97,6 +119,19 @@ impl IngestReport {
         }
     }
 
+    /// Adds the issues of `other` (counts, and examples up to [`EXAMPLES_KEPT`]) to
+    /// these; `jobs_read` is left alone, as each report counts its own reading.
+    pub fn merge(&mut self, other: &IngestReport) {
+        for (kind, theirs) in &other.issues {
+            let tally = self.issues.entry(kind.clone()).or_default();
+            tally.count += theirs.count;
+            let room = EXAMPLES_KEPT.saturating_sub(tally.examples.len());
+            tally
+                .examples
+                .extend(theirs.examples.iter().take(room).cloned());
+        }
+    }
+
     /// How many rows had problem `kind`.
     pub fn count(&self, kind: &str) -> u64 {
         self.issues.get(kind).map_or(0, |t| t.count)
@@ -134,6 +169,37 @@ mod tests {
             e.to_string(),
             "t.csv:7: column gpus: value \"x\": a whole number of GPUs, at least 1"
         );
+    }
+
+    #[test]
+    fn gpu_types_split_alternatives_and_drop_repeats() {
+        let mut job = TraceJob {
+            id: "j".into(),
+            submit_ms: 0,
+            duration_ms: 1,
+            gpus: 1,
+            vc: "default".into(),
+            priority: 0,
+            gpu_type: Some("V100M16|V100M32|V100M32".into()),
+        };
+        assert_eq!(job.gpu_types(), vec!["V100M16", "V100M32"]);
+        job.gpu_type = None;
+        assert!(job.gpu_types().is_empty());
+    }
+
+    #[test]
+    fn merged_reports_add_counts_and_keep_the_first_examples() {
+        let mut a = IngestReport::default();
+        let mut b = IngestReport::default();
+        a.note("x", || "a1".into());
+        for i in 0..3 {
+            b.note("x", || format!("b{i}"));
+        }
+        b.note("y", || "b".into());
+        a.merge(&b);
+        assert_eq!(a.count("x"), 4);
+        assert_eq!(a.count("y"), 1);
+        assert_eq!(a.issues["x"].examples, vec!["a1", "b0", "b1"]);
     }
 
     #[test]
