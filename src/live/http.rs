@@ -1,0 +1,433 @@
+//! The HTTP surface (axum): kube-scheduler's extender verbs, HiveD's inspect routes,
+//! `/metrics`, `/healthz`, and the standalone pod/node API. Handlers parse, take the
+//! state lock, call `state.rs`, and turn the answer into a response: a malformed request
+//! is 400 with a message naming the field; a user error in a pod's spec is 200 with the
+//! extender result's `Error` (as HiveD answers); a server that can no longer journal is
+//! 503. No handler panics on input.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post, put};
+use serde::Serialize;
+use serde_json::Value;
+
+use super::extender::{
+    ExtenderBindingResult, ExtenderFilterResult, parse_bind_args, parse_filter_args,
+    parse_preempt_args,
+};
+use super::metrics::{CONTENT_TYPE, Outcome};
+use super::pod::{PodInfo, kind_of, parse_pod};
+use super::state::{BindError, BindPlan, LiveState};
+
+/// A future answering one bind.
+pub type BindFuture<'a> = Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>>;
+
+/// Writes a bind where the pods live (Kubernetes: a `Binding` with the bind-info
+/// annotations). Standalone servers have none: binds are acknowledged locally.
+pub trait Binder: Send + Sync {
+    /// Binds the pod of `plan`; the error is a sentence for kube-scheduler's log.
+    fn bind<'a>(&'a self, plan: &'a BindPlan) -> BindFuture<'a>;
+}
+
+/// What every handler shares.
+pub struct App {
+    /// The state, behind one lock: decisions are serialised, as in HiveD.
+    pub state: Mutex<LiveState>,
+    /// Kubernetes binder, or `None` in standalone mode.
+    pub binder: Option<Arc<dyn Binder>>,
+    /// Serve `DELETE /v1/pods/..` and `PUT /v1/nodes/..` (standalone mode: Kubernetes
+    /// mode learns about pods and nodes by watching them).
+    pub standalone_api: bool,
+}
+
+impl App {
+    /// An app over `state`.
+    pub fn new(state: LiveState, binder: Option<Arc<dyn Binder>>, standalone_api: bool) -> App {
+        App {
+            state: Mutex::new(state),
+            binder,
+            standalone_api,
+        }
+    }
+
+    /// The state lock. A poisoned lock (a bug panicked while holding it) is answered 503
+    /// rather than risking a half-applied change.
+    pub fn lock(&self) -> Result<MutexGuard<'_, LiveState>, Poisoned> {
+        self.state.lock().map_err(|_| Poisoned)
+    }
+}
+
+/// The state lock is poisoned; answered 503.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Poisoned;
+
+impl IntoResponse for Poisoned {
+    fn into_response(self) -> Response {
+        error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "internal error: an earlier request failed while changing the state; restart the server",
+        )
+    }
+}
+
+/// Shared app handle.
+pub type Shared = Arc<App>;
+
+/// The router of a server.
+pub fn router(app: Shared) -> Router {
+    let mut r = Router::new()
+        .route("/v1/extender/filter", post(filter))
+        .route("/v1/extender/bind", post(bind))
+        .route("/v1/extender/preempt", post(preempt))
+        .route("/v1/inspect/affinitygroups", get(groups))
+        .route("/v1/inspect/affinitygroups/", get(groups))
+        .route("/v1/inspect/affinitygroups/{*name}", get(group))
+        .route("/v1/inspect/clusterstatus", get(cluster_status))
+        .route(
+            "/v1/inspect/clusterstatus/physicalcluster",
+            get(physical_cluster),
+        )
+        .route(
+            "/v1/inspect/clusterstatus/virtualclusters",
+            get(virtual_clusters),
+        )
+        .route(
+            "/v1/inspect/clusterstatus/virtualclusters/",
+            get(virtual_clusters),
+        )
+        .route(
+            "/v1/inspect/clusterstatus/virtualclusters/{vc}",
+            get(virtual_cluster),
+        )
+        .route("/v1/nodes", get(list_nodes))
+        .route("/metrics", get(metrics))
+        .route("/healthz", get(healthz));
+    if app.standalone_api {
+        r = r
+            .route("/v1/pods/{namespace}/{name}", delete(delete_pod))
+            .route("/v1/nodes/{name}", put(put_node));
+    }
+    r.fallback(not_found).with_state(app)
+}
+
+/// A JSON error body `{"error": message}` with `status`.
+fn error(status: StatusCode, message: impl Into<String>) -> Response {
+    (
+        status,
+        axum::Json(serde_json::json!({ "error": message.into() })),
+    )
+        .into_response()
+}
+
+fn json<T: Serialize>(status: StatusCode, value: &T) -> Response {
+    (status, axum::Json(value)).into_response()
+}
+
+async fn not_found(uri: Uri) -> Response {
+    error(
+        StatusCode::NOT_FOUND,
+        format!(
+            "path not found: {}; see /v1/extender/{{filter,bind,preempt}}, /v1/inspect/..., /metrics, /healthz",
+            uri.path()
+        ),
+    )
+}
+
+/// Reads the pod of an extender call; `what` names the args type in messages.
+fn read_pod(value: Value, what: &str) -> Result<PodInfo, String> {
+    let mut pod = parse_pod(value).map_err(|e| format!("{what}: field Pod: {e}"))?;
+    if pod.participates {
+        if pod.name.is_empty() {
+            return Err(format!(
+                "{what}: field Pod.metadata.name is missing; every pod needs a name"
+            ));
+        }
+        if pod.uid.is_empty() {
+            // Kubernetes always sends one; hand-written standalone calls may not.
+            pod.uid = pod.key();
+        }
+    }
+    Ok(pod)
+}
+
+fn filter_error(status: StatusCode, message: String) -> Response {
+    json(
+        status,
+        &ExtenderFilterResult {
+            error: message,
+            ..Default::default()
+        },
+    )
+}
+
+async fn filter(State(app): State<Shared>, body: Bytes) -> Response {
+    let start = Instant::now();
+    let args = match parse_filter_args(&body) {
+        Ok(a) => a,
+        Err(e) => return filter_error(StatusCode::BAD_REQUEST, e.0),
+    };
+    let candidates = args.candidate_names();
+    let pod = match read_pod(args.pod, "ExtenderArgs") {
+        Ok(p) => p,
+        Err(e) => return filter_error(StatusCode::BAD_REQUEST, e),
+    };
+    // The guard lives in this block only, so it is never held across the await below.
+    let (result, outcome, block) = {
+        let mut state = match app.lock() {
+            Ok(s) => s,
+            Err(r) => return r.into_response(),
+        };
+        let (result, outcome) = match state.filter(&pod, candidates, args.nodes.as_ref()) {
+            Ok(answer) => answer,
+            Err(e) => return filter_error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+        };
+        state
+            .metrics()
+            .observe(outcome, start.elapsed().as_secs_f64());
+        (result, outcome, state.wait_block())
+    };
+    if outcome == Outcome::Wait
+        && let Some(block) = block
+    {
+        // HiveD blocks the whole scheduling on a waiting pod; the lock is not held.
+        tokio::time::sleep(block).await;
+    }
+    json(StatusCode::OK, &result)
+}
+
+async fn preempt(State(app): State<Shared>, body: Bytes) -> Response {
+    let start = Instant::now();
+    let args = match parse_preempt_args(&body) {
+        Ok(a) => a,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e.0),
+    };
+    let pod = match read_pod(args.pod, "ExtenderPreemptionArgs") {
+        Ok(p) => p,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e),
+    };
+    let mut state = match app.lock() {
+        Ok(s) => s,
+        Err(r) => return r.into_response(),
+    };
+    match state.preempt(&pod, &args.nodes) {
+        Ok((result, outcome)) => {
+            state
+                .metrics()
+                .observe(outcome, start.elapsed().as_secs_f64());
+            json(StatusCode::OK, &result)
+        }
+        // ExtenderPreemptionResult has no error field: HiveD answers these with a status.
+        Err(Ok(message)) => error(StatusCode::BAD_REQUEST, message),
+        Err(Err(e)) => error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+    }
+}
+
+fn bind_result(status: StatusCode, message: String) -> Response {
+    json(status, &ExtenderBindingResult { error: message })
+}
+
+async fn bind(State(app): State<Shared>, body: Bytes) -> Response {
+    let args = match parse_bind_args(&body) {
+        Ok(a) => a,
+        Err(e) => return bind_result(StatusCode::BAD_REQUEST, e.0),
+    };
+    let refused = |e: BindError| match e {
+        BindError::Refused(m) => bind_result(StatusCode::OK, m),
+        BindError::Unavailable(u) => bind_result(StatusCode::SERVICE_UNAVAILABLE, u.to_string()),
+    };
+    let plan = {
+        let mut state = match app.lock() {
+            Ok(s) => s,
+            Err(r) => return r.into_response(),
+        };
+        let plan = match state.plan_bind(
+            &args.pod_namespace,
+            &args.pod_name,
+            &args.pod_uid,
+            &args.node,
+        ) {
+            Ok(p) => p,
+            Err(e) => return refused(e),
+        };
+        if app.binder.is_none() {
+            // Standalone: acknowledged locally, in the same critical section.
+            return match state.commit_bind(&plan.uid) {
+                Ok(()) => bind_result(StatusCode::OK, String::new()),
+                Err(u) => bind_result(StatusCode::SERVICE_UNAVAILABLE, u.to_string()),
+            };
+        }
+        plan
+    };
+    let Some(binder) = app.binder.clone() else {
+        return bind_result(StatusCode::OK, String::new());
+    };
+    // The lock is not held across the API call; the placement stays reserved meanwhile.
+    if let Err(e) = binder.bind(&plan).await {
+        return bind_result(
+            StatusCode::OK,
+            format!(
+                "binding pod {}/{} to node {} failed: {e}",
+                plan.namespace, plan.name, plan.node
+            ),
+        );
+    }
+    let mut state = match app.lock() {
+        Ok(s) => s,
+        Err(r) => return r.into_response(),
+    };
+    match state.commit_bind(&plan.uid) {
+        Ok(()) => bind_result(StatusCode::OK, String::new()),
+        Err(u) => bind_result(StatusCode::SERVICE_UNAVAILABLE, u.to_string()),
+    }
+}
+
+/// Runs `view` on the state and answers its JSON.
+fn inspect<T: Serialize>(
+    app: &App,
+    view: impl FnOnce(&LiveState) -> Option<T>,
+    what: &str,
+) -> Response {
+    let state = match app.lock() {
+        Ok(s) => s,
+        Err(r) => return r.into_response(),
+    };
+    match view(&state) {
+        Some(v) => json(StatusCode::OK, &v),
+        None => error(StatusCode::NOT_FOUND, what.to_string()),
+    }
+}
+
+async fn groups(State(app): State<Shared>) -> Response {
+    inspect(&app, |s| Some(s.allocator().affinity_groups_view()), "")
+}
+
+async fn group(State(app): State<Shared>, Path(name): Path<String>) -> Response {
+    let what = format!(
+        "affinity group {name:?} does not exist; GET /v1/inspect/affinitygroups/ lists the live groups"
+    );
+    inspect(&app, |s| s.allocator().affinity_group_view(&name), &what)
+}
+
+async fn cluster_status(State(app): State<Shared>) -> Response {
+    inspect(&app, |s| Some(s.allocator().cluster_status()), "")
+}
+
+async fn physical_cluster(State(app): State<Shared>) -> Response {
+    inspect(&app, |s| Some(s.allocator().physical_view()), "")
+}
+
+async fn virtual_clusters(State(app): State<Shared>) -> Response {
+    inspect(&app, |s| Some(s.allocator().virtual_clusters_view()), "")
+}
+
+async fn virtual_cluster(State(app): State<Shared>, Path(vc): Path<String>) -> Response {
+    let what = format!(
+        "virtual cluster {vc:?} does not exist; GET /v1/inspect/clusterstatus/virtualclusters/ lists them"
+    );
+    inspect(&app, |s| s.allocator().virtual_cluster_view(&vc), &what)
+}
+
+async fn list_nodes(State(app): State<Shared>) -> Response {
+    inspect(&app, |s| Some(s.nodes()), "")
+}
+
+async fn metrics(State(app): State<Shared>) -> Response {
+    let state = match app.lock() {
+        Ok(s) => s,
+        Err(r) => return r.into_response(),
+    };
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, CONTENT_TYPE)],
+        state.render_metrics(),
+    )
+        .into_response()
+}
+
+async fn healthz(State(app): State<Shared>) -> Response {
+    let state = match app.lock() {
+        Ok(s) => s,
+        Err(r) => return r.into_response(),
+    };
+    match state.failure() {
+        None => (StatusCode::OK, "ok\n").into_response(),
+        Some(why) => error(StatusCode::SERVICE_UNAVAILABLE, why.to_string()),
+    }
+}
+
+async fn delete_pod(
+    State(app): State<Shared>,
+    Path((namespace, name)): Path<(String, String)>,
+) -> Response {
+    let mut state = match app.lock() {
+        Ok(s) => s,
+        Err(r) => return r.into_response(),
+    };
+    let Some(uid) = state.uid_of(&namespace, &name) else {
+        return error(
+            StatusCode::NOT_FOUND,
+            format!(
+                "pod {namespace}/{name} is not placed by this server; GET /v1/inspect/affinitygroups/ lists placed groups"
+            ),
+        );
+    };
+    match state.release(&uid) {
+        Ok(Some(r)) => json(StatusCode::OK, &r),
+        Ok(None) => error(
+            StatusCode::NOT_FOUND,
+            format!("pod {namespace}/{name} is not placed by this server"),
+        ),
+        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+    }
+}
+
+async fn put_node(State(app): State<Shared>, Path(name): Path<String>, body: Bytes) -> Response {
+    let healthy = match serde_json::from_slice::<Value>(&body) {
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "the body is not JSON ({e}); send {{\"healthy\": true}} or {{\"healthy\": false}}"
+                ),
+            );
+        }
+        Ok(v) => match v.get("healthy") {
+            Some(Value::Bool(b)) => *b,
+            Some(other) => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    format!(
+                        "field healthy must be true or false, found {}",
+                        kind_of(other)
+                    ),
+                );
+            }
+            None => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "field healthy is missing; send {\"healthy\": true} or {\"healthy\": false}",
+                );
+            }
+        },
+    };
+    let mut state = match app.lock() {
+        Ok(s) => s,
+        Err(r) => return r.into_response(),
+    };
+    match state.set_node_health(&name, healthy) {
+        Ok(true) => json(StatusCode::OK, &super::state::NodeStatus { name, healthy }),
+        Ok(false) => error(
+            StatusCode::NOT_FOUND,
+            format!("node {name:?} is not in the config; GET /v1/nodes lists the nodes"),
+        ),
+        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+    }
+}
