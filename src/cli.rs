@@ -41,6 +41,158 @@ pub enum Command {
     /// and writes the reports into DIR/LAB/ (report.html, answers.txt, and per model the
     /// files of `cellsim run`). Exits 3 when a report cannot be written.
     Lab(LabArgs),
+    /// Run live: a Kubernetes scheduler extender that is a drop-in for HiveD.
+    ///
+    /// Serves kube-scheduler's extender verbs (POST /v1/extender/{filter,bind,preempt}),
+    /// HiveD's inspect API (/v1/inspect/...), /metrics and /healthz. With Kubernetes
+    /// (default), binds create the pod's Binding with HiveD's annotations, nodes and pods
+    /// are watched, and state is rebuilt from bound pods on start. With --standalone, binds
+    /// are acknowledged locally, every change is journaled (fsync'd) to --journal, and
+    /// DELETE /v1/pods/NS/NAME, PUT /v1/nodes/NAME and GET /v1/nodes report what
+    /// Kubernetes would. Exits 1 on an invalid config or journal, 3 on an I/O failure.
+    Serve(ServeArgs),
+    /// Replay a job trace on a cluster under each scheduler model and write the reports.
+    ///
+    /// --cluster takes a HiveD config, an OpenPAI layout or services-configuration, a
+    /// Philly machine list, an openb node list, a PAI machine spec, or a synthetic spec
+    /// such as "32x V100x8 rack=16; 64x K80x4 rack=8"; its format is recognised from
+    /// content (or named with --cluster-format). --trace takes a native cellsim CSV, a
+    /// Philly CSV or cluster_job_log JSON, an openb pod list, or any CSV with --mapping;
+    /// its format is recognised from content (or named with --format). When the cluster
+    /// has no VCs (machine lists, specs), the trace's VCs are guaranteed cells in
+    /// proportion to their GPU-time. Rows set aside (unreadable, duplicate, larger than
+    /// the cluster, ...) are counted with examples on stderr and in DIR/ingest.txt. Writes
+    /// the report set of `cellsim run`. Exits 1 on a bad cluster, trace or option, 3 when
+    /// a report cannot be written.
+    Replay(ReplayArgs),
+    /// Generate a synthetic trace (native cellsim CSV): seeded Poisson arrivals with a
+    /// daily cycle, GPU counts, run times and VC mix fitted to the Philly trace by default.
+    ///
+    /// A spec file (YAML, see traces/README.md) overrides any default; --jobs, --seed,
+    /// --load and --cluster-gpus override the spec. Jobs are written as they are drawn, so
+    /// traces of millions of jobs take constant memory. Exits 1 on a bad spec, 3 when the
+    /// output cannot be written.
+    GenTrace(GenTraceArgs),
+}
+
+/// Options of `cellsim replay`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ReplayArgs {
+    /// The cluster: a file path or a synthetic spec string.
+    #[arg(long, value_name = "PATH_OR_SPEC")]
+    pub cluster: String,
+    /// The cluster's format: hived, philly, openb, pai or spec (default: from content).
+    #[arg(long, value_name = "FORMAT")]
+    pub cluster_format: Option<String>,
+    /// Nodes per rack (top-level cell) of a built cluster (default 8).
+    #[arg(long, value_name = "N")]
+    pub rack_nodes: Option<u32>,
+    /// VCs from this YAML file (a HiveD `virtualClusters` section) instead of the trace.
+    #[arg(long, value_name = "FILE")]
+    pub vcs: Option<PathBuf>,
+    /// The trace file.
+    #[arg(long, value_name = "PATH")]
+    pub trace: PathBuf,
+    /// The trace's format: native, philly-csv, philly-json, openb or mapped (default: from
+    /// content).
+    #[arg(long, value_name = "FMT")]
+    pub format: Option<String>,
+    /// Column mapping for any CSV, e.g.
+    /// "submit=timestamp:datetime(%Y-%m-%d %H:%M:%S),duration=duration:s,gpus=num_gpus,vc=cluster"
+    /// (syntax in traces/README.md).
+    #[arg(long, value_name = "MAP")]
+    pub mapping: Option<String>,
+    /// openb pods using a fraction of a GPU: read as one whole GPU (`whole`) or skipped
+    /// (`skip`); counted either way.
+    #[arg(long, value_name = "HOW", default_value = "whole", value_parser = ["whole", "skip"])]
+    pub fractional: String,
+    /// Models to run, comma-separated or repeated (default: hived,yarn-cs,fifo).
+    #[arg(long = "model", value_name = "MODEL", value_delimiter = ',', long_help = model_help())]
+    pub models: Vec<String>,
+    /// Output folder; each model writes into DIR/MODEL/. Default: out/TRACE-NAME.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Seed of each run's RNG.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Stop simulating at this time (e.g. 30d, 12h; default: when every job is done).
+    #[arg(long, value_name = "DURATION")]
+    pub horizon: Option<String>,
+    /// Run the sharing-anomaly check too (each VC's jobs again on a private cluster of its
+    /// guarantee, for hived and yarn-cs): one extra run per VC and model.
+    #[arg(long)]
+    pub sharing: bool,
+    /// No progress bar.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// Options of `cellsim gen-trace`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct GenTraceArgs {
+    /// The generator spec (YAML); the Philly-fitted defaults when absent.
+    #[arg(long, value_name = "FILE")]
+    pub spec: Option<PathBuf>,
+    /// Number of jobs.
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<u64>,
+    /// Seed.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Target offered load (0..): GPU time asked per GPU time of the cluster; needs
+    /// --cluster-gpus.
+    #[arg(long, value_name = "LOAD", requires = "cluster_gpus")]
+    pub load: Option<f64>,
+    /// GPUs of the cluster the load is meant for.
+    #[arg(long, value_name = "GPUS")]
+    pub cluster_gpus: Option<u64>,
+    /// Output file (native CSV); `-` for stdout.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+}
+
+/// Options of `cellsim serve`.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// The cluster config (HiveD config, services-configuration.yaml or layout.yaml).
+    #[arg(long, value_name = "FILE")]
+    pub config: PathBuf,
+    /// Listen address, HOST:PORT (`:PORT` means all interfaces). Default: the config's
+    /// webServerAddress, else 0.0.0.0:9096 (as HiveD).
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
+    /// Kubeconfig file; default: in-cluster config, then $KUBECONFIG or ~/.kube/config.
+    #[arg(long, value_name = "PATH", conflicts_with = "standalone")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Run without Kubernetes; requires --journal.
+    #[arg(long, requires = "journal")]
+    pub standalone: bool,
+    /// The standalone journal file (created when absent).
+    #[arg(long, value_name = "PATH", requires = "standalone")]
+    pub journal: Option<PathBuf>,
+    /// Reload the config when the file changes, keeping running groups.
+    #[arg(long)]
+    pub watch_config: bool,
+}
+
+impl ServeArgs {
+    /// The built options of the server.
+    pub fn options(&self) -> crate::live::ServeOptions {
+        let mode = match (&self.journal, self.standalone) {
+            (Some(journal), true) => crate::live::ServeMode::Standalone {
+                journal: journal.clone(),
+            },
+            _ => crate::live::ServeMode::Kubernetes {
+                kubeconfig: self.kubeconfig.clone(),
+            },
+        };
+        crate::live::ServeOptions {
+            config: self.config.clone(),
+            listen: self.listen.clone(),
+            mode,
+            watch_config: self.watch_config,
+        }
+    }
 }
 
 /// Options of `cellsim lab`.
@@ -124,6 +276,32 @@ mod tests {
     #[test]
     fn cli_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn serve_standalone_needs_a_journal() {
+        assert!(
+            Cli::try_parse_from_args(["cellsim", "serve", "--config", "c", "--standalone"])
+                .is_err()
+        );
+        let cli = Cli::try_parse_from_args([
+            "cellsim",
+            "serve",
+            "--config",
+            "c",
+            "--standalone",
+            "--journal",
+            "j",
+        ])
+        .unwrap();
+        let Some(Command::Serve(args)) = cli.command else {
+            panic!("parsed as {:?}", cli.command);
+        };
+        assert_eq!(args.listen, None);
+        assert!(matches!(
+            args.options().mode,
+            crate::live::ServeMode::Standalone { .. }
+        ));
     }
 
     #[test]

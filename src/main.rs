@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use std::path::PathBuf;
 
-use cellsim::cli::{Cli, Command, LabArgs, RunArgs, ValidateArgs};
+use cellsim::cli::{Cli, Command, GenTraceArgs, LabArgs, ReplayArgs, RunArgs, ValidateArgs};
 use cellsim::config::{self, ConfigErrors};
 use cellsim::labs::{self, LabError};
 use cellsim::progress::{Progress, run_model_with_progress};
@@ -23,6 +23,11 @@ enum Failure {
     InvalidScenario(ScenarioError),
     /// A report file could not be written: exit 3.
     Write(WriteError),
+    /// Bad input to `cellsim replay` or `cellsim gen-trace` (cluster, trace, spec or an
+    /// option): exit 1.
+    InvalidInput(String),
+    /// `cellsim serve` failed: exit 1 (invalid config or journal) or 3 (I/O).
+    Serve(cellsim::live::ServeError),
 }
 
 fn main() -> ExitCode {
@@ -54,9 +59,17 @@ fn main() -> ExitCode {
             eprintln!("cellsim: the scenario is invalid");
             ExitCode::from(1)
         }
+        Err(Failure::InvalidInput(message)) => {
+            eprintln!("error: {message}");
+            ExitCode::from(1)
+        }
         Err(Failure::Write(error)) => {
             eprintln!("error: {error}");
             ExitCode::from(3)
+        }
+        Err(Failure::Serve(error)) => {
+            eprintln!("error: {error}");
+            ExitCode::from(error.exit_code())
         }
     }
 }
@@ -70,6 +83,12 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Validate(args) => validate(&args),
         Command::Run(args) => run_scenario(&args),
         Command::Lab(args) => run_labs(&args),
+        Command::Replay(args) => replay(&args),
+        Command::GenTrace(args) => gen_trace(&args),
+        Command::Serve(args) => cellsim::live::serve(args.options()).map_err(|e| match e {
+            cellsim::live::ServeError::Config(errors) => Failure::InvalidConfig(errors),
+            other => Failure::Serve(other),
+        }),
     }
 }
 
@@ -119,6 +138,7 @@ fn simulate_and_report(scenario: &sim::Scenario, args: &RunArgs) -> Result<PathB
     let mut summaries = Vec::new();
     let mut results = Vec::new();
     let mut sharing_reports = Vec::new();
+    let mut plots = Vec::new();
     for model in &models {
         let result = run_model_with_progress(&scenario, model, &progress).map_err(|message| {
             Failure::InvalidScenario(ScenarioError::Invalid {
@@ -130,7 +150,10 @@ fn simulate_and_report(scenario: &sim::Scenario, args: &RunArgs) -> Result<PathB
         })?;
         // Written after each run, so a later failure loses nothing.
         let dir = out.join(model);
-        summaries.push(report::write_run(&dir, &result).map_err(Failure::Write)?);
+        let (summary, run_plots) =
+            report::write_run_with_plots(&dir, &result).map_err(Failure::Write)?;
+        summaries.push(summary);
+        plots.push(run_plots);
         if !args.no_sharing && sharing::SHARING_MODELS.contains(&model.as_str()) {
             match sharing::sharing_from_shared_run(&scenario, &result, &progress) {
                 Ok(found) => {
@@ -151,7 +174,12 @@ fn simulate_and_report(scenario: &sim::Scenario, args: &RunArgs) -> Result<PathB
     };
     report::write_exports(
         &out,
-        &[report::report_export_with(&scenario.name, &results, &extra)],
+        &[report::report_export_with_plots(
+            &scenario.name,
+            &results,
+            &plots,
+            &extra,
+        )],
     )
     .map_err(Failure::Write)?;
     let mut stdout = std::io::stdout().lock();
@@ -175,6 +203,133 @@ fn simulate_and_report(scenario: &sim::Scenario, args: &RunArgs) -> Result<PathB
         out.display()
     );
     Ok(out)
+}
+
+/// `cellsim replay`: build the cluster, read the trace, then run and report as `run`.
+fn replay(args: &ReplayArgs) -> Result<(), Failure> {
+    let options = replay_options(args).map_err(Failure::InvalidInput)?;
+    let prepared =
+        cellsim::replay::prepare(&options).map_err(|e| Failure::InvalidInput(e.to_string()))?;
+    let scenario = &prepared.scenario;
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("out").join(&scenario.name));
+    let ingest_text = cellsim::replay::ingest_text(&prepared);
+    eprint!("{ingest_text}");
+    report::write_exports(
+        &out,
+        &[report::Export {
+            file_name: "ingest.txt".to_string(),
+            bytes: ingest_text.into_bytes(),
+        }],
+    )
+    .map_err(Failure::Write)?;
+    // The ingest notes are in ingest.txt and were printed above.
+    let mut scenario = scenario.clone();
+    scenario.warnings.clear();
+    let run_args = RunArgs {
+        scenario: None,
+        out: Some(out),
+        models: Vec::new(),
+        no_sharing: !args.sharing,
+        quiet: args.quiet,
+    };
+    simulate_and_report(&scenario, &run_args).map(|_| ())
+}
+
+/// The library's replay options from the command line's.
+fn replay_options(args: &ReplayArgs) -> Result<cellsim::replay::ReplayOptions, String> {
+    use cellsim::config::builders::ClusterFormat;
+    use cellsim::workload::{ColumnMapping, Fractional, OpenbOptions, ReadOptions, TraceFormat};
+    let cluster_format = args
+        .cluster_format
+        .as_deref()
+        .map(ClusterFormat::from_name)
+        .transpose()
+        .map_err(|e| format!("--cluster-format: {e}"))?;
+    let format = args
+        .format
+        .as_deref()
+        .map(TraceFormat::from_name)
+        .transpose()
+        .map_err(|e| format!("--format: {e}"))?;
+    let mapping = args
+        .mapping
+        .as_deref()
+        .map(str::parse::<ColumnMapping>)
+        .transpose()
+        .map_err(|e| format!("--mapping: {e}"))?;
+    let horizon_ms = args
+        .horizon
+        .as_deref()
+        .map(sim::scenario::parse_duration)
+        .transpose()
+        .map_err(|e| format!("--horizon: {e}"))?;
+    let fractional = if args.fractional == "skip" {
+        Fractional::Skip
+    } else {
+        Fractional::WholeGpu
+    };
+    Ok(cellsim::replay::ReplayOptions {
+        cluster: args.cluster.clone(),
+        cluster_format,
+        rack_nodes: args.rack_nodes,
+        vcs_file: args.vcs.clone(),
+        trace: args.trace.clone(),
+        read: ReadOptions {
+            format,
+            mapping,
+            openb: OpenbOptions {
+                fractional,
+                ..OpenbOptions::default()
+            },
+        },
+        models: args.models.clone(),
+        seed: args.seed,
+        horizon_ms,
+        name: None,
+    })
+}
+
+/// `cellsim gen-trace`: draw jobs from the spec and write them as native CSV as they come.
+fn gen_trace(args: &GenTraceArgs) -> Result<(), Failure> {
+    use cellsim::workload::{Arrival, GenSpec};
+    let mut spec = match &args.spec {
+        Some(path) => GenSpec::from_file(path).map_err(|e| Failure::InvalidInput(e.to_string()))?,
+        None => GenSpec::philly(),
+    };
+    if let Some(jobs) = args.jobs {
+        spec.jobs = Some(jobs);
+        spec.span_s = None;
+    }
+    if let Some(seed) = args.seed {
+        spec.seed = seed;
+    }
+    if let (Some(load), Some(gpus)) = (args.load, args.cluster_gpus) {
+        spec.arrival = Arrival::load(load, gpus);
+    }
+    let jobs =
+        cellsim::workload::generate(&spec).map_err(|e| Failure::InvalidInput(e.to_string()))?;
+    let write_error = |source: std::io::Error| {
+        Failure::Write(WriteError {
+            path: args.out.clone(),
+            source,
+        })
+    };
+    let mut count = 0u64;
+    let jobs = jobs.inspect(|_| count += 1);
+    if args.out.as_os_str() == "-" {
+        cellsim::workload::write_native_csv(jobs, std::io::stdout().lock())
+    } else {
+        let file = std::fs::File::create(&args.out).map_err(write_error)?;
+        cellsim::workload::write_native_csv(jobs, std::io::BufWriter::new(file))
+    }
+    .map_err(write_error)?;
+    if args.out.as_os_str() != "-" {
+        eprintln!("wrote {count} jobs to {}", args.out.display());
+    }
+    Ok(())
 }
 
 fn validate(args: &ValidateArgs) -> Result<(), Failure> {

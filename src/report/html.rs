@@ -136,7 +136,7 @@ fn section(
     out: &mut String,
     title: &str,
     runs: &[RunResult],
-    panel: impl Fn(&RunResult) -> String,
+    panel: impl Fn(usize, &RunResult) -> String,
 ) {
     let _ = writeln!(out, "<section>\n<h2>{}</h2>", escape_xml(title));
     let _ = writeln!(
@@ -144,12 +144,12 @@ fn section(
         "<div class=\"models\" style=\"grid-template-columns:repeat({},minmax(0,1fr))\">",
         runs.len().max(1)
     );
-    for run in runs {
+    for (i, run) in runs.iter().enumerate() {
         let _ = writeln!(
             out,
             "<div class=\"panel\">\n<h3>{}</h3>\n{}\n</div>",
             escape_xml(&run.model),
-            panel(run)
+            panel(i, run)
         );
     }
     out.push_str("</div>\n</section>\n");
@@ -169,6 +169,43 @@ pub fn report_html(scenario: &str, runs: &[RunResult]) -> String {
 /// [`report_html`] with extra, already escaped HTML sections (e.g. the sharing-anomaly
 /// table) placed right after the header.
 pub fn report_html_with(scenario: &str, runs: &[RunResult], extra_sections: &str) -> String {
+    let plots: Vec<RunPlots> = runs.iter().map(RunPlots::of).collect();
+    report_html_with_plots(scenario, runs, &plots, extra_sections)
+}
+
+/// The three SVG plots of one run, rendered once for both its files and the HTML page
+/// (on a 100-day trace each render costs as much as the simulation's reports).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunPlots {
+    /// `gantt.svg`.
+    pub gantt: String,
+    /// `utilisation.svg`.
+    pub utilisation: String,
+    /// `wait_cdf.svg`.
+    pub wait_cdf: String,
+}
+
+impl RunPlots {
+    /// Renders the plots of `run`.
+    pub fn of(run: &RunResult) -> RunPlots {
+        RunPlots {
+            gantt: gantt_svg(run),
+            utilisation: utilisation_svg(run),
+            wait_cdf: wait_cdf_svg(run),
+        }
+    }
+}
+
+/// [`report_html_with`] with each run's plots already rendered (`plots[i]` of `runs[i]`).
+pub fn report_html_with_plots(
+    scenario: &str,
+    runs: &[RunResult],
+    plots: &[RunPlots],
+    extra_sections: &str,
+) -> String {
+    let plot_of = |i: usize, pick: fn(&RunPlots) -> &String| -> String {
+        plots.get(i).map_or_else(String::new, |p| pick(p).clone())
+    };
     let scenario_e = escape_xml(scenario);
     let stack_px = runs.len().max(1) * MIN_PANEL_PX;
     let mut out = String::new();
@@ -203,10 +240,16 @@ pub fn report_html_with(scenario: &str, runs: &[RunResult], extra_sections: &str
             fmt_hms(end_ms, false),
         );
         out.push_str(extra_sections);
-        section(&mut out, "Per-VC summary", runs, vc_table);
-        section(&mut out, "Gantt chart (one lane per GPU)", runs, gantt_svg);
-        section(&mut out, "Busy GPUs over time", runs, utilisation_svg);
-        section(&mut out, "Wait-time CDF", runs, wait_cdf_svg);
+        section(&mut out, "Per-VC summary", runs, |_, r| vc_table(r));
+        section(&mut out, "Gantt chart (one lane per GPU)", runs, |i, _| {
+            plot_of(i, |p| &p.gantt)
+        });
+        section(&mut out, "Busy GPUs over time", runs, |i, _| {
+            plot_of(i, |p| &p.utilisation)
+        });
+        section(&mut out, "Wait-time CDF", runs, |i, _| {
+            plot_of(i, |p| &p.wait_cdf)
+        });
     }
     let _ = write!(
         out,

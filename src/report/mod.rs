@@ -40,19 +40,24 @@ pub struct WriteError {
 
 /// All text exports of one run, in a fixed order, with the summary they were built from.
 pub fn exports(result: &RunResult) -> (RunSummary, Vec<Export>) {
+    let (summary, files, _) = exports_with_plots(result);
+    (summary, files)
+}
+
+/// [`exports`], also handing back the rendered plots so that the HTML page can embed
+/// them without rendering them again ([`report_export_with_plots`]).
+pub fn exports_with_plots(result: &RunResult) -> (RunSummary, Vec<Export>, html::RunPlots) {
     let summary = summarize(result);
+    let plots = html::RunPlots::of(result);
     let files = vec![
         ("jobs.csv", tables::jobs_csv(result)),
         ("vcs.csv", tables::vcs_csv(&summary)),
         ("timeline.csv", tables::timeline_csv(result)),
         ("events.log", tables::events_log(result).into_bytes()),
         ("summary.json", summary::summary_json(&summary).into_bytes()),
-        ("gantt.svg", plots::gantt_svg(result).into_bytes()),
-        (
-            "utilisation.svg",
-            plots::utilisation_svg(result).into_bytes(),
-        ),
-        ("wait_cdf.svg", plots::wait_cdf_svg(result).into_bytes()),
+        ("gantt.svg", plots.gantt.clone().into_bytes()),
+        ("utilisation.svg", plots.utilisation.clone().into_bytes()),
+        ("wait_cdf.svg", plots.wait_cdf.clone().into_bytes()),
     ];
     let files = files
         .into_iter()
@@ -61,7 +66,7 @@ pub fn exports(result: &RunResult) -> (RunSummary, Vec<Export>) {
             bytes,
         })
         .collect();
-    (summary, files)
+    (summary, files, plots)
 }
 
 /// The HTML page comparing all models of a scenario, for the run's top folder.
@@ -74,6 +79,20 @@ pub fn report_export_with(scenario: &str, runs: &[RunResult], extra_sections: &s
     Export {
         file_name: "report.html".to_string(),
         bytes: html::report_html_with(scenario, runs, extra_sections).into_bytes(),
+    }
+}
+
+/// [`report_export_with`] with each run's plots already rendered (`plots[i]` of
+/// `runs[i]`, from [`exports_with_plots`]).
+pub fn report_export_with_plots(
+    scenario: &str,
+    runs: &[RunResult],
+    plots: &[html::RunPlots],
+    extra_sections: &str,
+) -> Export {
+    Export {
+        file_name: "report.html".to_string(),
+        bytes: html::report_html_with_plots(scenario, runs, plots, extra_sections).into_bytes(),
     }
 }
 
@@ -97,7 +116,15 @@ pub fn write_exports(dir: &Path, files: &[Export]) -> Result<Vec<PathBuf>, Write
 
 /// Export one run and write its files into `dir`; returns its summary.
 pub fn write_run(dir: &Path, result: &RunResult) -> Result<RunSummary, WriteError> {
-    let (summary, files) = exports(result);
+    write_run_with_plots(dir, result).map(|(summary, _)| summary)
+}
+
+/// [`write_run`], also returning the rendered plots for [`report_export_with_plots`].
+pub fn write_run_with_plots(
+    dir: &Path,
+    result: &RunResult,
+) -> Result<(RunSummary, html::RunPlots), WriteError> {
+    let (summary, files, plots) = exports_with_plots(result);
     write_exports(dir, &files)?;
-    Ok(summary)
+    Ok((summary, plots))
 }

@@ -1,0 +1,192 @@
+//! Trace replay end to end: the full Philly trace on its machine list under every model
+//! (every job accounted for, GPU time conserved, capacity never exceeded), and the
+//! `cellsim replay` / `cellsim gen-trace` commands on the project's own small files.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::Command;
+
+use cellsim::replay::{ReplayOptions, prepare};
+use cellsim::report;
+use cellsim::sched::MODEL_NAMES;
+use cellsim::sim::{JobOutcome, run_model};
+
+use crate::common::shared;
+
+fn cellsim() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_cellsim"))
+}
+
+fn out_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("cellsim-replay-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+/// The issue's acceptance run: philly.csv (82,247 rows, 65 duplicates) on the 2,490-GPU
+/// machine list with the trace's 15 VCs, under hived, yarn-cs and fifo.
+#[test]
+fn full_philly_replay_accounts_for_every_job_under_every_model() {
+    let (Some(machines), Some(trace)) = (
+        shared("traces/philly/cluster_machine_list"),
+        shared("traces/philly/philly.csv"),
+    ) else {
+        return;
+    };
+    let prepared = prepare(&ReplayOptions {
+        cluster: machines.display().to_string(),
+        trace,
+        ..ReplayOptions::default()
+    })
+    .unwrap();
+    let scenario = &prepared.scenario;
+    assert_eq!(prepared.ingest.jobs_read, 82_247);
+    assert_eq!(prepared.ingest.count("duplicate row (dropped)"), 65);
+    assert_eq!(scenario.jobs.len(), 82_247 - 65);
+    assert_eq!(scenario.config.virtual_clusters.len(), 15);
+    let sizing = prepared.vc_sizing.as_ref().unwrap();
+    assert_eq!(sizing.cluster_gpus, 2_490);
+    assert!(sizing.guaranteed_gpus() <= 2_490);
+
+    let asked: BTreeMap<&str, u64> = scenario
+        .jobs
+        .iter()
+        .map(|j| (j.id.as_str(), u64::from(j.gpus()) * j.duration_ms))
+        .collect();
+    for model in MODEL_NAMES {
+        let result = run_model(scenario, model).unwrap();
+        assert_eq!(result.jobs.len(), scenario.jobs.len(), "{model}");
+        let mut outcomes: BTreeMap<String, usize> = BTreeMap::new();
+        for job in &result.jobs {
+            *outcomes.entry(format!("{:?}", job.outcome)).or_default() += 1;
+            // A job that finished without being interrupted used exactly what it asked.
+            if job.outcome == JobOutcome::Finished && job.preemptions == 0 {
+                assert_eq!(job.gpu_ms, asked[job.id.as_str()], "{model}: {}", job.id);
+            }
+            if job.outcome == JobOutcome::Finished {
+                assert!(job.gpu_ms >= asked[job.id.as_str()], "{model}: {}", job.id);
+            }
+        }
+        assert_eq!(
+            outcomes.values().sum::<usize>(),
+            scenario.jobs.len(),
+            "{model}: {outcomes:?}"
+        );
+        for point in &result.timeline {
+            let busy: u32 = point.busy_by_vc.values().sum();
+            assert!(busy <= point.capacity_gpus, "{model} at {} ms", point.t);
+        }
+        let summary = report::summarize(&result);
+        // GPU time used (timeline integral) equals what the jobs were charged.
+        let charged: u64 = result.jobs.iter().map(|j| j.gpu_ms).sum();
+        assert_eq!(summary.gpu_ms_used, charged, "{model}");
+        println!(
+            "{model}: {outcomes:?}, utilisation {:.1}%, mean wait {} ms",
+            summary.utilisation * 100.0,
+            summary.overall.wait_ms.map_or(0, |w| w.mean)
+        );
+    }
+}
+
+#[test]
+fn cli_replays_a_native_trace_on_a_synthetic_spec_and_reports_what_it_set_aside() {
+    let trace = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("traces/example.csv");
+    let out = out_dir("spec");
+    let output = cellsim()
+        .args([
+            "replay",
+            "--cluster",
+            "2x V100x8 rack=2; 4x K80x4 rack=4",
+            "--trace",
+        ])
+        .arg(&trace)
+        .args(["--model", "hived,fifo", "-q", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(stderr.contains("rows read as jobs"), "{stderr}");
+    for model in ["hived", "fifo"] {
+        for file in [
+            "jobs.csv",
+            "vcs.csv",
+            "timeline.csv",
+            "events.log",
+            "summary.json",
+        ] {
+            assert!(out.join(model).join(file).is_file(), "{model}/{file}");
+        }
+    }
+    assert!(!out.join("yarn-cs").exists());
+    let ingest = std::fs::read_to_string(out.join("ingest.txt")).unwrap();
+    assert!(
+        ingest.contains("VCs sized from the trace's GPU-time"),
+        "{ingest}"
+    );
+    assert!(out.join("report.html").is_file());
+}
+
+#[test]
+fn cli_replay_rejects_a_bad_spec_and_an_unknown_model_with_exit_1() {
+    let trace = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("traces/example.csv");
+    let output = cellsim()
+        .args(["replay", "--cluster", "2x V100 rack=2", "--trace"])
+        .arg(&trace)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("2x V100 rack=2"), "{stderr}");
+
+    let output = cellsim()
+        .args([
+            "replay",
+            "--cluster",
+            "2x V100x8",
+            "--model",
+            "slurm",
+            "--trace",
+        ])
+        .arg(&trace)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("unknown scheduler model \"slurm\""),
+        "{stderr}"
+    );
+}
+
+/// gen-trace is deterministic, and what it writes replays.
+#[test]
+fn generated_traces_are_reproducible_and_replay() {
+    let dir = out_dir("gen");
+    std::fs::create_dir_all(&dir).unwrap();
+    let (a, b) = (dir.join("a.csv"), dir.join("b.csv"));
+    for path in [&a, &b] {
+        let status = cellsim()
+            .args(["gen-trace", "--jobs", "500", "--seed", "7", "--out"])
+            .arg(path)
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+    let text = std::fs::read_to_string(&a).unwrap();
+    assert_eq!(text, std::fs::read_to_string(&b).unwrap());
+    assert_eq!(text.lines().count(), 501, "header + 500 jobs");
+    let prepared = prepare(&ReplayOptions {
+        cluster: "8x V100x8 rack=4; 16x K80x2 rack=8".to_string(),
+        trace: a,
+        models: vec!["hived".to_string()],
+        ..ReplayOptions::default()
+    })
+    .unwrap();
+    let accepted = prepared.scenario.jobs.len() as u64;
+    let set_aside: u64 = prepared.ingest.issues.values().map(|t| t.count).sum();
+    assert!(accepted > 0 && accepted <= 500, "{accepted}");
+    assert!(accepted + set_aside >= 500, "{accepted} + {set_aside}");
+    let result = run_model(&prepared.scenario, "hived").unwrap();
+    assert_eq!(result.jobs.len() as u64, accepted);
+}
