@@ -78,9 +78,13 @@ pub enum Command {
 /// Options of `cellsim replay`.
 #[derive(Debug, Clone, Default, Args)]
 pub struct ReplayArgs {
-    /// The cluster: a file path or a synthetic spec string.
+    /// A replay scenario (YAML: cluster, trace, models, ...; see scenarios/replay/); the
+    /// other options override what it says.
+    #[arg(long, value_name = "FILE")]
+    pub scenario: Option<PathBuf>,
+    /// The cluster: a file path or a synthetic spec string (required without --scenario).
     #[arg(long, value_name = "PATH_OR_SPEC")]
-    pub cluster: String,
+    pub cluster: Option<String>,
     /// The cluster's format: hived, philly, openb, pai or spec (default: from content).
     #[arg(long, value_name = "FORMAT")]
     pub cluster_format: Option<String>,
@@ -90,9 +94,9 @@ pub struct ReplayArgs {
     /// VCs from this YAML file (a HiveD `virtualClusters` section) instead of the trace.
     #[arg(long, value_name = "FILE")]
     pub vcs: Option<PathBuf>,
-    /// The trace file.
+    /// The trace file (required without --scenario).
     #[arg(long, value_name = "PATH")]
-    pub trace: PathBuf,
+    pub trace: Option<PathBuf>,
     /// The trace's format: native, philly-csv, philly-json, openb or mapped (default: from
     /// content).
     #[arg(long, value_name = "FMT")]
@@ -102,19 +106,19 @@ pub struct ReplayArgs {
     /// (syntax in traces/README.md).
     #[arg(long, value_name = "MAP")]
     pub mapping: Option<String>,
-    /// openb pods using a fraction of a GPU: read as one whole GPU (`whole`) or skipped
-    /// (`skip`); counted either way.
-    #[arg(long, value_name = "HOW", default_value = "whole", value_parser = ["whole", "skip"])]
-    pub fractional: String,
+    /// openb pods using a fraction of a GPU: read as one whole GPU (`whole`, the default)
+    /// or skipped (`skip`); counted either way.
+    #[arg(long, value_name = "HOW", value_parser = ["whole", "skip"])]
+    pub fractional: Option<String>,
     /// Models to run, comma-separated or repeated (default: hived,yarn-cs,fifo).
     #[arg(long = "model", value_name = "MODEL", value_delimiter = ',', long_help = model_help())]
     pub models: Vec<String>,
-    /// Output folder; each model writes into DIR/MODEL/. Default: out/TRACE-NAME.
+    /// Output folder; each model writes into DIR/MODEL/. Default: out/NAME.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
-    /// Seed of each run's RNG.
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
+    /// Seed of each run's RNG (default 0).
+    #[arg(long)]
+    pub seed: Option<u64>,
     /// Stop simulating at this time (e.g. 30d, 12h; default: when every job is done).
     #[arg(long, value_name = "DURATION")]
     pub horizon: Option<String>,

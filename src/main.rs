@@ -238,58 +238,67 @@ fn replay(args: &ReplayArgs) -> Result<(), Failure> {
     simulate_and_report(&scenario, &run_args).map(|_| ())
 }
 
-/// The library's replay options from the command line's.
+/// The library's replay options: the scenario file's, if any, overridden by the flags.
 fn replay_options(args: &ReplayArgs) -> Result<cellsim::replay::ReplayOptions, String> {
     use cellsim::config::builders::ClusterFormat;
-    use cellsim::workload::{ColumnMapping, Fractional, OpenbOptions, ReadOptions, TraceFormat};
-    let cluster_format = args
-        .cluster_format
-        .as_deref()
-        .map(ClusterFormat::from_name)
-        .transpose()
-        .map_err(|e| format!("--cluster-format: {e}"))?;
-    let format = args
-        .format
-        .as_deref()
-        .map(TraceFormat::from_name)
-        .transpose()
-        .map_err(|e| format!("--format: {e}"))?;
-    let mapping = args
-        .mapping
-        .as_deref()
-        .map(str::parse::<ColumnMapping>)
-        .transpose()
-        .map_err(|e| format!("--mapping: {e}"))?;
-    let horizon_ms = args
-        .horizon
-        .as_deref()
-        .map(sim::scenario::parse_duration)
-        .transpose()
-        .map_err(|e| format!("--horizon: {e}"))?;
-    let fractional = if args.fractional == "skip" {
-        Fractional::Skip
-    } else {
-        Fractional::WholeGpu
-    };
-    Ok(cellsim::replay::ReplayOptions {
-        cluster: args.cluster.clone(),
-        cluster_format,
-        rack_nodes: args.rack_nodes,
-        vcs_file: args.vcs.clone(),
-        trace: args.trace.clone(),
-        read: ReadOptions {
-            format,
-            mapping,
-            openb: OpenbOptions {
-                fractional,
-                ..OpenbOptions::default()
-            },
+    use cellsim::workload::{ColumnMapping, Fractional, TraceFormat};
+    let mut options = match &args.scenario {
+        Some(path) => cellsim::replay::options_from_file(path).map_err(|e| e.to_string())?,
+        None => match (&args.cluster, &args.trace) {
+            (Some(_), Some(_)) => cellsim::replay::ReplayOptions::default(),
+            _ => {
+                return Err(
+                    "replay needs --cluster PATH_OR_SPEC and --trace PATH, or --scenario FILE"
+                        .to_string(),
+                );
+            }
         },
-        models: args.models.clone(),
-        seed: args.seed,
-        horizon_ms,
-        name: None,
-    })
+    };
+    if let Some(cluster) = &args.cluster {
+        options.cluster = cluster.clone();
+    }
+    if let Some(trace) = &args.trace {
+        options.trace = trace.clone();
+    }
+    if let Some(name) = &args.cluster_format {
+        options.cluster_format =
+            Some(ClusterFormat::from_name(name).map_err(|e| format!("--cluster-format: {e}"))?);
+    }
+    if let Some(name) = &args.format {
+        options.read.format =
+            Some(TraceFormat::from_name(name).map_err(|e| format!("--format: {e}"))?);
+    }
+    if let Some(mapping) = &args.mapping {
+        options.read.mapping = Some(
+            mapping
+                .parse::<ColumnMapping>()
+                .map_err(|e| format!("--mapping: {e}"))?,
+        );
+    }
+    if let Some(horizon) = &args.horizon {
+        options.horizon_ms =
+            Some(sim::scenario::parse_duration(horizon).map_err(|e| format!("--horizon: {e}"))?);
+    }
+    if let Some(how) = &args.fractional {
+        options.read.openb.fractional = if how == "skip" {
+            Fractional::Skip
+        } else {
+            Fractional::WholeGpu
+        };
+    }
+    if args.rack_nodes.is_some() {
+        options.rack_nodes = args.rack_nodes;
+    }
+    if args.vcs.is_some() {
+        options.vcs_file = args.vcs.clone();
+    }
+    if !args.models.is_empty() {
+        options.models = args.models.clone();
+    }
+    if let Some(seed) = args.seed {
+        options.seed = seed;
+    }
+    Ok(options)
 }
 
 /// `cellsim gen-trace`: draw jobs from the spec and write them as native CSV as they come.

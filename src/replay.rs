@@ -210,3 +210,144 @@ pub fn ingest_text(replay: &Replay) -> String {
     }
     out
 }
+
+/// A replay scenario file (`cellsim replay --scenario FILE`): the command's options as
+/// YAML, paths relative to the file. Unknown keys are errors.
+///
+/// ```yaml
+/// name: philly                      # optional; default: the trace's file name
+/// cluster: "8x V100x8 rack=4"       # a file path (relative to this file) or a spec string
+/// clusterFormat: spec               # optional: hived, philly, openb, pai, spec
+/// rackNodes: 8                      # optional
+/// vcs: vcs.yaml                     # optional: VCs from a file instead of the trace
+/// trace: ../traces/example.csv
+/// format: native                    # optional: native, philly-csv, philly-json, openb, mapped
+/// mapping: "submit=…,duration=…"    # optional, for any CSV
+/// fractional: whole                 # optional, openb: whole or skip
+/// models: [hived, fifo]             # optional; default: all
+/// seed: 1                           # optional
+/// horizon: 30d                      # optional
+/// ```
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct ReplayFile {
+    #[serde(default)]
+    name: Option<String>,
+    cluster: String,
+    #[serde(default)]
+    cluster_format: Option<String>,
+    #[serde(default)]
+    rack_nodes: Option<u32>,
+    #[serde(default)]
+    vcs: Option<PathBuf>,
+    trace: PathBuf,
+    #[serde(default)]
+    format: Option<String>,
+    #[serde(default)]
+    mapping: Option<String>,
+    #[serde(default)]
+    fractional: Option<String>,
+    #[serde(default)]
+    models: Vec<String>,
+    #[serde(default)]
+    seed: u64,
+    #[serde(default)]
+    horizon: Option<String>,
+}
+
+/// Reads a replay scenario file into [`ReplayOptions`]. Errors name the file and the key
+/// (or the YAML position) and say what to write instead.
+pub fn options_from_file(path: &Path) -> Result<ReplayOptions, ReplayError> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        ReplayError::Option(format!(
+            "{}: cannot read the replay scenario: {e}; check the path",
+            path.display()
+        ))
+    })?;
+    options_from_str(&text, path)
+}
+
+/// [`options_from_file`] on text already read; `path` names it in errors and anchors
+/// relative paths.
+pub fn options_from_str(text: &str, path: &Path) -> Result<ReplayOptions, ReplayError> {
+    use crate::config::builders::ClusterFormat;
+    use crate::workload::{ColumnMapping, Fractional, OpenbOptions, TraceFormat};
+    let file = path.display();
+    let raw: ReplayFile = serde_path_to_error::deserialize(serde_yaml_ng::Deserializer::from_str(
+        text,
+    ))
+    .map_err(|e| {
+        let at = e.path().to_string();
+        let at = if at == "." {
+            String::new()
+        } else {
+            format!(" at {at}")
+        };
+        ReplayError::Option(format!("{file}{at}: {}", e.inner()))
+    })?;
+    let bad = |key: &str, message: String| ReplayError::Option(format!("{file}: {key}: {message}"));
+    let base = path.parent().unwrap_or(Path::new("."));
+    // A cluster that names an existing file relative to the scenario is that file; any
+    // other text (a spec string) is kept as written.
+    let cluster = {
+        let relative = base.join(&raw.cluster);
+        if !Path::new(&raw.cluster).is_absolute() && relative.is_file() {
+            relative.display().to_string()
+        } else {
+            raw.cluster.clone()
+        }
+    };
+    let cluster_format = raw
+        .cluster_format
+        .as_deref()
+        .map(ClusterFormat::from_name)
+        .transpose()
+        .map_err(|e| bad("clusterFormat", e.to_string()))?;
+    let format = raw
+        .format
+        .as_deref()
+        .map(TraceFormat::from_name)
+        .transpose()
+        .map_err(|e| bad("format", e.to_string()))?;
+    let mapping = raw
+        .mapping
+        .as_deref()
+        .map(str::parse::<ColumnMapping>)
+        .transpose()
+        .map_err(|e| bad("mapping", e.to_string()))?;
+    let fractional = match raw.fractional.as_deref() {
+        None | Some("whole") => Fractional::WholeGpu,
+        Some("skip") => Fractional::Skip,
+        Some(other) => {
+            return Err(bad(
+                "fractional",
+                format!("{other:?} is not a choice; write whole or skip"),
+            ));
+        }
+    };
+    let horizon_ms = raw
+        .horizon
+        .as_deref()
+        .map(crate::sim::scenario::parse_duration)
+        .transpose()
+        .map_err(|e| bad("horizon", e))?;
+    Ok(ReplayOptions {
+        cluster,
+        cluster_format,
+        rack_nodes: raw.rack_nodes,
+        vcs_file: raw.vcs.map(|v| base.join(v)),
+        trace: base.join(raw.trace),
+        read: ReadOptions {
+            format,
+            mapping,
+            openb: OpenbOptions {
+                fractional,
+                ..OpenbOptions::default()
+            },
+        },
+        models: raw.models,
+        seed: raw.seed,
+        horizon_ms,
+        name: raw.name,
+    })
+}

@@ -190,3 +190,48 @@ fn generated_traces_are_reproducible_and_replay() {
     let result = run_model(&prepared.scenario, "hived").unwrap();
     assert_eq!(result.jobs.len() as u64, accepted);
 }
+
+/// The same replay through a scenario file: it runs on a fresh clone, a flag overrides
+/// its models, and an unknown key is named with the keys it could have been.
+#[test]
+fn replay_scenario_files_run_and_name_unknown_keys() {
+    let scenario = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios/replay/example.yaml");
+    let out = out_dir("scenario");
+    let output = cellsim()
+        .args(["replay", "-q", "--model", "fifo", "--scenario"])
+        .arg(&scenario)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(out.join("fifo/jobs.csv").is_file());
+    assert!(
+        !out.join("hived").exists(),
+        "--model overrides the file's models"
+    );
+    let jobs = std::fs::read_to_string(out.join("fifo/jobs.csv")).unwrap();
+    assert_eq!(
+        jobs.lines().count(),
+        21,
+        "header + the 20 jobs of traces/example.csv"
+    );
+
+    let options = cellsim::replay::options_from_file(&scenario).unwrap();
+    assert_eq!(options.models, ["hived", "yarn-cs", "fifo"]);
+    assert!(options.trace.ends_with("traces/example.csv"));
+
+    let err = cellsim::replay::options_from_str(
+        "cluster: \"1x V100x8\"\ntrace: t.csv\nmodel: [hived]\n",
+        std::path::Path::new("bad.yaml"),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("bad.yaml"), "{err}");
+    assert!(err.contains("unknown field `model`"), "{err}");
+    assert!(err.contains("`models`"), "{err}");
+}
