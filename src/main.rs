@@ -1,14 +1,17 @@
 //! The `cellsim` binary: parse the command line, run the library, and turn the outcome
 //! into an exit code (the only place that does): 0 success, 1 invalid input (e.g. a bad
 //! config or scenario, all problems listed on stderr), 2 usage error (clap's own code),
-//! 3 a report could not be written.
+//! 3 a report could not be written. `cellsim compare` is a gate with its own codes: 0 no
+//! regression, 1 a metric regressed, 2 bad input (as a usage error).
 
 use std::io::Write;
 use std::process::ExitCode;
 
 use std::path::PathBuf;
 
-use cellsim::cli::{Cli, Command, GenTraceArgs, LabArgs, ReplayArgs, RunArgs, ValidateArgs};
+use cellsim::cli::{
+    Cli, Command, CompareArgs, GenTraceArgs, LabArgs, ReplayArgs, RunArgs, ValidateArgs,
+};
 use cellsim::config::{self, ConfigErrors};
 use cellsim::labs::{self, LabError};
 use cellsim::progress::{Progress, run_model_with_progress};
@@ -28,6 +31,10 @@ enum Failure {
     InvalidInput(String),
     /// `cellsim serve` failed: exit 1 (invalid config or journal) or 3 (I/O).
     Serve(cellsim::live::ServeError),
+    /// `cellsim compare` had bad input: exit 2.
+    CompareInput(report::compare::CompareError),
+    /// `cellsim compare` found a regression (the table is printed): exit 1.
+    Regressed,
 }
 
 fn main() -> ExitCode {
@@ -71,6 +78,14 @@ fn main() -> ExitCode {
             eprintln!("error: {error}");
             ExitCode::from(error.exit_code())
         }
+        Err(Failure::CompareInput(error)) => {
+            eprintln!("error: {error}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Regressed) => {
+            eprintln!("cellsim: regression beyond tolerance (see REGRESSED rows)");
+            ExitCode::from(1)
+        }
     }
 }
 
@@ -85,6 +100,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Lab(args) => run_labs(&args),
         Command::Replay(args) => replay(&args),
         Command::GenTrace(args) => gen_trace(&args),
+        Command::Compare(args) => compare(&args),
         Command::Serve(args) => cellsim::live::serve(args.options()).map_err(|e| match e {
             cellsim::live::ServeError::Config(errors) => Failure::InvalidConfig(errors),
             other => Failure::Serve(other),
@@ -121,7 +137,6 @@ fn main_job() -> Result<(), Failure> {
 
 /// Runs every model of a loaded scenario and writes its reports; returns the folder.
 fn simulate_and_report(scenario: &sim::Scenario, args: &RunArgs) -> Result<PathBuf, Failure> {
-    let scenario = scenario.clone();
     for warning in &scenario.warnings {
         eprintln!("warning: {warning}");
     }
@@ -205,16 +220,33 @@ fn simulate_and_report(scenario: &sim::Scenario, args: &RunArgs) -> Result<PathB
     Ok(out)
 }
 
+/// `cellsim compare`: load both sides, print the delta table, fail on a regression.
+fn compare(args: &CompareArgs) -> Result<(), Failure> {
+    use report::compare;
+    let tolerances = compare::Tolerances::parse(&args.tolerances).map_err(Failure::CompareInput)?;
+    let baseline = compare::load(&args.baseline).map_err(Failure::CompareInput)?;
+    let candidate = compare::load(&args.candidate).map_err(Failure::CompareInput)?;
+    let comparison =
+        compare::compare(baseline, candidate, &tolerances).map_err(Failure::CompareInput)?;
+    let _ = std::io::stdout()
+        .lock()
+        .write_all(comparison.table().as_bytes());
+    if comparison.regressed() {
+        Err(Failure::Regressed)
+    } else {
+        Ok(())
+    }
+}
+
 /// `cellsim replay`: build the cluster, read the trace, then run and report as `run`.
 fn replay(args: &ReplayArgs) -> Result<(), Failure> {
     let options = replay_options(args).map_err(Failure::InvalidInput)?;
     let prepared =
         cellsim::replay::prepare(&options).map_err(|e| Failure::InvalidInput(e.to_string()))?;
-    let scenario = &prepared.scenario;
     let out = args
         .out
         .clone()
-        .unwrap_or_else(|| PathBuf::from("out").join(&scenario.name));
+        .unwrap_or_else(|| PathBuf::from("out").join(&prepared.scenario.name));
     let ingest_text = cellsim::replay::ingest_text(&prepared);
     eprint!("{ingest_text}");
     report::write_exports(
@@ -226,7 +258,7 @@ fn replay(args: &ReplayArgs) -> Result<(), Failure> {
     )
     .map_err(Failure::Write)?;
     // The ingest notes are in ingest.txt and were printed above.
-    let mut scenario = scenario.clone();
+    let mut scenario = prepared.scenario;
     scenario.warnings.clear();
     let run_args = RunArgs {
         scenario: None,
