@@ -73,6 +73,36 @@ pub enum Command {
     /// traces of millions of jobs take constant memory. Exits 1 on a bad spec, 3 when the
     /// output cannot be written.
     GenTrace(GenTraceArgs),
+    /// Compare a candidate run with a baseline and fail on regressions (the CI gate).
+    ///
+    /// BASELINE and CANDIDATE are each a summary.json, a model's folder, or the --out
+    /// folder of `cellsim run` (every MODEL/summary.json inside, matched by model name).
+    /// Prints per model, overall and per VC, each metric (wait_mean, wait_p50, wait_p95,
+    /// wait_p99, jct_mean, utilisation, preemptions, finished) with its baseline,
+    /// candidate, delta and verdict (ok, REGRESSED, improved). A metric regresses when it
+    /// gets worse by more than max(relative x baseline, absolute): by default 5%, with an
+    /// absolute slack of 1s for waits and JCT and 1 for preemptions. Exits 0 when nothing
+    /// regressed, 1 when something did, 2 on bad input (unreadable or invalid file,
+    /// another schemaVersion, models or VCs that differ, a bad --tolerance).
+    Compare(CompareArgs),
+}
+
+/// Options of `cellsim compare`.
+#[derive(Debug, Clone, Args)]
+pub struct CompareArgs {
+    /// The reference: a summary.json, a model's folder or a `cellsim run` --out folder.
+    #[arg(value_name = "BASELINE")]
+    pub baseline: PathBuf,
+    /// The run to check, in the same form.
+    #[arg(value_name = "CANDIDATE")]
+    pub candidate: PathBuf,
+    /// Tolerances, comma-separated or repeated, applied left to right: METRIC=N% sets the
+    /// relative part; METRIC=VALUE the absolute part in the metric's unit (a duration
+    /// such as 30s for waits and jct_mean, a count for preemptions and finished, a
+    /// fraction such as 0.02 for utilisation); all=N% sets every metric's relative part.
+    /// E.g. --tolerance all=10%,wait_p95=30s.
+    #[arg(long = "tolerance", value_name = "METRIC=VALUE", value_delimiter = ',')]
+    pub tolerances: Vec<String>,
 }
 
 /// Options of `cellsim replay`.
@@ -306,6 +336,27 @@ mod tests {
             args.options().mode,
             crate::live::ServeMode::Standalone { .. }
         ));
+    }
+
+    #[test]
+    fn compare_takes_two_paths_and_tolerances() {
+        let cli = Cli::try_parse_from_args([
+            "cellsim",
+            "compare",
+            "base",
+            "cand",
+            "--tolerance",
+            "all=10%,wait_p95=30s",
+            "--tolerance",
+            "finished=1",
+        ])
+        .unwrap();
+        let Some(Command::Compare(args)) = cli.command else {
+            panic!("parsed as {:?}", cli.command);
+        };
+        assert_eq!(args.baseline, PathBuf::from("base"));
+        assert_eq!(args.tolerances, ["all=10%", "wait_p95=30s", "finished=1"]);
+        assert!(Cli::try_parse_from_args(["cellsim", "compare", "base"]).is_err());
     }
 
     #[test]

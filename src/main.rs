@@ -155,7 +155,7 @@ fn simulate_and_report(scenario: &sim::Scenario, args: &RunArgs) -> Result<PathB
     let mut sharing_reports = Vec::new();
     let mut plots = Vec::new();
     for model in &models {
-        let result = run_model_with_progress(&scenario, model, &progress).map_err(|message| {
+        let result = run_model_with_progress(scenario, model, &progress).map_err(|message| {
             Failure::InvalidScenario(ScenarioError::Invalid {
                 file: scenario.source.clone(),
                 yaml_path: "models".to_string(),
@@ -170,7 +170,7 @@ fn simulate_and_report(scenario: &sim::Scenario, args: &RunArgs) -> Result<PathB
         summaries.push(summary);
         plots.push(run_plots);
         if !args.no_sharing && sharing::SHARING_MODELS.contains(&model.as_str()) {
-            match sharing::sharing_from_shared_run(&scenario, &result, &progress) {
+            match sharing::sharing_from_shared_run(scenario, &result, &progress) {
                 Ok(found) => {
                     report::write_exports(&dir, &[sharing::sharing_export(&found)])
                         .map_err(Failure::Write)?;

@@ -5,7 +5,9 @@
 //! Per model, a run writes into `DIR/<model>/`: `jobs.csv`, `vcs.csv`, `timeline.csv`,
 //! `events.log`, `summary.json`, `gantt.svg`, `utilisation.svg` and `wait_cdf.svg` (see
 //! [`exports`]); `DIR/report.html` shows all models side by side ([`report_export`]).
+//! [`compare`] is the regression gate over two runs' `summary.json` files.
 
+pub mod compare;
 pub mod html;
 pub mod plots;
 pub mod sharing;

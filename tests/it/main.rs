@@ -4,6 +4,7 @@ mod allocator_model;
 mod bad_input;
 mod cluster_builders;
 mod common;
+mod compare;
 mod config_load;
 mod config_validation;
 mod feature_demos;
