@@ -10,7 +10,8 @@ use clap::{Args, Parser, Subcommand};
 #[derive(Debug, Clone, Parser)]
 #[command(name = "cellsim", version, about, propagate_version = true)]
 pub struct Cli {
-    /// What to do; without a subcommand, `run` on the bundled default scenario.
+    /// What to do; without a subcommand, the main job: the five labs and the
+    /// sharing-anomaly demo.
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -65,10 +66,10 @@ pub enum Command {
     /// the report set of `cellsim run`. Exits 1 on a bad cluster, trace or option, 3 when
     /// a report cannot be written.
     Replay(ReplayArgs),
-    /// Generate a synthetic trace (native cellsim CSV): seeded Poisson arrivals with a
-    /// daily cycle, GPU counts, run times and VC mix fitted to the Philly trace by default.
+    /// Generate a synthetic trace (native cellsim CSV), fitted to Philly by default.
     ///
-    /// A spec file (YAML, see traces/README.md) overrides any default; --jobs, --seed,
+    /// Seeded Poisson arrivals with a daily cycle, GPU counts, run times and VC mix; the
+    /// defaults are fitted to the Philly trace. A spec file (YAML, see traces/README.md) overrides any default; --jobs, --seed,
     /// --load and --cluster-gpus override the spec. Jobs are written as they are drawn, so
     /// traces of millions of jobs take constant memory. Exits 1 on a bad spec, 3 when the
     /// output cannot be written.
