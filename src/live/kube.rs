@@ -158,8 +158,10 @@ async fn watch_pods(app: Shared, api: Api<Pod>) {
     let mut stream = watcher::watcher(api, watcher::Config::default())
         .default_backoff()
         .boxed();
-    // Uids seen during a relist: known pods missing from it were deleted meanwhile.
-    let mut relist: Option<BTreeSet<String>> = None;
+    // During a relist: the pods known when it began, and the uids it has listed. Known
+    // pods it did not list were deleted meanwhile; pods placed after it began (a filter
+    // while the list was in flight) may be missing from it and must be kept.
+    let mut relist: Option<(BTreeSet<String>, BTreeSet<String>)> = None;
     while let Some(event) = stream.next().await {
         match event {
             Ok(Event::Apply(pod)) => {
@@ -174,29 +176,26 @@ async fn watch_pods(app: Shared, api: Api<Pod>) {
                     release(&app, &info.uid);
                 }
             }
-            Ok(Event::Init) => relist = Some(BTreeSet::new()),
+            Ok(Event::Init) => {
+                let known: BTreeSet<String> = match app.state.lock() {
+                    Ok(state) => state.pods().keys().cloned().collect(),
+                    Err(_) => return,
+                };
+                relist = Some((known, BTreeSet::new()));
+            }
             Ok(Event::InitApply(pod)) => {
                 if let Some(info) = pod_info(&pod) {
                     if info.finished() || info.terminating {
                         release(&app, &info.uid);
-                    } else if let Some(seen) = relist.as_mut() {
+                    } else if let Some((_, seen)) = relist.as_mut() {
                         seen.insert(info.uid);
                     }
                 }
             }
             Ok(Event::InitDone) => {
-                if let Some(seen) = relist.take() {
-                    let gone: Vec<String> = match app.state.lock() {
-                        Ok(state) => state
-                            .pods()
-                            .keys()
-                            .filter(|uid| !seen.contains(*uid))
-                            .cloned()
-                            .collect(),
-                        Err(_) => return,
-                    };
-                    for uid in gone {
-                        release(&app, &uid);
+                if let Some((known, seen)) = relist.take() {
+                    for uid in known.difference(&seen) {
+                        release(&app, uid);
                     }
                 }
             }
