@@ -26,7 +26,8 @@
 //! Run with `cargo bench --bench engine`; `-- report` runs only the report pass (the
 //! criterion ids do not contain "report"), `-- engine/` only criterion. Under
 //! `cargo test --benches` everything runs once on a 2,000-job prefix as a smoke test.
-//! Results and the machine they came from are in `reports/2026-11-25-engine-bench/`.
+//! Results and the machine they came from are in `reports/2026-11-25-engine-bench/` and
+//! `reports/2026-11-25-engine-bench-2/`.
 
 use std::cell::{Cell, RefCell};
 use std::fmt::Write as _;

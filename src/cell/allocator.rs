@@ -34,12 +34,45 @@ pub(crate) struct CellState {
     pub opp_used: u32,
     /// Unhealthy leaves in the subtree.
     pub bad: u32,
+    /// Leaves in the subtree that are healthy, unused and unreserved: the room a
+    /// free-only placement has. Kept up to date on every leaf change so that placement
+    /// reads one counter instead of scanning leaves.
+    pub vacant: u32,
+    /// Used leaves in the subtree per physical priority, ascending by priority, no zero
+    /// counts; always empty on leaves (a leaf's `user` and `priority` say it). Gives
+    /// packing its same/higher-priority counts and the room of a preemption pass
+    /// without a leaf scan.
+    pub used_by_priority: Vec<(i32, u32)>,
     /// Leaf only: the group using it.
     pub user: Option<GroupId>,
     /// Leaf only: that group's physical priority, or `FREE_PRIORITY`.
     pub priority: i32,
     /// Leaf only: the preemptor that reserved it.
     pub reserved_by: Option<GroupId>,
+}
+
+impl CellState {
+    /// Leaf only: whether a free-only placement may take it (healthy, unused, unreserved).
+    pub(crate) fn is_vacant_leaf(&self) -> bool {
+        self.bad == 0 && self.user.is_none() && self.reserved_by.is_none()
+    }
+}
+
+/// Adds `delta` to the count of `priority` in a per-priority list kept sorted ascending,
+/// dropping entries that reach zero.
+fn count_priority(counts: &mut Vec<(i32, u32)>, priority: i32, delta: i32) {
+    match counts.binary_search_by_key(&priority, |&(p, _)| p) {
+        Ok(i) => {
+            let n = (counts[i].1 as i32 + delta).max(0) as u32;
+            if n == 0 {
+                counts.remove(i);
+            } else {
+                counts[i].1 = n;
+            }
+        }
+        Err(i) if delta > 0 => counts.insert(i, (priority, delta as u32)),
+        Err(_) => {}
+    }
 }
 
 /// One preassigned (or pinned) cell of a VC: the unit of its guarantee.
@@ -127,6 +160,13 @@ pub struct Allocator {
     /// (it would scan every cell of the VC to find nothing).
     pub(crate) guaranteed_groups: BTreeMap<(VcId, ChainId, i32), u32>,
     pub(crate) opportunistic_groups: Vec<u32>,
+    /// Leaves per chain, and per VC and chain the leaves of the VC's unpinned
+    /// preassigned cells: fixed by the config, asked on every request check.
+    pub(crate) chain_capacity: Vec<u64>,
+    pub(crate) vc_capacity: Vec<Vec<u64>>,
+    /// Scratch list of packing units, reused by every placement (`packing.rs`); empty
+    /// between calls.
+    pub(crate) unit_buffer: Vec<super::packing::Unit>,
     /// Memo of `could_ever_fit` per request shape; depends on the config only.
     pub(crate) fit_cache: std::cell::RefCell<HashMap<FitKey, bool>>,
 }
@@ -161,13 +201,15 @@ impl Allocator {
     /// Builds an allocator with all cells free and healthy; pinned cells are bound at once.
     pub fn new(config: &CellConfig) -> Allocator {
         let topo = Topology::build(config);
-        let mut cells = vec![
-            CellState {
+        let mut cells: Vec<CellState> = topo
+            .cells
+            .iter()
+            .map(|shape| CellState {
                 priority: FREE_PRIORITY,
+                vacant: shape.leaf_count(),
                 ..Default::default()
-            };
-            topo.cells.len()
-        ];
+            })
+            .collect();
         let mut free_lists: Vec<Vec<BTreeSet<CellId>>> = topo
             .chains
             .iter()
@@ -200,6 +242,9 @@ impl Allocator {
             reserved_leaves: 0,
             guaranteed_groups: BTreeMap::new(),
             opportunistic_groups: vec![0; topo_chain_count],
+            chain_capacity: Vec::new(),
+            vc_capacity: Vec::new(),
+            unit_buffer: Vec::new(),
             fit_cache: Default::default(),
         };
         for (name, spec) in &config.virtual_clusters {
@@ -245,6 +290,29 @@ impl Allocator {
             });
             alloc.vc_by_name.insert(name.clone(), vc_id);
         }
+        alloc.chain_capacity = alloc
+            .topo
+            .chains
+            .iter()
+            .map(|c| {
+                c.tops
+                    .iter()
+                    .map(|&t| u64::from(alloc.topo.cell(t).leaf_count()))
+                    .sum()
+            })
+            .collect();
+        alloc.vc_capacity = alloc
+            .vcs
+            .iter()
+            .map(|v| {
+                let mut per_chain = vec![0u64; alloc.topo.chains.len()];
+                for p in v.preassigned.iter().filter(|p| p.pinned.is_none()) {
+                    per_chain[p.chain as usize] +=
+                        u64::from(alloc.level_leaf_count(p.chain, p.level));
+                }
+                per_chain
+            })
+            .collect();
         // Pinned cells are bound at start-up (spec section 3).
         for vc in 0..alloc.vcs.len() {
             for p in 0..alloc.vcs[vc].preassigned.len() {
@@ -514,12 +582,12 @@ impl Allocator {
             .map(|&c| self.capacity_for(request, vc, c))
             .max()
             .unwrap_or(0);
-        let scope = if request.is_opportunistic() {
-            "the cluster".to_string()
-        } else {
-            format!("VC {:?}", request.virtual_cluster)
-        };
         let never_fits = || {
+            let scope = if request.is_opportunistic() {
+                "the cluster".to_string()
+            } else {
+                format!("VC {:?}", request.virtual_cluster)
+            };
             RequestError::NeverFits(format!(
                 "group {:?} needs {} GPUs ({}) but {scope} could never hold it: it has {capacity} GPUs of that type; \
                  ask for fewer GPUs or use gangAllocation: false",
@@ -581,11 +649,10 @@ impl Allocator {
     /// Leaves the request could use in a chain when everything is free.
     fn capacity_for(&self, request: &GroupRequest, vc: VcId, chain: ChainId) -> u64 {
         if request.is_opportunistic() {
-            return self.topo.chains[chain as usize]
-                .tops
-                .iter()
-                .map(|&t| self.topo.cell(t).leaf_count() as u64)
-                .sum();
+            return self.chain_capacity[chain as usize];
+        }
+        if request.pinned_cell_id.is_none() {
+            return self.vc_capacity[vc as usize][chain as usize];
         }
         self.vcs[vc as usize]
             .preassigned
@@ -661,6 +728,7 @@ impl Allocator {
     /// Reserves a leaf for a preempting group (or clears it), keeping the count of
     /// reserved leaves right.
     pub(crate) fn set_reservation(&mut self, leaf: CellId, group: Option<GroupId>) {
+        let was_vacant = self.cells[leaf as usize].is_vacant_leaf();
         let slot = &mut self.cells[leaf as usize].reserved_by;
         match (slot.is_some(), group.is_some()) {
             (false, true) => self.reserved_leaves += 1,
@@ -668,6 +736,21 @@ impl Allocator {
             _ => {}
         }
         *slot = group;
+        let is_vacant = self.cells[leaf as usize].is_vacant_leaf();
+        self.add_vacant(leaf, i64::from(is_vacant) - i64::from(was_vacant));
+    }
+
+    /// Adds `delta` to the vacant count of `leaf` and of every ancestor.
+    pub(crate) fn add_vacant(&mut self, leaf: CellId, delta: i64) {
+        if delta == 0 {
+            return;
+        }
+        let mut cell = Some(leaf);
+        while let Some(c) = cell {
+            let state = &mut self.cells[c as usize];
+            state.vacant = (i64::from(state.vacant) + delta) as u32;
+            cell = self.topo.cells[c as usize].parent;
+        }
     }
 
     fn insert_group(
@@ -710,6 +793,8 @@ impl Allocator {
     /// Marks a leaf used by a group (or free), keeping ancestor counters right.
     pub(crate) fn set_leaf_user(&mut self, leaf: CellId, user: Option<(GroupId, i32)>) {
         let old = &self.cells[leaf as usize];
+        let old_priority = old.user.map(|_| old.priority);
+        let was_vacant = old.is_vacant_leaf();
         let (old_used, old_opp) = (
             old.user.is_some() as i64,
             (old.user.is_some() && old.priority < 0) as i64,
@@ -718,22 +803,76 @@ impl Allocator {
             Some((_, p)) => (1i64, (p < 0) as i64),
             None => (0, 0),
         };
-        {
+        let new_priority = user.map(|u| u.1);
+        let is_vacant = {
             let state = &mut self.cells[leaf as usize];
             state.user = user.map(|u| u.0);
             state.priority = user.map(|u| u.1).unwrap_or(FREE_PRIORITY);
-        }
+            state.is_vacant_leaf()
+        };
         let (du, dopp) = (new_used - old_used, new_opp - old_opp);
-        if du == 0 && dopp == 0 {
+        let dvacant = i64::from(is_vacant) - i64::from(was_vacant);
+        if du == 0 && dopp == 0 && dvacant == 0 && old_priority == new_priority {
             return;
         }
-        let mut cell = Some(leaf);
+        let state = &mut self.cells[leaf as usize];
+        state.used = (state.used as i64 + du) as u32;
+        state.opp_used = (state.opp_used as i64 + dopp) as u32;
+        state.vacant = (i64::from(state.vacant) + dvacant) as u32;
+        let mut cell = self.topo.cells[leaf as usize].parent;
         while let Some(c) = cell {
             let state = &mut self.cells[c as usize];
             state.used = (state.used as i64 + du) as u32;
             state.opp_used = (state.opp_used as i64 + dopp) as u32;
+            state.vacant = (i64::from(state.vacant) + dvacant) as u32;
+            if old_priority != new_priority {
+                if let Some(p) = old_priority {
+                    count_priority(&mut state.used_by_priority, p, -1);
+                }
+                if let Some(p) = new_priority {
+                    count_priority(&mut state.used_by_priority, p, 1);
+                }
+            }
             cell = self.topo.cells[c as usize].parent;
         }
+    }
+
+    /// Used leaves in `cell` whose physical priority is `priority` or higher.
+    pub(crate) fn used_at_or_above(&self, cell: CellId, priority: i32) -> u32 {
+        let state = &self.cells[cell as usize];
+        if self.topo.cells[cell as usize].level == 1 {
+            return u32::from(state.user.is_some() && state.priority >= priority);
+        }
+        if state.used == 0 {
+            return 0;
+        }
+        state
+            .used_by_priority
+            .iter()
+            .filter(|&&(p, _)| p >= priority)
+            .map(|&(_, n)| n)
+            .sum()
+    }
+
+    /// Used leaves in `cell` at exactly `priority`, and above it.
+    pub(crate) fn used_at_and_above(&self, cell: CellId, priority: i32) -> (u32, u32) {
+        let state = &self.cells[cell as usize];
+        if self.topo.cells[cell as usize].level == 1 {
+            let used = state.user.is_some();
+            return (
+                u32::from(used && state.priority == priority),
+                u32::from(used && state.priority > priority),
+            );
+        }
+        let (mut at, mut above) = (0, 0);
+        for &(p, n) in &state.used_by_priority {
+            if p == priority {
+                at += n;
+            } else if p > priority {
+                above += n;
+            }
+        }
+        (at, above)
     }
 
     /// The VC preassigned cell whose bound physical cell contains `leaf`.
@@ -979,4 +1118,133 @@ pub(crate) struct Plan {
     pub victims: BTreeSet<GroupId>,
     /// Lower-priority preemptors whose reservations this plan takes.
     pub canceled: BTreeSet<GroupId>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{RngExt, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    /// Two racks of two 4-GPU nodes (GPU -> pair -> node -> rack), a pinned pair, and
+    /// three VCs: one rack, two nodes, and the pinned pair.
+    const CLUSTER: &str = "
+physicalCluster:
+  cellTypes:
+    PAIR: {childCellType: V100, childCellNumber: 2}
+    NODE: {childCellType: PAIR, childCellNumber: 2, isNodeLevel: true}
+    RACK: {childCellType: NODE, childCellNumber: 2}
+  physicalCells:
+  - cellType: RACK
+    cellChildren: [{cellAddress: n0}, {cellAddress: n1}]
+  - cellType: RACK
+    cellChildren:
+    - cellAddress: n2
+    - cellAddress: n3
+      cellChildren: [{cellAddress: '0', pinnedCellId: pin}]
+virtualClusters:
+  a: {virtualCells: [{cellType: RACK, cellNumber: 1}]}
+  b: {virtualCells: [{cellType: RACK.NODE, cellNumber: 1}]}
+  c: {pinnedCells: [{pinnedCellId: pin}]}
+";
+
+    /// Recounts every cell's vacant leaves and per-priority use from its leaves and
+    /// compares them with the incrementally kept counters.
+    fn assert_counters_match_leaves(alloc: &Allocator, step: usize) {
+        for (id, shape) in alloc.topo.cells.iter().enumerate() {
+            let leaves = alloc.topo.leaves_of(id as CellId);
+            let vacant = leaves
+                .iter()
+                .filter(|&&l| alloc.cells[l as usize].is_vacant_leaf())
+                .count() as u32;
+            assert_eq!(
+                alloc.cells[id].vacant, vacant,
+                "step {step}: vacant of cell {id}"
+            );
+            if shape.level == 1 {
+                assert!(alloc.cells[id].used_by_priority.is_empty());
+                continue;
+            }
+            let mut counts: BTreeMap<i32, u32> = BTreeMap::new();
+            for &l in leaves {
+                let s = &alloc.cells[l as usize];
+                if s.user.is_some() {
+                    *counts.entry(s.priority).or_default() += 1;
+                }
+            }
+            let expected: Vec<(i32, u32)> = counts.into_iter().collect();
+            assert_eq!(
+                alloc.cells[id].used_by_priority, expected,
+                "step {step}: use per priority of cell {id}"
+            );
+        }
+    }
+
+    fn request(name: String, vc: &str, priority: i32, pods: u32, size: u32) -> GroupRequest {
+        GroupRequest {
+            name,
+            virtual_cluster: vc.to_string(),
+            priority,
+            leaf_cell_type: None,
+            pinned_cell_id: (vc == "c").then(|| "pin".to_string()),
+            lazy_preemption_enable: false,
+            ignore_k8s_suggested_nodes: true,
+            members: vec![GroupMember {
+                pod_number: pods,
+                leaf_cell_number: size,
+            }],
+        }
+    }
+
+    #[test]
+    fn placement_counters_follow_every_leaf_change() {
+        let config = crate::config::load_str(CLUSTER, "test").unwrap();
+        let mut alloc = Allocator::new(&config);
+        let mut rng = ChaCha8Rng::seed_from_u64(7);
+        let nodes = ["n0", "n1", "n2", "n3"];
+        let mut live: Vec<String> = Vec::new();
+        let mut placed = 0;
+        assert_counters_match_leaves(&alloc, 0);
+        for step in 1..=3_000 {
+            match rng.random_range(0..10) {
+                0..=5 => {
+                    let vc = ["a", "b", "c"][rng.random_range(0..3)];
+                    let priority = [-1, 10, 100][rng.random_range(0..3)];
+                    let priority = if vc == "c" { 10 } else { priority };
+                    let size = [1, 2, 4][rng.random_range(0..3)];
+                    let pods = rng.random_range(1..=2);
+                    let name = format!("g{step}");
+                    match alloc.schedule(&request(name.clone(), vc, priority, pods, size), None) {
+                        Decision::Bind(_) => {
+                            placed += 1;
+                            live.push(name);
+                        }
+                        Decision::Preempt { victims } => {
+                            for v in victims {
+                                alloc.release_group(&v.group).unwrap();
+                                live.retain(|g| *g != v.group);
+                            }
+                            assert_counters_match_leaves(&alloc, step);
+                            let again = request(name.clone(), vc, priority, pods, size);
+                            assert!(matches!(alloc.schedule(&again, None), Decision::Bind(_)));
+                            live.push(name);
+                        }
+                        Decision::Wait { .. } | Decision::Reject { .. } => {}
+                    }
+                }
+                6..=8 if !live.is_empty() => {
+                    let g = live.swap_remove(rng.random_range(0..live.len()));
+                    alloc.release_group(&g).unwrap();
+                }
+                _ => {
+                    let node = nodes[rng.random_range(0..nodes.len())];
+                    alloc
+                        .set_node_health(node, rng.random_range(0..3) > 0)
+                        .unwrap();
+                }
+            }
+            assert_counters_match_leaves(&alloc, step);
+        }
+        assert!(placed > 100, "the sequence should place groups ({placed})");
+    }
 }

@@ -52,6 +52,7 @@ impl Allocator {
         if was_bad == bad {
             return;
         }
+        let was_vacant = self.cells[leaf as usize].is_vacant_leaf();
         let delta: i64 = if bad { 1 } else { -1 };
         self.bad_leaves = (self.bad_leaves as i64 + delta) as u32;
         let mut cell = Some(leaf);
@@ -60,6 +61,8 @@ impl Allocator {
             s.bad = (s.bad as i64 + delta) as u32;
             cell = self.topo.cell(c).parent;
         }
+        let is_vacant = self.cells[leaf as usize].is_vacant_leaf();
+        self.add_vacant(leaf, i64::from(is_vacant) - i64::from(was_vacant));
     }
 
     /// Recomputes doomed bindings on a chain: drop unused doomed bindings, then bind bad

@@ -24,7 +24,7 @@ enum UnitKind {
 }
 
 #[derive(Debug, Clone)]
-struct Unit {
+pub(crate) struct Unit {
     kind: UnitKind,
     /// Leaves still available to this group in the unit.
     free: u32,
@@ -33,6 +33,39 @@ struct Unit {
     same: u32,
     higher: u32,
     order: u32,
+}
+
+/// What [`Allocator::push_units_with_room`] collects.
+#[derive(Debug, Clone, Copy)]
+struct RoomScope {
+    /// `None` for the free-only pass, `Some(priority)` for the preemption pass.
+    preempt_below: Option<i32>,
+    /// Leave out pinned cells and what lies inside them.
+    skip_pinned: bool,
+    /// The request's priority, for the units' ranking counts.
+    priority: i32,
+    /// Least room a unit needs to be of use: the group's smallest pod. Packing never puts
+    /// a pod on a unit with less room than the pod, and room only shrinks while packing,
+    /// so smaller units are never chosen and need not be built.
+    min_room: u32,
+}
+
+impl RoomScope {
+    fn new(request: &GroupRequest, preempt_below: Option<i32>, skip_pinned: bool) -> RoomScope {
+        let min_room = request
+            .members
+            .iter()
+            .map(|m| m.leaf_cell_number)
+            .min()
+            .unwrap_or(1)
+            .max(1);
+        RoomScope {
+            preempt_below,
+            skip_pinned,
+            priority: request.priority,
+            min_room,
+        }
+    }
 }
 
 /// Which of a VC's cells packing may use, and how.
@@ -66,6 +99,31 @@ impl Allocator {
         true
     }
 
+    /// Leaves of `cell` a placement in this mode may take: healthy, and either unused and
+    /// unreserved (free-only pass, `preempt_below` = `None`) or used / reserved only below
+    /// `preempt_below`. Read from the counters; a leaf scan only for a preemption pass
+    /// while reservations exist or the cell has bad leaves.
+    fn room_in(&self, cell: CellId, preempt_below: Option<i32>) -> u32 {
+        let state = &self.cells[cell as usize];
+        match preempt_below {
+            None => state.vacant,
+            Some(t) if self.reserved_leaves == 0 && state.bad == 0 => {
+                self.topo.cell(cell).leaf_count() - self.used_at_or_above(cell, t)
+            }
+            Some(_) => self.available_in(cell, preempt_below, &[]),
+        }
+    }
+
+    /// An upper bound of [`Allocator::room_in`] for `cell` and for every cell inside it,
+    /// without a leaf scan: when it is below a pod's size, no packing unit inside `cell`
+    /// can take the pod, so its subtree can be skipped.
+    fn room_bound(&self, cell: CellId, preempt_below: Option<i32>) -> u32 {
+        match preempt_below {
+            None => self.cells[cell as usize].vacant,
+            Some(t) => self.topo.cell(cell).leaf_count() - self.used_at_or_above(cell, t),
+        }
+    }
+
     fn physical_unit(
         &self,
         cell: CellId,
@@ -75,34 +133,18 @@ impl Allocator {
         suggested: Option<&HashSet<String>>,
     ) -> Unit {
         let state = &self.cells[cell as usize];
-        let leaf_count = self.topo.cell(cell).leaf_count();
         let suggested_ok =
             suggested.is_none_or(|s| self.topo.node_name(cell).is_none_or(|n| s.contains(n)));
-        // Full units are common in a busy cluster and can never be chosen: skip the leaf
-        // scan for them (their rank does not matter; `pack` drops units with no room).
-        let full = preempt_below.is_none() && (state.used >= leaf_count || state.bad >= leaf_count);
-        // An unused healthy unit with no reservation anywhere is wholly free: no scan.
-        let empty = state.used == 0 && state.bad == 0 && self.reserved_leaves == 0;
-        let (mut same, mut higher, mut free) = (0, 0, 0);
-        if empty {
-            free = leaf_count;
-        } else if !full {
-            if priority < 0 {
-                (same, higher) = (state.opp_used, state.used - state.opp_used);
-            }
-            // One pass over the leaves gives both the ranking counts and the room.
-            for &l in self.topo.leaves_of(cell) {
-                let s = &self.cells[l as usize];
-                if priority >= 0 && s.user.is_some() {
-                    if s.priority == priority {
-                        same += 1;
-                    } else if s.priority > priority {
-                        higher += 1;
-                    }
-                }
-                free += self.leaf_available(l, preempt_below, &[]) as u32;
-            }
-        }
+        let free = self.room_in(cell, preempt_below);
+        // Ranking counts: opportunistic groups pack onto opportunistic use and stay away
+        // from guaranteed use; guaranteed ones onto their own priority, away from higher.
+        let (same, higher) = if priority < 0 {
+            (state.opp_used, state.used - state.opp_used)
+        } else if state.used == 0 {
+            (0, 0)
+        } else {
+            self.used_at_and_above(cell, priority)
+        };
         Unit {
             kind: UnitKind::Physical {
                 cell,
@@ -117,6 +159,42 @@ impl Allocator {
         }
     }
 
+    /// Appends a unit for every packing unit inside `cell` (the cell itself when it is
+    /// one) with at least `scope.min_room` room, in topology order, numbering them from
+    /// `order`. Units with less are left out: packing never chooses them, and leaving
+    /// them out keeps the relative order (and so every choice) of the rest. Subtrees
+    /// whose counters show too little room are not visited, so a busy cluster costs only
+    /// its units with room; with `scope.skip_pinned`, neither are pinned cells and what
+    /// lies inside them.
+    fn push_units_with_room(
+        &self,
+        cell: CellId,
+        scope: RoomScope,
+        suggested: Option<&HashSet<String>>,
+        order: &mut u32,
+        out: &mut Vec<Unit>,
+    ) {
+        let shape = self.topo.cell(cell);
+        if scope.skip_pinned && shape.pinned_cell_id.is_some() {
+            return;
+        }
+        if self.room_bound(cell, scope.preempt_below) < scope.min_room {
+            return;
+        }
+        if shape.level <= self.topo.chains[shape.chain as usize].node_level {
+            let unit =
+                self.physical_unit(cell, scope.preempt_below, scope.priority, *order, suggested);
+            *order += 1;
+            if unit.free >= scope.min_room {
+                out.push(unit);
+            }
+            return;
+        }
+        for &child in &shape.children {
+            self.push_units_with_room(child, scope, suggested, order, out);
+        }
+    }
+
     /// Packs pods greedily: smallest pods first, each on the best-ranked unit with room
     /// (healthy, suggested, most same-priority use, least higher-priority use); then,
     /// per unit, the pods placed there get leaves under the lowest common ancestor that
@@ -126,19 +204,12 @@ impl Allocator {
         let mut order: Vec<usize> = (0..sizes.len()).collect();
         order.sort_by_key(|&i| (sizes[i], i));
         let mut unit_of = vec![usize::MAX; sizes.len()];
-        // Units without room never gain any (room only shrinks while packing): leave them
-        // out of the ranking so each pod sorts only candidates.
-        let ranking: Vec<usize> = (0..units.len())
-            .filter(|&u| units[u].suggested && units[u].free > 0)
-            .collect();
         for &pod in &order {
             let k = sizes[pod];
             // `order` is unique, so the best-ranked unit with room is the minimum: one
             // linear scan instead of a full sort per pod.
-            let u = ranking
-                .iter()
-                .copied()
-                .filter(|&u| units[u].free >= k)
+            let u = (0..units.len())
+                .filter(|&u| units[u].suggested && units[u].free > 0 && units[u].free >= k)
                 .min_by_key(|&u| {
                     let x = &units[u];
                     (!x.healthy, std::cmp::Reverse(x.same), x.higher, x.order)
@@ -220,6 +291,22 @@ impl Allocator {
         best: &mut Option<(u8, u32, CellId)>,
     ) -> u32 {
         let shape = self.topo.cell(cell);
+        if preempt_below.is_none() {
+            // Free-only: every cell's room is a counter, and a cell with less than `k`
+            // has no descendant with `k`, so only candidates' subtrees are visited. The
+            // best key is a minimum over all candidates, so visiting fewer changes nothing.
+            let avail = self.vacant_excluding(cell, taken);
+            if avail >= k {
+                let key = (shape.level, avail, cell);
+                if best.is_none_or(|b| key < b) {
+                    *best = Some(key);
+                }
+                for &c in &shape.children {
+                    self.best_subtree(c, k, preempt_below, taken, best);
+                }
+            }
+            return avail;
+        }
         let avail = if shape.level == 1 {
             self.leaf_available(cell, preempt_below, taken) as u32
         } else {
@@ -238,7 +325,22 @@ impl Allocator {
         avail
     }
 
+    /// Vacant leaves of `cell` not in `taken`: its free-only room during packing.
+    fn vacant_excluding(&self, cell: CellId, taken: &[CellId]) -> u32 {
+        let leaves = self.topo.leaves_of(cell);
+        let (first, last) = (leaves[0], leaves[leaves.len() - 1]);
+        // Leaf ids of a subtree are one ascending run, so containment is a range test.
+        let taken_here = taken
+            .iter()
+            .filter(|&&l| (first..=last).contains(&l) && self.cells[l as usize].is_vacant_leaf())
+            .count() as u32;
+        self.cells[cell as usize].vacant - taken_here
+    }
+
     fn available_in(&self, cell: CellId, preempt_below: Option<i32>, taken: &[CellId]) -> u32 {
+        if preempt_below.is_none() {
+            return self.vacant_excluding(cell, taken);
+        }
         self.topo
             .leaves_of(cell)
             .iter()
@@ -261,16 +363,23 @@ impl Allocator {
             }
             return;
         }
+        // One child that holds everything keeps the pod under the lowest ancestor.
+        // (Found without collecting the children: this is the common case.)
+        let fitting = shape
+            .children
+            .iter()
+            .map(|&c| (self.available_in(c, preempt_below, taken), c))
+            .filter(|&(a, _)| a >= need)
+            .min();
+        if let Some((_, c)) = fitting {
+            self.gather(c, need, preempt_below, taken, out);
+            return;
+        }
         let mut children: Vec<(u32, CellId)> = shape
             .children
             .iter()
             .map(|&c| (self.available_in(c, preempt_below, taken), c))
             .collect();
-        // One child that holds everything keeps the pod under the lowest ancestor.
-        if let Some(&(_, c)) = children.iter().filter(|(a, _)| *a >= need).min() {
-            self.gather(c, need, preempt_below, taken, out);
-            return;
-        }
         children.sort_by_key(|&(a, c)| (std::cmp::Reverse(a), c));
         let mut need = need;
         for (a, c) in children {
@@ -323,7 +432,9 @@ impl Allocator {
         chain: ChainId,
         scope: UnitScope<'_>,
         suggested: Option<&HashSet<String>>,
-    ) -> Vec<Unit> {
+        units: &mut Vec<Unit>,
+    ) {
+        units.clear();
         let UnitScope {
             preempt_below,
             fresh,
@@ -331,8 +442,6 @@ impl Allocator {
         } = scope;
         let mut virtual_per_level: std::collections::BTreeMap<u8, u32> =
             std::collections::BTreeMap::new();
-        // At most one unit per packing unit of the chain: no regrowth while pushing.
-        let mut units = Vec::with_capacity(self.topo.chains[chain as usize].packing_units.len());
         let mut order = 0;
         let mut virtual_units = Vec::new();
         for (i, p) in self.vcs[vc as usize].preassigned.iter().enumerate() {
@@ -348,22 +457,13 @@ impl Allocator {
                     } else {
                         preempt_below
                     };
-                    // A full bound cell has no room in the free-only pass: skip all its
-                    // nodes with one check instead of one per node (speed on big VCs).
-                    let leaf_count = self.topo.cell(cell).leaf_count();
-                    if threshold.is_none() && self.cells[cell as usize].used >= leaf_count {
-                        continue;
-                    }
-                    for &unit in self.topo.units_within(cell).iter() {
-                        units.push(self.physical_unit(
-                            unit,
-                            threshold,
-                            request.priority,
-                            order,
-                            suggested,
-                        ));
-                        order += 1;
-                    }
+                    self.push_units_with_room(
+                        cell,
+                        RoomScope::new(request, threshold, false),
+                        suggested,
+                        &mut order,
+                        units,
+                    );
                 }
                 // Unbound preassigned cells of one level are interchangeable, so a group
                 // never needs more of them than it has pods: skip the rest (speed).
@@ -387,7 +487,34 @@ impl Allocator {
             u.order += order;
         }
         units.extend(virtual_units);
-        units
+    }
+
+    /// An upper bound of the leaves packing could give the group on `chain` in this pass:
+    /// the room of the chain (opportunistic) or of the VC's bound cells plus the size of
+    /// its unbound ones (guaranteed).
+    fn room_bound_for(
+        &self,
+        request: &GroupRequest,
+        vc: VcId,
+        chain: ChainId,
+        preempt_below: Option<i32>,
+    ) -> u64 {
+        if request.is_opportunistic() {
+            return self.topo.chains[chain as usize]
+                .tops
+                .iter()
+                .map(|&top| u64::from(self.cells[top as usize].vacant))
+                .sum();
+        }
+        self.vcs[vc as usize]
+            .preassigned
+            .iter()
+            .filter(|p| p.chain == chain && self.preassigned_matches(p, request))
+            .map(|p| match p.bound {
+                Some(cell) => u64::from(self.room_bound(cell, preempt_below)),
+                None => u64::from(self.level_leaf_count(chain, p.level)),
+            })
+            .sum()
     }
 
     /// Tries to place the group on one chain. `preempt_below` is `None` for the free-only
@@ -400,17 +527,40 @@ impl Allocator {
         preempt_below: Option<i32>,
         suggested: Option<&HashSet<String>>,
     ) -> Option<Plan> {
+        // The units buffer is kept between calls: a busy cluster has hundreds of units
+        // with room, and allocating their list on every call was a visible cost.
+        let mut units = std::mem::take(&mut self.unit_buffer);
+        units.clear();
+        let plan = self.plan_on_chain_in(request, vc, chain, preempt_below, suggested, &mut units);
+        units.clear();
+        self.unit_buffer = units;
+        plan
+    }
+
+    /// [`Allocator::plan_on_chain`] with `units` as the (empty) buffer for the units.
+    fn plan_on_chain_in(
+        &mut self,
+        request: &GroupRequest,
+        vc: VcId,
+        chain: ChainId,
+        preempt_below: Option<i32>,
+        suggested: Option<&HashSet<String>>,
+        units: &mut Vec<Unit>,
+    ) -> Option<Plan> {
+        // A group larger than the room the counters allow cannot be packed: answer
+        // without building units (the common case for waiting groups on a busy cluster).
+        if self.room_bound_for(request, vc, chain, preempt_below) < request.leaf_count() {
+            return None;
+        }
         if request.is_opportunistic() {
             // Pinned cells serve only pods that name them (spec section 3), so
             // opportunistic groups never use them.
-            let units_cells = &self.topo.chains[chain as usize].packing_units;
-            let mut units: Vec<Unit> = units_cells
-                .iter()
-                .enumerate()
-                .filter(|&(_, &c)| !self.topo.in_pinned_cell(c))
-                .map(|(i, &c)| self.physical_unit(c, None, request.priority, i as u32, suggested))
-                .collect();
-            let packed = self.pack(&mut units, request)?;
+            let mut order = 0;
+            let scope = RoomScope::new(request, None, true);
+            for &top in &self.topo.chains[chain as usize].tops {
+                self.push_units_with_room(top, scope, suggested, &mut order, units);
+            }
+            let packed = self.pack(units, request)?;
             return Some(self.plan_from(request, chain, packed, Vec::new()));
         }
         let scope = UnitScope {
@@ -418,8 +568,8 @@ impl Allocator {
             fresh: &[],
             with_virtual: true,
         };
-        let mut units = self.vc_units(request, vc, chain, scope, suggested);
-        let packed = self.pack(&mut units, request)?;
+        self.vc_units(request, vc, chain, scope, suggested, units);
+        let packed = self.pack(units, request)?;
         let needed: BTreeSet<u32> = packed
             .iter()
             .filter_map(|(u, _)| match units[*u].kind {
@@ -446,8 +596,8 @@ impl Allocator {
             fresh: &fresh,
             with_virtual: false,
         };
-        let mut units = self.vc_units(request, vc, chain, scope, suggested);
-        match self.pack(&mut units, request) {
+        self.vc_units(request, vc, chain, scope, suggested, units);
+        match self.pack(units, request) {
             Some(packed) => Some(self.plan_from(request, chain, packed, bound)),
             None => {
                 self.undo_bindings(&bound);
@@ -541,6 +691,18 @@ impl Allocator {
         let mut bad_nodes = BTreeSet::new();
         let mut count_cell =
             |this: &Self, cell: CellId, available: &mut u64, available_if_healthy: &mut u64| {
+                if this.bad_leaves == 0 {
+                    // All leaves healthy: the usable ones are the leaves not used at or
+                    // above the threshold, which the counters give without a walk.
+                    let unusable = match threshold {
+                        None => this.cells[cell as usize].used,
+                        Some(t) => this.used_at_or_above(cell, t),
+                    };
+                    let usable = u64::from(this.topo.cell(cell).leaf_count() - unusable);
+                    *available += usable;
+                    *available_if_healthy += usable;
+                    return;
+                }
                 for &l in this.topo.leaves_of(cell) {
                     let s = &this.cells[l as usize];
                     let usable = s
@@ -600,13 +762,18 @@ impl Allocator {
             };
         }
         // Enough on paper: unbound cells could not be bound to healthy physical cells.
-        let chain_bad: BTreeSet<String> = chains
-            .iter()
-            .flat_map(|&c| self.topo.chains[c as usize].tops.clone())
-            .flat_map(|t| self.topo.leaves_of(t).to_vec())
-            .filter(|&l| self.cells[l as usize].bad > 0)
-            .filter_map(|l| self.topo.node_name(l).map(String::from))
-            .collect();
+        // (With no bad leaf anywhere the walk below would find nothing.)
+        let chain_bad: BTreeSet<String> = if self.bad_leaves == 0 {
+            BTreeSet::new()
+        } else {
+            chains
+                .iter()
+                .flat_map(|&c| self.topo.chains[c as usize].tops.clone())
+                .flat_map(|t| self.topo.leaves_of(t).to_vec())
+                .filter(|&l| self.cells[l as usize].bad > 0)
+                .filter_map(|l| self.topo.node_name(l).map(String::from))
+                .collect()
+        };
         if !chain_bad.is_empty() {
             return WaitReason::BadNodes {
                 nodes: chain_bad.into_iter().collect(),
