@@ -1,22 +1,29 @@
 //! Replay benchmark: the full Philly trace (`../shared/traces/philly/philly.csv`, 82,247
 //! jobs) on its 2,490-GPU machine list with the trace's 15 VCs, once per model, timing
 //! the three phases separately: reading (build the cluster, read, sort and shape the
-//! trace), simulation (`run_model`), and report building (every export of `cellsim
-//! replay`: the CSVs, events.log, summary.json, the SVG plots and report.html, built in
-//! memory, not written). Peak memory is the process's VmHWM after each model.
+//! trace), simulation (`run_model`), and report writing (every file of `cellsim replay`:
+//! the CSVs, events.log, summary.json, the SVG plots and report.html, written to a
+//! temporary folder as the CLI writes them). Peak memory is the process's VmHWM after
+//! each model's reports. Each model then also times the lean summary path
+//! (`report::summary::run_summary`) and checks it gives the same summary.
+//!
+//! With `CELLSIM_BENCH_TRACE=FILE` it instead replays that trace (e.g. a million-job
+//! `cellsim gen-trace` output) on a 10,000-GPU cluster (`CELLSIM_BENCH_CLUSTER` to change
+//! it) under `hived` through the summary-only path, or, with `CELLSIM_BENCH_FULL=1` too,
+//! with every report as above.
 //!
 //! A bench binary rather than criterion: one pass takes seconds and the point is the
 //! split. Run with `cargo bench --bench replay`; under `cargo test --benches` it does
-//! nothing. Results: `reports/2026-11-25-replay-bench/`.
+//! nothing. Results: `reports/2026-11-25-replay-bench-2/`.
 
 use std::hint::black_box;
 use std::path::PathBuf;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use cellsim::replay::{ReplayOptions, prepare};
+use cellsim::replay::{Replay, ReplayOptions, prepare};
 use cellsim::report;
 use cellsim::sched::MODEL_NAMES;
-use cellsim::sim::run_model;
+use cellsim::sim::{Scenario, run_model};
 
 /// Peak resident memory of this process so far, in MiB (Linux `VmHWM`).
 fn peak_rss_mib() -> Option<f64> {
@@ -26,9 +33,54 @@ fn peak_rss_mib() -> Option<f64> {
     Some(kib / 1024.0)
 }
 
+/// Reads `trace` on `CELLSIM_BENCH_CLUSTER` (default 10,000 GPUs); returns the time taken.
+fn prepare_scale_run(trace: &str) -> (Replay, Duration) {
+    let cluster = std::env::var("CELLSIM_BENCH_CLUSTER")
+        .unwrap_or_else(|_| "1250x V100x8 rack=10".to_string());
+    let options = ReplayOptions {
+        cluster,
+        trace: PathBuf::from(trace),
+        ..ReplayOptions::default()
+    };
+    let started = Instant::now();
+    let prepared = prepare(&options).expect("the trace and cluster read");
+    (prepared, started.elapsed())
+}
+
+/// The sweep path at scale: `CELLSIM_BENCH_TRACE` (a trace file) on
+/// `CELLSIM_BENCH_CLUSTER` (a cluster file or spec; default "1250x V100x8 rack=10", 10,000
+/// GPUs) under `hived`, summary only (`run_summary`: no event log, no timeline), with the
+/// read / simulate split and the peak memory after each.
+fn lean_scale_run(trace: &str) {
+    let (prepared, read) = prepare_scale_run(trace);
+    let read_peak = peak_rss_mib().unwrap_or(f64::NAN);
+    let started = Instant::now();
+    let summary = report::summary::run_summary(&prepared.scenario, "hived").expect("known model");
+    let simulate = started.elapsed();
+    println!(
+        "{} jobs: read {:.3} s (peak {read_peak:.0} MiB), run_summary {:.3} s (peak {:.0} MiB); \
+         {} finished, utilisation {:.4}",
+        prepared.scenario.jobs.len(),
+        read.as_secs_f64(),
+        simulate.as_secs_f64(),
+        peak_rss_mib().unwrap_or(f64::NAN),
+        summary.overall.finished,
+        summary.utilisation,
+    );
+}
+
 fn main() {
     if !std::env::args().any(|a| a == "--bench") {
         return; // `cargo test --benches`: nothing to smoke-test without minutes to spare
+    }
+    if let Ok(trace) = std::env::var("CELLSIM_BENCH_TRACE") {
+        if std::env::var_os("CELLSIM_BENCH_FULL").is_some() {
+            let (prepared, read) = prepare_scale_run(&trace);
+            full_runs(&prepared.scenario, read, &["hived"]);
+        } else {
+            lean_scale_run(&trace);
+        }
+        return;
     }
     let shared = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/traces/philly");
     if !shared.is_dir() {
@@ -52,29 +104,58 @@ fn main() {
         prepared.read_time.as_secs_f64(),
         peak_rss_mib().unwrap_or(f64::NAN)
     );
-    for model in MODEL_NAMES {
+    full_runs(scenario, read, &MODEL_NAMES);
+}
+
+/// Per model: simulate, write every report as the CLI does, then the lean summary; the
+/// split and the peak memory after the reports.
+fn full_runs(scenario: &Scenario, read: Duration, models: &[&str]) {
+    let out_dir = std::env::temp_dir().join(format!("cellsim-replay-bench-{}", std::process::id()));
+    for &model in models {
         let started = Instant::now();
         let result = run_model(scenario, model).expect("known model");
         let simulate = started.elapsed();
+        // What `cellsim replay` does after a run: every file of the model's folder
+        // (the large ones streamed to disk) and report.html.
         let started = Instant::now();
-        let (summary, files, plots) = report::exports_with_plots(&result);
+        let dir = out_dir.join(model);
+        let (summary, plots) = report::write_run_with_plots(&dir, &result).expect("writable");
         let html = report::report_export_with_plots(
             &scenario.name,
             std::slice::from_ref(&result),
             std::slice::from_ref(&plots),
             "",
         );
-        let bytes: usize = files.iter().map(|f| f.bytes.len()).sum::<usize>() + html.bytes.len();
+        report::write_exports(&out_dir, std::slice::from_ref(&html)).expect("writable");
         let reports = started.elapsed();
+        let bytes: u64 = std::fs::read_dir(&dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| e.metadata().ok())
+            .map(|m| m.len())
+            .sum::<u64>()
+            + html.bytes.len() as u64;
         black_box(&summary);
+        let events = result.events.len();
+        let peak_after_reports = peak_rss_mib().unwrap_or(f64::NAN);
+        drop(result);
+        drop(plots);
+        // The sweep path: the same summary without the log or the timeline.
+        let started = Instant::now();
+        let lean = report::summary::run_summary(scenario, model).expect("known model");
+        let lean_time = started.elapsed();
+        assert_eq!(lean, summary, "run_summary must equal summarize(run_model)");
         println!(
-            "{model:8} simulate {:.3} s ({} log events), reports {:.3} s ({:.1} MB), total with read {:.3} s; peak {:.0} MiB",
+            "{model:8} simulate {:.3} s ({events} log events), reports written {:.3} s ({:.1} MB), \
+             total with read {:.3} s; peak {:.0} MiB; run_summary {:.3} s",
             simulate.as_secs_f64(),
-            result.events.len(),
             reports.as_secs_f64(),
             bytes as f64 / 1e6,
             (read + simulate + reports).as_secs_f64(),
-            peak_rss_mib().unwrap_or(f64::NAN)
+            peak_after_reports,
+            lean_time.as_secs_f64(),
         );
     }
+    let _ = std::fs::remove_dir_all(&out_dir);
 }

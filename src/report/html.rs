@@ -7,12 +7,13 @@
 //! The per-VC numbers here are computed from the job records for display only; the
 //! reference tables are the CSV exports.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::path::Path;
 
 use super::plots::{
-    escape_xml, fmt_hms, gantt_svg, utilisation_svg, vc_color_hex, vc_names, wait_cdf_svg,
+    escape_xml, fmt_hms, gantt_svg_named, timeline_vc_names, utilisation_svg_named, vc_color_hex,
+    vc_names, wait_cdf_svg_named,
 };
 use crate::sim::record::RunResult;
 
@@ -100,7 +101,11 @@ fn vc_table(run: &RunResult) -> String {
     if rows.is_empty() {
         return "<p class=\"empty\">No VCs and no jobs.</p>".to_string();
     }
-    let names = vc_names(run);
+    // [`vc_names`] order (it sets the colours): the rows already hold the guarantees' and
+    // the jobs' VCs, so only the timeline's are added, without another pass over the jobs.
+    let mut names: BTreeSet<&str> = rows.keys().map(String::as_str).collect();
+    names.extend(timeline_vc_names(run));
+    let names: Vec<&str> = names.into_iter().collect();
     let mut out = String::from(
         "<div class=\"scroll\"><table><thead><tr><th>VC</th>\
          <th title=\"GPUs guaranteed to the VC\">guar. GPUs</th><th>jobs</th>\
@@ -111,7 +116,7 @@ fn vc_table(run: &RunResult) -> String {
     for (vc, row) in &rows {
         let color = names
             .iter()
-            .position(|n| n == vc)
+            .position(|n| *n == vc.as_str())
             .map_or_else(|| "#bbbbbb".to_string(), vc_color_hex);
         let _ = writeln!(
             out,
@@ -188,10 +193,12 @@ pub struct RunPlots {
 impl RunPlots {
     /// Renders the plots of `run`.
     pub fn of(run: &RunResult) -> RunPlots {
+        // The VC list sets the colours of all three; made once, not once per plot.
+        let names = vc_names(run);
         RunPlots {
-            gantt: gantt_svg(run),
-            utilisation: utilisation_svg(run),
-            wait_cdf: wait_cdf_svg(run),
+            gantt: gantt_svg_named(run, &names),
+            utilisation: utilisation_svg_named(run, &names),
+            wait_cdf: wait_cdf_svg_named(run, &names),
         }
     }
 }

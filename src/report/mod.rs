@@ -14,6 +14,7 @@ pub mod sharing;
 pub mod summary;
 pub mod tables;
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 pub use summary::{JobMetrics, RunSummary, SCHEMA_VERSION, Stats, VcMetrics, summarize};
@@ -122,11 +123,54 @@ pub fn write_run(dir: &Path, result: &RunResult) -> Result<RunSummary, WriteErro
 }
 
 /// [`write_run`], also returning the rendered plots for [`report_export_with_plots`].
+///
+/// The same files as [`exports_with_plots`], in the same order, but the large ones
+/// (`jobs.csv`, `timeline.csv`, `events.log`: tens of MB for a long trace) are written
+/// to disk as they are made instead of first being built in memory.
 pub fn write_run_with_plots(
     dir: &Path,
     result: &RunResult,
 ) -> Result<(RunSummary, html::RunPlots), WriteError> {
-    let (summary, files, plots) = exports_with_plots(result);
-    write_exports(dir, &files)?;
+    std::fs::create_dir_all(dir).map_err(|source| WriteError {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let stream = |name: &str, write: &dyn Fn(&mut dyn Write) -> std::io::Result<()>| {
+        let path = dir.join(name);
+        let written = std::fs::File::create(&path).and_then(|file| {
+            let mut out = std::io::BufWriter::with_capacity(1 << 16, file);
+            write(&mut out)?;
+            out.flush()
+        });
+        written.map_err(|source| WriteError { path, source })
+    };
+    let summary = summarize(result);
+    stream("jobs.csv", &|out| tables::write_jobs_csv(result, out))?;
+    write_exports(
+        dir,
+        &[Export {
+            file_name: "vcs.csv".to_string(),
+            bytes: tables::vcs_csv(&summary),
+        }],
+    )?;
+    stream("timeline.csv", &|out| {
+        tables::write_timeline_csv(result, out)
+    })?;
+    stream("events.log", &|out| tables::write_events_log(result, out))?;
+    let plots = html::RunPlots::of(result);
+    let small = [
+        ("summary.json", summary::summary_json(&summary).into_bytes()),
+        ("gantt.svg", plots.gantt.clone().into_bytes()),
+        ("utilisation.svg", plots.utilisation.clone().into_bytes()),
+        ("wait_cdf.svg", plots.wait_cdf.clone().into_bytes()),
+    ];
+    let small: Vec<Export> = small
+        .into_iter()
+        .map(|(name, bytes)| Export {
+            file_name: name.to_string(),
+            bytes,
+        })
+        .collect();
+    write_exports(dir, &small)?;
     Ok((summary, plots))
 }

@@ -10,9 +10,10 @@
 //! Output is deterministic: the same [`RunResult`] gives the same bytes. A plot with
 //! nothing to show (no jobs, zero duration) is a small SVG with a "no data" note.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::error::Error;
 use std::path::Path;
+use std::sync::Arc;
 
 use plotters::coord::Shift;
 use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint};
@@ -20,7 +21,7 @@ use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use crate::sim::record::{PodSpot, RunResult, SimEvent, SimTimeMs};
+use crate::sim::record::{PodSpot, RunResult, SimEvent, SimTimeMs, VcGpus};
 
 /// Width of every plot, in SVG pixels.
 const WIDTH: u32 = 960;
@@ -131,9 +132,9 @@ pub struct GroupRun {
     pub end: RunEnd,
 }
 
-struct OpenRun {
+struct OpenRun<'a> {
     start_ms: SimTimeMs,
-    pods: Vec<PodSpot>,
+    pods: &'a [PodSpot],
 }
 
 /// Derives every group run from the event log, sorted by start time, then job and group.
@@ -142,38 +143,69 @@ struct OpenRun {
 /// `GroupPreempted` or `GroupFailed` of the same group, `JobFinished` / `JobKilled` /
 /// `JobRejected` of its job, `NodeDown` of a node it runs on, or the end of the run.
 pub fn group_runs(run: &RunResult) -> Vec<GroupRun> {
-    let vc_of: BTreeMap<&str, &str> = run
+    group_runs_started_by(run, None)
+}
+
+/// The first `limit` of [`group_runs`] (in its order) and how many there are in all.
+/// An engine's log is in time order, so the runs that started up to the `limit`-th
+/// start are all that can be among the first `limit`: only those are followed, and the
+/// log is read only until the last of them has ended.
+pub fn earliest_group_runs(run: &RunResult, limit: usize) -> (Vec<GroupRun>, usize) {
+    let mut starts = run
+        .events
+        .iter()
+        .filter(|e| matches!(e, SimEvent::GroupStarted { .. }));
+    let total = starts.clone().count();
+    let in_time_order = run.events.windows(2).all(|w| w[0].t() <= w[1].t());
+    let cutoff = match starts.nth(limit.saturating_sub(1)) {
+        Some(e) if limit > 0 && in_time_order => Some(e.t()),
+        _ => None,
+    };
+    let mut runs = group_runs_started_by(run, cutoff);
+    runs.truncate(limit);
+    (runs, total)
+}
+
+/// [`group_runs`] of the runs started at or before `cutoff` (all when `None`). With a
+/// cutoff the log must be in time order.
+fn group_runs_started_by(run: &RunResult, cutoff: Option<SimTimeMs>) -> Vec<GroupRun> {
+    let vc_of: HashMap<&str, &str> = run
         .jobs
         .iter()
         .map(|j| (j.id.as_str(), j.vc.as_str()))
         .collect();
-    let mut open: BTreeMap<(String, String), OpenRun> = BTreeMap::new();
+    // Keys borrow the log's strings: looking a group up allocates nothing.
+    let mut open: BTreeMap<(&str, &str), OpenRun> = BTreeMap::new();
     let mut done = Vec::new();
-    let mut close = |key: (String, String), o: OpenRun, end_ms: SimTimeMs, end: RunEnd| {
-        let vc = vc_of
-            .get(key.0.as_str())
-            .copied()
-            .unwrap_or("?")
-            .to_string();
+    let mut close = |key: (&str, &str), o: OpenRun, end_ms: SimTimeMs, end: RunEnd| {
+        let vc = vc_of.get(key.0).copied().unwrap_or("?").to_string();
         done.push(GroupRun {
-            job: key.0,
-            group: key.1,
+            job: key.0.to_string(),
+            group: key.1.to_string(),
             vc,
             start_ms: o.start_ms,
             end_ms: end_ms.max(o.start_ms),
-            pods: o.pods,
+            pods: o.pods.to_vec(),
             end,
         });
     };
     // Keys of the open groups of one job: they sort together because the job comes first.
-    let groups_of =
-        |open: &BTreeMap<(String, String), OpenRun>, job: &str| -> Vec<(String, String)> {
-            open.range((job.to_string(), String::new())..)
-                .take_while(|(k, _)| k.0 == job)
-                .map(|(k, _)| k.clone())
-                .collect()
-        };
+    fn groups_of<'a>(
+        open: &BTreeMap<(&'a str, &'a str), OpenRun<'a>>,
+        job: &'a str,
+    ) -> Vec<(&'a str, &'a str)> {
+        open.range((job, "")..)
+            .take_while(|(k, _)| k.0 == job)
+            .map(|(k, _)| *k)
+            .collect()
+    }
+    let last_t = run.events.iter().map(SimEvent::t).max().unwrap_or(0);
+    let horizon = run.end_ms.max(last_t);
     for ev in &run.events {
+        let past_cutoff = cutoff.is_some_and(|c| ev.t() > c);
+        if past_cutoff && open.is_empty() {
+            break; // every run followed has ended; later starts are not wanted
+        }
         match ev {
             SimEvent::GroupStarted {
                 t,
@@ -181,12 +213,16 @@ pub fn group_runs(run: &RunResult) -> Vec<GroupRun> {
                 group,
                 pods,
             } => {
-                let key = (job.clone(), group.clone());
-                let fresh = OpenRun {
-                    start_ms: *t,
-                    pods: pods.clone(),
-                };
-                if let Some(prev) = open.insert(key.clone(), fresh) {
+                let key = (job.as_str(), group.as_str());
+                if past_cutoff {
+                    // Not followed, but it still ends the run it restarts.
+                    if let Some(prev) = open.remove(&key) {
+                        close(key, prev, *t, RunEnd::Restarted);
+                    }
+                    continue;
+                }
+                let fresh = OpenRun { start_ms: *t, pods };
+                if let Some(prev) = open.insert(key, fresh) {
                     close(key, prev, *t, RunEnd::Restarted);
                 }
             }
@@ -198,7 +234,7 @@ pub fn group_runs(run: &RunResult) -> Vec<GroupRun> {
                     SimEvent::GroupFinished { .. } => RunEnd::Finished,
                     _ => RunEnd::NodeDown,
                 };
-                let key = (job.clone(), group.clone());
+                let key = (job.as_str(), group.as_str());
                 if let Some(o) = open.remove(&key) {
                     close(key, o, *t, end);
                 }
@@ -218,10 +254,10 @@ pub fn group_runs(run: &RunResult) -> Vec<GroupRun> {
                 }
             }
             SimEvent::NodeDown { t, node } | SimEvent::NodeRemoved { t, node } => {
-                let hit: Vec<(String, String)> = open
+                let hit: Vec<(&str, &str)> = open
                     .iter()
                     .filter(|(_, o)| o.pods.iter().any(|p| &p.node == node))
-                    .map(|(k, _)| k.clone())
+                    .map(|(k, _)| *k)
                     .collect();
                 for key in hit {
                     if let Some(o) = open.remove(&key) {
@@ -234,8 +270,6 @@ pub fn group_runs(run: &RunResult) -> Vec<GroupRun> {
             _ => {}
         }
     }
-    let last_t = run.events.iter().map(SimEvent::t).max().unwrap_or(0);
-    let horizon = run.end_ms.max(last_t);
     for (key, o) in std::mem::take(&mut open) {
         close(key, o, horizon, RunEnd::Running);
     }
@@ -247,19 +281,74 @@ pub fn group_runs(run: &RunResult) -> Vec<GroupRun> {
 /// timeline together, sorted by name.
 pub(crate) fn vc_names(run: &RunResult) -> Vec<String> {
     let mut names: BTreeSet<&str> = run.vcs.keys().map(String::as_str).collect();
-    names.extend(run.jobs.iter().map(|j| j.vc.as_str()));
-    // Every timeline point of an engine run names the same VCs: a point whose VCs equal
-    // the first point's (one compare per VC) needs no set lookups (a set insert per VC
-    // and point was the plots' largest cost on a 100-day trace).
-    if let Some(first) = run.timeline.first() {
-        names.extend(first.busy_by_vc.keys().map(String::as_str));
-        for point in &run.timeline[1..] {
-            if !point.busy_by_vc.keys().eq(first.busy_by_vc.keys()) {
-                names.extend(point.busy_by_vc.keys().map(String::as_str));
-            }
+    let mut previous = None;
+    for job in &run.jobs {
+        // Neighbouring jobs often share a VC: a string compare then, not a set insert.
+        if previous != Some(job.vc.as_str()) {
+            names.insert(job.vc.as_str());
+            previous = Some(job.vc.as_str());
         }
     }
+    names.extend(timeline_vc_names(run));
     names.into_iter().map(str::to_string).collect()
+}
+
+/// Reads timeline points' counts in the order of a fixed VC list. The list of a point is
+/// matched to the columns once per distinct list (an engine run has one, shared by all
+/// its points), not once per point.
+pub(crate) struct VcColumns<'a> {
+    names: &'a [String],
+    /// The point list last seen, and for each name its index in that list.
+    matched: Option<MatchedList>,
+}
+
+/// A point's VC list and, for each column, the index of its VC in that list.
+type MatchedList = (Arc<[String]>, Vec<Option<usize>>);
+
+impl<'a> VcColumns<'a> {
+    /// Columns for `names`.
+    pub(crate) fn new(names: &'a [String]) -> VcColumns<'a> {
+        VcColumns {
+            names,
+            matched: None,
+        }
+    }
+
+    /// Sets `out` to the counts of `busy` in column order, 0 for a VC it lacks.
+    pub(crate) fn read(&mut self, busy: &VcGpus, out: &mut Vec<u32>) {
+        let list = busy.names();
+        if self
+            .matched
+            .as_ref()
+            .is_none_or(|(seen, _)| !Arc::ptr_eq(seen, list))
+        {
+            let index = self
+                .names
+                .iter()
+                .map(|n| list.binary_search(n).ok())
+                .collect();
+            self.matched = Some((Arc::clone(list), index));
+        }
+        let (_, index) = self.matched.as_ref().expect("just matched");
+        let counts = busy.counts();
+        out.clear();
+        out.extend(index.iter().map(|i| i.map_or(0, |i| counts[i])));
+    }
+}
+
+/// The VCs named in the run's timeline, sorted.
+pub(crate) fn timeline_vc_names(run: &RunResult) -> BTreeSet<&str> {
+    let mut names = BTreeSet::new();
+    let mut last: Option<&Arc<[String]>> = None;
+    for point in &run.timeline {
+        // The points of an engine run share one list: a pointer compare per point.
+        let list = point.busy_by_vc.names();
+        if last.is_none_or(|l| !Arc::ptr_eq(l, list)) {
+            names.extend(list.iter().map(String::as_str));
+            last = Some(list);
+        }
+    }
+    names
 }
 
 /// The colour of the VC at `index` in [`vc_names`] order, as `#rrggbb`.
@@ -553,8 +642,12 @@ fn gantt_lanes(run: &RunResult, runs: &[GroupRun]) -> Vec<Lane> {
 /// [`MAX_GANTT_RUNS`] runs by start time on the lanes they use, and says so in the
 /// title: a chart of every run of a 100-day trace would be megabytes no one can read.
 pub fn gantt_svg(run: &RunResult) -> String {
-    let mut runs = group_runs(run);
-    let total = runs.len();
+    gantt_svg_named(run, &vc_names(run))
+}
+
+/// [`gantt_svg`] with the run's [`vc_names`] already known.
+pub(crate) fn gantt_svg_named(run: &RunResult, names: &[String]) -> String {
+    let (runs, total) = earliest_group_runs(run, MAX_GANTT_RUNS);
     let cut = total > MAX_GANTT_RUNS;
     let title = if cut {
         format!(
@@ -565,8 +658,6 @@ pub fn gantt_svg(run: &RunResult) -> String {
         format!("Gantt: {}", run.model)
     };
     let lanes = if cut {
-        // group_runs sorts by start time, so the first ones are the earliest.
-        runs.truncate(MAX_GANTT_RUNS);
         let used: BTreeSet<(&str, u32)> = runs
             .iter()
             .flat_map(|r| r.pods.iter())
@@ -587,19 +678,18 @@ pub fn gantt_svg(run: &RunResult) -> String {
     if runs.is_empty() || lanes.is_empty() || t_end == 0 {
         return no_data_svg(&title, "no group ran");
     }
-    let names = vc_names(run);
     let used_vcs: BTreeSet<&str> = runs.iter().map(|r| r.vc.as_str()).collect();
     let mut legend: Vec<LegendItem> = names
         .iter()
         .filter(|n| used_vcs.contains(n.as_str()))
         .map(|n| LegendItem {
-            swatch: Swatch::Fill(vc_color(&names, n)),
+            swatch: Swatch::Fill(vc_color(names, n)),
             label: n.clone(),
         })
         .collect();
     if used_vcs.contains("?") && !names.iter().any(|n| n == "?") {
         legend.push(LegendItem {
-            swatch: Swatch::Fill(vc_color(&names, "?")),
+            swatch: Swatch::Fill(vc_color(names, "?")),
             label: "unknown VC".into(),
         });
     }
@@ -732,7 +822,7 @@ pub fn gantt_svg(run: &RunResult) -> String {
         let mut labels = Vec::new();
         let mut label_patches = Vec::new();
         for r in &runs {
-            let color = vc_color(&names, &r.vc);
+            let color = vc_color(names, &r.vc);
             let (x0, x1) = (r.start_ms as f64, r.end_ms as f64);
             let w_px = (x1 - x0) * px_per_ms;
             for pod in &r.pods {
@@ -816,11 +906,10 @@ fn busy_steps(run: &RunResult, names: &[String]) -> Vec<(u64, Vec<u32>)> {
     if run.timeline.first().is_none_or(|p| p.t > 0) {
         steps.push((0, vec![0; names.len()]));
     }
+    let mut columns = VcColumns::new(names);
     for p in &run.timeline {
-        let busy: Vec<u32> = names
-            .iter()
-            .map(|n| p.busy_by_vc.get(n).copied().unwrap_or(0))
-            .collect();
+        let mut busy = Vec::with_capacity(names.len());
+        columns.read(&p.busy_by_vc, &mut busy);
         match steps.last_mut() {
             // Several points at one time: the last one holds from then on.
             Some(last) if last.0 == p.t => last.1 = busy,
@@ -899,14 +988,18 @@ fn step_line(times: &[u64], values: &[u64], t_end: u64) -> Vec<(f64, f64)> {
 /// Busy GPUs over time, stacked by VC (in name order from the bottom), with the cluster's
 /// total capacity as a dashed line.
 pub fn utilisation_svg(run: &RunResult) -> String {
+    utilisation_svg_named(run, &vc_names(run))
+}
+
+/// [`utilisation_svg`] with the run's [`vc_names`] already known.
+pub(crate) fn utilisation_svg_named(run: &RunResult, names: &[String]) -> String {
     let title = format!("Busy GPUs: {}", run.model);
     let last_t = run.timeline.last().map_or(0, |p| p.t);
     let t_end = run.end_ms.max(last_t);
     if run.jobs.is_empty() || t_end == 0 {
         return no_data_svg(&title, "no jobs or zero duration");
     }
-    let names = vc_names(run);
-    let steps = busy_steps(run, &names);
+    let steps = busy_steps(run, names);
     let times: Vec<u64> = steps.iter().map(|s| s.0).collect();
     // cum[k][i]: GPUs busy in VCs 0..=k at step i.
     let mut cum: Vec<Vec<u64>> = Vec::with_capacity(names.len());
@@ -926,7 +1019,7 @@ pub fn utilisation_svg(run: &RunResult) -> String {
     let mut legend: Vec<LegendItem> = names
         .iter()
         .map(|n| LegendItem {
-            swatch: Swatch::Fill(vc_color(&names, n)),
+            swatch: Swatch::Fill(vc_color(names, n)),
             label: n.clone(),
         })
         .collect();
@@ -977,7 +1070,7 @@ pub fn utilisation_svg(run: &RunResult) -> String {
             poly.extend(under);
             chart.draw_series(std::iter::once(Polygon::new(
                 poly,
-                vc_color(&names, &names[k]).filled(),
+                vc_color(names, &names[k]).filled(),
             )))?;
         }
         let cap = f64::from(run.total_gpus);
@@ -1010,12 +1103,16 @@ fn waits_by_vc(run: &RunResult) -> BTreeMap<String, Vec<u64>> {
 /// The cumulative distribution of wait times (submit to first start) of the jobs that
 /// started, one step line per VC; the y axis is the share of the VC's started jobs.
 pub fn wait_cdf_svg(run: &RunResult) -> String {
+    wait_cdf_svg_named(run, &vc_names(run))
+}
+
+/// [`wait_cdf_svg`] with the run's [`vc_names`] already known.
+pub(crate) fn wait_cdf_svg_named(run: &RunResult, names: &[String]) -> String {
     let title = format!("Wait-time CDF: {}", run.model);
     let waits = waits_by_vc(run);
     if waits.is_empty() {
         return no_data_svg(&title, "no job started");
     }
-    let names = vc_names(run);
     let max_wait = waits
         .values()
         .filter_map(|w| w.last().copied())
@@ -1030,7 +1127,7 @@ pub fn wait_cdf_svg(run: &RunResult) -> String {
     let legend: Vec<LegendItem> = waits
         .iter()
         .map(|(vc, w)| LegendItem {
-            swatch: Swatch::Line(vc_color(&names, vc)),
+            swatch: Swatch::Line(vc_color(names, vc)),
             label: format!("{vc} ({} jobs)", w.len()),
         })
         .collect();
@@ -1078,7 +1175,7 @@ pub fn wait_cdf_svg(run: &RunResult) -> String {
                 pts.push((x, (i + 1) as f64 / n));
             }
             pts.push((x_end as f64, 1.0));
-            chart.draw_series(LineSeries::new(pts, vc_color(&names, vc).stroke_width(2)))?;
+            chart.draw_series(LineSeries::new(pts, vc_color(names, vc).stroke_width(2)))?;
         }
         Ok(())
     })

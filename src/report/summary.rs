@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::sim::{JobOutcome, JobRecord, RunResult, SimTimeMs};
+use crate::sim::engine::run_model_for_summary;
+use crate::sim::{GpuTimeTotals, JobOutcome, JobRecord, RunResult, Scenario, SimTimeMs};
 
 /// Version of the [`RunSummary`] JSON shape; bump it on any incompatible change.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -118,95 +119,78 @@ pub fn percentile(sorted: &[u64], pct: u32) -> u64 {
     sorted[rank.min(n) - 1]
 }
 
-fn job_metrics<'a>(jobs: impl Iterator<Item = &'a JobRecord>) -> JobMetrics {
-    let mut m = JobMetrics::default();
-    let mut waits = Vec::new();
-    let mut jcts = Vec::new();
-    for job in jobs {
+/// Counts and times over jobs, fed one at a time.
+#[derive(Default)]
+struct JobTally {
+    metrics: JobMetrics,
+    waits: Vec<u64>,
+    jcts: Vec<u64>,
+}
+
+impl JobTally {
+    fn add(&mut self, job: &JobRecord) {
+        let m = &mut self.metrics;
         m.jobs += 1;
         match job.outcome {
             JobOutcome::Finished => {
                 m.finished += 1;
-                jcts.extend(job.jct_ms());
+                self.jcts.extend(job.jct_ms());
             }
             JobOutcome::Killed => m.killed += 1,
             JobOutcome::Rejected => m.rejected += 1,
             JobOutcome::Unfinished => m.unfinished += 1,
         }
-        waits.extend(job.wait_ms());
+        self.waits.extend(job.wait_ms());
         m.preemptions += job.preemptions;
     }
-    m.wait_ms = Stats::of(&waits);
-    m.mean_jct_ms = Stats::of(&jcts).map(|s| s.mean);
-    m
-}
 
-/// GPU time of the nodes present in the cluster, integrated over the timeline (nodes
-/// added or removed during the run count only while they are in).
-fn capacity_gpu_ms(result: &RunResult) -> u64 {
-    result
-        .timeline
-        .iter()
-        .enumerate()
-        .map(|(i, point)| {
-            let until = result
-                .timeline
-                .get(i + 1)
-                .map_or(result.end_ms, |next| next.t)
-                .min(result.end_ms);
-            u64::from(point.capacity_gpus) * until.saturating_sub(point.t)
-        })
-        .sum()
-}
-
-/// GPU-ms used and used beyond the guarantee per VC, integrated over the timeline.
-fn gpu_time(result: &RunResult) -> BTreeMap<String, (u64, u64)> {
-    let mut out: BTreeMap<String, (u64, u64)> = BTreeMap::new();
-    for (i, point) in result.timeline.iter().enumerate() {
-        let until = result
-            .timeline
-            .get(i + 1)
-            .map_or(result.end_ms, |next| next.t)
-            .min(result.end_ms);
-        let dt = until.saturating_sub(point.t);
-        for (vc, &busy) in &point.busy_by_vc {
-            let guaranteed = result.vcs.get(vc).map_or(0, |c| c.guaranteed_gpus);
-            let entry = out.entry(vc.clone()).or_default();
-            entry.0 += u64::from(busy) * dt;
-            entry.1 += u64::from(busy.saturating_sub(guaranteed)) * dt;
+    fn metrics(self) -> JobMetrics {
+        JobMetrics {
+            wait_ms: Stats::of(&self.waits),
+            mean_jct_ms: Stats::of(&self.jcts).map(|s| s.mean),
+            ..self.metrics
         }
     }
-    out
 }
 
 /// Digest one run.
 pub fn summarize(result: &RunResult) -> RunSummary {
-    let time = gpu_time(result);
-    let mut vc_names: Vec<&String> = result.vcs.keys().collect();
+    let gpu_time = GpuTimeTotals::of_timeline(&result.timeline, result.end_ms, &result.vcs);
+    summarize_with_gpu_time(result, &gpu_time)
+}
+
+/// Digest one run whose timeline is summed up in `gpu_time` (`result.timeline` is not
+/// read): what [`summarize`] gives when `gpu_time` is its timeline's totals.
+pub fn summarize_with_gpu_time(result: &RunResult, gpu_time: &GpuTimeTotals) -> RunSummary {
+    // One pass over the jobs, each into its VC's tally: a pass per VC compared every
+    // job's VC name with every VC's.
+    let mut tallies: BTreeMap<&str, JobTally> = result
+        .vcs
+        .keys()
+        .map(|vc| (vc.as_str(), JobTally::default()))
+        .collect();
+    let mut overall = JobTally::default();
     for job in &result.jobs {
-        if !result.vcs.contains_key(&job.vc) {
-            vc_names.push(&job.vc);
-        }
+        overall.add(job);
+        tallies.entry(job.vc.as_str()).or_default().add(job);
     }
-    vc_names.sort();
-    vc_names.dedup();
-    let vcs = vc_names
+    let vcs = tallies
         .into_iter()
-        .map(|vc| {
+        .map(|(vc, tally)| {
             let guaranteed_gpus = result.vcs.get(vc).map_or(0, |c| c.guaranteed_gpus);
-            let (used, borrowed) = time.get(vc).copied().unwrap_or_default();
+            let (used, borrowed) = gpu_time.vc(vc);
             let metrics = VcMetrics {
                 guaranteed_gpus,
-                jobs: job_metrics(result.jobs.iter().filter(|j| &j.vc == vc)),
+                jobs: tally.metrics(),
                 gpu_ms_used: used,
                 gpu_ms_guaranteed: u64::from(guaranteed_gpus) * result.end_ms,
                 gpu_ms_borrowed: borrowed,
             };
-            (vc.clone(), metrics)
+            (vc.to_string(), metrics)
         })
         .collect();
-    let gpu_ms_used: u64 = time.values().map(|(used, _)| used).sum();
-    let capacity = capacity_gpu_ms(result);
+    let gpu_ms_used = gpu_time.used_gpu_ms();
+    let capacity = gpu_time.capacity_gpu_ms();
     RunSummary {
         schema_version: SCHEMA_VERSION,
         scenario: result.scenario.clone(),
@@ -220,9 +204,19 @@ pub fn summarize(result: &RunResult) -> RunSummary {
             gpu_ms_used as f64 / capacity as f64
         },
         gpu_ms_used,
-        overall: job_metrics(result.jobs.iter()),
+        overall: overall.metrics(),
         vcs,
     }
+}
+
+/// Runs `model` over `scenario` and returns its summary: exactly
+/// `summarize(&run_model(scenario, model)?)`, without building what only the other
+/// reports need (the event log, the timeline, each job's nodes). For sweeps.
+///
+/// Errors: an unknown model name or bad model options (the message says which).
+pub fn run_summary(scenario: &Scenario, model: &str) -> Result<RunSummary, String> {
+    let (result, gpu_time) = run_model_for_summary(scenario, model)?;
+    Ok(summarize_with_gpu_time(&result, &gpu_time))
 }
 
 /// `summary.json`: the summary as pretty JSON with a trailing newline.
@@ -264,12 +258,12 @@ mod tests {
             timeline: vec![
                 TimelinePoint {
                     t: 0,
-                    busy_by_vc: BTreeMap::from([("a".to_string(), 3)]),
+                    busy_by_vc: BTreeMap::from([("a".to_string(), 3)]).into(),
                     capacity_gpus: 4,
                 },
                 TimelinePoint {
                     t: 50,
-                    busy_by_vc: BTreeMap::from([("a".to_string(), 1)]),
+                    busy_by_vc: BTreeMap::from([("a".to_string(), 1)]).into(),
                     capacity_gpus: 4,
                 },
             ],
@@ -280,5 +274,60 @@ mod tests {
         assert_eq!(s.vcs["a"].gpu_ms_guaranteed, 100);
         assert!((s.utilisation - 200.0 / 400.0).abs() < 1e-12);
         assert!(summary_json(&s).contains("\"schemaVersion\": 1"));
+    }
+
+    /// `run_summary` must give exactly what summarising a full run gives.
+    fn assert_lean_summary_matches(scenario: &Scenario) {
+        for model in crate::sched::MODEL_NAMES {
+            let full = summarize(&crate::sim::run_model(scenario, model).unwrap());
+            let lean = run_summary(scenario, model).unwrap();
+            assert_eq!(lean, full, "{} under {model}", scenario.name);
+            // Also as text: the f64 utilisation must be the same bits, not just close.
+            assert_eq!(summary_json(&lean), summary_json(&full));
+        }
+    }
+
+    #[test]
+    fn lean_summary_equals_the_full_one_on_the_default_scenario() {
+        assert_lean_summary_matches(&crate::sim::scenario::default_scenario().unwrap());
+    }
+
+    #[test]
+    fn lean_summary_equals_the_full_one_on_the_sharing_demo() {
+        assert_lean_summary_matches(&crate::report::sharing::demo_scenario().unwrap());
+    }
+
+    #[test]
+    fn lean_summary_equals_the_full_one_on_a_small_replay() {
+        use crate::workload::{Arrival, GenSpec, generate, write_native_csv};
+        // 600 Philly-like jobs offering 150% of a 48-GPU cluster: queues, borrowing and
+        // the trace's VCs sized by GPU-time, as in a real replay.
+        let spec = GenSpec {
+            jobs: Some(600),
+            seed: 3,
+            arrival: Arrival::load(1.5, 48),
+            max_gpus: Some(8),
+            ..GenSpec::philly()
+        };
+        let trace =
+            std::env::temp_dir().join(format!("cellsim-lean-summary-{}.csv", std::process::id()));
+        let file = std::fs::File::create(&trace).unwrap();
+        write_native_csv(generate(&spec).unwrap(), std::io::BufWriter::new(file)).unwrap();
+        let options = crate::replay::ReplayOptions {
+            cluster: "4x V100x8 rack=2; 4x K80x4 rack=2".to_string(),
+            trace: trace.clone(),
+            ..crate::replay::ReplayOptions::default()
+        };
+        let replay = crate::replay::prepare(&options);
+        let _ = std::fs::remove_file(&trace);
+        let replay = replay.unwrap();
+        assert!(replay.scenario.jobs.len() > 500);
+        assert_lean_summary_matches(&replay.scenario);
+    }
+
+    #[test]
+    fn an_unknown_model_is_an_error_not_a_panic() {
+        let scenario = crate::sim::scenario::default_scenario().unwrap();
+        assert!(run_summary(&scenario, "no-such-model").is_err());
     }
 }

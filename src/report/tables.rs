@@ -4,34 +4,34 @@
 //! seconds with three decimals and GPU time is GPU-hours with three decimals; absent
 //! values are empty cells.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeSet, HashMap};
 use std::fmt::Write as _;
+use std::sync::Arc;
 
+use super::plots::VcColumns;
 use super::summary::{RunSummary, Stats};
-use crate::sim::{JobRecord, PodSpot, RunResult, SimEvent, SimTimeMs};
+use crate::sim::{JobOutcome, JobRecord, PodSpot, RunResult, SimEvent, SimTimeMs};
 use crate::workload::openpai::PRIORITY_CLASSES;
 
 /// Milliseconds as seconds with three decimals (`1500` → `1.500`).
 pub fn seconds(ms: SimTimeMs) -> String {
-    format!("{}.{:03}", ms / 1000, ms % 1000)
+    let mut text = String::new();
+    push_seconds(&mut text, ms);
+    text
 }
 
 /// GPU-milliseconds as GPU-hours with three decimals.
 pub fn gpu_hours(gpu_ms: u64) -> String {
-    // Rounded in integers so the text never depends on float formatting.
-    let thousandths = (u128::from(gpu_ms) * 1000 + 1_800_000) / 3_600_000;
-    format!("{}.{:03}", thousandths / 1000, thousandths % 1000)
+    let mut text = String::new();
+    push_gpu_hours(&mut text, gpu_ms);
+    text
 }
 
 /// A clock time `HH:MM:SS`, with `.mmm` when not a whole second.
 pub fn clock(ms: SimTimeMs) -> String {
-    let secs = ms / 1000;
-    let base = format!("{:02}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60);
-    if ms.is_multiple_of(1000) {
-        base
-    } else {
-        format!("{base}.{:03}", ms % 1000)
-    }
+    let mut text = String::new();
+    push_clock(&mut text, ms);
+    text
 }
 
 /// The OpenPAI priority class of a priority (`prod` for 100), or `priority N`.
@@ -57,45 +57,96 @@ fn csv_bytes(header: &[&str], rows: impl IntoIterator<Item = Vec<String>>) -> Ve
     w.into_inner().expect("in-memory CSV")
 }
 
+/// The header of `jobs.csv`.
+const JOBS_HEADER: [&str; 13] = [
+    "id",
+    "vc",
+    "priority",
+    "gpus",
+    "submit",
+    "start",
+    "end",
+    "wait",
+    "jct",
+    "preemptions",
+    "nodes",
+    "outcome",
+    "gpu_hours",
+];
+
 /// `jobs.csv`: one row per job in submit order. `nodes` lists the nodes of each group's
 /// last placement, separated by `;`.
 pub fn jobs_csv(result: &RunResult) -> Vec<u8> {
-    let header = [
-        "id",
-        "vc",
-        "priority",
-        "gpus",
-        "submit",
-        "start",
-        "end",
-        "wait",
-        "jct",
-        "preemptions",
-        "nodes",
-        "outcome",
-        "gpu_hours",
-    ];
-    let rows = result.jobs.iter().map(|j| {
-        vec![
-            j.id.clone(),
-            j.vc.clone(),
-            j.priority.to_string(),
-            j.gpus.to_string(),
-            seconds(j.submit_ms),
-            opt(j.start_ms, seconds),
-            opt(j.end_ms, seconds),
-            opt(j.wait_ms(), seconds),
-            opt(j.jct_ms(), seconds),
-            j.preemptions.to_string(),
-            j.nodes.join(";"),
-            serde_json::to_value(j.outcome)
-                .ok()
-                .and_then(|v| v.as_str().map(String::from))
-                .unwrap_or_default(),
-            gpu_hours(j.gpu_ms),
-        ]
-    });
-    csv_bytes(&header, rows)
+    let mut out = Vec::new();
+    write_jobs_csv(result, &mut out).expect("writing to a Vec cannot fail");
+    out
+}
+
+/// [`jobs_csv`] written to `out` as it is made (a file, for a trace of millions of jobs).
+pub fn write_jobs_csv(result: &RunResult, out: impl std::io::Write) -> std::io::Result<()> {
+    let mut w = csv::Writer::from_writer(out);
+    w.write_record(JOBS_HEADER)?;
+    // One buffer for the formatted fields of a row: no String per field per job.
+    let mut text = String::new();
+    for j in &result.jobs {
+        w.write_field(&j.id)?;
+        w.write_field(&j.vc)?;
+        let mut field = |w: &mut csv::Writer<_>, f: &dyn Fn(&mut String)| {
+            text.clear();
+            f(&mut text);
+            w.write_field(&text)
+        };
+        field(&mut w, &|t| push_int(t, j.priority))?;
+        field(&mut w, &|t| push_int(t, j.gpus))?;
+        field(&mut w, &|t| push_seconds(t, j.submit_ms))?;
+        for value in [j.start_ms, j.end_ms, j.wait_ms(), j.jct_ms()] {
+            field(&mut w, &|t| {
+                if let Some(ms) = value {
+                    push_seconds(t, ms)
+                }
+            })?;
+        }
+        field(&mut w, &|t| push_int(t, j.preemptions))?;
+        field(&mut w, &|t| {
+            for (i, node) in j.nodes.iter().enumerate() {
+                if i > 0 {
+                    t.push(';');
+                }
+                t.push_str(node);
+            }
+        })?;
+        w.write_field(outcome_name(j.outcome))?;
+        field(&mut w, &|t| push_gpu_hours(t, j.gpu_ms))?;
+        w.write_record(None::<&[u8]>)?;
+    }
+    w.flush()
+}
+
+/// A job outcome as `jobs.csv` names it (its serde name).
+fn outcome_name(outcome: JobOutcome) -> &'static str {
+    match outcome {
+        JobOutcome::Finished => "finished",
+        JobOutcome::Killed => "killed",
+        JobOutcome::Rejected => "rejected",
+        JobOutcome::Unfinished => "unfinished",
+    }
+}
+
+/// Appends an integer (what `to_string` gives, without its allocation).
+fn push_int(out: &mut String, value: impl std::fmt::Display) {
+    let _ = write!(out, "{value}");
+}
+
+/// Appends [`seconds`] of `ms`.
+fn push_seconds(out: &mut String, ms: SimTimeMs) {
+    let _ = write!(out, "{}.{:03}", ms / 1000, ms % 1000);
+}
+
+/// Appends [`gpu_hours`] of `gpu_ms`.
+fn push_gpu_hours(out: &mut String, gpu_ms: u64) {
+    // Rounded in integers so the text never depends on float formatting.
+    let thousandths = (u128::from(gpu_ms) * 1000 + 1_800_000) / 3_600_000;
+    let _ = write!(out, "{}.{:03}", thousandths / 1000, thousandths % 1000);
 }
 
 /// `vcs.csv`: one row per VC, from the summary.
@@ -144,38 +195,74 @@ pub fn vcs_csv(summary: &RunSummary) -> Vec<u8> {
 /// `timeline.csv`: busy GPUs per VC from `t` until the next row (one column per VC),
 /// and the cluster's capacity then (`capacity_gpus`: GPUs of the nodes present).
 pub fn timeline_csv(result: &RunResult) -> Vec<u8> {
-    // A set, not a sorted list: 10^5 points name the same few VCs.
-    let mut vcs: std::collections::BTreeSet<&String> = result.vcs.keys().collect();
-    for point in &result.timeline {
-        vcs.extend(point.busy_by_vc.keys());
-    }
-    let mut header = vec!["t"];
-    header.extend(vcs.iter().map(|v| v.as_str()));
-    header.push("capacity_gpus");
-    let rows = result.timeline.iter().map(|p| {
-        let mut row = vec![seconds(p.t)];
-        row.extend(
-            vcs.iter()
-                .map(|vc| p.busy_by_vc.get(*vc).copied().unwrap_or(0).to_string()),
-        );
-        row.push(p.capacity_gpus.to_string());
-        row
-    });
-    csv_bytes(&header, rows)
+    let mut out = Vec::new();
+    write_timeline_csv(result, &mut out).expect("writing to a Vec cannot fail");
+    out
 }
 
-fn pods_text(pods: &[PodSpot]) -> String {
-    if pods.is_empty() {
-        return "no GPU".to_string();
+/// [`timeline_csv`] written to `out` as it is made.
+pub fn write_timeline_csv(result: &RunResult, mut out: impl std::io::Write) -> std::io::Result<()> {
+    let mut vcs: BTreeSet<&String> = result.vcs.keys().collect();
+    let mut last_names = None;
+    for point in &result.timeline {
+        // The points of an engine run share one list: one pointer compare per point.
+        let names = point.busy_by_vc.names();
+        if last_names.is_none_or(|last| !Arc::ptr_eq(last, names)) {
+            vcs.extend(names.iter());
+            last_names = Some(names);
+        }
     }
-    pods.iter()
-        .map(|p| {
-            let devices: Vec<String> = p.devices.iter().map(|d| d.to_string()).collect();
-            let word = if p.devices.len() == 1 { "GPU" } else { "GPUs" };
-            format!("{} {word} {}", p.node, devices.join(","))
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
+    let vcs: Vec<String> = vcs.into_iter().cloned().collect();
+    let mut header = vec!["t"];
+    header.extend(vcs.iter().map(String::as_str));
+    header.push("capacity_gpus");
+    {
+        let mut w = csv::Writer::from_writer(&mut out);
+        w.write_record(&header)?;
+        w.flush()?;
+    }
+    // Rows are numbers only, which CSV never quotes: written directly.
+    let mut columns = VcColumns::new(&vcs);
+    let mut counts = Vec::with_capacity(vcs.len());
+    let mut row = String::new();
+    for p in &result.timeline {
+        row.clear();
+        push_seconds(&mut row, p.t);
+        columns.read(&p.busy_by_vc, &mut counts);
+        for &n in &counts {
+            row.push(',');
+            push_int(&mut row, n);
+        }
+        row.push(',');
+        push_int(&mut row, p.capacity_gpus);
+        row.push('\n');
+        out.write_all(row.as_bytes())?;
+    }
+    out.flush()
+}
+
+fn pods_text(out: &mut String, pods: &[PodSpot]) {
+    if pods.is_empty() {
+        out.push_str("no GPU");
+        return;
+    }
+    for (i, p) in pods.iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        out.push_str(&p.node);
+        out.push_str(if p.devices.len() == 1 {
+            " GPU "
+        } else {
+            " GPUs "
+        });
+        for (k, d) in p.devices.iter().enumerate() {
+            if k > 0 {
+                out.push(',');
+            }
+            push_int(out, d);
+        }
+    }
 }
 
 /// A group as people name it: the job id for a job's only gang group.
@@ -183,77 +270,136 @@ fn group_text(group: &str) -> &str {
     group.strip_suffix("/default").unwrap_or(group)
 }
 
+/// Appends [`clock`] of `ms`.
+fn push_clock(out: &mut String, ms: SimTimeMs) {
+    let secs = ms / 1000;
+    let _ = write!(
+        out,
+        "{:02}:{:02}:{:02}",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    );
+    if !ms.is_multiple_of(1000) {
+        let _ = write!(out, ".{:03}", ms % 1000);
+    }
+}
+
 /// `events.log`: one readable line per event, e.g.
 /// `t=00:06:00 job-config-2 (vc1, prod) preempted job-config-1 on hostname-dan GPU 0`.
 pub fn events_log(result: &RunResult) -> String {
-    let jobs: BTreeMap<&str, &JobRecord> = result.jobs.iter().map(|j| (j.id.as_str(), j)).collect();
-    let who = |id: &str| match jobs.get(id) {
-        Some(j) => format!("{id} ({}, {})", j.vc, priority_label(j.priority)),
-        None => id.to_string(),
+    let mut out = Vec::new();
+    write_events_log(result, &mut out).expect("writing to a Vec cannot fail");
+    String::from_utf8(out).expect("the log is made of str pieces")
+}
+
+/// [`events_log`] written to `out` as it is made.
+pub fn write_events_log(result: &RunResult, mut out: impl std::io::Write) -> std::io::Result<()> {
+    let jobs: HashMap<&str, &JobRecord> = result.jobs.iter().map(|j| (j.id.as_str(), j)).collect();
+    let who = |line: &mut String, id: &str| match jobs.get(id) {
+        Some(j) => {
+            let _ = write!(line, "{id} ({}, ", j.vc);
+            match PRIORITY_CLASSES.iter().find(|(_, p)| *p == j.priority) {
+                Some((class, _)) => line.push_str(class),
+                None => push_int(line, format_args!("priority {}", j.priority)),
+            }
+            line.push(')');
+        }
+        None => line.push_str(id),
     };
-    let mut out = String::new();
+    // One line buffer for the whole log: no String per event.
+    let mut line = String::new();
     for event in &result.events {
-        let line = match event {
+        line.clear();
+        line.push_str("t=");
+        push_clock(&mut line, event.t());
+        line.push(' ');
+        match event {
             SimEvent::JobSubmitted { job, .. } => {
                 let gpus = jobs.get(job.as_str()).map_or(0, |j| j.gpus);
                 let s = if gpus == 1 { "" } else { "s" };
-                format!("{} submitted, {gpus} GPU{s}", who(job))
+                who(&mut line, job);
+                let _ = write!(line, " submitted, {gpus} GPU{s}");
             }
             SimEvent::GroupWaiting { group, reason, .. } => {
+                line.push_str(group_text(group));
                 // Most reasons already read "waiting for …"; do not say it twice.
-                if reason.starts_with("waiting ") {
-                    format!("{} {reason}", group_text(group))
-                } else {
-                    format!("{} waiting: {reason}", group_text(group))
+                if !reason.starts_with("waiting ") {
+                    line.push_str(" waiting:");
                 }
+                line.push(' ');
+                line.push_str(reason);
             }
             SimEvent::GroupStarted { group, pods, .. } => {
-                format!("{} started on {}", group_text(group), pods_text(pods))
+                line.push_str(group_text(group));
+                line.push_str(" started on ");
+                pods_text(&mut line, pods);
             }
             SimEvent::GroupPreempted {
                 group, by, pods, ..
-            } => format!(
-                "{} preempted {} on {}",
-                who(by),
-                group_text(group),
-                pods_text(pods)
-            ),
-            SimEvent::GroupDowngraded { group, by, .. } => format!(
-                "{} downgraded {} to opportunistic (lazy preemption); it keeps running",
-                who(by),
-                group_text(group)
-            ),
-            SimEvent::GroupFinished { group, pods, .. } => format!(
-                "{} completed its run on {}",
-                group_text(group),
-                pods_text(pods)
-            ),
+            } => {
+                who(&mut line, by);
+                line.push_str(" preempted ");
+                line.push_str(group_text(group));
+                line.push_str(" on ");
+                pods_text(&mut line, pods);
+            }
+            SimEvent::GroupDowngraded { group, by, .. } => {
+                who(&mut line, by);
+                let _ = write!(
+                    line,
+                    " downgraded {} to opportunistic (lazy preemption); it keeps running",
+                    group_text(group)
+                );
+            }
+            SimEvent::GroupFinished { group, pods, .. } => {
+                line.push_str(group_text(group));
+                line.push_str(" completed its run on ");
+                pods_text(&mut line, pods);
+            }
             SimEvent::GroupFailed {
                 group, node, pods, ..
-            } => format!(
-                "{} killed because {node} went down (was on {}); requeued",
-                group_text(group),
-                pods_text(pods)
-            ),
+            } => {
+                let _ = write!(
+                    line,
+                    "{} killed because {node} went down (was on ",
+                    group_text(group)
+                );
+                pods_text(&mut line, pods);
+                line.push_str("); requeued");
+            }
             SimEvent::JobFinished { job, t } => {
-                let jct = jobs
-                    .get(job.as_str())
-                    .map(|j| format!(" (JCT {})", clock(t - j.submit_ms)))
-                    .unwrap_or_default();
-                format!("{job} finished{jct}")
+                line.push_str(job);
+                line.push_str(" finished");
+                if let Some(j) = jobs.get(job.as_str()) {
+                    line.push_str(" (JCT ");
+                    push_clock(&mut line, t - j.submit_ms);
+                    line.push(')');
+                }
             }
-            SimEvent::JobKilled { job, .. } => format!("{job} killed by its user"),
-            SimEvent::JobRejected { job, reason, .. } => format!("{job} rejected: {reason}"),
-            SimEvent::NodeDown { node, .. } => format!("node {node} down"),
-            SimEvent::NodeUp { node, .. } => format!("node {node} up"),
-            SimEvent::NodeAdded { node, .. } => format!("node {node} added to the cluster"),
+            SimEvent::JobKilled { job, .. } => {
+                let _ = write!(line, "{job} killed by its user");
+            }
+            SimEvent::JobRejected { job, reason, .. } => {
+                let _ = write!(line, "{job} rejected: {reason}");
+            }
+            SimEvent::NodeDown { node, .. } => {
+                let _ = write!(line, "node {node} down");
+            }
+            SimEvent::NodeUp { node, .. } => {
+                let _ = write!(line, "node {node} up");
+            }
+            SimEvent::NodeAdded { node, .. } => {
+                let _ = write!(line, "node {node} added to the cluster");
+            }
             SimEvent::NodeRemoved { node, .. } => {
-                format!("node {node} removed from the cluster")
+                let _ = write!(line, "node {node} removed from the cluster");
             }
-        };
-        let _ = writeln!(out, "t={} {line}", clock(event.t()));
+        }
+        line.push('\n');
+        out.write_all(line.as_bytes())?;
     }
-    out
+    out.flush()
 }
 
 /// The per-model table `cellsim run` prints: jobs, waits, JCT, utilisation, preemptions.
@@ -316,7 +462,8 @@ pub fn summary_table(summaries: &[RunSummary]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::{JobOutcome, VcCapacity};
+    use crate::sim::VcCapacity;
+    use std::collections::BTreeMap;
 
     fn result() -> RunResult {
         RunResult {

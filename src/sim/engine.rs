@@ -32,6 +32,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ops::Bound::{Excluded, Unbounded};
 use std::rc::Rc;
+use std::sync::Arc;
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -49,6 +50,26 @@ pub fn run_model(scenario: &Scenario, model: &str) -> Result<RunResult, String> 
     let mut model = sched::model_with_options(model, &scenario.config, &scenario.model_options)?;
     let mut rng = ChaCha8Rng::seed_from_u64(scenario.seed);
     Ok(simulate(scenario, model.as_mut(), &mut rng))
+}
+
+/// [`run_model`] keeping only what a summary needs: the job records (without their
+/// nodes), no event log, and instead of the timeline its integral ([`GpuTimeTotals`]).
+/// The result's `events` and `timeline` are empty and each job's `nodes` too; everything
+/// else is what [`run_model`] gives. For sweeps, where the event log (hundreds of bytes
+/// per job) and the timeline would be built only to be summed and dropped.
+pub fn run_model_for_summary(
+    scenario: &Scenario,
+    model: &str,
+) -> Result<(RunResult, GpuTimeTotals), String> {
+    let mut model = sched::model_with_options(model, &scenario.config, &scenario.model_options)?;
+    let mut rng = ChaCha8Rng::seed_from_u64(scenario.seed);
+    let mut engine = Engine::new(scenario, model.as_mut(), &mut rng, Recording::SummaryOnly);
+    engine.run(&|_, _| {});
+    let (result, totals) = engine.finish();
+    Ok((
+        result,
+        totals.expect("a summary-only run integrates its timeline"),
+    ))
 }
 
 /// Run `scenario` through `model`, a fresh model over the scenario's cluster. `rng` is
@@ -70,10 +91,20 @@ pub fn simulate_with_progress(
     rng: &mut ChaCha8Rng,
     progress: &dyn Fn(SimTimeMs, u64),
 ) -> RunResult {
-    let mut engine = Engine::new(scenario, model, rng);
+    let mut engine = Engine::new(scenario, model, rng, Recording::Full);
     engine.run(progress);
     progress(engine.now, engine.handled);
-    engine.finish()
+    engine.finish().0
+}
+
+/// What an engine run keeps besides the job records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Recording {
+    /// The event log, every timeline point and each job's nodes: what the reports show.
+    Full,
+    /// No event log and no job nodes; the timeline is summed into [`GpuTimeTotals`] as
+    /// it goes and only its last point is kept.
+    SummaryOnly,
 }
 
 /// What the queue holds.
@@ -114,9 +145,9 @@ enum GroupState {
 }
 
 #[derive(Debug, Clone)]
-struct GroupRun {
-    /// Shared so that offering the group does not copy it.
-    request: Rc<GroupRequest>,
+struct GroupRun<'a> {
+    /// The scenario's request, borrowed: offering the group copies nothing.
+    request: &'a GroupRequest,
     /// Groups of one class ask for the same thing (see [`RequestClass`]), so the model
     /// answers them alike while the cluster only fills up.
     class: usize,
@@ -132,9 +163,11 @@ struct GroupRun {
 }
 
 #[derive(Debug, Clone)]
-struct JobRun {
+struct JobRun<'a> {
     state: JobState,
-    groups: Vec<GroupRun>,
+    /// Index of the job's VC in [`Engine::vc_names`].
+    vc: usize,
+    groups: Vec<GroupRun<'a>>,
     start_ms: Option<SimTimeMs>,
     end_ms: Option<SimTimeMs>,
     preemptions: u32,
@@ -156,8 +189,8 @@ struct Engine<'a> {
     rng: &'a mut ChaCha8Rng,
     queue: EventQueue<Event>,
     now: SimTimeMs,
-    jobs: Vec<JobRun>,
-    group_index: HashMap<String, (usize, usize)>,
+    jobs: Vec<JobRun<'a>>,
+    group_index: HashMap<&'a str, (usize, usize)>,
     waiting: BTreeSet<QueueKey>,
     /// Waiting groups not offered since they joined the queue.
     fresh: BTreeSet<QueueKey>,
@@ -166,30 +199,56 @@ struct Engine<'a> {
     /// Times something was freed (a group left, a node changed, a group was
     /// downgraded): a class that waited is asked again only after this moved.
     frees: u64,
-    busy: BTreeMap<String, u32>,
+    /// Every VC of the run (guaranteed ones and jobs' ones), sorted: timeline points and
+    /// [`JobRun::vc`] index into it.
+    vc_names: Arc<[String]>,
+    /// Busy GPUs per VC, in [`Engine::vc_names`] order.
+    busy: Vec<u32>,
     /// GPUs of the nodes now in the cluster.
     capacity_gpus: u32,
+    /// All nodes with their GPUs, in topology order.
+    nodes: Vec<(String, u32)>,
     /// GPUs per node, by name.
     node_gpus: HashMap<String, u32>,
     /// Nodes not in the cluster now (not yet added, or removed).
     absent: BTreeSet<String>,
+    /// Whether events are logged and jobs' nodes kept ([`Recording::Full`]).
+    keep_log: bool,
     events: Vec<SimEvent>,
+    /// Every point ([`Recording::Full`]), or only the last one, the earlier ones summed
+    /// into `gpu_time` ([`Recording::SummaryOnly`]).
     timeline: Vec<TimelinePoint>,
+    /// The timeline's integral so far, for [`Recording::SummaryOnly`].
+    gpu_time: Option<GpuTimeTotals>,
     vcs: BTreeMap<String, VcCapacity>,
     /// Events handled so far (stale finish events excluded), for progress reports.
     handled: u64,
 }
 
 impl<'a> Engine<'a> {
-    fn new(scenario: &'a Scenario, model: &'a mut dyn Scheduler, rng: &'a mut ChaCha8Rng) -> Self {
+    fn new(
+        scenario: &'a Scenario,
+        model: &'a mut dyn Scheduler,
+        rng: &'a mut ChaCha8Rng,
+        recording: Recording,
+    ) -> Self {
         let mut vcs: BTreeMap<String, VcCapacity> = sched::guaranteed_gpus(&scenario.config)
             .into_iter()
             .map(|(vc, g)| (vc, VcCapacity { guaranteed_gpus: g }))
             .collect();
         for job in &scenario.jobs {
-            vcs.entry(job.vc.clone())
-                .or_insert(VcCapacity { guaranteed_gpus: 0 });
+            // Looked up first: most jobs' VC is known, and cloning its name to find out
+            // would allocate once per job.
+            if !vcs.contains_key(&job.vc) {
+                vcs.insert(job.vc.clone(), VcCapacity { guaranteed_gpus: 0 });
+            }
         }
+        let vc_names: Arc<[String]> = vcs.keys().cloned().collect();
+        let vc_index = |vc: &str| {
+            vc_names
+                .binary_search_by(|n| n.as_str().cmp(vc))
+                .expect("every job's VC is in the list")
+        };
         let mut group_index = HashMap::new();
         let mut classes: HashMap<RequestClass, usize> = HashMap::new();
         let jobs = scenario
@@ -198,18 +257,19 @@ impl<'a> Engine<'a> {
             .enumerate()
             .map(|(j, job)| JobRun {
                 state: JobState::Pending,
+                vc: vc_index(&job.vc),
                 groups: job
                     .groups
                     .iter()
                     .enumerate()
                     .map(|(g, request)| {
-                        group_index.insert(request.name.clone(), (j, g));
+                        group_index.insert(request.name.as_str(), (j, g));
                         let next_class = classes.len();
                         let class = *classes
                             .entry(RequestClass::of(request))
                             .or_insert(next_class);
                         GroupRun {
-                            request: Rc::new(request.clone()),
+                            request,
                             class,
                             gpus: u32::try_from(request.leaf_count()).unwrap_or(u32::MAX),
                             state: GroupState::Pending,
@@ -226,7 +286,7 @@ impl<'a> Engine<'a> {
                 gpu_ms: 0,
             })
             .collect();
-        let busy: BTreeMap<String, u32> = vcs.keys().map(|vc| (vc.clone(), 0)).collect();
+        let busy = vec![0; vc_names.len()];
         let mut queue = EventQueue::new();
         for (j, job) in scenario.jobs.iter().enumerate() {
             queue.push(job.submit_ms, Event::Submit { job: j });
@@ -240,7 +300,7 @@ impl<'a> Engine<'a> {
             queue.push(ev.at_ms, Event::Node { index });
         }
         let topology = Topology::build(&scenario.config);
-        let node_gpus: HashMap<String, u32> = topology
+        let nodes: Vec<(String, u32)> = topology
             .nodes
             .iter()
             .map(|n| {
@@ -248,6 +308,7 @@ impl<'a> Engine<'a> {
                 (n.name.clone(), gpus)
             })
             .collect();
+        let node_gpus: HashMap<String, u32> = nodes.iter().cloned().collect();
         let mut capacity_gpus: u32 = node_gpus.values().sum();
         // A node whose first event is `added` is not there until then. HiveD treats a
         // configured node that Kubernetes lacks as bad, so the model does too.
@@ -271,11 +332,18 @@ impl<'a> Engine<'a> {
             frees: 0,
             timeline: vec![TimelinePoint {
                 t: 0,
-                busy_by_vc: busy.clone(),
+                busy_by_vc: VcGpus::new(Arc::clone(&vc_names), busy.clone()),
                 capacity_gpus,
             }],
+            gpu_time: match recording {
+                Recording::Full => None,
+                Recording::SummaryOnly => Some(GpuTimeTotals::default()),
+            },
+            keep_log: recording == Recording::Full,
+            vc_names,
             busy,
             capacity_gpus,
+            nodes,
             node_gpus,
             absent,
             events: Vec::new(),
@@ -357,10 +425,12 @@ impl<'a> Engine<'a> {
 
     fn on_job_submitted(&mut self, job: usize) {
         self.jobs[job].state = JobState::Active;
-        self.events.push(SimEvent::JobSubmitted {
-            t: self.now,
-            job: self.job_id(job),
-        });
+        if self.keep_log {
+            self.events.push(SimEvent::JobSubmitted {
+                t: self.now,
+                job: self.job_id(job),
+            });
+        }
         for g in 0..self.jobs[job].groups.len() {
             self.jobs[job].groups[g].state = GroupState::Waiting;
             self.enqueue(job, g);
@@ -379,23 +449,27 @@ impl<'a> Engine<'a> {
         let g = &mut run.groups[group];
         run.gpu_ms += ran * u64::from(g.gpus);
         g.state = GroupState::Done;
-        let vc = &self.scenario.jobs[job].vc;
-        if let Some(b) = self.busy.get_mut(vc) {
-            *b -= g.gpus;
-        }
+        self.busy[run.vc] -= g.gpus;
         self.model.release(&g.request.name);
+        if !self.keep_log {
+            // Only the log and the job's node list read the pods of a run that ended;
+            // without them, a million-job run need not keep a million placements.
+            g.last_pods = Vec::new();
+        }
         ran
     }
 
     fn on_group_finished(&mut self, job: usize, group: usize) {
         self.stop_run(job, group);
-        let g = &self.jobs[job].groups[group];
-        self.events.push(SimEvent::GroupFinished {
-            t: self.now,
-            job: self.job_id(job),
-            group: g.request.name.clone(),
-            pods: g.last_pods.clone(),
-        });
+        if self.keep_log {
+            let g = &self.jobs[job].groups[group];
+            self.events.push(SimEvent::GroupFinished {
+                t: self.now,
+                job: self.job_id(job),
+                group: g.request.name.clone(),
+                pods: g.last_pods.clone(),
+            });
+        }
         if self.jobs[job]
             .groups
             .iter()
@@ -403,10 +477,12 @@ impl<'a> Engine<'a> {
         {
             self.jobs[job].state = JobState::Finished;
             self.jobs[job].end_ms = Some(self.now);
-            self.events.push(SimEvent::JobFinished {
-                t: self.now,
-                job: self.job_id(job),
-            });
+            if self.keep_log {
+                self.events.push(SimEvent::JobFinished {
+                    t: self.now,
+                    job: self.job_id(job),
+                });
+            }
         }
     }
 
@@ -431,10 +507,12 @@ impl<'a> Engine<'a> {
             return; // already over
         }
         self.end_job(job, JobState::Killed);
-        self.events.push(SimEvent::JobKilled {
-            t: self.now,
-            job: self.job_id(job),
-        });
+        if self.keep_log {
+            self.events.push(SimEvent::JobKilled {
+                t: self.now,
+                job: self.job_id(job),
+            });
+        }
     }
 
     fn on_node_event(&mut self, index: usize) {
@@ -457,29 +535,39 @@ impl<'a> Engine<'a> {
         self.freed();
         let gpus = self.node_gpus.get(&node).copied().unwrap_or(0);
         let t = self.now;
-        match kind {
-            NodeEventKind::Up => self.events.push(SimEvent::NodeUp { t, node }),
+        // Node events are few: the log event is built either way, and kept only when
+        // the run logs.
+        let logged = match kind {
+            NodeEventKind::Up => SimEvent::NodeUp {
+                t,
+                node: node.clone(),
+            },
             NodeEventKind::Added => {
                 self.absent.remove(&node);
                 self.capacity_gpus += gpus;
-                self.events.push(SimEvent::NodeAdded { t, node });
-            }
-            NodeEventKind::Down => {
-                self.events.push(SimEvent::NodeDown {
+                SimEvent::NodeAdded {
                     t,
                     node: node.clone(),
-                });
-                self.interrupt_node(&node);
+                }
             }
+            NodeEventKind::Down => SimEvent::NodeDown {
+                t,
+                node: node.clone(),
+            },
             NodeEventKind::Removed => {
                 self.absent.insert(node.clone());
                 self.capacity_gpus -= gpus;
-                self.events.push(SimEvent::NodeRemoved {
+                SimEvent::NodeRemoved {
                     t,
                     node: node.clone(),
-                });
-                self.interrupt_node(&node);
+                }
             }
+        };
+        if self.keep_log {
+            self.events.push(logged);
+        }
+        if matches!(kind, NodeEventKind::Down | NodeEventKind::Removed) {
+            self.interrupt_node(&node);
         }
     }
 
@@ -511,19 +599,23 @@ impl<'a> Engine<'a> {
         };
         g.state = GroupState::Waiting;
         g.last_wait_reason = None;
-        let (group_name, pods) = (g.request.name.clone(), g.last_pods.clone());
         self.enqueue(job, group);
+        if let Interruption::Preempted { .. } = why {
+            self.jobs[job].preemptions += 1;
+        }
+        if !self.keep_log {
+            return;
+        }
+        let g = &self.jobs[job].groups[group];
+        let (group_name, pods) = (g.request.name.clone(), g.last_pods.clone());
         let event = match why {
-            Interruption::Preempted { by } => {
-                self.jobs[job].preemptions += 1;
-                SimEvent::GroupPreempted {
-                    t: self.now,
-                    job: self.job_id(job),
-                    group: group_name,
-                    by: self.job_id(by),
-                    pods,
-                }
-            }
+            Interruption::Preempted { by } => SimEvent::GroupPreempted {
+                t: self.now,
+                job: self.job_id(job),
+                group: group_name,
+                by: self.job_id(by),
+                pods,
+            },
             Interruption::NodeFailed { node } => SimEvent::GroupFailed {
                 t: self.now,
                 job: self.job_id(job),
@@ -644,7 +736,10 @@ impl<'a> Engine<'a> {
         for name in self.model.take_downgraded() {
             // A downgrade gives VC quota back, which may let other groups in.
             self.freed();
-            if let Some(&(vj, vg)) = self.group_index.get(&name) {
+            if !self.keep_log {
+                continue;
+            }
+            if let Some(&(vj, vg)) = self.group_index.get(name.as_str()) {
                 self.events.push(SimEvent::GroupDowngraded {
                     t: self.now,
                     job: self.job_id(vj),
@@ -657,15 +752,15 @@ impl<'a> Engine<'a> {
     }
 
     fn offer(&mut self, job: usize, group: usize) -> Offered {
-        let request = Rc::clone(&self.jobs[job].groups[group].request);
-        match self.ask(&request, job) {
+        let request = self.jobs[job].groups[group].request;
+        match self.ask(request, job) {
             Verdict::Start(placement) => {
                 self.start(job, group, &placement);
                 Offered::Started
             }
             Verdict::Preempt(victims) => {
                 for victim in &victims {
-                    match self.group_index.get(&victim.group) {
+                    match self.group_index.get(victim.group.as_str()) {
                         Some(&(vj, vg))
                             if matches!(
                                 self.jobs[vj].groups[vg].state,
@@ -678,7 +773,7 @@ impl<'a> Engine<'a> {
                         _ => self.model.release(&victim.group),
                     }
                 }
-                match self.ask(&request, job) {
+                match self.ask(request, job) {
                     Verdict::Start(placement) => {
                         self.start(job, group, &placement);
                         Offered::Started
@@ -726,19 +821,19 @@ impl<'a> Engine<'a> {
         g.last_pods = placement.pods.iter().map(pod_spot).collect();
         g.last_wait_reason = None;
         let remaining = duration.saturating_sub(g.work_done_ms).max(1);
-        let (epoch, gpus, name, pods) =
-            (g.epoch, g.gpus, g.request.name.clone(), g.last_pods.clone());
-        if let Some(b) = self.busy.get_mut(&self.scenario.jobs[job].vc) {
-            *b += gpus;
-        }
+        let (epoch, gpus) = (g.epoch, g.gpus);
+        self.busy[run.vc] += gpus;
         self.queue
             .push(now + remaining, Event::Finish { job, group, epoch });
-        self.events.push(SimEvent::GroupStarted {
-            t: now,
-            job: self.job_id(job),
-            group: name,
-            pods,
-        });
+        if self.keep_log {
+            let g = &self.jobs[job].groups[group];
+            self.events.push(SimEvent::GroupStarted {
+                t: now,
+                job: self.job_id(job),
+                group: g.request.name.clone(),
+                pods: g.last_pods.clone(),
+            });
+        }
     }
 
     /// Logs that a group waits: when it starts waiting, and again only when the kind of
@@ -752,6 +847,9 @@ impl<'a> Engine<'a> {
             return;
         }
         g.last_wait_reason = Some(Rc::from(reason));
+        if !self.keep_log {
+            return;
+        }
         let name = g.request.name.clone();
         self.events.push(SimEvent::GroupWaiting {
             t: self.now,
@@ -763,30 +861,47 @@ impl<'a> Engine<'a> {
 
     fn reject(&mut self, job: usize, reason: String) {
         self.end_job(job, JobState::Rejected);
-        self.events.push(SimEvent::JobRejected {
-            t: self.now,
-            job: self.job_id(job),
-            reason,
-        });
+        if self.keep_log {
+            self.events.push(SimEvent::JobRejected {
+                t: self.now,
+                job: self.job_id(job),
+                reason,
+            });
+        }
     }
 
     fn record_timeline(&mut self) {
         let last = self.timeline.last().expect("starts with a point at 0");
-        if last.busy_by_vc == self.busy && last.capacity_gpus == self.capacity_gpus {
+        if last.busy_by_vc.counts() == self.busy.as_slice()
+            && last.capacity_gpus == self.capacity_gpus
+        {
             return;
         }
         if last.t == self.now {
             self.timeline.pop();
+        } else if let Some(totals) = &mut self.gpu_time {
+            // Summary only: the point is summed up to now and dropped, as summarising
+            // the whole timeline would sum it.
+            let held_ms = self.now - last.t;
+            totals.add(last, held_ms, &self.vcs);
+            self.timeline.pop();
         }
         self.timeline.push(TimelinePoint {
             t: self.now,
-            busy_by_vc: self.busy.clone(),
+            busy_by_vc: VcGpus::new(Arc::clone(&self.vc_names), self.busy.clone()),
             capacity_gpus: self.capacity_gpus,
         });
     }
 
-    fn finish(mut self) -> RunResult {
+    /// The run's result and, for [`Recording::SummaryOnly`], its timeline's integral.
+    fn finish(mut self) -> (RunResult, Option<GpuTimeTotals>) {
         let end_ms = self.now;
+        if let Some(totals) = &mut self.gpu_time
+            && let Some(last) = self.timeline.pop()
+        {
+            let held_ms = end_ms.saturating_sub(last.t);
+            totals.add(&last, held_ms, &self.vcs);
+        }
         // Groups still running at the end held their GPUs until then.
         for run in &mut self.jobs {
             for g in &run.groups {
@@ -795,15 +910,6 @@ impl<'a> Engine<'a> {
                 }
             }
         }
-        let topology = Topology::build(&self.scenario.config);
-        let nodes = topology
-            .nodes
-            .iter()
-            .map(|n| {
-                let gpus: u32 = n.cells.iter().map(|&c| topology.cell(c).leaf_count()).sum();
-                (n.name.clone(), gpus)
-            })
-            .collect();
         let total_gpus: u64 = self
             .scenario
             .config
@@ -818,11 +924,14 @@ impl<'a> Engine<'a> {
             .map(|j| {
                 let spec = &self.scenario.jobs[j];
                 let run = &self.jobs[j];
-                let nodes: BTreeSet<String> = run
-                    .groups
-                    .iter()
-                    .flat_map(|g| g.last_pods.iter().map(|p| p.node.clone()))
-                    .collect();
+                let nodes: BTreeSet<&String> = if self.keep_log {
+                    run.groups
+                        .iter()
+                        .flat_map(|g| g.last_pods.iter().map(|p| &p.node))
+                        .collect()
+                } else {
+                    BTreeSet::new()
+                };
                 JobRecord {
                     id: spec.id.clone(),
                     vc: spec.vc.clone(),
@@ -838,23 +947,24 @@ impl<'a> Engine<'a> {
                         JobState::Pending | JobState::Active => JobOutcome::Unfinished,
                     },
                     preemptions: run.preemptions,
-                    nodes: nodes.into_iter().collect(),
+                    nodes: nodes.into_iter().cloned().collect(),
                     gpu_ms: run.gpu_ms,
                 }
             })
             .collect();
-        RunResult {
+        let result = RunResult {
             scenario: self.scenario.name.clone(),
             model: self.model.name().to_string(),
             seed: self.scenario.seed,
             end_ms,
             total_gpus: u32::try_from(total_gpus).unwrap_or(u32::MAX),
             vcs: self.vcs,
-            nodes,
+            nodes: self.nodes,
             jobs,
             events: self.events,
             timeline: self.timeline,
-        }
+        };
+        (result, self.gpu_time)
     }
 }
 
@@ -1092,6 +1202,44 @@ jobs:
                 .windows(2)
                 .all(|w| w[0].0 <= w[1].0 && w[0].1 < w[1].1)
         );
+    }
+
+    #[test]
+    fn a_summary_only_run_keeps_the_records_and_sums_the_timeline() {
+        // Preemption, a node failure, a node leaving and coming back, a kill and a horizon
+        // cut: every path that moves busy GPUs or capacity.
+        let s = scenario(
+            "horizon: 20m
+jobs:
+- {id: t, duration: 10m, request: {priorityClass: test, tasks: [{instances: 2, gpus: 1}]}}
+- {id: p, submit: 1m, duration: 2m, request: {priorityClass: prod, tasks: [{gpus: 1}]}}
+- {id: k, submit: 2m, duration: 1h, killAt: 15m, request: {tasks: [{gpus: 1}]}}
+- {id: long, submit: 3m, duration: 1h, request: {tasks: [{gpus: 1}]}}
+nodeEvents:
+- {at: 4m, node: hostname-dan, event: down}
+- {at: 5m, node: hostname-dan, event: up}
+- {at: 6m, node: hostname-carol, event: removed}
+- {at: 8m, node: hostname-carol, event: added}
+",
+        );
+        for model in sched::MODEL_NAMES {
+            let full = run_model(&s, model).unwrap();
+            let (lean, totals) = run_model_for_summary(&s, model).unwrap();
+            assert!(
+                lean.events.is_empty() && lean.timeline.is_empty(),
+                "{model}"
+            );
+            let mut expected = full.clone();
+            expected.events.clear();
+            expected.timeline.clear();
+            for job in &mut expected.jobs {
+                job.nodes.clear();
+            }
+            assert_eq!(lean, expected, "{model}");
+            let from_timeline = GpuTimeTotals::of_timeline(&full.timeline, full.end_ms, &full.vcs);
+            assert_eq!(totals, from_timeline, "{model}");
+            assert!(totals.used_gpu_ms() > 0, "{model}");
+        }
     }
 
     #[test]

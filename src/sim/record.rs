@@ -3,8 +3,10 @@
 //! turns it into tables, plots and HTML. Plain data, no behaviour.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::Serialize;
+use serde::ser::SerializeMap;
 
 /// Simulation time in milliseconds since the scenario start.
 pub type SimTimeMs = u64;
@@ -236,10 +238,243 @@ pub struct TimelinePoint {
     /// When.
     pub t: SimTimeMs,
     /// Busy GPUs per VC (jobs' VC, including opportunistic use).
-    pub busy_by_vc: BTreeMap<String, u32>,
+    pub busy_by_vc: VcGpus,
     /// GPUs of the nodes present in the cluster (down nodes count; nodes not yet added
     /// or removed do not).
     pub capacity_gpus: u32,
+}
+
+/// GPU counts per VC at one timeline point: one count per name of a sorted VC list that
+/// every point of a run shares. A run has ~10^5 points and a dozen VCs; a map of names
+/// per point cost an allocation per VC per change in the engine and a string compare per
+/// VC per point in every report. Reads like the map it replaced (`iter`, `values`, `get`)
+/// and serialises as one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VcGpus {
+    /// VC names, sorted and distinct; shared by all points of a run.
+    names: Arc<[String]>,
+    /// `gpus[i]` is the count of `names[i]`.
+    gpus: Box<[u32]>,
+}
+
+impl VcGpus {
+    /// Counts `gpus` (one per name, in order) of the VCs `names` (sorted, distinct). A
+    /// count missing at the end reads as zero; extra counts are dropped.
+    pub fn new(names: Arc<[String]>, mut gpus: Vec<u32>) -> VcGpus {
+        debug_assert!(
+            names.windows(2).all(|w| w[0] < w[1]),
+            "sorted, distinct names"
+        );
+        gpus.resize(names.len(), 0);
+        VcGpus {
+            names,
+            gpus: gpus.into_boxed_slice(),
+        }
+    }
+
+    /// The VC names, sorted; the same allocation for every point of an engine run.
+    pub fn names(&self) -> &Arc<[String]> {
+        &self.names
+    }
+
+    /// The counts, in [`VcGpus::names`] order.
+    pub fn counts(&self) -> &[u32] {
+        &self.gpus
+    }
+
+    /// Number of VCs.
+    pub fn len(&self) -> usize {
+        self.gpus.len()
+    }
+
+    /// No VC at all.
+    pub fn is_empty(&self) -> bool {
+        self.gpus.is_empty()
+    }
+
+    /// The count of `vc`, `None` when it is not one of the names.
+    pub fn get(&self, vc: &str) -> Option<u32> {
+        self.names
+            .binary_search_by(|n| n.as_str().cmp(vc))
+            .ok()
+            .map(|i| self.gpus[i])
+    }
+
+    /// The names, in order.
+    pub fn keys(&self) -> std::slice::Iter<'_, String> {
+        self.names.iter()
+    }
+
+    /// The counts, in name order.
+    pub fn values(&self) -> std::slice::Iter<'_, u32> {
+        self.gpus.iter()
+    }
+
+    /// `(name, count)` pairs in name order.
+    pub fn iter(&self) -> std::iter::Zip<std::slice::Iter<'_, String>, std::slice::Iter<'_, u32>> {
+        self.names.iter().zip(self.gpus.iter())
+    }
+}
+
+impl<'a> IntoIterator for &'a VcGpus {
+    type Item = (&'a String, &'a u32);
+    type IntoIter = std::iter::Zip<std::slice::Iter<'a, String>, std::slice::Iter<'a, u32>>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
+}
+
+/// A map's entries, e.g. for a hand-made timeline in a test.
+impl From<BTreeMap<String, u32>> for VcGpus {
+    fn from(map: BTreeMap<String, u32>) -> VcGpus {
+        let (names, gpus): (Vec<String>, Vec<u32>) = map.into_iter().unzip();
+        VcGpus::new(names.into(), gpus)
+    }
+}
+
+impl<const N: usize> From<[(String, u32); N]> for VcGpus {
+    fn from(entries: [(String, u32); N]) -> VcGpus {
+        VcGpus::from(BTreeMap::from(entries))
+    }
+}
+
+/// As a map from VC name to count, the shape the map it replaced had.
+impl Serialize for VcGpus {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.len()))?;
+        for (name, gpus) in self {
+            map.serialize_entry(name, gpus)?;
+        }
+        map.end()
+    }
+}
+
+/// GPU time summed over a run's timeline: per VC the GPU-ms used and the GPU-ms used
+/// beyond the VC's guarantee, and the GPU-ms of the nodes present. `summarize` computes it
+/// from a full timeline; a summary-only engine run sums it as it goes, point by point, in
+/// the same integer arithmetic, so both give the same numbers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GpuTimeTotals {
+    /// Every VC seen in a point so far, sorted; the vectors below are in this order.
+    names: Arc<[String]>,
+    /// Guaranteed GPUs of each name (0 for a VC without a guarantee).
+    guaranteed_gpus: Vec<u32>,
+    used_gpu_ms: Vec<u64>,
+    borrowed_gpu_ms: Vec<u64>,
+    capacity_gpu_ms: u64,
+}
+
+impl Default for GpuTimeTotals {
+    fn default() -> GpuTimeTotals {
+        GpuTimeTotals {
+            names: Arc::from(Vec::new()),
+            guaranteed_gpus: Vec::new(),
+            used_gpu_ms: Vec::new(),
+            borrowed_gpu_ms: Vec::new(),
+            capacity_gpu_ms: 0,
+        }
+    }
+}
+
+impl GpuTimeTotals {
+    /// The totals of `timeline` for a run that ended at `end_ms`: each point holds until
+    /// the next one (or the end), and not past the end.
+    pub fn of_timeline(
+        timeline: &[TimelinePoint],
+        end_ms: SimTimeMs,
+        vcs: &BTreeMap<String, VcCapacity>,
+    ) -> GpuTimeTotals {
+        let mut totals = GpuTimeTotals::default();
+        for (i, point) in timeline.iter().enumerate() {
+            let until = timeline
+                .get(i + 1)
+                .map_or(end_ms, |next| next.t)
+                .min(end_ms);
+            totals.add(point, until.saturating_sub(point.t), vcs);
+        }
+        totals
+    }
+
+    /// Adds `point` held for `held_ms`; `vcs` gives the guarantees.
+    pub fn add(
+        &mut self,
+        point: &TimelinePoint,
+        held_ms: SimTimeMs,
+        vcs: &BTreeMap<String, VcCapacity>,
+    ) {
+        let names = point.busy_by_vc.names();
+        // An engine run's points share one name list: one pointer compare per point.
+        if !Arc::ptr_eq(names, &self.names) {
+            if **names == *self.names {
+                self.names = Arc::clone(names);
+            } else {
+                self.adopt(names, vcs);
+            }
+        }
+        if self.names.len() == names.len() {
+            for (i, &busy) in point.busy_by_vc.counts().iter().enumerate() {
+                self.add_vc(i, busy, held_ms);
+            }
+        } else {
+            // A hand-made point naming fewer VCs than seen before.
+            for (name, &busy) in &point.busy_by_vc {
+                if let Ok(i) = self.names.binary_search(name) {
+                    self.add_vc(i, busy, held_ms);
+                }
+            }
+        }
+        self.capacity_gpu_ms += u64::from(point.capacity_gpus) * held_ms;
+    }
+
+    fn add_vc(&mut self, i: usize, busy: u32, held_ms: SimTimeMs) {
+        self.used_gpu_ms[i] += u64::from(busy) * held_ms;
+        self.borrowed_gpu_ms[i] +=
+            u64::from(busy.saturating_sub(self.guaranteed_gpus[i])) * held_ms;
+    }
+
+    /// Takes in the names of a point that names VCs not seen so far.
+    fn adopt(&mut self, names: &Arc<[String]>, vcs: &BTreeMap<String, VcCapacity>) {
+        let mut all: Vec<String> = self.names.iter().chain(names.iter()).cloned().collect();
+        all.sort();
+        all.dedup();
+        let mut used = vec![0; all.len()];
+        let mut borrowed = vec![0; all.len()];
+        for (k, name) in self.names.iter().enumerate() {
+            if let Ok(i) = all.binary_search(name) {
+                used[i] = self.used_gpu_ms[k];
+                borrowed[i] = self.borrowed_gpu_ms[k];
+            }
+        }
+        self.guaranteed_gpus = all
+            .iter()
+            .map(|n| vcs.get(n).map_or(0, |c| c.guaranteed_gpus))
+            .collect();
+        self.used_gpu_ms = used;
+        self.borrowed_gpu_ms = borrowed;
+        self.names = if **names == *all {
+            Arc::clone(names)
+        } else {
+            all.into()
+        };
+    }
+
+    /// GPU-ms the VC used and used beyond its guarantee; zeros for a VC never seen.
+    pub fn vc(&self, vc: &str) -> (u64, u64) {
+        self.names
+            .binary_search_by(|n| n.as_str().cmp(vc))
+            .map_or((0, 0), |i| (self.used_gpu_ms[i], self.borrowed_gpu_ms[i]))
+    }
+
+    /// GPU-ms used by all VCs together.
+    pub fn used_gpu_ms(&self) -> u64 {
+        self.used_gpu_ms.iter().sum()
+    }
+
+    /// GPU-ms of the nodes present in the cluster.
+    pub fn capacity_gpu_ms(&self) -> u64 {
+        self.capacity_gpu_ms
+    }
 }
 
 /// A VC's guarantee, for reports.
