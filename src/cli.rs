@@ -86,6 +86,102 @@ pub enum Command {
     /// regressed, 1 when something did, 2 on bad input (unreadable or invalid file,
     /// another schemaVersion, models or VCs that differ, a bad --tolerance).
     Compare(CompareArgs),
+    /// Run a parameter sweep: a base scenario over the product of its axes, in parallel.
+    ///
+    /// SWEEP is a YAML file (see scenarios/planning/): a base (`replay:` a trace on a
+    /// cluster, or `scenario:` a `cellsim run` scenario) and axes: nodes of a SKU added or
+    /// removed, one VC's share of the GPUs, load factors, models, seeds (with `jitter`).
+    /// Each finished run is appended to DIR/runs.jsonl at once; a sweep cut short keeps
+    /// them and --resume runs only the missing points. When every point is in DIR, writes
+    /// points.csv and points.json (per point and VC: waits, JCT, utilisation,
+    /// preemptions) and p95-wait.svg. --shard I/N runs every N-th point only, for batch
+    /// engines; `cellsim merge` joins the shard folders. Exits 1 on a bad sweep file or
+    /// folder, 3 when results cannot be written.
+    Sweep(SweepArgs),
+    /// Answer "how many nodes to add so that every VC's p95 wait meets a target".
+    ///
+    /// Reads a sweep file's base and `plan:` section (sku, model, targetP95, maxNodes,
+    /// step, vcs); the flags override it. Searches the number of nodes of the SKU to add
+    /// (doubling, then bisecting), every seed of the sweep at each count; when the counts
+    /// it evaluated show that more nodes made a p95 worse, says so and scans every step
+    /// from 0 instead. Prints the answer with every count evaluated and writes
+    /// DIR/plan.json. Exits 1 on bad input, 3 when plan.json cannot be written.
+    Plan(PlanArgs),
+    /// Join the folders of a sharded sweep (`cellsim sweep --shard I/N`) into one.
+    ///
+    /// The folders must hold the same sweep and together every point; the output is
+    /// what one unsharded `cellsim sweep` writes, byte for byte. Exits 1 when shards are
+    /// missing or belong to different sweeps, 3 when the output cannot be written.
+    Merge(MergeArgs),
+}
+
+/// Options of `cellsim sweep`.
+#[derive(Debug, Clone, Args)]
+pub struct SweepArgs {
+    /// The sweep file (YAML).
+    #[arg(value_name = "SWEEP")]
+    pub sweep: PathBuf,
+    /// Output folder (default: out/NAME, or out/NAME-shard-I-of-N with --shard).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Worker threads (default: one per core).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: Option<u16>,
+    /// Continue a sweep whose folder already holds some results.
+    #[arg(long)]
+    pub resume: bool,
+    /// Run only the I-th of N slices (every N-th point), e.g. 2/4.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<String>,
+    /// No progress bar.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// Options of `cellsim plan`.
+#[derive(Debug, Clone, Args)]
+pub struct PlanArgs {
+    /// The sweep file with the base (and a `plan:` section unless the flags say all).
+    #[arg(value_name = "SWEEP")]
+    pub sweep: PathBuf,
+    /// Output folder for plan.json (default: out/NAME-plan).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Worker threads (default: one per core).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: Option<u16>,
+    /// SKU of the nodes to add (overrides plan.sku).
+    #[arg(long, value_name = "SKU")]
+    pub sku: Option<String>,
+    /// GPUs per added node (overrides plan.gpus; needed for a SKU the cluster lacks).
+    #[arg(long, value_name = "N")]
+    pub gpus: Option<u32>,
+    /// The model the answer is for (overrides plan.model).
+    #[arg(long, value_name = "MODEL")]
+    pub model: Option<String>,
+    /// The p95 wait every VC must meet, e.g. 30m (overrides plan.targetP95).
+    #[arg(long, value_name = "DURATION")]
+    pub target_p95: Option<String>,
+    /// Most nodes to try (overrides plan.maxNodes; default 256).
+    #[arg(long, value_name = "N")]
+    pub max_nodes: Option<u32>,
+    /// Nodes are added in multiples of this (overrides plan.step; default 1).
+    #[arg(long, value_name = "N")]
+    pub step: Option<u32>,
+    /// No progress bar.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// Options of `cellsim merge`.
+#[derive(Debug, Clone, Args)]
+pub struct MergeArgs {
+    /// The merged sweep's folder.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// The shard folders.
+    #[arg(value_name = "SHARD_DIR", required = true)]
+    pub shards: Vec<PathBuf>,
 }
 
 /// Options of `cellsim compare`.

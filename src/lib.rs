@@ -12,4 +12,5 @@ pub mod replay;
 pub mod report;
 pub mod sched;
 pub mod sim;
+pub mod sweep;
 pub mod workload;

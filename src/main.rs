@@ -10,7 +10,8 @@ use std::process::ExitCode;
 use std::path::PathBuf;
 
 use cellsim::cli::{
-    Cli, Command, CompareArgs, GenTraceArgs, LabArgs, ReplayArgs, RunArgs, ValidateArgs,
+    Cli, Command, CompareArgs, GenTraceArgs, LabArgs, MergeArgs, PlanArgs, ReplayArgs, RunArgs,
+    SweepArgs, ValidateArgs,
 };
 use cellsim::config::{self, ConfigErrors};
 use cellsim::labs::{self, LabError};
@@ -33,6 +34,8 @@ enum Failure {
     Serve(cellsim::live::ServeError),
     /// `cellsim compare` had bad input: exit 2.
     CompareInput(report::compare::CompareError),
+    /// `cellsim sweep`, `plan` or `merge` failed: exit 1 (bad input) or 3 (write).
+    Sweep(cellsim::sweep::SweepError),
     /// `cellsim compare` found a regression (the table is printed): exit 1.
     Regressed,
 }
@@ -82,6 +85,13 @@ fn main() -> ExitCode {
             eprintln!("error: {error}");
             ExitCode::from(2)
         }
+        Err(Failure::Sweep(error)) => {
+            eprintln!("error: {error}");
+            ExitCode::from(match error {
+                cellsim::sweep::SweepError::Write { .. } => 3,
+                _ => 1,
+            })
+        }
         Err(Failure::Regressed) => {
             eprintln!("cellsim: regression beyond tolerance (see REGRESSED rows)");
             ExitCode::from(1)
@@ -101,6 +111,9 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Replay(args) => replay(&args),
         Command::GenTrace(args) => gen_trace(&args),
         Command::Compare(args) => compare(&args),
+        Command::Sweep(args) => sweep(&args),
+        Command::Plan(args) => plan(&args),
+        Command::Merge(args) => merge(&args),
         Command::Serve(args) => cellsim::live::serve(args.options()).map_err(|e| match e {
             cellsim::live::ServeError::Config(errors) => Failure::InvalidConfig(errors),
             other => Failure::Serve(other),
@@ -417,5 +430,104 @@ fn run_labs(args: &LabArgs) -> Result<(), Failure> {
         let _ = stdout.write_all(outcome.text().as_bytes());
         let _ = writeln!(stdout, "\nReport: {}", report.display());
     }
+    Ok(())
+}
+
+/// `cellsim sweep`: run the sweep (or one shard of it) and say where the results are.
+fn sweep(args: &SweepArgs) -> Result<(), Failure> {
+    use cellsim::sweep::{self, SweepOptions, points::Shard};
+    let shard = match &args.shard {
+        Some(text) => text
+            .parse::<Shard>()
+            .map_err(|e| Failure::InvalidInput(format!("--shard: {e}")))?,
+        None => Shard::ALL,
+    };
+    let spec = sweep::load_file(&args.sweep).map_err(Failure::Sweep)?;
+    let prepared = sweep::Sweep::prepare(spec).map_err(Failure::Sweep)?;
+    let out = args.out.clone().unwrap_or_else(|| {
+        let name = if shard == Shard::ALL {
+            prepared.spec.name.clone()
+        } else {
+            format!("{}-shard-{}-of-{}", prepared.spec.name, shard.index, shard.count)
+        };
+        PathBuf::from("out").join(name)
+    });
+    let options = SweepOptions {
+        out: out.clone(),
+        jobs: args.jobs.map(usize::from),
+        resume: args.resume,
+        shard,
+    };
+    let started = std::time::Instant::now();
+    let outcome = sweep::run(&prepared, &options, &Progress::new(args.quiet)).map_err(Failure::Sweep)?;
+    let seconds = started.elapsed().as_secs_f64();
+    let slice = if shard == Shard::ALL {
+        String::new()
+    } else {
+        format!(" (shard {}/{}: {} of them)", shard.index, shard.count, outcome.in_shard)
+    };
+    println!(
+        "Sweep {}: {} points{slice}; ran {} in {seconds:.1} s, {} were already done.",
+        prepared.spec.name, outcome.points, outcome.ran, outcome.already_done
+    );
+    if outcome.tables_written {
+        println!(
+            "Results: {} (points.csv, points.json, p95-wait.svg)",
+            out.display()
+        );
+    } else {
+        println!(
+            "Results so far: {}/runs.jsonl; join the shard folders with `cellsim merge --out DIR SHARD_DIR...`",
+            out.display()
+        );
+    }
+    Ok(())
+}
+
+/// `cellsim plan`: search the nodes to add and print the answer with its evidence.
+fn plan(args: &PlanArgs) -> Result<(), Failure> {
+    use cellsim::sweep::{self, PlanOverrides};
+    let overrides = PlanOverrides {
+        sku: args.sku.clone(),
+        gpus: args.gpus,
+        model: args.model.clone(),
+        target_p95: args.target_p95.clone(),
+        max_nodes: args.max_nodes,
+        step: args.step,
+    };
+    let spec = sweep::load_file_with(&args.sweep, &overrides).map_err(Failure::Sweep)?;
+    let prepared = sweep::Sweep::prepare(spec).map_err(Failure::Sweep)?;
+    let answer = sweep::plan(&prepared, args.jobs.map(usize::from), &Progress::new(args.quiet))
+        .map_err(Failure::Sweep)?;
+    print!("{}", sweep::plan::answer_text(&answer));
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("out").join(format!("{}-plan", prepared.spec.name)));
+    let path = out.join("plan.json");
+    let mut json = serde_json::to_vec_pretty(&answer).expect("plain data serialises");
+    json.push(b'\n');
+    std::fs::create_dir_all(&out)
+        .and_then(|()| std::fs::write(&path, json))
+        .map_err(|e| {
+            Failure::Sweep(cellsim::sweep::SweepError::Write {
+                path: path.clone(),
+                message: e.to_string(),
+            })
+        })?;
+    println!("Evidence: {}", path.display());
+    Ok(())
+}
+
+/// `cellsim merge`: join shard folders.
+fn merge(args: &MergeArgs) -> Result<(), Failure> {
+    let outcome = cellsim::sweep::merge(&args.out, &args.shards).map_err(Failure::Sweep)?;
+    println!(
+        "Merged {} shard folders of sweep {} ({} points) into {}",
+        outcome.shards,
+        outcome.name,
+        outcome.points,
+        args.out.display()
+    );
     Ok(())
 }

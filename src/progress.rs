@@ -79,6 +79,23 @@ impl Progress {
             shown: Cell::new(false),
         }
     }
+
+    /// A bar counting `total` units of work (sweep points) labelled `label`, shown at
+    /// once when bars may be drawn (a sweep is long by nature), hidden otherwise. It may
+    /// be shared across threads: `inc` is atomic.
+    pub fn count_bar(&self, label: &str, total: u64) -> ProgressBar {
+        if !self.enabled {
+            return ProgressBar::hidden();
+        }
+        let bar = ProgressBar::new(total);
+        let style = ProgressStyle::with_template(
+            "{prefix:>10} [{elapsed_precise}] {wide_bar} {pos}/{len} (eta {eta})",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar());
+        bar.set_style(style);
+        bar.set_prefix(label.to_string());
+        bar
+    }
 }
 
 /// The bar of one run, fed by the engine's progress hook. Not shared across threads: one

@@ -66,6 +66,7 @@ use std::path::Path;
 use super::error::ConfigErrors;
 use super::model::CellConfig;
 
+pub(crate) use layout::NodeGroup;
 pub use layout::{NodeSpec, cluster_from_nodes};
 pub use spec::{SpecItem, parse_cluster_spec};
 pub use vcs::{VcShare, VcSizing, size_vcs, vcs_from_file, vcs_from_str};
@@ -273,52 +274,87 @@ pub fn build_cluster(
         Some(format) => format,
         None => detect_cluster_format(arg)?,
     };
-    let rack = options
-        .rack_nodes
-        .or(format.default_rack_nodes())
-        .unwrap_or(DEFAULT_RACK_NODES);
+    let rack = rack_size(format, options);
+    if format == ClusterFormat::Hived {
+        let mut config = super::load_file(Path::new(arg))?;
+        if options.rack_nodes.is_some() {
+            config.warnings.push(format!(
+                "{arg}: the rack size option is ignored: a HiveD/OpenPAI config defines its own cells"
+            ));
+        }
+        return Ok(config);
+    }
+    let nodes = read_node_groups(arg, format, rack)?;
+    let mut config = layout::build(nodes.groups, &nodes.source)?;
+    let mut warnings = nodes.warnings;
+    warnings.append(&mut config.warnings);
+    config.warnings = warnings;
+    Ok(config)
+}
+
+/// The machines of a built cluster, before they become cells: what a sweep edits (nodes
+/// added or removed) and hands back to [`BuiltNodes::build`].
+#[derive(Debug, Clone)]
+pub(crate) struct BuiltNodes {
+    /// Nodes grouped by SKU and size, each group cut into racks.
+    pub groups: Vec<layout::NodeGroup>,
+    /// The machine list's findings (e.g. machines without GPUs skipped).
+    pub warnings: Vec<String>,
+    /// Names the input in messages.
+    pub source: String,
+}
+
+impl BuiltNodes {
+    /// The validated cluster of these nodes (one VC, `default`, owns every node).
+    pub(crate) fn build(&self) -> Result<CellConfig, ClusterBuildError> {
+        let mut config = layout::build(self.groups.clone(), &self.source)?;
+        let mut warnings = self.warnings.clone();
+        warnings.append(&mut config.warnings);
+        config.warnings = warnings;
+        Ok(config)
+    }
+}
+
+/// The node groups `arg` describes in `format` (any but [`ClusterFormat::Hived`], whose
+/// cells are written by hand), with racks of `rack` nodes unless a spec item says.
+pub(crate) fn read_node_groups(
+    arg: &str,
+    format: ClusterFormat,
+    rack: u32,
+) -> Result<BuiltNodes, ClusterBuildError> {
+    let from_parsed = |parsed: machine_files::Parsed| BuiltNodes {
+        groups: layout::group_nodes(parsed.nodes, rack),
+        warnings: parsed.warnings,
+        source: arg.to_string(),
+    };
     match format {
-        ClusterFormat::Hived => {
-            let mut config = super::load_file(Path::new(arg))?;
-            if options.rack_nodes.is_some() {
-                config.warnings.push(format!(
-                    "{arg}: the rack size option is ignored: a HiveD/OpenPAI config defines its own cells"
-                ));
-            }
-            Ok(config)
-        }
-        ClusterFormat::PhillyMachines => {
-            let text = read_text(arg)?;
-            from_parsed(machine_files::philly(&text, arg)?, rack, arg)
-        }
-        ClusterFormat::OpenbNodes => {
-            let text = read_text(arg)?;
-            from_parsed(machine_files::openb(&text, arg)?, rack, arg)
-        }
+        ClusterFormat::Hived => Err(ClusterBuildError::Format(format!(
+            "{arg} is a HiveD/OpenPAI config: its cells are written by hand, so cellsim cannot add or remove nodes of it; describe the cluster as a machine list or a spec string instead"
+        ))),
+        ClusterFormat::PhillyMachines => Ok(from_parsed(machine_files::philly(&read_text(arg)?, arg)?)),
+        ClusterFormat::OpenbNodes => Ok(from_parsed(machine_files::openb(&read_text(arg)?, arg)?)),
         ClusterFormat::PaiMachines => {
-            let text = read_text(arg)?;
             let header = machine_files::sibling_header(Path::new(arg))?;
-            from_parsed(machine_files::pai(&text, arg, header.as_ref())?, rack, arg)
+            Ok(from_parsed(machine_files::pai(&read_text(arg)?, arg, header.as_ref())?))
         }
         ClusterFormat::Spec => {
             let source = format!("cluster spec {:?}", arg.trim());
             let items = parse_cluster_spec(arg)?;
-            layout::build(spec::nodes(&items, rack, &source)?, &source)
+            Ok(BuiltNodes {
+                groups: spec::nodes(&items, rack, &source)?,
+                warnings: Vec::new(),
+                source,
+            })
         }
     }
 }
 
-/// The cluster of nodes read from a machine list, with the reader's warnings first.
-fn from_parsed(
-    parsed: machine_files::Parsed,
-    rack: u32,
-    source: &str,
-) -> Result<CellConfig, ClusterBuildError> {
-    let mut config = layout::build(layout::group_nodes(parsed.nodes, rack), source)?;
-    let mut warnings = parsed.warnings;
-    warnings.append(&mut config.warnings);
-    config.warnings = warnings;
-    Ok(config)
+/// The rack size `options` or `format` gives, else [`DEFAULT_RACK_NODES`].
+pub(crate) fn rack_size(format: ClusterFormat, options: &BuildOptions) -> u32 {
+    options
+        .rack_nodes
+        .or(format.default_rack_nodes())
+        .unwrap_or(DEFAULT_RACK_NODES)
 }
 
 /// Recognise what `arg` is. An existing file is recognised from its first line: a
