@@ -448,7 +448,10 @@ fn sweep(args: &SweepArgs) -> Result<(), Failure> {
         let name = if shard == Shard::ALL {
             prepared.spec.name.clone()
         } else {
-            format!("{}-shard-{}-of-{}", prepared.spec.name, shard.index, shard.count)
+            format!(
+                "{}-shard-{}-of-{}",
+                prepared.spec.name, shard.index, shard.count
+            )
         };
         PathBuf::from("out").join(name)
     });
@@ -459,12 +462,16 @@ fn sweep(args: &SweepArgs) -> Result<(), Failure> {
         shard,
     };
     let started = std::time::Instant::now();
-    let outcome = sweep::run(&prepared, &options, &Progress::new(args.quiet)).map_err(Failure::Sweep)?;
+    let outcome =
+        sweep::run(&prepared, &options, &Progress::new(args.quiet)).map_err(Failure::Sweep)?;
     let seconds = started.elapsed().as_secs_f64();
     let slice = if shard == Shard::ALL {
         String::new()
     } else {
-        format!(" (shard {}/{}: {} of them)", shard.index, shard.count, outcome.in_shard)
+        format!(
+            " (shard {}/{}: {} of them)",
+            shard.index, shard.count, outcome.in_shard
+        )
     };
     println!(
         "Sweep {}: {} points{slice}; ran {} in {seconds:.1} s, {} were already done.",
@@ -496,9 +503,13 @@ fn plan(args: &PlanArgs) -> Result<(), Failure> {
         step: args.step,
     };
     let spec = sweep::load_file_with(&args.sweep, &overrides).map_err(Failure::Sweep)?;
-    let prepared = sweep::Sweep::prepare(spec).map_err(Failure::Sweep)?;
-    let answer = sweep::plan(&prepared, args.jobs.map(usize::from), &Progress::new(args.quiet))
-        .map_err(Failure::Sweep)?;
+    let prepared = sweep::Sweep::prepare(spec.into_plan()).map_err(Failure::Sweep)?;
+    let answer = sweep::plan(
+        &prepared,
+        args.jobs.map(usize::from),
+        &Progress::new(args.quiet),
+    )
+    .map_err(Failure::Sweep)?;
     print!("{}", sweep::plan::answer_text(&answer));
     let out = args
         .out

@@ -89,8 +89,8 @@ impl Base {
                             .map_err(|e| input(format!("cluster {}: {e}", options.cluster)))?;
                     (Some(nodes), None)
                 };
-                let reader = open_trace(&options.trace, &options.read)
-                    .map_err(|e| input(e.to_string()))?;
+                let reader =
+                    open_trace(&options.trace, &options.read).map_err(|e| input(e.to_string()))?;
                 let ingested = Ingest::default()
                     .sorted(reader)
                     .map_err(|e| input(e.to_string()))?;
@@ -200,12 +200,7 @@ impl Base {
 
     /// The scenario of `point` on `config` (from [`Base::cluster`] for the point's nodes
     /// and share): the base's jobs at the point's load and seed, shaped for the cluster.
-    pub fn scenario(
-        &self,
-        spec: &SweepSpec,
-        config: &CellConfig,
-        point: &Point,
-    ) -> PointScenario {
+    pub fn scenario(&self, spec: &SweepSpec, config: &CellConfig, point: &Point) -> PointScenario {
         let mut rng = ChaCha8Rng::seed_from_u64(point.seed);
         match self {
             Base::Scenario(base) => {
@@ -263,8 +258,8 @@ impl Base {
     pub fn check_axes(&self, spec: &SweepSpec) -> Result<(), SweepError> {
         let file = spec.file.display();
         if let Base::Replay(base) = self {
-            let changes_nodes = spec.axes.nodes.as_ref().is_some_and(|n| n.values != [0])
-                || spec.plan.is_some();
+            let changes_nodes =
+                spec.axes.nodes.as_ref().is_some_and(|n| n.values != [0]) || spec.plan.is_some();
             if changes_nodes && base.nodes.is_none() {
                 return Err(SweepError::Input(format!(
                     "{file}: axes.nodes: the base cluster {} is a HiveD/OpenPAI config whose cells are written by hand, so cellsim cannot add or remove its nodes; give the cluster as a machine list or a spec string",
@@ -294,7 +289,12 @@ impl Base {
 /// A submit time at load `load` (divided by it) moved by a uniform offset within
 /// `jitter_ms` either way, never below 0. Draws one number per job even when the jitter
 /// is 0, so a job's offset depends only on the seed and its position.
-fn retime(submit_ms: SimTimeMs, load: f64, jitter_ms: SimTimeMs, rng: &mut ChaCha8Rng) -> SimTimeMs {
+fn retime(
+    submit_ms: SimTimeMs,
+    load: f64,
+    jitter_ms: SimTimeMs,
+    rng: &mut ChaCha8Rng,
+) -> SimTimeMs {
     let scaled = (submit_ms as f64 / load).round() as SimTimeMs;
     let offset = rng.random_range(0..=jitter_ms.saturating_mul(2));
     (scaled + offset).saturating_sub(jitter_ms)
@@ -344,9 +344,8 @@ fn with_nodes_added(
     count: i64,
 ) -> Result<BuiltNodes, SweepError> {
     let mut nodes = nodes.clone();
-    let matches = |g: &crate::config::builders::NodeGroup| {
-        g.sku == sku && gpus.is_none_or(|n| g.gpus == n)
-    };
+    let matches =
+        |g: &crate::config::builders::NodeGroup| g.sku == sku && gpus.is_none_or(|n| g.gpus == n);
     let skus = |nodes: &BuiltNodes| {
         let mut names: Vec<String> = nodes
             .groups
@@ -358,7 +357,12 @@ fn with_nodes_added(
     };
     if count < 0 {
         let mut left = count.unsigned_abs();
-        let present: u64 = nodes.groups.iter().filter(|g| matches(g)).map(|g| g.names.len() as u64).sum();
+        let present: u64 = nodes
+            .groups
+            .iter()
+            .filter(|g| matches(g))
+            .map(|g| g.names.len() as u64)
+            .sum();
         if present < left {
             return Err(SweepError::Input(format!(
                 "cannot remove {left} nodes of {sku}: the cluster has {present} (its nodes are {})",
@@ -408,4 +412,3 @@ fn with_nodes_added(
     }
     Ok(nodes)
 }
-

@@ -33,7 +33,6 @@ use spec::SweepSpec;
 
 use crate::config::CellConfig;
 use crate::progress::Progress;
-use crate::report::RunSummary;
 
 pub use plan::{PlanAnswer, plan};
 pub use spec::{PlanOverrides, load_file, load_file_with, load_str};
@@ -132,9 +131,10 @@ impl Sweep {
     /// Runs `point` on `config` (its cluster) and digests the run.
     pub fn run_point(&self, config: &CellConfig, point: &Point) -> Result<PointResult, SweepError> {
         let made = self.base.scenario(&self.spec, config, point);
-        let summary = summarize_run(&made.scenario, &point.model).map_err(|e| {
-            SweepError::Input(format!("point {} ({}): {e}", point.index, point.key()))
-        })?;
+        let summary =
+            crate::report::summary::run_summary(&made.scenario, &point.model).map_err(|e| {
+                SweepError::Input(format!("point {} ({}): {e}", point.index, point.key()))
+            })?;
         Ok(PointResult {
             point: point.clone(),
             key: point.key(),
@@ -149,9 +149,11 @@ impl Sweep {
         let keys: BTreeSet<ClusterKey> = points.iter().map(|p| ClusterKey::of(p)).collect();
         keys.into_iter()
             .map(|key| {
-                let config =
-                    self.base
-                        .cluster(&self.spec, key.nodes_added, key.share.map(f64::from_bits))?;
+                let config = self.base.cluster(
+                    &self.spec,
+                    key.nodes_added,
+                    key.share.map(f64::from_bits),
+                )?;
                 Ok((key, config))
             })
             .collect()
@@ -173,15 +175,6 @@ impl ClusterKey {
             share: point.vc_share.map(f64::to_bits),
         }
     }
-}
-
-/// Runs one model over one scenario and returns its summary.
-pub(crate) fn summarize_run(
-    scenario: &crate::sim::Scenario,
-    model: &str,
-) -> Result<RunSummary, String> {
-    let result = crate::sim::run_model(scenario, model)?;
-    Ok(crate::report::summarize(&result))
 }
 
 /// Runs `sweep` (the slice `options.shard`) into `options.out`: points already in the
@@ -340,7 +333,10 @@ fn write_tables(
     write_file(&out.join(results::RUNS_FILE), &runs)?;
     write_file(&out.join(results::MANIFEST_FILE), &manifest_json(manifest))?;
     write_file(&out.join(results::TABLE_CSV), &results::table_csv(&all))?;
-    write_file(&out.join(results::TABLE_JSON), &results::table_json(manifest, &all))?;
+    write_file(
+        &out.join(results::TABLE_JSON),
+        &results::table_json(manifest, &all),
+    )?;
     write_file(
         &out.join(plot::P95_PLOT),
         plot::p95_wait_svg(&manifest.name, &all).as_bytes(),

@@ -58,7 +58,11 @@ pub struct PlanAnswer {
 }
 
 /// Answers `sweep.spec.plan` on `jobs` threads.
-pub fn plan(sweep: &Sweep, jobs: Option<usize>, progress: &Progress) -> Result<PlanAnswer, SweepError> {
+pub fn plan(
+    sweep: &Sweep,
+    jobs: Option<usize>,
+    progress: &Progress,
+) -> Result<PlanAnswer, SweepError> {
     let file = sweep.spec.file.display();
     let Some(spec) = sweep.spec.plan.clone() else {
         return Err(SweepError::Input(format!(
@@ -87,6 +91,8 @@ pub fn plan(sweep: &Sweep, jobs: Option<usize>, progress: &Progress) -> Result<P
         // Double until the target is met, then bisect between the last miss and it.
         let mut miss = 0;
         let mut hit = None;
+        // The most nodes a whole number of steps reaches within max_nodes.
+        let limit = spec.max_nodes / step * step;
         let mut n = step;
         loop {
             if search.meets(n)? {
@@ -94,10 +100,10 @@ pub fn plan(sweep: &Sweep, jobs: Option<usize>, progress: &Progress) -> Result<P
                 break;
             }
             miss = n;
-            if n >= spec.max_nodes {
+            if n >= limit {
                 break;
             }
-            n = (n * 2).min(spec.max_nodes / step * step);
+            n = (n * 2).min(limit);
         }
         if let Some(mut hi) = hit {
             let mut lo = miss;
@@ -119,8 +125,10 @@ pub fn plan(sweep: &Sweep, jobs: Option<usize>, progress: &Progress) -> Result<P
         Some(why) => {
             // The search's answer cannot be trusted: scan from 0 to the answer (or the
             // limit) and take the first number of nodes that meets the target.
-            let upto = answer.unwrap_or(spec.max_nodes);
-            note = Some(format!("{why}; scanned every {step} node(s) from 0 to {upto} instead of searching"));
+            let upto = answer.unwrap_or(spec.max_nodes / step * step);
+            note = Some(format!(
+                "{why}; scanned every {step} node(s) from 0 to {upto} instead of searching"
+            ));
             answer = search.scan(upto)?;
             false
         }
@@ -261,7 +269,9 @@ impl Search<'_> {
     /// in ascending batches (one count per worker thread) and stopping at the first hit.
     fn scan(&mut self, upto: u32) -> Result<Option<u32>, SweepError> {
         let batch = self.jobs.unwrap_or_else(rayon::current_num_threads).max(1);
-        let counts: Vec<u32> = (0..=upto / self.spec.step).map(|k| k * self.spec.step).collect();
+        let counts: Vec<u32> = (0..=upto / self.spec.step)
+            .map(|k| k * self.spec.step)
+            .collect();
         for chunk in counts.chunks(batch) {
             self.evaluate(chunk)?;
             if let Some(&n) = chunk.iter().find(|n| self.probes[n].meets_target) {
@@ -322,7 +332,10 @@ pub fn answer_text(answer: &PlanAnswer) -> String {
             if probe.meets_target { "yes" } else { "no" }
         );
         for vc in &vcs {
-            let value = probe.p95_wait_ms.get(*vc).map_or("-".to_string(), |p| show(*p));
+            let value = probe
+                .p95_wait_ms
+                .get(*vc)
+                .map_or("-".to_string(), |p| show(*p));
             let _ = write!(out, " {value:>13}");
         }
         out.push('\n');

@@ -44,6 +44,14 @@ impl XAxis {
         }
     }
 
+    /// A tick label: whole numbers of nodes without decimals.
+    fn tick(self, v: f64) -> String {
+        match self {
+            XAxis::Nodes if v.fract() == 0.0 => format!("{v:+}"),
+            _ => format!("{v}"),
+        }
+    }
+
     fn label(self) -> &'static str {
         match self {
             XAxis::Nodes => "nodes added",
@@ -124,7 +132,16 @@ pub fn p95_wait_svg(name: &str, results: &[PointResult]) -> String {
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (width, height)).into_drawing_area();
-        let drawn = draw(&root, name, x, &names, &panels, &series_order, rows, columns);
+        let drawn = draw(
+            &root,
+            name,
+            x,
+            &names,
+            &panels,
+            &series_order,
+            rows,
+            columns,
+        );
         if drawn.is_err() {
             // Drawing into a String cannot fail for I/O; an error means a plotters limit
             // (e.g. a degenerate range): the caller still gets a valid, empty SVG.
@@ -149,7 +166,10 @@ fn draw(
     root.fill(&WHITE)?;
     let (head, body) = root.split_vertically(HEADER_H);
     head.draw(&Text::new(
-        format!("{name}: p95 wait per VC against {} (bars: seed range)", x.label()),
+        format!(
+            "{name}: p95 wait per VC against {} (bars: seed range)",
+            x.label()
+        ),
         (10, 12),
         (FONT, 18).into_font(),
     ))?;
@@ -197,6 +217,7 @@ fn draw(
             .y_desc(format!("p95 wait ({unit})"))
             .label_style((FONT, 11))
             .x_labels(6)
+            .x_label_formatter(&|v| x.tick(*v))
             .y_labels(5)
             .draw()?;
         for (i, label) in series_order.iter().enumerate() {
@@ -218,14 +239,17 @@ fn draw(
                     PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2))
                 });
             chart.draw_series(line.iter().map(|&p| Circle::new(p, 3, color.filled())))?;
-            chart.draw_series(points.iter().filter(|(_, s)| s.len() > 1).map(
-                |(xb, seeds)| {
-                    let lo = *seeds.iter().min().unwrap_or(&0) as f64 / unit_ms;
-                    let hi = *seeds.iter().max().unwrap_or(&0) as f64 / unit_ms;
-                    let xv = from_ordered_bits(*xb);
-                    PathElement::new(vec![(xv, lo), (xv, hi)], color.stroke_width(1))
-                },
-            ))?;
+            chart.draw_series(
+                points
+                    .iter()
+                    .filter(|(_, s)| s.len() > 1)
+                    .map(|(xb, seeds)| {
+                        let lo = *seeds.iter().min().unwrap_or(&0) as f64 / unit_ms;
+                        let hi = *seeds.iter().max().unwrap_or(&0) as f64 / unit_ms;
+                        let xv = from_ordered_bits(*xb);
+                        PathElement::new(vec![(xv, lo), (xv, hi)], color.stroke_width(1))
+                    }),
+            )?;
         }
         chart
             .configure_series_labels()
@@ -255,7 +279,11 @@ fn span(xs: &[f64]) -> (f64, f64) {
 /// f64 bits that sort like the numbers (for map keys).
 fn ordered_bits(v: f64) -> u64 {
     let bits = v.to_bits();
-    if bits >> 63 == 1 { !bits } else { bits | (1 << 63) }
+    if bits >> 63 == 1 {
+        !bits
+    } else {
+        bits | (1 << 63)
+    }
 }
 
 fn from_ordered_bits(b: u64) -> f64 {

@@ -45,10 +45,10 @@ pub fn expand(axes: &Axes) -> Vec<Point> {
         .nodes
         .as_ref()
         .map_or_else(|| vec![0], |n| n.values.clone());
-    let shares: Vec<Option<f64>> = axes
-        .share
-        .as_ref()
-        .map_or_else(|| vec![None], |s| s.values.iter().copied().map(Some).collect());
+    let shares: Vec<Option<f64>> = axes.share.as_ref().map_or_else(
+        || vec![None],
+        |s| s.values.iter().copied().map(Some).collect(),
+    );
     let mut points = Vec::new();
     for &nodes_added in &nodes {
         for &vc_share in &shares {

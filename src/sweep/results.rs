@@ -198,7 +198,9 @@ pub fn table_csv(results: &[PointResult]) -> Vec<u8> {
         }
         for (vc, guaranteed, jobs, utilisation, gpu_ms) in rows {
             let wait = |f: fn(&crate::report::Stats) -> u64| {
-                jobs.wait_ms.as_ref().map_or(String::new(), |w| seconds(f(w)))
+                jobs.wait_ms
+                    .as_ref()
+                    .map_or(String::new(), |w| seconds(f(w)))
             };
             let mut record = head.to_vec();
             record.extend([

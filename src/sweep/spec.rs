@@ -174,6 +174,24 @@ pub struct PlanOverrides {
     pub step: Option<u32>,
 }
 
+impl SweepSpec {
+    /// The spec `cellsim plan` runs: the nodes it adds are the plan's SKU (and node
+    /// size), whatever the nodes axis of the sweep says, and the other axes' values other
+    /// than seeds and share are not run. Unchanged when the file asks no plan.
+    pub fn into_plan(mut self) -> SweepSpec {
+        if let Some(plan) = &self.plan {
+            self.axes.nodes = Some(NodesAxis {
+                sku: plan.sku.clone(),
+                gpus: plan.gpus,
+                values: vec![0],
+            });
+            self.axes.load = vec![plan.load];
+            self.axes.models = vec![plan.model.clone()];
+        }
+        self
+    }
+}
+
 impl PlanOverrides {
     fn is_empty(&self) -> bool {
         self.sku.is_none()
@@ -215,18 +233,18 @@ pub fn load_str_with(
     overrides: &PlanOverrides,
 ) -> Result<SweepSpec, SweepError> {
     let file = path.display().to_string();
-    let raw: SweepFile =
-        serde_path_to_error::deserialize(serde_yaml_ng::Deserializer::from_str(text)).map_err(
-            |e| {
-                let at = e.path().to_string();
-                let at = if at == "." {
-                    String::new()
-                } else {
-                    format!(" at {at}")
-                };
-                SweepError::Input(format!("{file}{at}: {} (see {EXAMPLE})", e.inner()))
-            },
-        )?;
+    let raw: SweepFile = serde_path_to_error::deserialize(serde_yaml_ng::Deserializer::from_str(
+        text,
+    ))
+    .map_err(|e| {
+        let at = e.path().to_string();
+        let at = if at == "." {
+            String::new()
+        } else {
+            format!(" at {at}")
+        };
+        SweepError::Input(format!("{file}{at}: {} (see {EXAMPLE})", e.inner()))
+    })?;
     let bad = |key: &str, message: String| SweepError::Input(format!("{file}: {key}: {message}"));
     let dir = path.parent().unwrap_or(Path::new("."));
 
@@ -325,7 +343,9 @@ pub fn load_str_with(
     if let Some(v) = load.iter().find(|v| !(v.is_finite() && **v > 0.0)) {
         return Err(bad(
             "axes.load",
-            format!("{v} is not a load factor; write positive numbers (1.0 = the trace as is, 2.0 = arrivals twice as fast)"),
+            format!(
+                "{v} is not a load factor; write positive numbers (1.0 = the trace as is, 2.0 = arrivals twice as fast)"
+            ),
         ));
     }
     check_unique(&load, "axes.load", &bad)?;
@@ -341,7 +361,10 @@ pub fn load_str_with(
     };
     let seeds = axes.seeds.unwrap_or_else(|| vec![base_seed]);
     if seeds.is_empty() {
-        return Err(bad("axes.seeds", "list at least one seed, e.g. [1]".to_string()));
+        return Err(bad(
+            "axes.seeds",
+            "list at least one seed, e.g. [1]".to_string(),
+        ));
     }
     check_unique(&seeds, "axes.seeds", &bad)?;
     if seeds.len() > 1 && jitter_ms == 0 {
@@ -418,7 +441,10 @@ pub fn load_str_with(
                 None => {
                     return Err(bad(
                         "plan.model",
-                        format!("name the model the answer is for (one of {})", MODEL_NAMES.join(", ")),
+                        format!(
+                            "name the model the answer is for (one of {})",
+                            MODEL_NAMES.join(", ")
+                        ),
                     ));
                 }
             };
@@ -427,7 +453,10 @@ pub fn load_str_with(
                 parse_duration(&p.target_p95).map_err(|e| bad("plan.targetP95", e))?;
             let step = p.step.unwrap_or(1);
             if step == 0 {
-                return Err(bad("plan.step", "write a step of at least 1 node".to_string()));
+                return Err(bad(
+                    "plan.step",
+                    "write a step of at least 1 node".to_string(),
+                ));
             }
             let max_nodes = p.max_nodes.unwrap_or(DEFAULT_MAX_NODES);
             if max_nodes < step {
@@ -524,7 +553,10 @@ fn check_unique<T: PartialEq + std::fmt::Debug>(
 ) -> Result<(), SweepError> {
     for (i, v) in values.iter().enumerate() {
         if values[..i].contains(v) {
-            return Err(bad(key, format!("{v:?} is listed twice; list each value once")));
+            return Err(bad(
+                key,
+                format!("{v:?} is listed twice; list each value once"),
+            ));
         }
     }
     Ok(())

@@ -331,11 +331,17 @@ pub(crate) fn read_node_groups(
         ClusterFormat::Hived => Err(ClusterBuildError::Format(format!(
             "{arg} is a HiveD/OpenPAI config: its cells are written by hand, so cellsim cannot add or remove nodes of it; describe the cluster as a machine list or a spec string instead"
         ))),
-        ClusterFormat::PhillyMachines => Ok(from_parsed(machine_files::philly(&read_text(arg)?, arg)?)),
+        ClusterFormat::PhillyMachines => {
+            Ok(from_parsed(machine_files::philly(&read_text(arg)?, arg)?))
+        }
         ClusterFormat::OpenbNodes => Ok(from_parsed(machine_files::openb(&read_text(arg)?, arg)?)),
         ClusterFormat::PaiMachines => {
             let header = machine_files::sibling_header(Path::new(arg))?;
-            Ok(from_parsed(machine_files::pai(&read_text(arg)?, arg, header.as_ref())?))
+            Ok(from_parsed(machine_files::pai(
+                &read_text(arg)?,
+                arg,
+                header.as_ref(),
+            )?))
         }
         ClusterFormat::Spec => {
             let source = format!("cluster spec {:?}", arg.trim());
