@@ -12,9 +12,13 @@ use crate::replay::{self, ReplayOptions};
 use crate::sched::MODEL_NAMES;
 use crate::sim::SimTimeMs;
 use crate::sim::scenario::parse_duration;
+use crate::workload::GenSpec;
 
 /// Where the documented example lives, for error hints.
 const EXAMPLE: &str = "scenarios/planning/example-sweep.yaml";
+
+/// What a replay base's trace is called when `generate:` draws its jobs.
+pub const GENERATED_TRACE: &str = "(generated)";
 
 /// A sweep file, read and checked.
 #[derive(Debug, Clone)]
@@ -32,6 +36,9 @@ pub struct SweepSpec {
     pub axes: Axes,
     /// The `plan` question, if the file asks one.
     pub plan: Option<PlanSpec>,
+    /// When set, the replay base's jobs are drawn by the trace generator (the keys of a
+    /// `cellsim gen-trace` spec) instead of read from `replay.trace`.
+    pub generate: Option<GenSpec>,
 }
 
 /// The scenario a sweep varies.
@@ -109,6 +116,7 @@ struct SweepFile {
     name: Option<String>,
     replay: Option<serde_yaml_ng::Value>,
     scenario: Option<PathBuf>,
+    generate: Option<serde_yaml_ng::Value>,
     jitter: Option<String>,
     #[serde(default)]
     axes: AxesFile,
@@ -248,6 +256,8 @@ pub fn load_str_with(
     let bad = |key: &str, message: String| SweepError::Input(format!("{file}: {key}: {message}"));
     let dir = path.parent().unwrap_or(Path::new("."));
 
+    // Set when the replay base is inline and its trace is left to `generate:`.
+    let mut generated_trace = false;
     let base = match (raw.replay, raw.scenario) {
         (Some(_), Some(_)) => {
             return Err(bad(
@@ -268,9 +278,21 @@ pub fn load_str_with(
                 .map_err(|e| bad("replay", e.to_string()))?;
             BaseSpec::Replay(Box::new(options))
         }
-        (Some(inline @ serde_yaml_ng::Value::Mapping(_)), None) => {
+        (Some(serde_yaml_ng::Value::Mapping(mut inline)), None) => {
             // The inline keys are exactly a replay scenario's: read them with its reader,
             // anchored at the sweep file so that relative paths mean the same.
+            if raw.generate.is_some() {
+                let trace = serde_yaml_ng::Value::from("trace");
+                if inline.contains_key(&trace) {
+                    return Err(bad(
+                        "replay.trace",
+                        "the jobs come from `generate:`; remove replay.trace or the generate section".to_string(),
+                    ));
+                }
+                inline.insert(trace, serde_yaml_ng::Value::from(GENERATED_TRACE));
+                generated_trace = true;
+            }
+            let inline = serde_yaml_ng::Value::Mapping(inline);
             let text = serde_yaml_ng::to_string(&inline)
                 .map_err(|e| bad("replay", format!("cannot read the inline replay: {e}")))?;
             let options =
@@ -285,6 +307,16 @@ pub fn load_str_with(
             ));
         }
         (None, Some(scenario)) => BaseSpec::Scenario(dir.join(scenario)),
+    };
+    let generate = match raw.generate {
+        None => None,
+        Some(_) if !generated_trace => {
+            return Err(bad(
+                "generate",
+                "generated jobs replace a replay's trace; use an inline `replay:` base (cluster, ...) with it".to_string(),
+            ));
+        }
+        Some(value) => Some(generator_spec(value, dir, &file)?),
     };
 
     let jitter_ms = match raw.jitter.as_deref() {
@@ -513,6 +545,7 @@ pub fn load_str_with(
             seeds,
         },
         plan,
+        generate,
     })
 }
 
@@ -560,4 +593,32 @@ fn check_unique<T: PartialEq + std::fmt::Debug>(
         }
     }
     Ok(())
+}
+
+/// The `generate:` section: the keys of a `cellsim gen-trace` spec inline, or the name of
+/// such a file (relative to the sweep file).
+fn generator_spec(
+    value: serde_yaml_ng::Value,
+    dir: &Path,
+    file: &str,
+) -> Result<GenSpec, SweepError> {
+    let bad = |message: String| SweepError::Input(format!("{file}: generate: {message}"));
+    match value {
+        serde_yaml_ng::Value::String(name) => {
+            let path = dir.join(&name);
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| bad(format!("cannot read {}: {e}", path.display())))?;
+            GenSpec::from_yaml_str(&text, &path.display().to_string())
+                .map_err(|e| bad(e.to_string()))
+        }
+        inline @ serde_yaml_ng::Value::Mapping(_) => {
+            let text = serde_yaml_ng::to_string(&inline)
+                .map_err(|e| bad(format!("cannot read the inline generator spec: {e}")))?;
+            GenSpec::from_yaml_str(&text, &format!("{file} (generate)"))
+                .map_err(|e| bad(e.to_string()))
+        }
+        _ => Err(bad(
+            "write a gen-trace spec file name or a mapping of its keys (jobs, arrival, vcs, ...; see traces/README.md)".to_string(),
+        )),
+    }
 }

@@ -25,5 +25,6 @@ mod sharing;
 mod sim_engine;
 mod sim_invariants;
 mod suggested_nodes;
+mod sweep;
 mod trace_readers;
 mod validate_cli;
