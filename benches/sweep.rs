@@ -85,7 +85,10 @@ fn main() {
     );
     let (one, table_one) = timed_run(&prepared, shard, 1);
     let (two, table_two) = timed_run(&prepared, shard, 2);
-    assert!(table_one == table_two, "1 and 2 threads wrote different results");
+    assert!(
+        table_one == table_two,
+        "1 and 2 threads wrote different results"
+    );
     println!(
         "speed-up 1 -> 2 threads: {:.2}x; peak memory {:.0} MiB",
         one.as_secs_f64() / two.as_secs_f64(),
