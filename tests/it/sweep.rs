@@ -662,3 +662,100 @@ fn the_philly_planning_example_runs_on_the_real_trace() {
         run["summary"]["overall"]
     );
 }
+
+#[test]
+fn the_share_axis_moves_one_vcs_guarantee_and_the_others_split_the_rest() {
+    let dir = scratch("share");
+    let trace = root().join("traces/example.csv");
+    let path = dir.join("share.yaml");
+    std::fs::write(
+        &path,
+        format!(
+            r#"name: share
+replay:
+  cluster: "4x V100x8 rack=4"
+  trace: {}
+axes:
+  share: {{vc: vc-b, values: [0.25, 0.5, 0.75]}}
+  models: [hived]
+"#,
+            trace.display()
+        ),
+    )
+    .unwrap();
+    let out = dir.join("out");
+    ok(&["sweep", s(&path), "--out", s(&out), "--quiet"]);
+    let rows = csv_rows(&out);
+    let guaranteed = |share: &str, vc: &str| -> u32 {
+        rows.iter()
+            .find(|r| r["vc_share"] == share && r["vc"] == vc)
+            .unwrap()["guaranteed_gpus"]
+            .parse()
+            .unwrap()
+    };
+    // Node-level cells of 8 GPUs out of 32: vc-b gets its share of them.
+    assert_eq!(guaranteed("0.25", "vc-b"), 8);
+    assert_eq!(guaranteed("0.5", "vc-b"), 16);
+    assert_eq!(guaranteed("0.75", "vc-b"), 24);
+    for share in ["0.25", "0.5", "0.75"] {
+        let others = guaranteed(share, "vc-a") + guaranteed(share, "vc-c");
+        assert_eq!(others + guaranteed(share, "vc-b"), 32, "share {share}");
+    }
+    // A share outside (0, 1) is refused by key.
+    let bad = dir.join("bad-share.yaml");
+    std::fs::write(
+        &bad,
+        std::fs::read_to_string(&path)
+            .unwrap()
+            .replace("0.75]", "1.5]"),
+    )
+    .unwrap();
+    let err = refused(&["sweep", s(&bad), "--out", s(&dir.join("bad")), "--quiet"]);
+    assert!(
+        err.contains("bad-share.yaml") && err.contains("share"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_run_scenario_can_be_the_base_for_load_model_and_seed_axes_only() {
+    let dir = scratch("scenario-base");
+    let scenario = root().join("scenarios/demos/sharing-anomaly.yaml");
+    let path = dir.join("base.yaml");
+    let file = format!(
+        "name: scenario-base\nscenario: {}\njitter: 1m\naxes:\n  load: [1, 3]\n  models: [hived, yarn-cs]\n  seeds: [1, 2]\n",
+        scenario.display()
+    );
+    std::fs::write(&path, &file).unwrap();
+    let out = dir.join("out");
+    ok(&["sweep", s(&path), "--out", s(&out), "--quiet"]);
+    let rows = csv_rows(&out);
+    let all: Vec<_> = rows.iter().filter(|r| r["vc"] == "(all)").collect();
+    assert_eq!(all.len(), 8);
+    // Three times the arrival rate on the same cluster: the mean wait grows.
+    let mean_wait = |load: &str| -> f64 {
+        all.iter()
+            .filter(|r| r["load"] == load)
+            .map(|r| r["wait_mean_s"].parse::<f64>().unwrap())
+            .sum()
+    };
+    assert!(
+        mean_wait("3") > mean_wait("1"),
+        "{} vs {}",
+        mean_wait("3"),
+        mean_wait("1")
+    );
+
+    // Its cluster is fixed: a nodes axis is refused, saying what to use instead.
+    let nodes = dir.join("nodes.yaml");
+    std::fs::write(
+        &nodes,
+        file.replace("axes:\n", "axes:\n  nodes: {sku: V100, values: [0, 2]}\n"),
+    )
+    .unwrap();
+    let err = refused(&["sweep", s(&nodes), "--out", s(&dir.join("n")), "--quiet"]);
+    assert!(
+        err.contains("nodes.yaml") && err.contains("replay"),
+        "{err}"
+    );
+}
