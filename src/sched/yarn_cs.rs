@@ -5,11 +5,11 @@
 //! than their quota, youngest first. Placement goes through the shared pool (`sched/pool.rs`) (same
 //! cell tree and packing as `hived`, but no VC topology guarantees).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use super::pool::{Pool, PoolAnswer};
 use super::{OfferContext, Scheduler, Verdict};
-use crate::cell::{GroupRequest, Victim};
+use crate::cell::{GroupMember, GroupRequest, Victim};
 use crate::config::CellConfig;
 use crate::sim::SimTimeMs;
 
@@ -50,6 +50,8 @@ struct Running {
     vc: String,
     priority: i32,
     gpus: u32,
+    /// The chain (top-level cell type) its GPUs are in.
+    chain: String,
     started_ms: SimTimeMs,
     /// Start order, to break ties between groups started at the same time.
     seq: u64,
@@ -63,8 +65,26 @@ pub struct YarnCs {
     max_capacity: BTreeMap<String, u32>,
     total_gpus: u32,
     usage: BTreeMap<String, u32>,
+    /// Per chain: its leaf cell type, its GPUs, and the GPUs running groups hold in it.
+    /// Only for a cheap bound on what a reclaim could free (see `reclaim`).
+    chains: BTreeMap<String, ChainUse>,
+    /// Requests (by VC and shape) whose reclaim failed since the pool last changed: the
+    /// same reclaim would fail again, and trying it copies the pool. Cleared on every
+    /// start, release and node health change.
+    failed_reclaims: HashSet<ReclaimKey>,
     running: BTreeMap<String, Running>,
     next_seq: u64,
+}
+
+/// What a reclaim's outcome depends on besides the model's state: the requesting VC and
+/// the request's GPU type and pod shapes (not its name).
+type ReclaimKey = (String, Option<String>, Vec<GroupMember>);
+
+#[derive(Debug, Clone)]
+struct ChainUse {
+    leaf_type: String,
+    gpus: u64,
+    used: u64,
 }
 
 impl YarnCs {
@@ -106,8 +126,21 @@ impl YarnCs {
                 (vc.clone(), cap.max(q))
             })
             .collect();
+        let mut chains: BTreeMap<String, ChainUse> = BTreeMap::new();
+        for cell in &config.physical_cells {
+            let entry = chains
+                .entry(cell.cell_type.clone())
+                .or_insert_with(|| ChainUse {
+                    leaf_type: config.leaf_type_of(&cell.cell_type).to_string(),
+                    gpus: 0,
+                    used: 0,
+                });
+            entry.gpus += cell.leaf_count();
+        }
         Ok(YarnCs {
             pool: Pool::new(config),
+            chains,
+            failed_reclaims: HashSet::new(),
             usage: quota.keys().map(|vc| (vc.clone(), 0)).collect(),
             quota,
             max_capacity,
@@ -125,20 +158,51 @@ impl YarnCs {
     /// Running groups to preempt, youngest first, so that `request` fits; `None` when
     /// reclaiming from VCs above their quota cannot make it fit.
     fn reclaim(&self, request: &GroupRequest) -> Option<Vec<Victim>> {
-        let mut candidates: Vec<(&String, &Running)> = self
-            .running
+        // Every running group of a VC above its quota (other than the requester's) is a
+        // candidate, so what they hold is those VCs' usage: check that free plus
+        // reclaimable GPUs can cover the request before looking at any group. This runs
+        // for every waiting group on every pass, so it must not cost a scan of them all.
+        let over_quota: Vec<&String> = self
+            .usage
             .iter()
-            .filter(|(_, r)| {
-                r.vc != request.virtual_cluster && self.usage[&r.vc] > self.quota[&r.vc]
-            })
+            .filter(|(vc, used)| *vc != &request.virtual_cluster && **used > self.quota[*vc])
+            .map(|(vc, _)| vc)
             .collect();
-        candidates.sort_by_key(|(name, r)| (std::cmp::Reverse((r.started_ms, r.seq)), *name));
         let used: u64 = self.usage.values().map(|&u| u64::from(u)).sum();
         let free = u64::from(self.total_gpus).saturating_sub(used);
-        let reclaimable: u64 = candidates.iter().map(|(_, r)| u64::from(r.gpus)).sum();
+        let reclaimable: u64 = over_quota.iter().map(|vc| u64::from(self.usage[*vc])).sum();
         if free + reclaimable < request.leaf_count() {
             return None;
         }
+        let mut candidates: Vec<(&String, &Running)> = self
+            .running
+            .iter()
+            .filter(|(_, r)| over_quota.contains(&&r.vc))
+            .collect();
+        // The same bound per GPU type: the request's GPUs must come from chains of its
+        // type, so their free GPUs plus what candidates hold there must cover it.
+        if let Some(leaf_type) = request.leaf_cell_type.as_deref() {
+            let serves = |chain: &str| {
+                self.chains
+                    .get(chain)
+                    .is_some_and(|c| c.leaf_type == leaf_type)
+            };
+            let free_here: u64 = self
+                .chains
+                .values()
+                .filter(|c| c.leaf_type == leaf_type)
+                .map(|c| c.gpus.saturating_sub(c.used))
+                .sum();
+            let reclaimable_here: u64 = candidates
+                .iter()
+                .filter(|(_, r)| serves(&r.chain))
+                .map(|(_, r)| u64::from(r.gpus))
+                .sum();
+            if free_here + reclaimable_here < request.leaf_count() {
+                return None;
+            }
+        }
+        candidates.sort_by_key(|(name, r)| (std::cmp::Reverse((r.started_ms, r.seq)), *name));
         // Try on a copy so that a reclaim that cannot help changes nothing.
         let mut trial = self.pool.clone();
         let mut usage = self.usage.clone();
@@ -205,12 +269,17 @@ impl Scheduler for YarnCs {
             PoolAnswer::Bind(placement) => {
                 let gpus = u32::try_from(needed).unwrap_or(u32::MAX);
                 *self.usage.get_mut(vc).expect("known VC") += gpus;
+                if let Some(chain) = self.chains.get_mut(&placement.chain) {
+                    chain.used += u64::from(gpus);
+                }
+                self.failed_reclaims.clear();
                 self.running.insert(
                     request.name.clone(),
                     Running {
                         vc: vc.clone(),
                         priority: request.priority,
                         gpus,
+                        chain: placement.chain.clone(),
                         started_ms: ctx.now_ms,
                         seq: self.next_seq,
                     },
@@ -222,8 +291,16 @@ impl Scheduler for YarnCs {
             PoolAnswer::Wait(reason) => {
                 let within_quota = u64::from(used) + needed <= u64::from(quota);
                 if within_quota {
-                    if let Some(victims) = self.reclaim(request) {
-                        return Verdict::Preempt(victims);
+                    let key: ReclaimKey = (
+                        vc.clone(),
+                        request.leaf_cell_type.clone(),
+                        request.members.clone(),
+                    );
+                    if !self.failed_reclaims.contains(&key) {
+                        if let Some(victims) = self.reclaim(request) {
+                            return Verdict::Preempt(victims);
+                        }
+                        self.failed_reclaims.insert(key);
                     }
                     Verdict::Wait(reason)
                 } else {
@@ -238,11 +315,16 @@ impl Scheduler for YarnCs {
     fn release(&mut self, group: &str) {
         if let Some(r) = self.running.remove(group) {
             *self.usage.get_mut(&r.vc).expect("known VC") -= r.gpus;
+            if let Some(chain) = self.chains.get_mut(&r.chain) {
+                chain.used = chain.used.saturating_sub(u64::from(r.gpus));
+            }
         }
         self.pool.release(group);
+        self.failed_reclaims.clear();
     }
 
     fn set_node_health(&mut self, node: &str, healthy: bool) -> Result<(), String> {
+        self.failed_reclaims.clear();
         self.pool.set_node_health(node, healthy)
     }
 }
