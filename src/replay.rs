@@ -82,6 +82,16 @@ pub enum ReplayError {
     Option(String),
 }
 
+/// GPU-milliseconds each VC asks for in `jobs`: the weights VCs are sized by.
+pub(crate) fn gpu_time_by_vc(jobs: &[crate::workload::TraceJob]) -> BTreeMap<String, u64> {
+    let mut demand: BTreeMap<String, u64> = BTreeMap::new();
+    for job in jobs {
+        *demand.entry(job.vc.clone()).or_default() +=
+            u64::from(job.gpus).saturating_mul(job.duration_ms);
+    }
+    demand
+}
+
 /// Builds the cluster, reads the trace and returns the scenario to run.
 pub fn prepare(options: &ReplayOptions) -> Result<Replay, ReplayError> {
     for model in &options.models {
@@ -123,12 +133,7 @@ pub fn prepare(options: &ReplayOptions) -> Result<Replay, ReplayError> {
     // A config file brings its own VCs; a machine list or spec has only `default`, so the
     // trace's VCs get guarantees in proportion to their GPU-time.
     let vc_sizing = if format != ClusterFormat::Hived && options.vcs_file.is_none() {
-        let mut demand: BTreeMap<String, u64> = BTreeMap::new();
-        for job in &ingested.jobs {
-            *demand.entry(job.vc.clone()).or_default() +=
-                u64::from(job.gpus).saturating_mul(job.duration_ms);
-        }
-        Some(size_vcs(&mut config, &demand).map_err(cluster_error)?)
+        Some(size_vcs(&mut config, &gpu_time_by_vc(&ingested.jobs)).map_err(cluster_error)?)
     } else {
         None
     };
@@ -273,18 +278,8 @@ pub fn options_from_str(text: &str, path: &Path) -> Result<ReplayOptions, Replay
     use crate::config::builders::ClusterFormat;
     use crate::workload::{ColumnMapping, Fractional, OpenbOptions, TraceFormat};
     let file = path.display();
-    let raw: ReplayFile = serde_path_to_error::deserialize(serde_yaml_ng::Deserializer::from_str(
-        text,
-    ))
-    .map_err(|e| {
-        let at = e.path().to_string();
-        let at = if at == "." {
-            String::new()
-        } else {
-            format!(" at {at}")
-        };
-        ReplayError::Option(format!("{file}{at}: {}", e.inner()))
-    })?;
+    let raw: ReplayFile =
+        crate::config::yaml::from_str_at(text, &file.to_string()).map_err(ReplayError::Option)?;
     let bad = |key: &str, message: String| ReplayError::Option(format!("{file}: {key}: {message}"));
     let base = path.parent().unwrap_or(Path::new("."));
     // A cluster that names an existing file relative to the scenario is that file; any

@@ -17,7 +17,7 @@ pub mod model;
 mod openpai;
 mod quantity;
 pub mod summary;
-mod yaml;
+pub(crate) mod yaml;
 
 use std::path::Path;
 

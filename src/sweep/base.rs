@@ -110,11 +110,7 @@ impl Base {
                         (ingested.jobs, ingested.report)
                     }
                 };
-                let mut demand: BTreeMap<String, u64> = BTreeMap::new();
-                for job in &jobs {
-                    *demand.entry(job.vc.clone()).or_default() +=
-                        u64::from(job.gpus).saturating_mul(job.duration_ms);
-                }
+                let demand = crate::replay::gpu_time_by_vc(&jobs);
                 Ok(Base::Replay(Box::new(ReplayBase {
                     options,
                     nodes,

@@ -241,18 +241,8 @@ pub fn load_str_with(
     overrides: &PlanOverrides,
 ) -> Result<SweepSpec, SweepError> {
     let file = path.display().to_string();
-    let raw: SweepFile = serde_path_to_error::deserialize(serde_yaml_ng::Deserializer::from_str(
-        text,
-    ))
-    .map_err(|e| {
-        let at = e.path().to_string();
-        let at = if at == "." {
-            String::new()
-        } else {
-            format!(" at {at}")
-        };
-        SweepError::Input(format!("{file}{at}: {} (see {EXAMPLE})", e.inner()))
-    })?;
+    let raw: SweepFile = crate::config::yaml::from_str_at(text, &file)
+        .map_err(|e| SweepError::Input(format!("{e} (see {EXAMPLE})")))?;
     let bad = |key: &str, message: String| SweepError::Input(format!("{file}: {key}: {message}"));
     let dir = path.parent().unwrap_or(Path::new("."));
 
