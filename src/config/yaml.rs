@@ -319,6 +319,20 @@ pub(crate) fn whole_number(
     None
 }
 
+/// Reads `text` as YAML into `T`; on failure, a message `FILE at KEY.PATH: what is wrong`
+/// (no `at` part when the whole document is wrong), for readers of whole files.
+pub(crate) fn from_str_at<T: DeserializeOwned>(text: &str, file: &str) -> Result<T, String> {
+    serde_path_to_error::deserialize(serde_yaml_ng::Deserializer::from_str(text)).map_err(|e| {
+        let at = e.path().to_string();
+        let at = if at == "." {
+            String::new()
+        } else {
+            format!(" at {at}")
+        };
+        format!("{file}{at}: {}", e.inner())
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -363,18 +377,4 @@ mod tests {
         let value: Value = serde_yaml_ng::from_str("3").unwrap();
         assert_eq!(whole_number(&value, 1, "p", "", &mut diag), Some(3));
     }
-}
-
-/// Reads `text` as YAML into `T`; on failure, a message `FILE at KEY.PATH: what is wrong`
-/// (no `at` part when the whole document is wrong), for readers of whole files.
-pub(crate) fn from_str_at<T: DeserializeOwned>(text: &str, file: &str) -> Result<T, String> {
-    serde_path_to_error::deserialize(serde_yaml_ng::Deserializer::from_str(text)).map_err(|e| {
-        let at = e.path().to_string();
-        let at = if at == "." {
-            String::new()
-        } else {
-            format!(" at {at}")
-        };
-        format!("{file}{at}: {}", e.inner())
-    })
 }
