@@ -1,4 +1,5 @@
-//! Helpers shared by the integration tests: locating `../shared/` and skipping politely.
+//! Helpers shared by the integration tests: locating `../shared/` and skipping politely,
+//! the crate's root, and scratch folders.
 
 use std::path::PathBuf;
 
@@ -11,4 +12,17 @@ pub fn shared(relative: &str) -> Option<PathBuf> {
         return None;
     }
     Some(root.join(relative))
+}
+
+/// The crate's root folder (where the CLI finds `scenarios/` and `traces/`).
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A fresh, empty scratch folder for one test: `cellsim-AREA-PID-NAME` in the temp dir.
+pub fn scratch(area: &str, name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("cellsim-{area}-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
 }

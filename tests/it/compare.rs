@@ -2,26 +2,16 @@
 //! afresh matches its committed baseline (exit 0); the same scenario with every job 20%
 //! longer is caught (exit 1, REGRESSED rows); bad input exits 2 naming the file or field.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 use cellsim::report::{self, summary::summary_json};
 use cellsim::sim;
 
+use crate::common::{root, scratch};
+
 const SCENARIO: &str = "scenarios/regression/scenario.yaml";
 const BASELINE: &str = "scenarios/regression/baseline";
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// A fresh, empty scratch folder for one test.
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("cellsim-compare-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 fn cellsim(args: &[&std::ffi::OsStr]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_cellsim"))
@@ -60,7 +50,7 @@ fn write_summaries(scenario: &sim::Scenario, dir: &Path) {
 
 #[test]
 fn a_fresh_run_of_the_regression_scenario_matches_its_baseline() {
-    let out = scratch("fresh");
+    let out = scratch("compare", "fresh");
     let run = cellsim(&[
         "run".as_ref(),
         SCENARIO.as_ref(),
@@ -81,7 +71,7 @@ fn a_fresh_run_of_the_regression_scenario_matches_its_baseline() {
         assert!(stdout.contains(model), "{model} missing:\n{stdout}");
     }
     // The library path gives byte-identical summaries to the binary's.
-    let lib = scratch("fresh-lib");
+    let lib = scratch("compare", "fresh-lib");
     write_summaries(
         &sim::scenario::load_file(&root().join(SCENARIO)).unwrap(),
         &lib,
@@ -101,7 +91,7 @@ fn jobs_twenty_percent_longer_are_caught_as_a_regression() {
     for job in &mut scenario.jobs {
         job.duration_ms = job.duration_ms * 6 / 5;
     }
-    let dir = scratch("slower");
+    let dir = scratch("compare", "slower");
     write_summaries(&scenario, &dir);
     let (code, stdout, stderr) = compare(&root().join(BASELINE), &dir, &[]);
     assert_eq!(code, 1, "{stdout}{stderr}");
@@ -124,7 +114,7 @@ fn jobs_twenty_percent_longer_are_caught_as_a_regression() {
 
 #[test]
 fn bad_input_exits_2_naming_the_file_or_field() {
-    let dir = scratch("bad");
+    let dir = scratch("compare", "bad");
     let base_file = root().join(BASELINE).join("hived").join("summary.json");
     let good = std::fs::read_to_string(&base_file).unwrap();
 
@@ -179,7 +169,7 @@ fn bad_input_exits_2_naming_the_file_or_field() {
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("other"), "{stderr}");
 
-    let empty = scratch("empty");
+    let empty = scratch("compare", "empty");
     let (code, _, stderr) = compare(&root().join(BASELINE), &empty, &[]);
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("no summary.json"), "{stderr}");

@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use crate::common::shared;
+use crate::common::{root, scratch, shared};
 
 /// The files a finished sweep folder holds, all compared byte for byte.
 const OUTPUTS: [&str; 5] = [
@@ -17,18 +17,6 @@ const OUTPUTS: [&str; 5] = [
     "points.json",
     "p95-wait.svg",
 ];
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// A fresh, empty scratch folder for one test.
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("cellsim-sweep-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 fn cellsim(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_cellsim"))
@@ -129,7 +117,7 @@ fn csv_rows(dir: &Path) -> Vec<std::collections::HashMap<String, String>> {
 
 #[test]
 fn a_sweep_tabulates_every_point_and_more_nodes_shorten_the_waits_they_serve() {
-    let dir = scratch("table");
+    let dir = scratch("sweep", "table");
     let sweep = small_sweep(&dir);
     let out = dir.join("out");
     let stdout = ok(&["sweep", s(&sweep), "--out", s(&out), "--quiet"]);
@@ -179,7 +167,7 @@ fn a_sweep_tabulates_every_point_and_more_nodes_shorten_the_waits_they_serve() {
 
 #[test]
 fn seeds_move_submit_times_and_the_same_seed_gives_the_same_bytes() {
-    let dir = scratch("determinism");
+    let dir = scratch("sweep", "determinism");
     let sweep = small_sweep(&dir);
     let (a, b) = (dir.join("a"), dir.join("b"));
     ok(&["sweep", s(&sweep), "--out", s(&a), "--quiet", "--jobs", "1"]);
@@ -198,7 +186,7 @@ fn seeds_move_submit_times_and_the_same_seed_gives_the_same_bytes() {
 
 #[test]
 fn sharded_and_merged_output_equals_the_unsharded_output_byte_for_byte() {
-    let dir = scratch("shards");
+    let dir = scratch("sweep", "shards");
     let sweep = small_sweep(&dir);
     let whole = dir.join("whole");
     ok(&["sweep", s(&sweep), "--out", s(&whole), "--quiet"]);
@@ -247,7 +235,7 @@ fn sharded_and_merged_output_equals_the_unsharded_output_byte_for_byte() {
 
 #[test]
 fn an_interrupted_sweep_keeps_its_runs_and_resume_finishes_it_to_the_same_bytes() {
-    let dir = scratch("resume");
+    let dir = scratch("sweep", "resume");
     let sweep = small_sweep(&dir);
     let whole = dir.join("whole");
     ok(&["sweep", s(&sweep), "--out", s(&whole), "--quiet"]);
@@ -281,7 +269,7 @@ fn an_interrupted_sweep_keeps_its_runs_and_resume_finishes_it_to_the_same_bytes(
 
 #[test]
 fn the_shipped_slurm_and_kubernetes_recipes_run_shards_that_merge_to_the_unsharded_output() {
-    let dir = scratch("deploy");
+    let dir = scratch("sweep", "deploy");
     let sweep = small_sweep(&dir);
     let whole = dir.join("whole");
     ok(&["sweep", s(&sweep), "--out", s(&whole), "--quiet"]);
@@ -408,7 +396,7 @@ echo $RANDOM
 
 #[test]
 fn plan_finds_the_smallest_count_that_meets_the_target_with_its_evidence() {
-    let dir = scratch("plan");
+    let dir = scratch("sweep", "plan");
     let sweep = small_sweep(&dir);
     // vc-c's K80 jobs: with K80 nodes added, their p95 falls to 0 (vc-a's V100 jobs do
     // not care, so only vc-c counts).
@@ -459,7 +447,7 @@ fn plan_finds_the_smallest_count_that_meets_the_target_with_its_evidence() {
 
 #[test]
 fn plan_says_when_more_nodes_made_a_wait_worse_and_scans_instead() {
-    let dir = scratch("plan-scan");
+    let dir = scratch("sweep", "plan-scan");
     let out = dir.join("plan");
     // The project's example: V100 nodes added change how the VCs' guaranteed cells are
     // cut, and vc-a's p95 wait rises before it falls.
@@ -488,7 +476,7 @@ fn plan_says_when_more_nodes_made_a_wait_worse_and_scans_instead() {
 
 #[test]
 fn bad_sweep_files_options_and_folders_are_refused_naming_the_file_and_key() {
-    let dir = scratch("bad");
+    let dir = scratch("sweep", "bad");
     let sweep = small_sweep(&dir);
     let good = std::fs::read_to_string(&sweep).unwrap();
     let case = |name: &str, content: String, expect: &[&str]| {
@@ -569,7 +557,7 @@ fn bad_sweep_files_options_and_folders_are_refused_naming_the_file_and_key() {
 
 #[test]
 fn generated_jobs_feed_a_sweep_like_a_trace() {
-    let dir = scratch("generate");
+    let dir = scratch("sweep", "generate");
     let path = dir.join("gen.yaml");
     std::fs::write(
         &path,
@@ -607,7 +595,7 @@ axes:
 #[test]
 fn the_planning_examples_run() {
     // The fresh-clone examples: every point of the small one; the PAI mix's first point.
-    let dir = scratch("examples");
+    let dir = scratch("sweep", "examples");
     ok(&[
         "sweep",
         "scenarios/planning/example-sweep.yaml",
@@ -640,7 +628,7 @@ fn the_philly_planning_example_runs_on_the_real_trace() {
         return;
     };
     assert!(trace.is_file());
-    let dir = scratch("philly");
+    let dir = scratch("sweep", "philly");
     // One point of the 200 (the first shard of 200): the example reads the real machine
     // list and trace through ../shared.
     let out = dir.join("philly");
@@ -665,7 +653,7 @@ fn the_philly_planning_example_runs_on_the_real_trace() {
 
 #[test]
 fn the_share_axis_moves_one_vcs_guarantee_and_the_others_split_the_rest() {
-    let dir = scratch("share");
+    let dir = scratch("sweep", "share");
     let trace = root().join("traces/example.csv");
     let path = dir.join("share.yaml");
     std::fs::write(
@@ -719,7 +707,7 @@ axes:
 
 #[test]
 fn a_run_scenario_can_be_the_base_for_load_model_and_seed_axes_only() {
-    let dir = scratch("scenario-base");
+    let dir = scratch("sweep", "scenario-base");
     let scenario = root().join("scenarios/demos/sharing-anomaly.yaml");
     let path = dir.join("base.yaml");
     let file = format!(
