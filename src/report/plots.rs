@@ -37,7 +37,7 @@ const LABEL_SIZE: f64 = 14.0;
 const BAR_LABEL_SIZE: f64 = 13.0;
 
 /// Tableau 10: distinguishable categorical colours, assigned to VCs in name order.
-const PALETTE: [RGBColor; 10] = [
+pub(crate) const PALETTE: [RGBColor; 10] = [
     RGBColor(78, 121, 167),
     RGBColor(242, 142, 43),
     RGBColor(89, 161, 79),

@@ -8,18 +8,11 @@ use std::collections::BTreeMap;
 use plotters::prelude::*;
 
 use super::results::PointResult;
+use crate::report::plots::PALETTE;
 
 /// File name of the plot in a sweep's folder.
 pub const P95_PLOT: &str = "p95-wait.svg";
 
-const PALETTE: [RGBColor; 6] = [
-    RGBColor(78, 121, 167),
-    RGBColor(242, 142, 43),
-    RGBColor(89, 161, 79),
-    RGBColor(225, 87, 89),
-    RGBColor(176, 122, 161),
-    RGBColor(156, 117, 95),
-];
 const PANEL_W: u32 = 460;
 const PANEL_H: u32 = 300;
 const COLUMNS: usize = 3;
