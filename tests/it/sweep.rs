@@ -583,13 +583,13 @@ axes:
     for row in &all {
         assert_eq!(row["jobs"], "300");
     }
-    // More GPUs for the same jobs: the wait cannot grow.
+    // More GPUs for the same jobs (a queue forms on 32 GPUs): the mean wait shrinks.
     let mean = |nodes: &str| -> f64 {
         all.iter().find(|r| r["nodes_added"] == nodes).unwrap()["wait_mean_s"]
             .parse()
             .unwrap()
     };
-    assert!(mean("4") <= mean("0"), "{} vs {}", mean("4"), mean("0"));
+    assert!(mean("4") < mean("0"), "{} vs {}", mean("4"), mean("0"));
 }
 
 #[test]
