@@ -18,18 +18,26 @@
 //! again only after something was freed (placing groups only takes cells, so until then
 //! its answer would not change).
 //!
+//! Within a batch, events are handled in this order: submits (in submit order), user
+//! kills, node events (in the scenario's order), then finishes (in the order the runs
+//! started).
+//!
 //! Nodes: a node going down kills and requeues the groups on it, and comes back `up`; a
 //! node `removed` does the same and its GPUs leave the capacity until it is `added`
 //! again; a node whose first event is `added` is outside the cluster until then. The
 //! allocator sees an absent node as a bad one, as HiveD does for a configured node that
 //! Kubernetes does not have.
 //!
+//! Memory: jobs come from a [`JobSource`] as their submit time arrives, and a job's state
+//! is handed to the [`RunSink`] and dropped once the job ended, so a run holds the jobs
+//! in flight, not the whole trace (what the sink keeps is its own choice).
+//!
 //! Not modelled: pod start-up time.
 //!
-//! Deterministic: ordered maps and the `(time, seq)` queue only; the same scenario and seed
-//! give the same result.
+//! Deterministic: ordered maps and the `(time, rank, seq)` queue only; the same scenario
+//! and seed give the same result.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::ops::Bound::{Excluded, Unbounded};
 use std::rc::Rc;
 use std::sync::Arc;
@@ -40,6 +48,8 @@ use rand_chacha::ChaCha8Rng;
 use super::queue::EventQueue;
 use super::record::*;
 use super::scenario::{NodeEvent, NodeEventKind, Scenario};
+use super::sink::{CollectRun, LeanRun, RunSink};
+use super::source::{JobSource, JobSpec, ScenarioJobs};
 use crate::cell::topology::Topology;
 use crate::cell::{GroupPlacement, GroupRequest, PodPlacement};
 use crate::sched::{self, OfferContext, Scheduler, Verdict};
@@ -61,15 +71,34 @@ pub fn run_model_for_summary(
     scenario: &Scenario,
     model: &str,
 ) -> Result<(RunResult, GpuTimeTotals), String> {
+    let (header, sink) = run_model_into(
+        scenario,
+        &mut ScenarioJobs::new(&scenario.jobs),
+        model,
+        LeanRun::default(),
+        &|_, _| {},
+    )?;
+    Ok(sink.into_result(header))
+}
+
+/// Runs `scenario`'s cluster, node events and options through the model called `model`
+/// (seeded from the scenario's seed) with the jobs of `jobs` (the scenario's own jobs are
+/// not read), handing the output to `sink`; `progress` as in [`simulate_with_progress`].
+/// Returns the run's header (a [`RunResult`] without jobs, events or timeline) and the
+/// sink.
+pub fn run_model_into<'a, S: RunSink>(
+    scenario: &'a Scenario,
+    jobs: &mut dyn JobSource<'a>,
+    model: &str,
+    sink: S,
+    progress: &dyn Fn(SimTimeMs, u64),
+) -> Result<(RunResult, S), String> {
     let mut model = sched::model_with_options(model, &scenario.config, &scenario.model_options)?;
     let mut rng = ChaCha8Rng::seed_from_u64(scenario.seed);
-    let mut engine = Engine::new(scenario, model.as_mut(), &mut rng, Recording::SummaryOnly);
-    engine.run(&|_, _| {});
-    let (result, totals) = engine.finish();
-    Ok((
-        result,
-        totals.expect("a summary-only run integrates its timeline"),
-    ))
+    let mut engine = Engine::new(scenario, jobs, model.as_mut(), &mut rng, sink);
+    engine.run(progress);
+    progress(engine.now, engine.handled);
+    Ok(engine.finish())
 }
 
 /// Run `scenario` through `model`, a fresh model over the scenario's cluster. `rng` is
@@ -91,28 +120,17 @@ pub fn simulate_with_progress(
     rng: &mut ChaCha8Rng,
     progress: &dyn Fn(SimTimeMs, u64),
 ) -> RunResult {
-    let mut engine = Engine::new(scenario, model, rng, Recording::Full);
+    let mut jobs = ScenarioJobs::new(&scenario.jobs);
+    let mut engine = Engine::new(scenario, &mut jobs, model, rng, CollectRun::default());
     engine.run(progress);
     progress(engine.now, engine.handled);
-    engine.finish().0
+    let (header, sink) = engine.finish();
+    sink.into_result(header)
 }
 
-/// What an engine run keeps besides the job records.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Recording {
-    /// The event log, every timeline point and each job's nodes: what the reports show.
-    Full,
-    /// No event log and no job nodes; the timeline is summed into [`GpuTimeTotals`] as
-    /// it goes and only its last point is kept.
-    SummaryOnly,
-}
-
-/// What the queue holds.
+/// What the queue holds. Submits are not queued: they come from the [`JobSource`].
 #[derive(Debug, Clone, Copy)]
 enum Event {
-    Submit {
-        job: usize,
-    },
     /// A group's run ends, if it is still run number `epoch` of that group.
     Finish {
         job: usize,
@@ -127,9 +145,19 @@ enum Event {
     },
 }
 
+impl Event {
+    /// Order among events at one time (after the submits): kills, node events, finishes.
+    fn rank(&self) -> u8 {
+        match self {
+            Event::Kill { .. } => 0,
+            Event::Node { .. } => 1,
+            Event::Finish { .. } => 2,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum JobState {
-    Pending,
     Active,
     Finished,
     Killed,
@@ -138,16 +166,13 @@ enum JobState {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum GroupState {
-    Pending,
     Waiting,
     Running { since: SimTimeMs, epoch: u32 },
     Done,
 }
 
 #[derive(Debug, Clone)]
-struct GroupRun<'a> {
-    /// The scenario's request, borrowed: offering the group copies nothing.
-    request: &'a GroupRequest,
+struct GroupRun {
     /// Groups of one class ask for the same thing (see [`RequestClass`]), so the model
     /// answers them alike while the cluster only fills up.
     class: usize,
@@ -162,12 +187,14 @@ struct GroupRun<'a> {
     last_wait_reason: Option<Rc<str>>,
 }
 
+/// A submitted job that has not been retired yet: its spec and where it stands.
 #[derive(Debug, Clone)]
 struct JobRun<'a> {
+    spec: JobSpec<'a>,
     state: JobState,
     /// Index of the job's VC in [`Engine::vc_names`].
     vc: usize,
-    groups: Vec<GroupRun<'a>>,
+    groups: Vec<GroupRun>,
     start_ms: Option<SimTimeMs>,
     end_ms: Option<SimTimeMs>,
     preemptions: u32,
@@ -183,14 +210,81 @@ enum Interruption {
     NodeFailed { node: String },
 }
 
-struct Engine<'a> {
+/// Jobs in flight, by their place in submit order (`seq`): a window from the oldest job
+/// not yet retired to the newest submitted. Retired jobs leave a hole until every job
+/// before them is retired too, so lookups stay an index.
+struct LiveJobs<'a> {
+    /// Seq of `slots[0]`.
+    base: usize,
+    slots: VecDeque<Option<JobRun<'a>>>,
+}
+
+impl<'a> LiveJobs<'a> {
+    fn new() -> Self {
+        LiveJobs {
+            base: 0,
+            slots: VecDeque::new(),
+        }
+    }
+
+    /// Seq the next submitted job gets.
+    fn next_seq(&self) -> usize {
+        self.base + self.slots.len()
+    }
+
+    fn push(&mut self, run: JobRun<'a>) -> usize {
+        self.slots.push_back(Some(run));
+        self.next_seq() - 1
+    }
+
+    fn get(&self, seq: usize) -> Option<&JobRun<'a>> {
+        self.slots.get(seq.checked_sub(self.base)?)?.as_ref()
+    }
+
+    /// The job at `seq`, which must be live (the engine only asks for jobs it holds).
+    fn run(&self, seq: usize) -> &JobRun<'a> {
+        self.get(seq).expect("a live job")
+    }
+
+    fn run_mut(&mut self, seq: usize) -> &mut JobRun<'a> {
+        self.slots[seq - self.base].as_mut().expect("a live job")
+    }
+
+    /// Takes the job at `seq` out, and drops the holes at the front.
+    fn take(&mut self, seq: usize) -> Option<JobRun<'a>> {
+        let run = self.slots.get_mut(seq.checked_sub(self.base)?)?.take();
+        while matches!(self.slots.front(), Some(None)) {
+            self.slots.pop_front();
+            self.base += 1;
+        }
+        run
+    }
+
+    /// Seqs of the live jobs, in order.
+    fn seqs(&self) -> Vec<usize> {
+        (0..self.slots.len())
+            .filter(|&i| self.slots[i].is_some())
+            .map(|i| self.base + i)
+            .collect()
+    }
+}
+
+struct Engine<'a, 's, S: RunSink> {
     scenario: &'a Scenario,
-    model: &'a mut dyn Scheduler,
-    rng: &'a mut ChaCha8Rng,
+    source: &'s mut dyn JobSource<'a>,
+    model: &'s mut dyn Scheduler,
+    rng: &'s mut ChaCha8Rng,
+    sink: S,
     queue: EventQueue<Event>,
     now: SimTimeMs,
-    jobs: Vec<JobRun<'a>>,
-    group_index: HashMap<&'a str, (usize, usize)>,
+    jobs: LiveJobs<'a>,
+    /// Jobs that ended in the current batch, retired (recorded and dropped) after it.
+    ended: Vec<usize>,
+    /// Live groups by name: models name victims and downgraded groups by name.
+    group_index: HashMap<Box<str>, (usize, usize)>,
+    /// Groups submitted so far.
+    groups_seen: usize,
+    classes: HashMap<RequestClass, usize>,
     waiting: BTreeSet<QueueKey>,
     /// Waiting groups not offered since they joined the queue.
     fresh: BTreeSet<QueueKey>,
@@ -212,92 +306,37 @@ struct Engine<'a> {
     node_gpus: HashMap<String, u32>,
     /// Nodes not in the cluster now (not yet added, or removed).
     absent: BTreeSet<String>,
-    /// Whether events are logged and jobs' nodes kept ([`Recording::Full`]).
+    /// Whether events are logged and jobs' nodes kept ([`RunSink::logs`]).
     keep_log: bool,
-    events: Vec<SimEvent>,
-    /// Every point ([`Recording::Full`]), or only the last one, the earlier ones summed
-    /// into `gpu_time` ([`Recording::SummaryOnly`]).
-    timeline: Vec<TimelinePoint>,
-    /// The timeline's integral so far, for [`Recording::SummaryOnly`].
-    gpu_time: Option<GpuTimeTotals>,
+    /// The timeline's latest point, not yet handed to the sink: a later change at the
+    /// same time replaces it.
+    last_point: TimelinePoint,
     vcs: BTreeMap<String, VcCapacity>,
     /// Events handled so far (stale finish events excluded), for progress reports.
     handled: u64,
 }
 
-impl<'a> Engine<'a> {
+impl<'a, 's, S: RunSink> Engine<'a, 's, S> {
     fn new(
         scenario: &'a Scenario,
-        model: &'a mut dyn Scheduler,
-        rng: &'a mut ChaCha8Rng,
-        recording: Recording,
+        source: &'s mut dyn JobSource<'a>,
+        model: &'s mut dyn Scheduler,
+        rng: &'s mut ChaCha8Rng,
+        sink: S,
     ) -> Self {
         let mut vcs: BTreeMap<String, VcCapacity> = sched::guaranteed_gpus(&scenario.config)
             .into_iter()
             .map(|(vc, g)| (vc, VcCapacity { guaranteed_gpus: g }))
             .collect();
-        for job in &scenario.jobs {
-            // Looked up first: most jobs' VC is known, and cloning its name to find out
-            // would allocate once per job.
-            if !vcs.contains_key(&job.vc) {
-                vcs.insert(job.vc.clone(), VcCapacity { guaranteed_gpus: 0 });
-            }
+        for vc in source.vc_names() {
+            vcs.entry(vc).or_insert(VcCapacity { guaranteed_gpus: 0 });
         }
         let vc_names: Arc<[String]> = vcs.keys().cloned().collect();
-        let vc_index = |vc: &str| {
-            vc_names
-                .binary_search_by(|n| n.as_str().cmp(vc))
-                .expect("every job's VC is in the list")
-        };
-        let mut group_index = HashMap::new();
-        let mut classes: HashMap<RequestClass, usize> = HashMap::new();
-        let jobs = scenario
-            .jobs
-            .iter()
-            .enumerate()
-            .map(|(j, job)| JobRun {
-                state: JobState::Pending,
-                vc: vc_index(&job.vc),
-                groups: job
-                    .groups
-                    .iter()
-                    .enumerate()
-                    .map(|(g, request)| {
-                        group_index.insert(request.name.as_str(), (j, g));
-                        let next_class = classes.len();
-                        let class = *classes
-                            .entry(RequestClass::of(request))
-                            .or_insert(next_class);
-                        GroupRun {
-                            request,
-                            class,
-                            gpus: u32::try_from(request.leaf_count()).unwrap_or(u32::MAX),
-                            state: GroupState::Pending,
-                            work_done_ms: 0,
-                            epoch: 0,
-                            last_pods: Vec::new(),
-                            last_wait_reason: None,
-                        }
-                    })
-                    .collect(),
-                start_ms: None,
-                end_ms: None,
-                preemptions: 0,
-                gpu_ms: 0,
-            })
-            .collect();
         let busy = vec![0; vc_names.len()];
         let mut queue = EventQueue::new();
-        for (j, job) in scenario.jobs.iter().enumerate() {
-            queue.push(job.submit_ms, Event::Submit { job: j });
-        }
-        for (j, job) in scenario.jobs.iter().enumerate() {
-            if let Some(kill) = job.kill_at_ms {
-                queue.push(kill, Event::Kill { job: j });
-            }
-        }
         for (index, ev) in scenario.node_events.iter().enumerate() {
-            queue.push(ev.at_ms, Event::Node { index });
+            let event = Event::Node { index };
+            queue.push_ranked(ev.at_ms, event.rank(), event);
         }
         let topology = Topology::build(&scenario.config);
         let nodes: Vec<(String, u32)> = topology
@@ -320,33 +359,33 @@ impl<'a> Engine<'a> {
         }
         Engine {
             scenario,
+            source,
             model,
             rng,
+            keep_log: sink.logs(),
+            sink,
             queue,
             now: 0,
-            jobs,
-            group_index,
+            jobs: LiveJobs::new(),
+            ended: Vec::new(),
+            group_index: HashMap::new(),
+            groups_seen: 0,
+            classes: HashMap::new(),
             waiting: BTreeSet::new(),
             fresh: BTreeSet::new(),
             dirty: false,
             frees: 0,
-            timeline: vec![TimelinePoint {
+            last_point: TimelinePoint {
                 t: 0,
                 busy_by_vc: VcGpus::new(Arc::clone(&vc_names), busy.clone()),
                 capacity_gpus,
-            }],
-            gpu_time: match recording {
-                Recording::Full => None,
-                Recording::SummaryOnly => Some(GpuTimeTotals::default()),
             },
-            keep_log: recording == Recording::Full,
             vc_names,
             busy,
             capacity_gpus,
             nodes,
             node_gpus,
             absent,
-            events: Vec::new(),
             vcs,
             handled: 0,
         }
@@ -356,27 +395,32 @@ impl<'a> Engine<'a> {
     fn is_stale(&self, event: &Event) -> bool {
         match *event {
             Event::Finish { job, group, epoch } => !matches!(
-                self.jobs[job].groups[group].state,
-                GroupState::Running { epoch: e, .. } if e == epoch
+                self.jobs.get(job).map(|run| &run.groups[group].state),
+                Some(GroupState::Running { epoch: e, .. }) if *e == epoch
             ),
             _ => false,
         }
     }
 
+    /// Time of the next batch: the next submit or queued event, whichever is first.
+    fn next_time(&mut self) -> Option<SimTimeMs> {
+        // Stale finish events must not move the clock (nor the end of the run).
+        while let Some((_, ev)) = self.queue.peek() {
+            if self.is_stale(ev) {
+                self.queue.pop();
+            } else {
+                break;
+            }
+        }
+        match (self.source.peek_submit(), self.queue.peek_time()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
     fn run(&mut self, progress: &dyn Fn(SimTimeMs, u64)) {
         let mut next_report = PROGRESS_EVERY_EVENTS;
-        loop {
-            // Stale finish events must not move the clock (nor the end of the run).
-            while let Some((_, ev)) = self.queue.peek() {
-                if self.is_stale(ev) {
-                    self.queue.pop();
-                } else {
-                    break;
-                }
-            }
-            let Some(t) = self.queue.peek_time() else {
-                break;
-            };
+        while let Some(t) = self.next_time() {
             if let Some(h) = self.scenario.horizon_ms
                 && t > h
             {
@@ -384,6 +428,11 @@ impl<'a> Engine<'a> {
                 break;
             }
             self.now = t;
+            while self.source.peek_submit() == Some(t) {
+                let spec = self.source.next_job().expect("a job was peeked");
+                self.on_job_submitted(spec);
+                self.handled += 1;
+            }
             while let Some(ev) = self.queue.pop_at(t) {
                 if !self.is_stale(&ev) {
                     self.handle(ev);
@@ -392,6 +441,7 @@ impl<'a> Engine<'a> {
             }
             self.schedule_pass();
             self.record_timeline();
+            self.retire_ended();
             // One comparison per time step keeps the hook off the hot path.
             if self.handled >= next_report {
                 progress(self.now, self.handled);
@@ -402,19 +452,22 @@ impl<'a> Engine<'a> {
 
     fn handle(&mut self, event: Event) {
         match event {
-            Event::Submit { job } => self.on_job_submitted(job),
             Event::Finish { job, group, .. } => self.on_group_finished(job, group),
             Event::Kill { job } => self.on_job_killed(job),
             Event::Node { index } => self.on_node_event(index),
         }
     }
 
+    fn push_event(&mut self, t: SimTimeMs, event: Event) {
+        self.queue.push_ranked(t, event.rank(), event);
+    }
+
     fn job_id(&self, job: usize) -> String {
-        self.scenario.jobs[job].id.clone()
+        self.jobs.run(job).spec.id.clone()
     }
 
     fn key(&self, job: usize, group: usize) -> QueueKey {
-        let spec = &self.scenario.jobs[job];
+        let spec = &self.jobs.run(job).spec;
         let priority = if self.model.orders_by_priority() {
             -i64::from(spec.priority)
         } else {
@@ -423,38 +476,82 @@ impl<'a> Engine<'a> {
         (priority, spec.submit_ms, job, group)
     }
 
-    fn on_job_submitted(&mut self, job: usize) {
-        self.jobs[job].state = JobState::Active;
+    fn on_job_submitted(&mut self, spec: JobSpec<'a>) {
+        let vc = self
+            .vc_names
+            .binary_search_by(|n| n.as_str().cmp(&spec.vc))
+            .expect("the source named every VC of its jobs");
+        let seq = self.jobs.next_seq();
+        let groups = spec
+            .groups
+            .iter()
+            .enumerate()
+            .map(|(g, request)| {
+                self.group_index
+                    .insert(request.name.as_str().into(), (seq, g));
+                let next_class = self.classes.len();
+                let class = *self
+                    .classes
+                    .entry(RequestClass::of(request))
+                    .or_insert(next_class);
+                GroupRun {
+                    class,
+                    gpus: u32::try_from(request.leaf_count()).unwrap_or(u32::MAX),
+                    state: GroupState::Waiting,
+                    work_done_ms: 0,
+                    epoch: 0,
+                    last_pods: Vec::new(),
+                    last_wait_reason: None,
+                }
+            })
+            .collect::<Vec<_>>();
+        self.groups_seen += groups.len();
+        if let Some(kill) = spec.kill_at_ms
+            && kill >= spec.submit_ms
+        {
+            // A kill before the submit finds nothing to kill.
+            self.push_event(kill, Event::Kill { job: seq });
+        }
+        let group_count = groups.len();
+        self.jobs.push(JobRun {
+            spec,
+            state: JobState::Active,
+            vc,
+            groups,
+            start_ms: None,
+            end_ms: None,
+            preemptions: 0,
+            gpu_ms: 0,
+        });
         if self.keep_log {
-            self.events.push(SimEvent::JobSubmitted {
+            self.sink.event(SimEvent::JobSubmitted {
                 t: self.now,
-                job: self.job_id(job),
+                job: self.job_id(seq),
             });
         }
-        for g in 0..self.jobs[job].groups.len() {
-            self.jobs[job].groups[g].state = GroupState::Waiting;
-            self.enqueue(job, g);
+        for g in 0..group_count {
+            self.enqueue(seq, g);
         }
     }
 
     /// Takes a running group off its cells: the model releases them and the GPU time it
     /// held is accounted. Returns how long it ran.
     fn stop_run(&mut self, job: usize, group: usize) -> SimTimeMs {
-        let GroupState::Running { since, .. } = self.jobs[job].groups[group].state else {
+        let GroupState::Running { since, .. } = self.jobs.run(job).groups[group].state else {
             return 0;
         };
         let ran = self.now - since;
         self.freed();
-        let run = &mut self.jobs[job];
+        let run = self.jobs.run_mut(job);
         let g = &mut run.groups[group];
         run.gpu_ms += ran * u64::from(g.gpus);
         g.state = GroupState::Done;
         self.busy[run.vc] -= g.gpus;
-        self.model.release(&g.request.name);
+        self.model.release(&run.spec.groups[group].name);
         if !self.keep_log {
             // Only the log and the job's node list read the pods of a run that ended;
             // without them, a million-job run need not keep a million placements.
-            g.last_pods = Vec::new();
+            run.groups[group].last_pods = Vec::new();
         }
         ran
     }
@@ -462,56 +559,72 @@ impl<'a> Engine<'a> {
     fn on_group_finished(&mut self, job: usize, group: usize) {
         self.stop_run(job, group);
         if self.keep_log {
-            let g = &self.jobs[job].groups[group];
-            self.events.push(SimEvent::GroupFinished {
+            let run = self.jobs.run(job);
+            let event = SimEvent::GroupFinished {
                 t: self.now,
-                job: self.job_id(job),
-                group: g.request.name.clone(),
-                pods: g.last_pods.clone(),
-            });
+                job: run.spec.id.clone(),
+                group: run.spec.groups[group].name.clone(),
+                pods: run.groups[group].last_pods.clone(),
+            };
+            self.sink.event(event);
         }
-        if self.jobs[job]
+        if self
+            .jobs
+            .run(job)
             .groups
             .iter()
             .all(|g| g.state == GroupState::Done)
         {
-            self.jobs[job].state = JobState::Finished;
-            self.jobs[job].end_ms = Some(self.now);
+            self.set_ended(job, JobState::Finished);
             if self.keep_log {
-                self.events.push(SimEvent::JobFinished {
+                let event = SimEvent::JobFinished {
                     t: self.now,
                     job: self.job_id(job),
-                });
+                };
+                self.sink.event(event);
             }
         }
+    }
+
+    /// Marks a job over; it is retired after the batch.
+    fn set_ended(&mut self, job: usize, state: JobState) {
+        let now = self.now;
+        let run = self.jobs.run_mut(job);
+        run.state = state;
+        run.end_ms = Some(now);
+        self.ended.push(job);
     }
 
     /// Ends a job early (killed or rejected): running groups leave, waiting ones are dropped.
     fn end_job(&mut self, job: usize, state: JobState) {
-        for g in 0..self.jobs[job].groups.len() {
-            match self.jobs[job].groups[g].state {
+        for g in 0..self.jobs.run(job).groups.len() {
+            match self.jobs.run(job).groups[g].state {
                 GroupState::Running { .. } => {
                     self.stop_run(job, g);
                 }
                 GroupState::Waiting => self.dequeue(job, g),
-                _ => {}
+                GroupState::Done => {}
             }
-            self.jobs[job].groups[g].state = GroupState::Done;
+            self.jobs.run_mut(job).groups[g].state = GroupState::Done;
         }
-        self.jobs[job].state = state;
-        self.jobs[job].end_ms = Some(self.now);
+        self.set_ended(job, state);
     }
 
     fn on_job_killed(&mut self, job: usize) {
-        if self.jobs[job].state != JobState::Active {
+        if self
+            .jobs
+            .get(job)
+            .is_none_or(|run| run.state != JobState::Active)
+        {
             return; // already over
         }
         self.end_job(job, JobState::Killed);
         if self.keep_log {
-            self.events.push(SimEvent::JobKilled {
+            let event = SimEvent::JobKilled {
                 t: self.now,
                 job: self.job_id(job),
-            });
+            };
+            self.sink.event(event);
         }
     }
 
@@ -564,7 +677,7 @@ impl<'a> Engine<'a> {
             }
         };
         if self.keep_log {
-            self.events.push(logged);
+            self.sink.event(logged);
         }
         if matches!(kind, NodeEventKind::Down | NodeEventKind::Removed) {
             self.interrupt_node(&node);
@@ -573,9 +686,9 @@ impl<'a> Engine<'a> {
 
     /// Kills and requeues every group running on `node`.
     fn interrupt_node(&mut self, node: &str) {
-        for j in 0..self.jobs.len() {
-            for g in 0..self.jobs[j].groups.len() {
-                let group = &self.jobs[j].groups[g];
+        for j in self.jobs.seqs() {
+            for g in 0..self.jobs.run(j).groups.len() {
+                let group = &self.jobs.run(j).groups[g];
                 if matches!(group.state, GroupState::Running { .. })
                     && group.last_pods.iter().any(|p| p.node == node)
                 {
@@ -591,7 +704,8 @@ impl<'a> Engine<'a> {
     fn interrupt(&mut self, job: usize, group: usize, why: Interruption) {
         let ran = self.stop_run(job, group);
         let checkpoint = self.scenario.checkpoint_interval_ms;
-        let g = &mut self.jobs[job].groups[group];
+        let run = self.jobs.run_mut(job);
+        let g = &mut run.groups[group];
         let work = g.work_done_ms + ran;
         g.work_done_ms = match checkpoint {
             Some(c) => work / c * c,
@@ -599,32 +713,36 @@ impl<'a> Engine<'a> {
         };
         g.state = GroupState::Waiting;
         g.last_wait_reason = None;
-        self.enqueue(job, group);
         if let Interruption::Preempted { .. } = why {
-            self.jobs[job].preemptions += 1;
+            run.preemptions += 1;
         }
+        self.enqueue(job, group);
         if !self.keep_log {
             return;
         }
-        let g = &self.jobs[job].groups[group];
-        let (group_name, pods) = (g.request.name.clone(), g.last_pods.clone());
+        let run = self.jobs.run(job);
+        let (job_id, group_name, pods) = (
+            run.spec.id.clone(),
+            run.spec.groups[group].name.clone(),
+            run.groups[group].last_pods.clone(),
+        );
         let event = match why {
             Interruption::Preempted { by } => SimEvent::GroupPreempted {
                 t: self.now,
-                job: self.job_id(job),
+                job: job_id,
                 group: group_name,
                 by: self.job_id(by),
                 pods,
             },
             Interruption::NodeFailed { node } => SimEvent::GroupFailed {
                 t: self.now,
-                job: self.job_id(job),
+                job: job_id,
                 group: group_name,
                 node,
                 pods,
             },
         };
-        self.events.push(event);
+        self.sink.event(event);
     }
 
     /// Offers waiting groups to the model in queue order (see the module docs).
@@ -641,7 +759,7 @@ impl<'a> Engine<'a> {
         // Each extra pass follows a release during the previous one (a preemption, mostly),
         // and preemption only goes down in priority, so passes are few; the cap guards
         // against a model that preempts in circles.
-        let max_passes = 2 + self.group_index.len();
+        let max_passes = 2 + self.groups_seen;
         for _ in 0..max_passes {
             let offer_all = std::mem::take(&mut self.dirty);
             let mut blocked = BlockedClasses::default();
@@ -688,10 +806,10 @@ impl<'a> Engine<'a> {
             blocked.reasons.clear();
             blocked.frees = self.frees;
         }
-        let class = self.jobs[job].groups[group].class;
+        let class = self.jobs.run(job).groups[group].class;
         if let Some(reason) = blocked.reasons.get(&class) {
             // Logged once: a group passed over keeps the reason it first got.
-            if self.jobs[job].groups[group].last_wait_reason.is_none() {
+            if self.jobs.run(job).groups[group].last_wait_reason.is_none() {
                 let reason = Rc::clone(reason);
                 self.wait(job, group, &reason);
             }
@@ -700,7 +818,7 @@ impl<'a> Engine<'a> {
         let offered = self.offer(job, group);
         if let Offered::Waiting = offered
             && blocked.frees == self.frees
-            && let Some(reason) = &self.jobs[job].groups[group].last_wait_reason
+            && let Some(reason) = &self.jobs.run(job).groups[group].last_wait_reason
         {
             blocked.reasons.insert(class, Rc::clone(reason));
         }
@@ -740,19 +858,24 @@ impl<'a> Engine<'a> {
                 continue;
             }
             if let Some(&(vj, vg)) = self.group_index.get(name.as_str()) {
-                self.events.push(SimEvent::GroupDowngraded {
+                let victim = self.jobs.run(vj);
+                let event = SimEvent::GroupDowngraded {
                     t: self.now,
-                    job: self.job_id(vj),
-                    group: self.jobs[vj].groups[vg].request.name.clone(),
+                    job: victim.spec.id.clone(),
+                    group: victim.spec.groups[vg].name.clone(),
                     by: self.job_id(job),
-                });
+                };
+                self.sink.event(event);
             }
         }
         verdict
     }
 
     fn offer(&mut self, job: usize, group: usize) -> Offered {
-        let request = self.jobs[job].groups[group].request;
+        // A cheap handle on the spec, so the request stays readable while the engine
+        // changes.
+        let spec = self.jobs.run(job).spec.clone();
+        let request = &spec.groups[group];
         match self.ask(request, job) {
             Verdict::Start(placement) => {
                 self.start(job, group, &placement);
@@ -763,7 +886,7 @@ impl<'a> Engine<'a> {
                     match self.group_index.get(victim.group.as_str()) {
                         Some(&(vj, vg))
                             if matches!(
-                                self.jobs[vj].groups[vg].state,
+                                self.jobs.run(vj).groups[vg].state,
                                 GroupState::Running { .. }
                             ) =>
                         {
@@ -807,10 +930,10 @@ impl<'a> Engine<'a> {
     }
 
     fn start(&mut self, job: usize, group: usize, placement: &GroupPlacement) {
-        let duration = self.scenario.jobs[job].duration_ms;
         self.dequeue(job, group);
         let now = self.now;
-        let run = &mut self.jobs[job];
+        let run = self.jobs.run_mut(job);
+        let duration = run.spec.duration_ms;
         run.start_ms.get_or_insert(now);
         let g = &mut run.groups[group];
         g.epoch += 1;
@@ -823,16 +946,16 @@ impl<'a> Engine<'a> {
         let remaining = duration.saturating_sub(g.work_done_ms).max(1);
         let (epoch, gpus) = (g.epoch, g.gpus);
         self.busy[run.vc] += gpus;
-        self.queue
-            .push(now + remaining, Event::Finish { job, group, epoch });
+        self.push_event(now + remaining, Event::Finish { job, group, epoch });
         if self.keep_log {
-            let g = &self.jobs[job].groups[group];
-            self.events.push(SimEvent::GroupStarted {
+            let run = self.jobs.run(job);
+            let event = SimEvent::GroupStarted {
                 t: now,
-                job: self.job_id(job),
-                group: g.request.name.clone(),
-                pods: g.last_pods.clone(),
-            });
+                job: run.spec.id.clone(),
+                group: run.spec.groups[group].name.clone(),
+                pods: run.groups[group].last_pods.clone(),
+            };
+            self.sink.event(event);
         }
     }
 
@@ -840,7 +963,8 @@ impl<'a> Engine<'a> {
     /// reason changes (the text before its first `:`, e.g. "waiting for quota"), not
     /// when only the live counts in it do — those would log a line per group per release.
     fn wait(&mut self, job: usize, group: usize, reason: &str) {
-        let g = &mut self.jobs[job].groups[group];
+        let run = self.jobs.run_mut(job);
+        let g = &mut run.groups[group];
         if let Some(last) = g.last_wait_reason.as_deref()
             && reason_kind(last) == reason_kind(reason)
         {
@@ -850,66 +974,134 @@ impl<'a> Engine<'a> {
         if !self.keep_log {
             return;
         }
-        let name = g.request.name.clone();
-        self.events.push(SimEvent::GroupWaiting {
+        let event = SimEvent::GroupWaiting {
             t: self.now,
-            job: self.job_id(job),
-            group: name,
+            job: run.spec.id.clone(),
+            group: run.spec.groups[group].name.clone(),
             reason: reason.to_string(),
-        });
+        };
+        self.sink.event(event);
     }
 
     fn reject(&mut self, job: usize, reason: String) {
         self.end_job(job, JobState::Rejected);
         if self.keep_log {
-            self.events.push(SimEvent::JobRejected {
+            let event = SimEvent::JobRejected {
                 t: self.now,
                 job: self.job_id(job),
                 reason,
-            });
+            };
+            self.sink.event(event);
         }
     }
 
     fn record_timeline(&mut self) {
-        let last = self.timeline.last().expect("starts with a point at 0");
+        let last = &self.last_point;
         if last.busy_by_vc.counts() == self.busy.as_slice()
             && last.capacity_gpus == self.capacity_gpus
         {
             return;
         }
-        if last.t == self.now {
-            self.timeline.pop();
-        } else if let Some(totals) = &mut self.gpu_time {
-            // Summary only: the point is summed up to now and dropped, as summarising
-            // the whole timeline would sum it.
-            let held_ms = self.now - last.t;
-            totals.add(last, held_ms, &self.vcs);
-            self.timeline.pop();
-        }
-        self.timeline.push(TimelinePoint {
+        let point = TimelinePoint {
             t: self.now,
             busy_by_vc: VcGpus::new(Arc::clone(&self.vc_names), self.busy.clone()),
             capacity_gpus: self.capacity_gpus,
-        });
+        };
+        // A change at the same time replaces the point; otherwise the old one is final.
+        let done = std::mem::replace(&mut self.last_point, point);
+        if done.t != self.now {
+            self.sink.timeline(done, self.now, &self.vcs);
+        }
     }
 
-    /// The run's result and, for [`Recording::SummaryOnly`], its timeline's integral.
-    fn finish(mut self) -> (RunResult, Option<GpuTimeTotals>) {
-        let end_ms = self.now;
-        if let Some(totals) = &mut self.gpu_time
-            && let Some(last) = self.timeline.pop()
-        {
-            let held_ms = end_ms.saturating_sub(last.t);
-            totals.add(&last, held_ms, &self.vcs);
+    /// Hands the jobs that ended in this batch to the sink and forgets them.
+    fn retire_ended(&mut self) {
+        for job in std::mem::take(&mut self.ended) {
+            self.retire(job);
         }
+    }
+
+    /// Hands a job's record to the sink and drops its state.
+    fn retire(&mut self, job: usize) {
+        let Some(run) = self.jobs.take(job) else {
+            return;
+        };
+        for request in &run.spec.groups {
+            self.group_index.remove(request.name.as_str());
+        }
+        let nodes: BTreeSet<&String> = if self.keep_log {
+            run.groups
+                .iter()
+                .flat_map(|g| g.last_pods.iter().map(|p| &p.node))
+                .collect()
+        } else {
+            BTreeSet::new()
+        };
+        let spec = &run.spec;
+        let record = JobRecord {
+            id: spec.id.clone(),
+            vc: spec.vc.clone(),
+            priority: spec.priority,
+            gpus: spec.gpus(),
+            submit_ms: spec.submit_ms,
+            start_ms: run.start_ms,
+            end_ms: run.end_ms,
+            outcome: match run.state {
+                JobState::Finished => JobOutcome::Finished,
+                JobState::Killed => JobOutcome::Killed,
+                JobState::Rejected => JobOutcome::Rejected,
+                JobState::Active => JobOutcome::Unfinished,
+            },
+            preemptions: run.preemptions,
+            nodes: nodes.into_iter().cloned().collect(),
+            gpu_ms: run.gpu_ms,
+        };
+        self.sink.job(job, record);
+    }
+
+    /// Ends the run: jobs still in flight (and those never submitted) are recorded as
+    /// they stand. Returns the run's header and the sink.
+    fn finish(mut self) -> (RunResult, S) {
+        let end_ms = self.now;
+        self.retire_ended();
         // Groups still running at the end held their GPUs until then.
-        for run in &mut self.jobs {
+        for job in self.jobs.seqs() {
+            let run = self.jobs.run_mut(job);
             for g in &run.groups {
                 if let GroupState::Running { since, .. } = g.state {
                     run.gpu_ms += (end_ms - since) * u64::from(g.gpus);
                 }
             }
+            self.retire(job);
         }
+        // Jobs the horizon cut off before their submit.
+        while let Some(spec) = self.source.next_job() {
+            let seq = self.jobs.next_seq();
+            self.jobs.base = seq + 1;
+            let record = JobRecord {
+                id: spec.id.clone(),
+                vc: spec.vc.clone(),
+                priority: spec.priority,
+                gpus: spec.gpus(),
+                submit_ms: spec.submit_ms,
+                start_ms: None,
+                end_ms: None,
+                outcome: JobOutcome::Unfinished,
+                preemptions: 0,
+                nodes: Vec::new(),
+                gpu_ms: 0,
+            };
+            self.sink.job(seq, record);
+        }
+        let last = std::mem::replace(
+            &mut self.last_point,
+            TimelinePoint {
+                t: end_ms,
+                busy_by_vc: VcGpus::new(Arc::clone(&self.vc_names), Vec::new()),
+                capacity_gpus: 0,
+            },
+        );
+        self.sink.timeline(last, end_ms, &self.vcs);
         let total_gpus: u64 = self
             .scenario
             .config
@@ -917,42 +1109,7 @@ impl<'a> Engine<'a> {
             .iter()
             .map(|c| c.leaf_count())
             .sum();
-        let mut order: Vec<usize> = (0..self.jobs.len()).collect();
-        order.sort_by_key(|&j| (self.scenario.jobs[j].submit_ms, j));
-        let jobs = order
-            .into_iter()
-            .map(|j| {
-                let spec = &self.scenario.jobs[j];
-                let run = &self.jobs[j];
-                let nodes: BTreeSet<&String> = if self.keep_log {
-                    run.groups
-                        .iter()
-                        .flat_map(|g| g.last_pods.iter().map(|p| &p.node))
-                        .collect()
-                } else {
-                    BTreeSet::new()
-                };
-                JobRecord {
-                    id: spec.id.clone(),
-                    vc: spec.vc.clone(),
-                    priority: spec.priority,
-                    gpus: spec.gpus(),
-                    submit_ms: spec.submit_ms,
-                    start_ms: run.start_ms,
-                    end_ms: run.end_ms,
-                    outcome: match run.state {
-                        JobState::Finished => JobOutcome::Finished,
-                        JobState::Killed => JobOutcome::Killed,
-                        JobState::Rejected => JobOutcome::Rejected,
-                        JobState::Pending | JobState::Active => JobOutcome::Unfinished,
-                    },
-                    preemptions: run.preemptions,
-                    nodes: nodes.into_iter().cloned().collect(),
-                    gpu_ms: run.gpu_ms,
-                }
-            })
-            .collect();
-        let result = RunResult {
+        let header = RunResult {
             scenario: self.scenario.name.clone(),
             model: self.model.name().to_string(),
             seed: self.scenario.seed,
@@ -960,11 +1117,11 @@ impl<'a> Engine<'a> {
             total_gpus: u32::try_from(total_gpus).unwrap_or(u32::MAX),
             vcs: self.vcs,
             nodes: self.nodes,
-            jobs,
-            events: self.events,
-            timeline: self.timeline,
+            jobs: Vec::new(),
+            events: Vec::new(),
+            timeline: Vec::new(),
         };
-        (result, self.gpu_time)
+        (header, self.sink)
     }
 }
 

@@ -5,6 +5,8 @@
 //! - [`engine`]: running one scenario through one scheduler model.
 //! - [`queue`]: the event queue.
 //! - [`record`]: what a run produces ([`RunResult`]).
+//! - [`source`]: where a run's jobs come from, in submit order.
+//! - [`sink`]: where a run's output goes as it is made.
 //! - [`from_trace`]: trace jobs as scenario jobs for a given cluster (pod shapes).
 
 pub mod engine;
@@ -12,6 +14,8 @@ pub mod from_trace;
 pub mod queue;
 pub mod record;
 pub mod scenario;
+pub mod sink;
+pub mod source;
 
 pub use engine::{PROGRESS_EVERY_EVENTS, run_model, simulate, simulate_with_progress};
 pub use record::*;

@@ -1,13 +1,13 @@
-//! The engine's event queue: a binary heap keyed by `(time, seq)`. It owns ordering only;
-//! what an event means is the engine's business.
+//! The engine's event queue: a binary heap keyed by `(time, rank, seq)`. It owns ordering
+//! only; what an event means is the engine's business.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
 use super::record::SimTimeMs;
 
-/// A min-queue of events by time. Events with equal times come out in the order they
-/// were pushed.
+/// A min-queue of events by time. Events with equal times come out by rank (lower
+/// first), then in the order they were pushed.
 #[derive(Debug, Clone)]
 pub struct EventQueue<E> {
     // The key is `(time, seq)` and not just `time`: a binary heap is not stable, so two
@@ -21,13 +21,14 @@ pub struct EventQueue<E> {
 #[derive(Debug, Clone)]
 struct Entry<E> {
     time_ms: SimTimeMs,
+    rank: u8,
     seq: u64,
     event: E,
 }
 
 impl<E> PartialEq for Entry<E> {
     fn eq(&self, other: &Self) -> bool {
-        (self.time_ms, self.seq) == (other.time_ms, other.seq)
+        self.key() == other.key()
     }
 }
 
@@ -41,7 +42,13 @@ impl<E> PartialOrd for Entry<E> {
 
 impl<E> Ord for Entry<E> {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        (self.time_ms, self.seq).cmp(&(other.time_ms, other.seq))
+        self.key().cmp(&other.key())
+    }
+}
+
+impl<E> Entry<E> {
+    fn key(&self) -> (SimTimeMs, u8, u64) {
+        (self.time_ms, self.rank, self.seq)
     }
 }
 
@@ -60,12 +67,21 @@ impl<E> EventQueue<E> {
         }
     }
 
-    /// Adds `event` at `time_ms`, after every event already queued at that time.
+    /// Adds `event` at `time_ms` with rank 0, after every rank-0 event already queued at
+    /// that time.
     pub fn push(&mut self, time_ms: SimTimeMs, event: E) {
+        self.push_ranked(time_ms, 0, event);
+    }
+
+    /// Adds `event` at `time_ms`: after every event queued at that time with a rank up to
+    /// `rank`, before those with a higher rank. Ranks let a caller fix the order of kinds
+    /// of events at one time whatever order they were pushed in.
+    pub fn push_ranked(&mut self, time_ms: SimTimeMs, rank: u8, event: E) {
         let seq = self.next_seq;
         self.next_seq += 1;
         self.heap.push(Reverse(Entry {
             time_ms,
+            rank,
             seq,
             event,
         }));
@@ -81,7 +97,8 @@ impl<E> EventQueue<E> {
         self.heap.peek().map(|Reverse(e)| (e.time_ms, &e.event))
     }
 
-    /// Removes and returns the earliest event (the first pushed among equal times).
+    /// Removes and returns the earliest event (the lowest rank, then the first pushed,
+    /// among equal times).
     pub fn pop(&mut self) -> Option<(SimTimeMs, E)> {
         self.heap.pop().map(|Reverse(e)| (e.time_ms, e.event))
     }
@@ -134,6 +151,18 @@ mod tests {
         let order: Vec<i32> = std::iter::from_fn(|| q.pop().map(|(_, e)| e)).collect();
         let expected: Vec<i32> = std::iter::once(-1).chain(0..100).collect();
         assert_eq!(order, expected);
+    }
+
+    #[test]
+    fn lower_ranks_come_out_first_at_equal_times() {
+        let mut q = EventQueue::new();
+        q.push_ranked(5, 2, "finish");
+        q.push_ranked(5, 0, "kill");
+        q.push_ranked(4, 2, "early");
+        q.push_ranked(5, 1, "node");
+        q.push_ranked(5, 0, "kill-2");
+        let order: Vec<&str> = std::iter::from_fn(|| q.pop().map(|(_, e)| e)).collect();
+        assert_eq!(order, vec!["early", "kill", "kill-2", "node", "finish"]);
     }
 
     #[test]

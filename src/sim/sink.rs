@@ -1,0 +1,115 @@
+//! Where a run's output goes as the engine makes it: a [`RunSink`] receives the event log,
+//! the timeline points and the job records one at a time, so that what is kept is the
+//! sink's choice. [`CollectRun`] keeps everything (a [`RunResult`] for the reports);
+//! [`LeanRun`] keeps the job records and sums the timeline; a sink that writes files or
+//! tallies as it goes keeps nothing per job.
+
+use std::collections::BTreeMap;
+
+use super::record::*;
+
+/// Receives one run's output, in the order the engine makes it.
+pub trait RunSink {
+    /// Whether the run builds its event log and keeps the nodes each job ran on (both
+    /// cost memory and time only the reports need).
+    fn logs(&self) -> bool;
+
+    /// One event of the log, in time order; called only when [`RunSink::logs`].
+    fn event(&mut self, event: SimEvent);
+
+    /// A point of the busy-GPU timeline, final, held until `until_ms` (the next point's
+    /// time, or the end of the run). Points come in time order.
+    fn timeline(
+        &mut self,
+        point: TimelinePoint,
+        until_ms: SimTimeMs,
+        vcs: &BTreeMap<String, VcCapacity>,
+    );
+
+    /// A job's record, when it ended (or at the end of the run for jobs that did not);
+    /// `seq` is the job's place in submit order. Records come in the order jobs end.
+    fn job(&mut self, seq: usize, record: JobRecord);
+}
+
+/// Keeps all of a run: the event log, every timeline point and every job's record.
+#[derive(Debug, Default)]
+pub struct CollectRun {
+    events: Vec<SimEvent>,
+    timeline: Vec<TimelinePoint>,
+    jobs: Vec<(usize, JobRecord)>,
+}
+
+impl CollectRun {
+    /// `header` (the run's identity and totals, with no jobs, events or timeline) filled
+    /// with what was collected; jobs in submit order.
+    pub fn into_result(mut self, header: RunResult) -> RunResult {
+        self.jobs.sort_unstable_by_key(|(seq, _)| *seq);
+        RunResult {
+            jobs: self.jobs.into_iter().map(|(_, job)| job).collect(),
+            events: self.events,
+            timeline: self.timeline,
+            ..header
+        }
+    }
+}
+
+impl RunSink for CollectRun {
+    fn logs(&self) -> bool {
+        true
+    }
+
+    fn event(&mut self, event: SimEvent) {
+        self.events.push(event);
+    }
+
+    fn timeline(&mut self, point: TimelinePoint, _: SimTimeMs, _: &BTreeMap<String, VcCapacity>) {
+        self.timeline.push(point);
+    }
+
+    fn job(&mut self, seq: usize, record: JobRecord) {
+        self.jobs.push((seq, record));
+    }
+}
+
+/// Keeps the job records (without their nodes) and, instead of the timeline, its
+/// integral: what a summary needs, without the log.
+#[derive(Debug, Default)]
+pub struct LeanRun {
+    totals: GpuTimeTotals,
+    jobs: Vec<(usize, JobRecord)>,
+}
+
+impl LeanRun {
+    /// `header` with the job records (in submit order; empty log and timeline), and the
+    /// timeline's integral.
+    pub fn into_result(mut self, header: RunResult) -> (RunResult, GpuTimeTotals) {
+        self.jobs.sort_unstable_by_key(|(seq, _)| *seq);
+        let result = RunResult {
+            jobs: self.jobs.into_iter().map(|(_, job)| job).collect(),
+            ..header
+        };
+        (result, self.totals)
+    }
+}
+
+impl RunSink for LeanRun {
+    fn logs(&self) -> bool {
+        false
+    }
+
+    fn event(&mut self, _: SimEvent) {}
+
+    fn timeline(
+        &mut self,
+        point: TimelinePoint,
+        until_ms: SimTimeMs,
+        vcs: &BTreeMap<String, VcCapacity>,
+    ) {
+        self.totals
+            .add(&point, until_ms.saturating_sub(point.t), vcs);
+    }
+
+    fn job(&mut self, seq: usize, record: JobRecord) {
+        self.jobs.push((seq, record));
+    }
+}
