@@ -10,7 +10,10 @@
 //! With `CELLSIM_BENCH_TRACE=FILE` it instead replays that trace (e.g. a million-job
 //! `cellsim gen-trace` output) on a 10,000-GPU cluster (`CELLSIM_BENCH_CLUSTER` to change
 //! it) under `hived` through the summary-only path, or, with `CELLSIM_BENCH_FULL=1` too,
-//! with every report as above.
+//! with every report as above. With `CELLSIM_BENCH_STREAM=1` (and no `CELLSIM_BENCH_FULL`)
+//! the summary-only path reads the trace as a stream (`replay::prepare_streamed` and
+//! `StreamedReplay::run` into a `SummarySink`), so that the run holds only the jobs in
+//! flight: the peak printed is then the whole process's.
 //!
 //! A bench binary rather than criterion: one pass takes seconds and the point is the
 //! split. Run with `cargo bench --bench replay`; under `cargo test --benches` it does
@@ -20,8 +23,9 @@ use std::hint::black_box;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use cellsim::replay::{Replay, ReplayOptions, prepare};
+use cellsim::replay::{Replay, ReplayOptions, prepare, prepare_streamed};
 use cellsim::report;
+use cellsim::report::summary::SummarySink;
 use cellsim::sched::MODEL_NAMES;
 use cellsim::sim::{Scenario, run_model};
 
@@ -69,6 +73,41 @@ fn lean_scale_run(trace: &str) {
     );
 }
 
+/// The streamed summary path at scale: like [`lean_scale_run`], but the trace is read
+/// row by row for the run (after a sizing and a counting pass) and nothing per job is
+/// kept except its wait and JCT.
+fn streamed_scale_run(trace: &str) {
+    let cluster = std::env::var("CELLSIM_BENCH_CLUSTER")
+        .unwrap_or_else(|_| "1250x V100x8 rack=10".to_string());
+    let options = ReplayOptions {
+        cluster,
+        trace: PathBuf::from(trace),
+        ..ReplayOptions::default()
+    };
+    let started = Instant::now();
+    let streamed = prepare_streamed(&options)
+        .expect("the trace and cluster read")
+        .expect("the trace is in submit order");
+    let read = started.elapsed();
+    let read_peak = peak_rss_mib().unwrap_or(f64::NAN);
+    let started = Instant::now();
+    let (header, sink) = streamed
+        .run("hived", SummarySink::default(), &|_, _| {})
+        .expect("the run reads the trace");
+    let summary = sink.summary(&header);
+    let simulate = started.elapsed();
+    println!(
+        "{} jobs, streamed: read passes {:.3} s (peak {read_peak:.0} MiB), run {:.3} s \
+         (peak {:.0} MiB); {} finished, utilisation {:.4}",
+        streamed.jobs,
+        read.as_secs_f64(),
+        simulate.as_secs_f64(),
+        peak_rss_mib().unwrap_or(f64::NAN),
+        summary.overall.finished,
+        summary.utilisation,
+    );
+}
+
 fn main() {
     if !std::env::args().any(|a| a == "--bench") {
         return; // `cargo test --benches`: nothing to smoke-test without minutes to spare
@@ -77,6 +116,8 @@ fn main() {
         if std::env::var_os("CELLSIM_BENCH_FULL").is_some() {
             let (prepared, read) = prepare_scale_run(&trace);
             full_runs(&prepared.scenario, read, &["hived"]);
+        } else if std::env::var_os("CELLSIM_BENCH_STREAM").is_some() {
+            streamed_scale_run(&trace);
         } else {
             lean_scale_run(&trace);
         }

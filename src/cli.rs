@@ -253,6 +253,12 @@ pub struct ReplayArgs {
     /// guarantee, for hived and yarn-cs): one extra run per VC and model.
     #[arg(long)]
     pub sharing: bool,
+    /// Write only summary.json and vcs.csv per model (no jobs.csv, events.log, timeline or
+    /// plots). A trace already in submit order (e.g. gen-trace's) is then read as a
+    /// stream, so memory stays small whatever its length; other traces are sorted in
+    /// memory first.
+    #[arg(long, conflicts_with = "sharing")]
+    pub summary_only: bool,
     /// No progress bar.
     #[arg(long, short)]
     pub quiet: bool,

@@ -254,6 +254,9 @@ fn compare(args: &CompareArgs) -> Result<(), Failure> {
 /// `cellsim replay`: build the cluster, read the trace, then run and report as `run`.
 fn replay(args: &ReplayArgs) -> Result<(), Failure> {
     let options = replay_options(args).map_err(Failure::InvalidInput)?;
+    if args.summary_only {
+        return replay_summaries(&options, args);
+    }
     let prepared =
         cellsim::replay::prepare(&options).map_err(|e| Failure::InvalidInput(e.to_string()))?;
     let out = args
@@ -281,6 +284,104 @@ fn replay(args: &ReplayArgs) -> Result<(), Failure> {
         quiet: args.quiet,
     };
     simulate_and_report(&scenario, &run_args).map(|_| ())
+}
+
+/// `cellsim replay --summary-only`: per model only `summary.json` and `vcs.csv`. A trace
+/// in submit order is read as a stream for each run (a run then holds the jobs in
+/// flight and a wait and JCT per job); another is sorted in memory first.
+fn replay_summaries(
+    options: &cellsim::replay::ReplayOptions,
+    args: &ReplayArgs,
+) -> Result<(), Failure> {
+    use cellsim::report::summary::{SummarySink, run_summary, summary_json};
+    let invalid = |e: cellsim::replay::ReplayError| Failure::InvalidInput(e.to_string());
+    let streamed = cellsim::replay::prepare_streamed(options).map_err(invalid)?;
+    let in_memory = match streamed {
+        Some(_) => None,
+        None => {
+            eprintln!(
+                "note: the trace is not in submit order, so it is read into memory and sorted \
+                 (a sorted trace, such as gen-trace's, is streamed)"
+            );
+            Some(cellsim::replay::prepare(options).map_err(invalid)?)
+        }
+    };
+    let (scenario, ingest_text, jobs) = match (&streamed, &in_memory) {
+        (Some(s), _) => (&s.scenario, s.ingest_text(), s.jobs),
+        (None, Some(p)) => (
+            &p.scenario,
+            cellsim::replay::ingest_text(p),
+            p.scenario.jobs.len(),
+        ),
+        (None, None) => unreachable!("one of the two was prepared"),
+    };
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("out").join(&scenario.name));
+    eprint!("{ingest_text}");
+    report::write_exports(
+        &out,
+        &[report::Export {
+            file_name: "ingest.txt".to_string(),
+            bytes: ingest_text.into_bytes(),
+        }],
+    )
+    .map_err(Failure::Write)?;
+    let progress = Progress::new(args.quiet);
+    let mut summaries = Vec::new();
+    for model in &scenario.models {
+        let summary = match &streamed {
+            Some(s) => {
+                // A trace job is one group: a submit and a finish each.
+                let bar = progress.run_bar(model, 2 * jobs as u64);
+                let ran = s.run(model, SummarySink::default(), &|now, events| {
+                    bar.update(now, events)
+                });
+                bar.finish();
+                let (header, sink) = ran.map_err(invalid)?;
+                sink.summary(&header)
+            }
+            None => run_summary(scenario, model).map_err(Failure::InvalidInput)?,
+        };
+        // Written after each run, so a later failure loses nothing.
+        report::write_exports(
+            &out.join(model),
+            &[
+                report::Export {
+                    file_name: "summary.json".to_string(),
+                    bytes: summary_json(&summary).into_bytes(),
+                },
+                report::Export {
+                    file_name: "vcs.csv".to_string(),
+                    bytes: report::tables::vcs_csv(&summary),
+                },
+            ],
+        )
+        .map_err(Failure::Write)?;
+        summaries.push(summary);
+    }
+    let mut stdout = std::io::stdout().lock();
+    let _ = writeln!(
+        stdout,
+        "scenario {}: {jobs} jobs, {} model{}{}",
+        scenario.name,
+        scenario.models.len(),
+        if scenario.models.len() == 1 { "" } else { "s" },
+        if streamed.is_some() {
+            " (trace streamed)"
+        } else {
+            ""
+        }
+    );
+    let _ = stdout.write_all(report::tables::summary_table(&summaries).as_bytes());
+    let _ = writeln!(
+        stdout,
+        "reports: per model {}/<model>/ (summary.json, vcs.csv), and {}/ingest.txt",
+        out.display(),
+        out.display()
+    );
+    Ok(())
 }
 
 /// The library's replay options: the scenario file's, if any, overridden by the flags.

@@ -14,8 +14,11 @@ use crate::config::builders::{
     vcs_from_file,
 };
 use crate::sched::{MODEL_NAMES, ModelOptions};
-use crate::sim::from_trace::{ClusterShape, sim_jobs};
-use crate::sim::{Scenario, SimTimeMs};
+use crate::sim::engine::run_model_into;
+use crate::sim::from_trace::{ClusterShape, sim_job, sim_jobs};
+use crate::sim::sink::RunSink;
+use crate::sim::source::StreamedJobs;
+use crate::sim::{RunResult, Scenario, SimJob, SimTimeMs};
 use crate::workload::detect::{ReadOptions, open_trace};
 use crate::workload::ingest::Ingest;
 use crate::workload::{IngestReport, TraceError};
@@ -94,34 +97,7 @@ pub(crate) fn gpu_time_by_vc(jobs: &[crate::workload::TraceJob]) -> BTreeMap<Str
 
 /// Builds the cluster, reads the trace and returns the scenario to run.
 pub fn prepare(options: &ReplayOptions) -> Result<Replay, ReplayError> {
-    for model in &options.models {
-        if !MODEL_NAMES.contains(&model.as_str()) {
-            return Err(ReplayError::Option(format!(
-                "unknown scheduler model {model:?}; use one of: {}",
-                MODEL_NAMES.join(", ")
-            )));
-        }
-    }
-    let cluster_error = |source| ReplayError::Cluster {
-        cluster: options.cluster.clone(),
-        source,
-    };
-    let started = Instant::now();
-    let format = match options.cluster_format {
-        Some(format) => format,
-        None => crate::config::builders::detect_cluster_format(&options.cluster)
-            .map_err(cluster_error)?,
-    };
-    let build = BuildOptions {
-        rack_nodes: options.rack_nodes,
-    };
-    let mut config =
-        build_cluster(&options.cluster, Some(format), &build).map_err(cluster_error)?;
-    if let Some(path) = &options.vcs_file {
-        config = vcs_from_file(&config, path).map_err(cluster_error)?;
-    }
-    let build_time = started.elapsed();
-
+    let cluster = build(options)?;
     let started = Instant::now();
     let reader = open_trace(&options.trace, &options.read)?;
     let ingest = Ingest {
@@ -130,22 +106,212 @@ pub fn prepare(options: &ReplayOptions) -> Result<Replay, ReplayError> {
     };
     let ingested = ingest.sorted(reader)?;
     let mut report = ingested.report;
-    // A config file brings its own VCs; a machine list or spec has only `default`, so the
-    // trace's VCs get guarantees in proportion to their GPU-time.
-    let vc_sizing = if format != ClusterFormat::Hived && options.vcs_file.is_none() {
-        Some(size_vcs(&mut config, &gpu_time_by_vc(&ingested.jobs)).map_err(cluster_error)?)
-    } else {
-        None
-    };
+    let mut config = cluster.config;
+    let vc_sizing = size_from_trace(options, cluster.format, &mut config, || {
+        gpu_time_by_vc(&ingested.jobs)
+    })?;
     let shape = ClusterShape::of(&config);
     let jobs = sim_jobs(ingested.jobs, &shape, &mut report);
     let read_time = started.elapsed();
+    Ok(Replay {
+        scenario: scenario(options, config, jobs, &report),
+        ingest: report,
+        vc_sizing,
+        build_time: cluster.build_time,
+        read_time,
+    })
+}
 
-    let name = options.name.clone().unwrap_or_else(|| stem(&options.trace));
+/// A replay whose trace is read again, row by row, for every run ([`StreamedReplay::jobs`])
+/// instead of held in memory: for traces already in submit order, such as `gen-trace`'s.
+/// A run then holds only the jobs in flight. Its scenario has no jobs; everything else
+/// (cluster, VCs, ingest notes, job count) is what [`prepare`] gives for the same trace,
+/// and so are the runs.
+#[derive(Debug, Clone)]
+pub struct StreamedReplay {
+    /// The scenario: the built cluster with its VCs, and no jobs.
+    pub scenario: Scenario,
+    /// Jobs each run replays.
+    pub jobs: usize,
+    /// Rows set aside or changed, by the reader, the ingest step and the shaping.
+    pub ingest: IngestReport,
+    /// How the VCs were sized from the trace, when they were.
+    pub vc_sizing: Option<VcSizing>,
+    /// Wall time to build the cluster.
+    pub build_time: Duration,
+    /// Wall time of the reading passes before the runs (sizing and counting).
+    pub read_time: Duration,
+    trace: PathBuf,
+    read: ReadOptions,
+    shape: ClusterShape,
+}
+
+/// A run's jobs read from a trace file (see [`StreamedReplay::jobs`]).
+pub type TraceJobs = StreamedJobs<Box<dyn Iterator<Item = Result<SimJob, TraceError>>>, TraceError>;
+
+impl StreamedReplay {
+    /// The trace's jobs for one run, shaped for the cluster, read as the run asks. After
+    /// the run, [`StreamedJobs::error`] says whether the file could not be read to its
+    /// end (e.g. it changed since [`prepare_streamed`] read it).
+    pub fn jobs(&self) -> Result<TraceJobs, ReplayError> {
+        let reader = open_trace(&self.trace, &self.read)?;
+        let shape = self.shape.clone();
+        // Notes were taken when the replay was prepared; this pass repeats them.
+        let mut notes = IngestReport::default();
+        let jobs = Ingest::default()
+            .stream(reader)
+            .filter_map(move |row| match row {
+                Ok(job) => sim_job(job, &shape, &mut notes).map(Ok),
+                Err(e) => Some(Err(e)),
+            });
+        let vcs = self
+            .scenario
+            .config
+            .virtual_clusters
+            .keys()
+            .cloned()
+            .collect();
+        Ok(StreamedJobs::new(Box::new(jobs), vcs))
+    }
+    /// Runs `model` over the trace, handing the output to `sink`; `progress` as in
+    /// [`crate::sim::simulate_with_progress`]. Returns the run's header and the sink.
+    /// Fails on an unknown model, or when the trace could not be read to its end this time.
+    pub fn run<S: RunSink>(
+        &self,
+        model: &str,
+        sink: S,
+        progress: &dyn Fn(SimTimeMs, u64),
+    ) -> Result<(RunResult, S), ReplayError> {
+        let mut jobs = self.jobs()?;
+        let ran = run_model_into(&self.scenario, &mut jobs, model, sink, progress)
+            .map_err(ReplayError::Option)?;
+        match jobs.into_error() {
+            Some(e) => Err(e.into()),
+            None => Ok(ran),
+        }
+    }
+}
+
+/// [`prepare`] for a trace in submit order, reading it as a stream: one pass to size the
+/// VCs, one to count and note what the cluster cannot run, and one per run later. Returns
+/// `None` when a row submits before the one before it: such a trace must be sorted in
+/// memory ([`prepare`]).
+pub fn prepare_streamed(options: &ReplayOptions) -> Result<Option<StreamedReplay>, ReplayError> {
+    let cluster = build(options)?;
+    let started = Instant::now();
+    let mut stream = Ingest::default().stream(open_trace(&options.trace, &options.read)?);
+    let mut demand: BTreeMap<String, u64> = BTreeMap::new();
+    for job in stream.by_ref() {
+        let job = job?;
+        // Looked up first: a VC name is cloned once, not once per job.
+        let weight = u64::from(job.gpus).saturating_mul(job.duration_ms);
+        match demand.get_mut(&job.vc) {
+            Some(total) => *total += weight,
+            None => {
+                demand.insert(job.vc.clone(), weight);
+            }
+        }
+    }
+    let mut report = stream.into_report();
+    if report.count(crate::workload::ingest::OUT_OF_ORDER) > 0 {
+        return Ok(None);
+    }
+    let mut config = cluster.config;
+    let vc_sizing = size_from_trace(options, cluster.format, &mut config, || demand)?;
+    let shape = ClusterShape::of(&config);
+    let mut jobs = 0;
+    for job in Ingest::default().stream(open_trace(&options.trace, &options.read)?) {
+        if sim_job(job?, &shape, &mut report).is_some() {
+            jobs += 1;
+        }
+    }
+    let read_time = started.elapsed();
+    Ok(Some(StreamedReplay {
+        scenario: scenario(options, config, Vec::new(), &report),
+        jobs,
+        ingest: report,
+        vc_sizing,
+        build_time: cluster.build_time,
+        read_time,
+        trace: options.trace.clone(),
+        read: options.read.clone(),
+        shape,
+    }))
+}
+
+/// The cluster a replay runs on, before VCs from the trace.
+struct BuiltCluster {
+    config: crate::config::CellConfig,
+    format: ClusterFormat,
+    build_time: Duration,
+}
+
+/// Checks the models and builds the cluster (with the VCs of `--vcs`, if given).
+fn build(options: &ReplayOptions) -> Result<BuiltCluster, ReplayError> {
+    for model in &options.models {
+        if !MODEL_NAMES.contains(&model.as_str()) {
+            return Err(ReplayError::Option(format!(
+                "unknown scheduler model {model:?}; use one of: {}",
+                MODEL_NAMES.join(", ")
+            )));
+        }
+    }
+    let started = Instant::now();
+    let format = match options.cluster_format {
+        Some(format) => format,
+        None => crate::config::builders::detect_cluster_format(&options.cluster)
+            .map_err(|e| cluster_error(options, e))?,
+    };
+    let build = BuildOptions {
+        rack_nodes: options.rack_nodes,
+    };
+    let mut config = build_cluster(&options.cluster, Some(format), &build)
+        .map_err(|e| cluster_error(options, e))?;
+    if let Some(path) = &options.vcs_file {
+        config = vcs_from_file(&config, path).map_err(|e| cluster_error(options, e))?;
+    }
+    Ok(BuiltCluster {
+        config,
+        format,
+        build_time: started.elapsed(),
+    })
+}
+
+fn cluster_error(options: &ReplayOptions, source: ClusterBuildError) -> ReplayError {
+    ReplayError::Cluster {
+        cluster: options.cluster.clone(),
+        source,
+    }
+}
+
+/// A config file brings its own VCs; a machine list or spec has only `default`, so the
+/// trace's VCs get guarantees in proportion to their GPU-time (`demand`, asked for only
+/// then).
+fn size_from_trace(
+    options: &ReplayOptions,
+    format: ClusterFormat,
+    config: &mut crate::config::CellConfig,
+    demand: impl FnOnce() -> BTreeMap<String, u64>,
+) -> Result<Option<VcSizing>, ReplayError> {
+    if format == ClusterFormat::Hived || options.vcs_file.is_some() {
+        return Ok(None);
+    }
+    size_vcs(config, &demand())
+        .map(Some)
+        .map_err(|e| cluster_error(options, e))
+}
+
+/// The replay's scenario over `config` with `jobs`.
+fn scenario(
+    options: &ReplayOptions,
+    config: crate::config::CellConfig,
+    jobs: Vec<SimJob>,
+    report: &IngestReport,
+) -> Scenario {
     let mut warnings = config.warnings.clone();
     warnings.extend(report.lines());
-    let scenario = Scenario {
-        name,
+    Scenario {
+        name: options.name.clone().unwrap_or_else(|| stem(&options.trace)),
         source: options.trace.display().to_string(),
         seed: options.seed,
         horizon_ms: options.horizon_ms,
@@ -160,14 +326,7 @@ pub fn prepare(options: &ReplayOptions) -> Result<Replay, ReplayError> {
         jobs,
         node_events: Vec::new(),
         warnings,
-    };
-    Ok(Replay {
-        scenario,
-        ingest: report,
-        vc_sizing,
-        build_time,
-        read_time,
-    })
+    }
 }
 
 /// A file's name without its extension (the whole name when it has none).
@@ -180,23 +339,46 @@ fn stem(path: &Path) -> String {
 /// What a replay read and set aside, for people: the trace's rows, the problems with
 /// counts and examples, and the VCs sized from the trace (one line each).
 pub fn ingest_text(replay: &Replay) -> String {
+    ingest_text_of(
+        &replay.scenario,
+        replay.scenario.jobs.len(),
+        &replay.ingest,
+        replay.vc_sizing.as_ref(),
+    )
+}
+
+impl StreamedReplay {
+    /// [`ingest_text`] of a streamed replay.
+    pub fn ingest_text(&self) -> String {
+        ingest_text_of(
+            &self.scenario,
+            self.jobs,
+            &self.ingest,
+            self.vc_sizing.as_ref(),
+        )
+    }
+}
+
+fn ingest_text_of(
+    scenario: &Scenario,
+    jobs: usize,
+    ingest: &IngestReport,
+    vc_sizing: Option<&VcSizing>,
+) -> String {
     use std::fmt::Write as _;
-    let scenario = &replay.scenario;
     let mut out = String::new();
     let _ = writeln!(
         out,
         "trace {}: {} rows read as jobs, {} jobs to replay",
-        scenario.source,
-        replay.ingest.jobs_read,
-        scenario.jobs.len()
+        scenario.source, ingest.jobs_read, jobs
     );
-    for line in replay.ingest.lines() {
+    for line in ingest.lines() {
         let _ = writeln!(out, "  set aside or changed: {line}");
     }
     for warning in &scenario.config.warnings {
         let _ = writeln!(out, "  cluster: {warning}");
     }
-    if let Some(sizing) = &replay.vc_sizing {
+    if let Some(sizing) = vc_sizing {
         let _ = writeln!(
             out,
             "VCs sized from the trace's GPU-time: {} of {} GPUs guaranteed",

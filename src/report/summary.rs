@@ -7,8 +7,13 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::sim::engine::run_model_for_summary;
-use crate::sim::{GpuTimeTotals, JobOutcome, JobRecord, RunResult, Scenario, SimTimeMs};
+use crate::sim::engine::run_model_into;
+use crate::sim::sink::RunSink;
+use crate::sim::source::ScenarioJobs;
+use crate::sim::{
+    GpuTimeTotals, JobOutcome, JobRecord, RunResult, Scenario, SimEvent, SimTimeMs, TimelinePoint,
+    VcCapacity,
+};
 
 /// Version of the [`RunSummary`] JSON shape; bump it on any incompatible change.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -144,11 +149,90 @@ impl JobTally {
         m.preemptions += job.preemptions;
     }
 
-    fn metrics(self) -> JobMetrics {
+    /// Adds another tally's jobs to this one.
+    fn absorb(&mut self, other: &JobTally) {
+        let (m, o) = (&mut self.metrics, &other.metrics);
+        m.jobs += o.jobs;
+        m.finished += o.finished;
+        m.killed += o.killed;
+        m.rejected += o.rejected;
+        m.unfinished += o.unfinished;
+        m.preemptions += o.preemptions;
+        self.waits.extend_from_slice(&other.waits);
+        self.jcts.extend_from_slice(&other.jcts);
+    }
+
+    fn metrics(&self) -> JobMetrics {
         JobMetrics {
             wait_ms: Stats::of(&self.waits),
             mean_jct_ms: Stats::of(&self.jcts).map(|s| s.mean),
-            ..self.metrics
+            ..self.metrics.clone()
+        }
+    }
+}
+
+/// The per-VC job tallies of a run, fed one job record at a time in any order: what a
+/// summary needs of the jobs (counts, and a wait and a JCT per job for the exact
+/// percentiles), without the records.
+#[derive(Default)]
+pub struct JobTallies {
+    by_vc: BTreeMap<String, JobTally>,
+}
+
+impl JobTallies {
+    /// Counts `job` in its VC.
+    pub fn add(&mut self, job: &JobRecord) {
+        // Looked up first: a name is cloned once per VC, not once per job.
+        if let Some(tally) = self.by_vc.get_mut(&job.vc) {
+            tally.add(job);
+        } else {
+            self.by_vc.entry(job.vc.clone()).or_default().add(job);
+        }
+    }
+
+    /// The summary of the run whose header (identity, end, VCs) is `result` (its jobs
+    /// are not read) and whose timeline is summed up in `gpu_time`.
+    pub fn summary(&self, result: &RunResult, gpu_time: &GpuTimeTotals) -> RunSummary {
+        let empty = JobTally::default();
+        let mut overall = JobTally::default();
+        let mut vc_names: Vec<&str> = result.vcs.keys().map(String::as_str).collect();
+        vc_names.extend(self.by_vc.keys().map(String::as_str));
+        vc_names.sort_unstable();
+        vc_names.dedup();
+        let vcs = vc_names
+            .into_iter()
+            .map(|vc| {
+                let tally = self.by_vc.get(vc).unwrap_or(&empty);
+                overall.absorb(tally);
+                let guaranteed_gpus = result.vcs.get(vc).map_or(0, |c| c.guaranteed_gpus);
+                let (used, borrowed) = gpu_time.vc(vc);
+                let metrics = VcMetrics {
+                    guaranteed_gpus,
+                    jobs: tally.metrics(),
+                    gpu_ms_used: used,
+                    gpu_ms_guaranteed: u64::from(guaranteed_gpus) * result.end_ms,
+                    gpu_ms_borrowed: borrowed,
+                };
+                (vc.to_string(), metrics)
+            })
+            .collect();
+        let gpu_ms_used = gpu_time.used_gpu_ms();
+        let capacity = gpu_time.capacity_gpu_ms();
+        RunSummary {
+            schema_version: SCHEMA_VERSION,
+            scenario: result.scenario.clone(),
+            model: result.model.clone(),
+            seed: result.seed,
+            end_ms: result.end_ms,
+            total_gpus: result.total_gpus,
+            utilisation: if capacity == 0 {
+                0.0
+            } else {
+                gpu_ms_used as f64 / capacity as f64
+            },
+            gpu_ms_used,
+            overall: overall.metrics(),
+            vcs,
         }
     }
 }
@@ -162,61 +246,66 @@ pub fn summarize(result: &RunResult) -> RunSummary {
 /// Digest one run whose timeline is summed up in `gpu_time` (`result.timeline` is not
 /// read): what [`summarize`] gives when `gpu_time` is its timeline's totals.
 pub fn summarize_with_gpu_time(result: &RunResult, gpu_time: &GpuTimeTotals) -> RunSummary {
-    // One pass over the jobs, each into its VC's tally: a pass per VC compared every
-    // job's VC name with every VC's.
-    let mut tallies: BTreeMap<&str, JobTally> = result
-        .vcs
-        .keys()
-        .map(|vc| (vc.as_str(), JobTally::default()))
-        .collect();
-    let mut overall = JobTally::default();
+    let mut tallies = JobTallies::default();
     for job in &result.jobs {
-        overall.add(job);
-        tallies.entry(job.vc.as_str()).or_default().add(job);
+        tallies.add(job);
     }
-    let vcs = tallies
-        .into_iter()
-        .map(|(vc, tally)| {
-            let guaranteed_gpus = result.vcs.get(vc).map_or(0, |c| c.guaranteed_gpus);
-            let (used, borrowed) = gpu_time.vc(vc);
-            let metrics = VcMetrics {
-                guaranteed_gpus,
-                jobs: tally.metrics(),
-                gpu_ms_used: used,
-                gpu_ms_guaranteed: u64::from(guaranteed_gpus) * result.end_ms,
-                gpu_ms_borrowed: borrowed,
-            };
-            (vc.to_string(), metrics)
-        })
-        .collect();
-    let gpu_ms_used = gpu_time.used_gpu_ms();
-    let capacity = gpu_time.capacity_gpu_ms();
-    RunSummary {
-        schema_version: SCHEMA_VERSION,
-        scenario: result.scenario.clone(),
-        model: result.model.clone(),
-        seed: result.seed,
-        end_ms: result.end_ms,
-        total_gpus: result.total_gpus,
-        utilisation: if capacity == 0 {
-            0.0
-        } else {
-            gpu_ms_used as f64 / capacity as f64
-        },
-        gpu_ms_used,
-        overall: overall.metrics(),
-        vcs,
+    tallies.summary(result, gpu_time)
+}
+
+/// A [`RunSink`] that keeps only what the summary needs: the job tallies and the
+/// timeline's integral. No record, event or point is kept, so memory grows by two
+/// numbers per job (its wait and JCT, for exact percentiles).
+#[derive(Default)]
+pub struct SummarySink {
+    tallies: JobTallies,
+    gpu_time: GpuTimeTotals,
+}
+
+impl SummarySink {
+    /// The summary of the run whose header is `header`.
+    pub fn summary(&self, header: &RunResult) -> RunSummary {
+        self.tallies.summary(header, &self.gpu_time)
+    }
+}
+
+impl RunSink for SummarySink {
+    fn logs(&self) -> bool {
+        false
+    }
+
+    fn event(&mut self, _: SimEvent) {}
+
+    fn timeline(
+        &mut self,
+        point: TimelinePoint,
+        until_ms: SimTimeMs,
+        vcs: &BTreeMap<String, VcCapacity>,
+    ) {
+        self.gpu_time
+            .add(&point, until_ms.saturating_sub(point.t), vcs);
+    }
+
+    fn job(&mut self, _: usize, record: JobRecord) {
+        self.tallies.add(&record);
     }
 }
 
 /// Runs `model` over `scenario` and returns its summary: exactly
 /// `summarize(&run_model(scenario, model)?)`, without building what only the other
-/// reports need (the event log, the timeline, each job's nodes). For sweeps.
+/// reports need (the event log, the timeline, the job records). For sweeps.
 ///
 /// Errors: an unknown model name or bad model options (the message says which).
 pub fn run_summary(scenario: &Scenario, model: &str) -> Result<RunSummary, String> {
-    let (result, gpu_time) = run_model_for_summary(scenario, model)?;
-    Ok(summarize_with_gpu_time(&result, &gpu_time))
+    let mut jobs = ScenarioJobs::new(&scenario.jobs);
+    let (header, sink) = run_model_into(
+        scenario,
+        &mut jobs,
+        model,
+        SummarySink::default(),
+        &|_, _| {},
+    )?;
+    Ok(sink.summary(&header))
 }
 
 /// `summary.json`: the summary as pretty JSON with a trailing newline.

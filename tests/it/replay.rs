@@ -235,3 +235,114 @@ fn replay_scenario_files_run_and_name_unknown_keys() {
     assert!(err.contains("unknown field `model`"), "{err}");
     assert!(err.contains("`models`"), "{err}");
 }
+
+/// Runs `cellsim replay` with `args`; returns (success, stdout, stderr).
+fn replay_cli(args: &[&str]) -> (bool, String, String) {
+    let out = cellsim().arg("replay").args(args).output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `--summary-only` on a sorted trace (gen-trace's) streams it, and gives the same
+/// summary.json, vcs.csv and ingest notes as the full replay, without the other files.
+#[test]
+fn summary_only_streams_a_sorted_trace_and_matches_the_full_replay() {
+    let dir = crate::common::scratch("replay", "summary-only-sorted");
+    let trace = dir.join("jobs.csv");
+    let generated = cellsim()
+        .args(["gen-trace", "--jobs", "3000", "--seed", "7", "--out"])
+        .arg(&trace)
+        .output()
+        .unwrap();
+    assert!(generated.status.success());
+    let cluster = "12x V100x8 rack=4";
+    let (full, lean) = (dir.join("full"), dir.join("lean"));
+    let common = [
+        "--cluster",
+        cluster,
+        "--trace",
+        trace.to_str().unwrap(),
+        "-q",
+    ];
+    let (ok, _, err) = replay_cli(&[&common[..], &["--out", full.to_str().unwrap()]].concat());
+    assert!(ok, "{err}");
+    let (ok, stdout, err) = replay_cli(
+        &[
+            &common[..],
+            &["--summary-only", "--out", lean.to_str().unwrap()],
+        ]
+        .concat(),
+    );
+    assert!(ok, "{err}");
+    assert!(
+        stdout.contains("3000 jobs, 3 models (trace streamed)"),
+        "{stdout}"
+    );
+    let read = |p: PathBuf| std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    for model in MODEL_NAMES {
+        for file in ["summary.json", "vcs.csv"] {
+            assert_eq!(
+                read(lean.join(model).join(file)),
+                read(full.join(model).join(file)),
+                "{model}/{file}"
+            );
+        }
+        assert!(!lean.join(model).join("jobs.csv").exists());
+        assert!(!lean.join(model).join("events.log").exists());
+    }
+    assert_eq!(read(lean.join("ingest.txt")), read(full.join("ingest.txt")));
+    // The run queued jobs (load above the 96 GPUs), so the summary is not trivial.
+    let summary: report::RunSummary =
+        serde_json::from_slice(&read(lean.join("fifo/summary.json"))).unwrap();
+    assert!(summary.overall.wait_ms.unwrap().p95 > 0);
+}
+
+/// A trace out of submit order cannot be streamed: `--summary-only` says so, sorts it in
+/// memory, and still gives the full replay's summary. `--sharing` needs the full run.
+#[test]
+fn summary_only_sorts_an_unsorted_trace_and_refuses_sharing() {
+    let dir = crate::common::scratch("replay", "summary-only-unsorted");
+    let trace = dir.join("unsorted.csv");
+    std::fs::write(
+        &trace,
+        "id,submit_s,duration_s,gpus,vc\n\
+         a,60,600,8,prod\nb,0,900,4,dev\nc,30,300,8,prod\nd,10,1200,2,dev\n",
+    )
+    .unwrap();
+    let (full, lean) = (dir.join("full"), dir.join("lean"));
+    let common = [
+        "--cluster",
+        "2x V100x8",
+        "--trace",
+        trace.to_str().unwrap(),
+        "-q",
+    ];
+    let (ok, _, err) = replay_cli(&[&common[..], &["--out", full.to_str().unwrap()]].concat());
+    assert!(ok, "{err}");
+    let (ok, stdout, err) = replay_cli(
+        &[
+            &common[..],
+            &["--summary-only", "--out", lean.to_str().unwrap()],
+        ]
+        .concat(),
+    );
+    assert!(ok, "{err}");
+    assert!(err.contains("not in submit order"), "{err}");
+    assert!(!stdout.contains("streamed"), "{stdout}");
+    for model in MODEL_NAMES {
+        assert_eq!(
+            std::fs::read(lean.join(model).join("summary.json")).unwrap(),
+            std::fs::read(full.join(model).join("summary.json")).unwrap(),
+            "{model}"
+        );
+    }
+    let (ok, _, err) = replay_cli(&[&common[..], &["--summary-only", "--sharing"]].concat());
+    assert!(!ok);
+    assert!(
+        err.contains("--sharing") && err.contains("--summary-only"),
+        "{err}"
+    );
+}
