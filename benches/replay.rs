@@ -37,15 +37,20 @@ fn peak_rss_mib() -> Option<f64> {
     Some(kib / 1024.0)
 }
 
-/// Reads `trace` on `CELLSIM_BENCH_CLUSTER` (default 10,000 GPUs); returns the time taken.
-fn prepare_scale_run(trace: &str) -> (Replay, Duration) {
+/// Replay options for `trace` on `CELLSIM_BENCH_CLUSTER` (default 10,000 GPUs).
+fn scale_options(trace: &str) -> ReplayOptions {
     let cluster = std::env::var("CELLSIM_BENCH_CLUSTER")
         .unwrap_or_else(|_| "1250x V100x8 rack=10".to_string());
-    let options = ReplayOptions {
+    ReplayOptions {
         cluster,
         trace: PathBuf::from(trace),
         ..ReplayOptions::default()
-    };
+    }
+}
+
+/// Reads `trace` on `CELLSIM_BENCH_CLUSTER` (default 10,000 GPUs); returns the time taken.
+fn prepare_scale_run(trace: &str) -> (Replay, Duration) {
+    let options = scale_options(trace);
     let started = Instant::now();
     let prepared = prepare(&options).expect("the trace and cluster read");
     (prepared, started.elapsed())
@@ -77,13 +82,7 @@ fn lean_scale_run(trace: &str) {
 /// row by row for the run (after a sizing and a counting pass) and nothing per job is
 /// kept except its wait and JCT.
 fn streamed_scale_run(trace: &str) {
-    let cluster = std::env::var("CELLSIM_BENCH_CLUSTER")
-        .unwrap_or_else(|_| "1250x V100x8 rack=10".to_string());
-    let options = ReplayOptions {
-        cluster,
-        trace: PathBuf::from(trace),
-        ..ReplayOptions::default()
-    };
+    let options = scale_options(trace);
     let started = Instant::now();
     let streamed = prepare_streamed(&options)
         .expect("the trace and cluster read")

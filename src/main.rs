@@ -263,16 +263,7 @@ fn replay(args: &ReplayArgs) -> Result<(), Failure> {
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from("out").join(&prepared.scenario.name));
-    let ingest_text = cellsim::replay::ingest_text(&prepared);
-    eprint!("{ingest_text}");
-    report::write_exports(
-        &out,
-        &[report::Export {
-            file_name: "ingest.txt".to_string(),
-            bytes: ingest_text.into_bytes(),
-        }],
-    )
-    .map_err(Failure::Write)?;
+    write_ingest_notes(&out, cellsim::replay::ingest_text(&prepared))?;
     // The ingest notes are in ingest.txt and were printed above.
     let mut scenario = prepared.scenario;
     scenario.warnings.clear();
@@ -284,6 +275,20 @@ fn replay(args: &ReplayArgs) -> Result<(), Failure> {
         quiet: args.quiet,
     };
     simulate_and_report(&scenario, &run_args).map(|_| ())
+}
+
+/// Prints what a replay read and set aside, and writes it to `OUT/ingest.txt`.
+fn write_ingest_notes(out: &std::path::Path, text: String) -> Result<(), Failure> {
+    eprint!("{text}");
+    report::write_exports(
+        out,
+        &[report::Export {
+            file_name: "ingest.txt".to_string(),
+            bytes: text.into_bytes(),
+        }],
+    )
+    .map(|_| ())
+    .map_err(Failure::Write)
 }
 
 /// `cellsim replay --summary-only`: per model only `summary.json` and `vcs.csv`. A trace
@@ -319,15 +324,7 @@ fn replay_summaries(
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from("out").join(&scenario.name));
-    eprint!("{ingest_text}");
-    report::write_exports(
-        &out,
-        &[report::Export {
-            file_name: "ingest.txt".to_string(),
-            bytes: ingest_text.into_bytes(),
-        }],
-    )
-    .map_err(Failure::Write)?;
+    write_ingest_notes(&out, ingest_text)?;
     let progress = Progress::new(args.quiet);
     let mut summaries = Vec::new();
     for model in &scenario.models {

@@ -47,7 +47,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::queue::EventQueue;
 use super::record::*;
-use super::scenario::{NodeEvent, NodeEventKind, Scenario};
+use super::scenario::{NodeEvent, NodeEventKind, Scenario, SimJob};
 use super::sink::{CollectRun, LeanRun, RunSink};
 use super::source::{JobSource, JobSpec, ScenarioJobs};
 use crate::cell::topology::Topology;
@@ -1037,25 +1037,7 @@ impl<'a, 's, S: RunSink> Engine<'a, 's, S> {
         } else {
             BTreeSet::new()
         };
-        let spec = &run.spec;
-        let record = JobRecord {
-            id: spec.id.clone(),
-            vc: spec.vc.clone(),
-            priority: spec.priority,
-            gpus: spec.gpus(),
-            submit_ms: spec.submit_ms,
-            start_ms: run.start_ms,
-            end_ms: run.end_ms,
-            outcome: match run.state {
-                JobState::Finished => JobOutcome::Finished,
-                JobState::Killed => JobOutcome::Killed,
-                JobState::Rejected => JobOutcome::Rejected,
-                JobState::Active => JobOutcome::Unfinished,
-            },
-            preemptions: run.preemptions,
-            nodes: nodes.into_iter().cloned().collect(),
-            gpu_ms: run.gpu_ms,
-        };
+        let record = job_record(&run.spec, Some(&run), nodes.into_iter().cloned().collect());
         self.sink.job(job, record);
     }
 
@@ -1078,19 +1060,7 @@ impl<'a, 's, S: RunSink> Engine<'a, 's, S> {
         while let Some(spec) = self.source.next_job() {
             let seq = self.jobs.next_seq();
             self.jobs.base = seq + 1;
-            let record = JobRecord {
-                id: spec.id.clone(),
-                vc: spec.vc.clone(),
-                priority: spec.priority,
-                gpus: spec.gpus(),
-                submit_ms: spec.submit_ms,
-                start_ms: None,
-                end_ms: None,
-                outcome: JobOutcome::Unfinished,
-                preemptions: 0,
-                nodes: Vec::new(),
-                gpu_ms: 0,
-            };
+            let record = job_record(&spec, None, Vec::new());
             self.sink.job(seq, record);
         }
         let last = std::mem::replace(
@@ -1122,6 +1092,29 @@ impl<'a, 's, S: RunSink> Engine<'a, 's, S> {
             timeline: Vec::new(),
         };
         (header, self.sink)
+    }
+}
+
+/// The record of a job as it stands: `run` is its state, `None` when it was never
+/// submitted (the horizon came first).
+fn job_record(spec: &SimJob, run: Option<&JobRun<'_>>, nodes: Vec<String>) -> JobRecord {
+    JobRecord {
+        id: spec.id.clone(),
+        vc: spec.vc.clone(),
+        priority: spec.priority,
+        gpus: spec.gpus(),
+        submit_ms: spec.submit_ms,
+        start_ms: run.and_then(|r| r.start_ms),
+        end_ms: run.and_then(|r| r.end_ms),
+        outcome: match run.map(|r| r.state) {
+            Some(JobState::Finished) => JobOutcome::Finished,
+            Some(JobState::Killed) => JobOutcome::Killed,
+            Some(JobState::Rejected) => JobOutcome::Rejected,
+            Some(JobState::Active) | None => JobOutcome::Unfinished,
+        },
+        preemptions: run.map_or(0, |r| r.preemptions),
+        nodes,
+        gpu_ms: run.map_or(0, |r| r.gpu_ms),
     }
 }
 
