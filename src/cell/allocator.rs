@@ -75,6 +75,32 @@ fn count_priority(counts: &mut Vec<(i32, u32)>, priority: i32, delta: i32) {
     }
 }
 
+/// Totals over a VC's bound, unpinned preassigned cells on one chain, kept on every leaf
+/// change and binding: the room of a guaranteed request's pass and its wait reason
+/// without a walk over the VC's cells (a VC of 40 node cells has 40 of them).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct VcRoom {
+    /// Vacant leaves in the bound cells.
+    pub vacant: u32,
+    /// Used leaves in the bound cells per physical priority, as `CellState`'s.
+    pub used_by_priority: Vec<(i32, u32)>,
+    /// Leaves of the bound cells.
+    pub bound_leaves: u64,
+    /// Leaves of the unbound cells.
+    pub unbound_leaves: u64,
+}
+
+impl VcRoom {
+    /// Used leaves in the bound cells at `priority` or higher.
+    pub(crate) fn used_at_or_above(&self, priority: i32) -> u64 {
+        self.used_by_priority
+            .iter()
+            .filter(|&&(p, _)| p >= priority)
+            .map(|&(_, n)| u64::from(n))
+            .sum()
+    }
+}
+
 /// One preassigned (or pinned) cell of a VC: the unit of its guarantee.
 #[derive(Debug, Clone)]
 pub(crate) struct Preassigned {
@@ -149,7 +175,7 @@ pub struct Allocator {
     pub(crate) vcs: Vec<Vc>,
     pub(crate) vc_by_name: BTreeMap<String, VcId>,
     pub(crate) groups: BTreeMap<GroupId, Group>,
-    pub(crate) group_by_name: HashMap<String, GroupId>,
+    pub(crate) group_by_name: NameMap<GroupId>,
     pub(crate) next_group_id: GroupId,
     pub(crate) bad_leaves: u32,
     /// Leaves reserved by preempting groups; while none are, an unused healthy cell is
@@ -164,22 +190,102 @@ pub struct Allocator {
     /// preassigned cells: fixed by the config, asked on every request check.
     pub(crate) chain_capacity: Vec<u64>,
     pub(crate) vc_capacity: Vec<Vec<u64>>,
+    /// Per VC and chain: totals over its bound, unpinned preassigned cells.
+    pub(crate) vc_room: Vec<Vec<VcRoom>>,
     /// Scratch list of packing units, reused by every placement (`packing.rs`); empty
     /// between calls.
     pub(crate) unit_buffer: Vec<super::packing::Unit>,
     /// Memo of `could_ever_fit` per request shape; depends on the config only.
-    pub(crate) fit_cache: std::cell::RefCell<HashMap<FitKey, bool>>,
+    pub(crate) fit_cache: std::cell::RefCell<HashMap<u64, Vec<FitMemo>, BuildNameHasher>>,
+    /// Ranking indexes of the free-only pass (`rank.rs`).
+    pub(crate) rank: super::rank::RankIndexes,
+    /// Whether placement may use the ranking indexes; tests turn it off to compare.
+    pub(crate) rank_enabled: bool,
 }
 
-/// The parts of a request that decide whether it could ever fit.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub(crate) struct FitKey {
+/// One memoised `could_ever_fit` answer: the parts of a request that decide whether it
+/// could ever fit, and the answer. The memo is filed under a fingerprint of those parts
+/// hashed straight from the request and compared field by field, so no key is built per
+/// call. (The same pod sizes in another member order get an entry of their own, with
+/// the same answer.)
+#[derive(Debug, Clone)]
+pub(crate) struct FitMemo {
     vc: VcId,
     chain: ChainId,
-    pinned: Option<String>,
     opportunistic: bool,
-    sizes: Vec<u32>,
+    pinned: Option<String>,
+    members: Vec<GroupMember>,
+    fits: bool,
 }
+
+impl FitMemo {
+    /// The fingerprint a request's memo is filed under.
+    fn fingerprint(request: &GroupRequest, vc: VcId, chain: ChainId) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = NameHasher::default();
+        (vc, chain, request.is_opportunistic()).hash(&mut h);
+        request.members.hash(&mut h);
+        request.pinned_cell_id.hash(&mut h);
+        h.finish()
+    }
+
+    fn answers(&self, request: &GroupRequest, vc: VcId, chain: ChainId) -> bool {
+        self.vc == vc
+            && self.chain == chain
+            && self.opportunistic == request.is_opportunistic()
+            && self.members == request.members
+            && self.pinned == request.pinned_cell_id
+    }
+}
+
+/// Hasher of the group-name map: names are short and looked up on every schedule call,
+/// where SipHash was a visible cost. FxHash's word-at-a-time multiply-rotate (as rustc
+/// uses); no crate of the dependency list offers it directly. Map order is never used.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct NameHasher(u64);
+
+impl NameHasher {
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+impl std::hash::Hasher for NameHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            self.add(u64::from_le_bytes(chunk.try_into().expect("8 bytes")));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut word = [0u8; 8];
+            word[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(word));
+        }
+    }
+
+    fn write_u8(&mut self, i: u8) {
+        self.add(u64::from(i));
+    }
+
+    fn write_u64(&mut self, i: u64) {
+        self.add(i);
+    }
+
+    fn write_usize(&mut self, i: usize) {
+        self.add(i as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// Builds [`NameHasher`]s.
+pub(crate) type BuildNameHasher = std::hash::BuildHasherDefault<NameHasher>;
+
+/// Map from group name, hashed with [`NameHasher`].
+pub(crate) type NameMap<V> = HashMap<String, V, BuildNameHasher>;
 
 /// Errors of calls that name things the allocator does not know. The caller can continue;
 /// state is unchanged.
@@ -236,7 +342,7 @@ impl Allocator {
             vcs: Vec::new(),
             vc_by_name: BTreeMap::new(),
             groups: BTreeMap::new(),
-            group_by_name: HashMap::new(),
+            group_by_name: NameMap::default(),
             next_group_id: 0,
             bad_leaves: 0,
             reserved_leaves: 0,
@@ -244,8 +350,11 @@ impl Allocator {
             opportunistic_groups: vec![0; topo_chain_count],
             chain_capacity: Vec::new(),
             vc_capacity: Vec::new(),
+            vc_room: Vec::new(),
             unit_buffer: Vec::new(),
             fit_cache: Default::default(),
+            rank: Default::default(),
+            rank_enabled: true,
         };
         for (name, spec) in &config.virtual_clusters {
             let vc_id = alloc.vcs.len() as VcId;
@@ -311,6 +420,19 @@ impl Allocator {
                         u64::from(alloc.level_leaf_count(p.chain, p.level));
                 }
                 per_chain
+            })
+            .collect();
+        alloc.vc_room = alloc
+            .vc_capacity
+            .iter()
+            .map(|per_chain| {
+                per_chain
+                    .iter()
+                    .map(|&leaves| VcRoom {
+                        unbound_leaves: leaves,
+                        ..VcRoom::default()
+                    })
+                    .collect()
             })
             .collect();
         // Pinned cells are bound at start-up (spec section 3).
@@ -619,20 +741,28 @@ impl Allocator {
     /// `could_ever_fit` depends only on the request's shape and the config, so it is
     /// computed once per shape (it packs the whole VC, too slow to repeat per call).
     fn could_ever_fit_cached(&self, request: &GroupRequest, vc: VcId, chain: ChainId) -> bool {
-        let mut sizes = request.pod_sizes();
-        sizes.sort_unstable();
-        let key = FitKey {
-            vc,
-            chain,
-            pinned: request.pinned_cell_id.clone(),
-            opportunistic: request.is_opportunistic(),
-            sizes,
-        };
-        if let Some(&known) = self.fit_cache.borrow().get(&key) {
-            return known;
+        let fingerprint = FitMemo::fingerprint(request, vc, chain);
+        if let Some(memo) = self
+            .fit_cache
+            .borrow()
+            .get(&fingerprint)
+            .and_then(|memos| memos.iter().find(|m| m.answers(request, vc, chain)))
+        {
+            return memo.fits;
         }
         let fits = self.could_ever_fit(request, vc, chain);
-        self.fit_cache.borrow_mut().insert(key, fits);
+        self.fit_cache
+            .borrow_mut()
+            .entry(fingerprint)
+            .or_default()
+            .push(FitMemo {
+                vc,
+                chain,
+                opportunistic: request.is_opportunistic(),
+                pinned: request.pinned_cell_id.clone(),
+                members: request.members.clone(),
+                fits,
+            });
         fits
     }
 
@@ -745,11 +875,61 @@ impl Allocator {
         if delta == 0 {
             return;
         }
+        self.note_leaf_changed(leaf);
+        if let Some(room) = self.vc_room_of(leaf) {
+            room.vacant = (i64::from(room.vacant) + delta) as u32;
+        }
         let mut cell = Some(leaf);
         while let Some(c) = cell {
             let state = &mut self.cells[c as usize];
             state.vacant = (i64::from(state.vacant) + delta) as u32;
             cell = self.topo.cells[c as usize].parent;
+        }
+    }
+
+    /// The totals of the VC whose bound, unpinned preassigned cell holds `leaf`.
+    fn vc_room_of(&mut self, leaf: CellId) -> Option<&mut VcRoom> {
+        let binding = self.binding_of(leaf)?;
+        self.vc_room_mut(binding)
+    }
+
+    /// The totals of the VC of binding `(vc, p)`, unless the cell is pinned.
+    fn vc_room_mut(&mut self, (vc, p): (VcId, u32)) -> Option<&mut VcRoom> {
+        let pre = &self.vcs[vc as usize].preassigned[p as usize];
+        if pre.pinned.is_some() {
+            return None;
+        }
+        Some(&mut self.vc_room[vc as usize][pre.chain as usize])
+    }
+
+    /// Adds (`sign` 1) or removes (-1) a cell just bound to, or about to be unbound from,
+    /// an unpinned preassigned cell of `vc` to the VC's totals.
+    pub(crate) fn count_vc_binding(&mut self, vc: VcId, cell: CellId, sign: i32) {
+        let shape = self.topo.cell(cell);
+        let leaves = u64::from(shape.leaf_count());
+        let state = &self.cells[cell as usize];
+        let used: Vec<(i32, u32)> = if shape.level == 1 {
+            state
+                .user
+                .map(|_| (state.priority, 1))
+                .into_iter()
+                .collect()
+        } else {
+            state.used_by_priority.clone()
+        };
+        let vacant = state.vacant;
+        let room = &mut self.vc_room[vc as usize][shape.chain as usize];
+        if sign > 0 {
+            room.bound_leaves += leaves;
+            room.unbound_leaves -= leaves;
+            room.vacant += vacant;
+        } else {
+            room.bound_leaves -= leaves;
+            room.unbound_leaves += leaves;
+            room.vacant -= vacant;
+        }
+        for (p, n) in used {
+            count_priority(&mut room.used_by_priority, p, sign * n as i32);
         }
     }
 
@@ -815,13 +995,17 @@ impl Allocator {
         if du == 0 && dopp == 0 && dvacant == 0 && old_priority == new_priority {
             return;
         }
+        self.note_leaf_changed(leaf);
         let state = &mut self.cells[leaf as usize];
         state.used = (state.used as i64 + du) as u32;
         state.opp_used = (state.opp_used as i64 + dopp) as u32;
         state.vacant = (i64::from(state.vacant) + dvacant) as u32;
+        // The binding holding the leaf, found on the walk up the counters take anyway.
+        let mut binding = state.bound;
         let mut cell = self.topo.cells[leaf as usize].parent;
         while let Some(c) = cell {
             let state = &mut self.cells[c as usize];
+            binding = binding.or(state.bound);
             state.used = (state.used as i64 + du) as u32;
             state.opp_used = (state.opp_used as i64 + dopp) as u32;
             state.vacant = (i64::from(state.vacant) + dvacant) as u32;
@@ -834,6 +1018,17 @@ impl Allocator {
                 }
             }
             cell = self.topo.cells[c as usize].parent;
+        }
+        if let Some(room) = binding.and_then(|b| self.vc_room_mut(b)) {
+            room.vacant = (i64::from(room.vacant) + dvacant) as u32;
+            if old_priority != new_priority {
+                if let Some(p) = old_priority {
+                    count_priority(&mut room.used_by_priority, p, -1);
+                }
+                if let Some(p) = new_priority {
+                    count_priority(&mut room.used_by_priority, p, 1);
+                }
+            }
         }
     }
 
@@ -1127,7 +1322,8 @@ mod tests {
     use rand_chacha::ChaCha8Rng;
 
     /// Two racks of two 4-GPU nodes (GPU -> pair -> node -> rack), a pinned pair, and
-    /// three VCs: one rack, two nodes, and the pinned pair.
+    /// four VCs: one rack, one node, the pinned pair, and one pair (a bound cell below
+    /// node level, its own packing unit).
     const CLUSTER: &str = "
 physicalCluster:
   cellTypes:
@@ -1146,6 +1342,7 @@ virtualClusters:
   a: {virtualCells: [{cellType: RACK, cellNumber: 1}]}
   b: {virtualCells: [{cellType: RACK.NODE, cellNumber: 1}]}
   c: {pinnedCells: [{pinnedCellId: pin}]}
+  d: {virtualCells: [{cellType: RACK.NODE.PAIR, cellNumber: 1}]}
 ";
 
     /// Recounts every cell's vacant leaves and per-priority use from its leaves and
@@ -1180,6 +1377,39 @@ virtualClusters:
         }
     }
 
+    /// Recomputes every VC's totals over its bound, unpinned cells and compares them.
+    fn assert_vc_rooms_match(alloc: &Allocator, step: usize) {
+        for (vc, v) in alloc.vcs.iter().enumerate() {
+            for chain in 0..alloc.topo.chains.len() {
+                let mut expected = VcRoom::default();
+                let mut counts: BTreeMap<i32, u32> = BTreeMap::new();
+                for p in v.preassigned.iter() {
+                    if p.chain as usize != chain || p.pinned.is_some() {
+                        continue;
+                    }
+                    let leaves = u64::from(alloc.level_leaf_count(p.chain, p.level));
+                    let Some(cell) = p.bound else {
+                        expected.unbound_leaves += leaves;
+                        continue;
+                    };
+                    expected.bound_leaves += leaves;
+                    expected.vacant += alloc.cells[cell as usize].vacant;
+                    for &l in alloc.topo.leaves_of(cell) {
+                        let s = &alloc.cells[l as usize];
+                        if s.user.is_some() {
+                            *counts.entry(s.priority).or_default() += 1;
+                        }
+                    }
+                }
+                expected.used_by_priority = counts.into_iter().collect();
+                assert_eq!(
+                    alloc.vc_room[vc][chain], expected,
+                    "step {step}: totals of VC {vc} on chain {chain}"
+                );
+            }
+        }
+    }
+
     fn request(name: String, vc: &str, priority: i32, pods: u32, size: u32) -> GroupRequest {
         GroupRequest {
             name,
@@ -1196,10 +1426,14 @@ virtualClusters:
         }
     }
 
+    /// Also checks the ranking indexes (`rank.rs`) against indexes rebuilt from scratch,
+    /// and every decision against a twin allocator that ranks without them.
     #[test]
     fn placement_counters_follow_every_leaf_change() {
         let config = crate::config::load_str(CLUSTER, "test").unwrap();
         let mut alloc = Allocator::new(&config);
+        let mut twin = Allocator::new(&config);
+        twin.rank_enabled = false;
         let mut rng = ChaCha8Rng::seed_from_u64(7);
         let nodes = ["n0", "n1", "n2", "n3"];
         let mut live: Vec<String> = Vec::new();
@@ -1208,13 +1442,16 @@ virtualClusters:
         for step in 1..=3_000 {
             match rng.random_range(0..10) {
                 0..=5 => {
-                    let vc = ["a", "b", "c"][rng.random_range(0..3)];
+                    let vc = ["a", "b", "c", "d"][rng.random_range(0..4)];
                     let priority = [-1, 10, 100][rng.random_range(0..3)];
                     let priority = if vc == "c" { 10 } else { priority };
                     let size = [1, 2, 4][rng.random_range(0..3)];
                     let pods = rng.random_range(1..=2);
                     let name = format!("g{step}");
-                    match alloc.schedule(&request(name.clone(), vc, priority, pods, size), None) {
+                    let asked = request(name.clone(), vc, priority, pods, size);
+                    let decision = alloc.schedule(&asked, None);
+                    assert_eq!(decision, twin.schedule(&asked, None), "step {step}");
+                    match decision {
                         Decision::Bind(_) => {
                             placed += 1;
                             live.push(name);
@@ -1222,11 +1459,13 @@ virtualClusters:
                         Decision::Preempt { victims } => {
                             for v in victims {
                                 alloc.release_group(&v.group).unwrap();
+                                twin.release_group(&v.group).unwrap();
                                 live.retain(|g| *g != v.group);
                             }
                             assert_counters_match_leaves(&alloc, step);
-                            let again = request(name.clone(), vc, priority, pods, size);
-                            assert!(matches!(alloc.schedule(&again, None), Decision::Bind(_)));
+                            let decision = alloc.schedule(&asked, None);
+                            assert!(matches!(decision, Decision::Bind(_)));
+                            assert_eq!(decision, twin.schedule(&asked, None), "step {step}");
                             live.push(name);
                         }
                         Decision::Wait { .. } | Decision::Reject { .. } => {}
@@ -1235,16 +1474,23 @@ virtualClusters:
                 6..=8 if !live.is_empty() => {
                     let g = live.swap_remove(rng.random_range(0..live.len()));
                     alloc.release_group(&g).unwrap();
+                    twin.release_group(&g).unwrap();
                 }
                 _ => {
                     let node = nodes[rng.random_range(0..nodes.len())];
-                    alloc
-                        .set_node_health(node, rng.random_range(0..3) > 0)
-                        .unwrap();
+                    let healthy = rng.random_range(0..3) > 0;
+                    alloc.set_node_health(node, healthy).unwrap();
+                    twin.set_node_health(node, healthy).unwrap();
                 }
             }
             assert_counters_match_leaves(&alloc, step);
+            assert_vc_rooms_match(&alloc, step);
+            alloc.assert_rank_indexes_match(step);
         }
+        assert!(
+            alloc.rank.indexes.len() >= 5,
+            "the sequence should build indexes for several scopes and priorities"
+        );
         assert!(placed > 100, "the sequence should place groups ({placed})");
     }
 }

@@ -61,6 +61,8 @@ impl Allocator {
         if pre.pinned.is_none() {
             let (chain, level) = (pre.chain, pre.level);
             self.demand[chain as usize][level as usize - 1] -= 1;
+            self.rank_binding_changed(vc, index, cell, true);
+            self.count_vc_binding(vc, cell, 1);
         }
     }
 
@@ -72,6 +74,8 @@ impl Allocator {
         if pre.pinned.is_none() {
             let (chain, level) = (pre.chain, pre.level);
             self.demand[chain as usize][level as usize - 1] += 1;
+            self.rank_binding_changed(vc, index, cell, false);
+            self.count_vc_binding(vc, cell, -1);
         }
         self.cells[cell as usize].bound = None;
         self.free_insert(cell);

@@ -55,6 +55,7 @@ impl Allocator {
         let was_vacant = self.cells[leaf as usize].is_vacant_leaf();
         let delta: i64 = if bad { 1 } else { -1 };
         self.bad_leaves = (self.bad_leaves as i64 + delta) as u32;
+        self.note_leaf_changed(leaf);
         let mut cell = Some(leaf);
         while let Some(c) = cell {
             let s = &mut self.cells[c as usize];

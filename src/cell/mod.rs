@@ -13,6 +13,7 @@ mod decision;
 mod health;
 mod inspect;
 mod packing;
+mod rank;
 pub mod request;
 pub mod topology;
 

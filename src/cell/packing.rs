@@ -6,6 +6,7 @@ use std::collections::{BTreeSet, HashSet};
 
 use super::allocator::{Allocator, GroupId, Plan, VcId};
 use super::decision::WaitReason;
+use super::rank::{RankScope, vc_order};
 use super::request::GroupRequest;
 use super::topology::{CellId, ChainId};
 
@@ -32,7 +33,7 @@ pub(crate) struct Unit {
     suggested: bool,
     same: u32,
     higher: u32,
-    order: u32,
+    order: u64,
 }
 
 /// What [`Allocator::push_units_with_room`] collects.
@@ -78,6 +79,10 @@ struct UnitScope<'a> {
     /// Whether unbound preassigned cells take part as virtual units.
     with_virtual: bool,
 }
+
+/// Order of the first virtual unit in the ranked path: after every physical unit, whose
+/// order is at most `(preassigned index << 32) | cell`.
+const VIRTUAL_ORDER: u64 = 1 << 63;
 
 /// Result of packing: per pod (in member order) the unit index and leaves (physical) or
 /// nothing (virtual).
@@ -129,7 +134,7 @@ impl Allocator {
         cell: CellId,
         preempt_below: Option<i32>,
         priority: i32,
-        order: u32,
+        order: u64,
         suggested: Option<&HashSet<String>>,
     ) -> Unit {
         let state = &self.cells[cell as usize];
@@ -182,8 +187,13 @@ impl Allocator {
             return;
         }
         if shape.level <= self.topo.chains[shape.chain as usize].node_level {
-            let unit =
-                self.physical_unit(cell, scope.preempt_below, scope.priority, *order, suggested);
+            let unit = self.physical_unit(
+                cell,
+                scope.preempt_below,
+                scope.priority,
+                u64::from(*order),
+                suggested,
+            );
             *order += 1;
             if unit.free >= scope.min_room {
                 out.push(unit);
@@ -201,23 +211,68 @@ impl Allocator {
     /// holds them all, so a group's pods on one node are buddies when they can be.
     fn pack(&self, units: &mut [Unit], request: &GroupRequest) -> Option<Packed> {
         let sizes = request.pod_sizes();
-        let mut order: Vec<usize> = (0..sizes.len()).collect();
-        order.sort_by_key(|&i| (sizes[i], i));
         let mut unit_of = vec![usize::MAX; sizes.len()];
-        for &pod in &order {
+        for pod in pods_smallest_first(&sizes) {
             let k = sizes[pod];
-            // `order` is unique, so the best-ranked unit with room is the minimum: one
-            // linear scan instead of a full sort per pod.
-            let u = (0..units.len())
-                .filter(|&u| units[u].suggested && units[u].free > 0 && units[u].free >= k)
-                .min_by_key(|&u| {
-                    let x = &units[u];
-                    (!x.healthy, std::cmp::Reverse(x.same), x.higher, x.order)
-                })?;
+            let u = best_listed(units, k)?;
             units[u].free -= k;
             units[u].same += k;
             unit_of[pod] = u;
         }
+        self.place_pods(units, &sizes, unit_of)
+    }
+
+    /// [`Allocator::pack`] over the units of ranking index `index` plus the units listed
+    /// in `units` (virtual units, and units placed by other rules, whose cells are in
+    /// `excluded` so the index's entry for them is not used). The best unit with room
+    /// for a pod is the better of the index's best and the list's best; an indexed unit
+    /// that takes a pod moves into the list (its room and use change while packing), so
+    /// the choices are the ones `pack` makes over all units.
+    fn pack_ranked(
+        &self,
+        index: usize,
+        units: &mut Vec<Unit>,
+        excluded: &mut Vec<CellId>,
+        request: &GroupRequest,
+    ) -> Option<Packed> {
+        let ranked = &self.rank.indexes[index];
+        let sizes = request.pod_sizes();
+        let mut unit_of = vec![usize::MAX; sizes.len()];
+        for pod in pods_smallest_first(&sizes) {
+            let k = sizes[pod];
+            let listed = best_listed(units, k);
+            let indexed = ranked.best(k, excluded).filter(|key| {
+                listed.is_none_or(|u| {
+                    let x = &units[u];
+                    let listed_key = (!x.healthy, std::cmp::Reverse(x.same), x.higher, x.order);
+                    (key.unhealthy, key.same, key.higher, key.order) < listed_key
+                })
+            });
+            let u = match (indexed, listed) {
+                (Some(key), _) => {
+                    let cell = key.cell();
+                    let unit = self.physical_unit(cell, None, ranked.priority, key.order, None);
+                    debug_assert_eq!(
+                        (!unit.healthy, unit.same, unit.higher),
+                        (key.unhealthy, key.same.0, key.higher),
+                        "ranking index out of date for unit {cell}"
+                    );
+                    excluded.push(cell);
+                    units.push(unit);
+                    units.len() - 1
+                }
+                (None, Some(u)) => u,
+                (None, None) => return None,
+            };
+            units[u].free -= k;
+            units[u].same += k;
+            unit_of[pod] = u;
+        }
+        self.place_pods(units, &sizes, unit_of)
+    }
+
+    /// The leaves of every pod on the units packing chose (`unit_of`, per pod).
+    fn place_pods(&self, units: &[Unit], sizes: &[u32], unit_of: Vec<usize>) -> Option<Packed> {
         let mut result: Vec<Vec<CellId>> = vec![Vec::new(); sizes.len()];
         let mut taken: Vec<CellId> = Vec::new();
         let mut used_units: Vec<usize> = unit_of.clone();
@@ -275,9 +330,9 @@ impl Allocator {
         if total < k {
             return None;
         }
-        let (_, _, root) = best?;
+        let (_, avail, root) = best?;
         let mut out = Vec::with_capacity(k as usize);
-        self.gather(root, k, preempt_below, taken, &mut out);
+        self.gather(root, k, avail, preempt_below, taken, &mut out);
         out.sort_unstable();
         Some(out)
     }
@@ -348,21 +403,30 @@ impl Allocator {
             .count() as u32
     }
 
+    /// Appends `need` available leaves of `cell` (which has `avail` of them), keeping
+    /// them under the lowest descendant that can hold them.
     fn gather(
         &self,
         cell: CellId,
         need: u32,
+        avail: u32,
         preempt_below: Option<i32>,
         taken: &[CellId],
         out: &mut Vec<CellId>,
     ) {
-        let shape = self.topo.cell(cell);
-        if shape.level == 1 {
-            if self.leaf_available(cell, preempt_below, taken) {
-                out.push(cell);
-            }
+        if need == avail {
+            // Every available leaf goes, wherever it is: that is what the descent below
+            // ends with (each child gives all it has), found in one pass over the leaves.
+            out.extend(
+                self.topo
+                    .leaves_of(cell)
+                    .iter()
+                    .copied()
+                    .filter(|&l| self.leaf_available(l, preempt_below, taken)),
+            );
             return;
         }
+        let shape = self.topo.cell(cell);
         // One child that holds everything keeps the pod under the lowest ancestor.
         // (Found without collecting the children: this is the common case.)
         let fitting = shape
@@ -371,8 +435,8 @@ impl Allocator {
             .map(|&c| (self.available_in(c, preempt_below, taken), c))
             .filter(|&(a, _)| a >= need)
             .min();
-        if let Some((_, c)) = fitting {
-            self.gather(c, need, preempt_below, taken, out);
+        if let Some((a, c)) = fitting {
+            self.gather(c, need, a, preempt_below, taken, out);
             return;
         }
         let mut children: Vec<(u32, CellId)> = shape
@@ -388,7 +452,7 @@ impl Allocator {
             }
             let n = a.min(need);
             if n > 0 {
-                self.gather(c, n, preempt_below, taken, out);
+                self.gather(c, n, a, preempt_below, taken, out);
                 need -= n;
             }
         }
@@ -418,7 +482,7 @@ impl Allocator {
                 suggested: true,
                 same: 0,
                 higher: 0,
-                order: *order,
+                order: u64::from(*order),
             });
             *order += 1;
         }
@@ -484,9 +548,67 @@ impl Allocator {
             }
         }
         for u in &mut virtual_units {
-            u.order += order;
+            u.order += u64::from(order);
         }
         units.extend(virtual_units);
+    }
+
+    /// The virtual units of the VC's unbound preassigned cells (as [`Allocator::vc_units`]
+    /// adds them), into the emptied `units`, ranked after every physical unit.
+    fn vc_virtual_units(
+        &self,
+        request: &GroupRequest,
+        vc: VcId,
+        chain: ChainId,
+        units: &mut Vec<Unit>,
+    ) {
+        units.clear();
+        let mut per_level: std::collections::BTreeMap<u8, u32> = Default::default();
+        let mut order = 0;
+        for (i, p) in self.vcs[vc as usize].preassigned.iter().enumerate() {
+            if p.chain != chain || p.bound.is_some() || !self.preassigned_matches(p, request) {
+                continue;
+            }
+            // As in `vc_units`: unbound cells of one level are interchangeable.
+            let taken = per_level.entry(p.level).or_insert(0);
+            if u64::from(*taken) < request.pod_count() {
+                *taken += 1;
+                self.virtual_units(chain, p.level, Some(i as u32), &mut order, units);
+            }
+        }
+        for u in units.iter_mut() {
+            u.order += VIRTUAL_ORDER;
+        }
+    }
+
+    /// The units of preassigned cells bound just now for a plan (`fresh`), into the
+    /// emptied `units`, as [`Allocator::vc_units`] builds them (their opportunistic pods
+    /// are preemptible) and ordered as the ranking index orders the VC's units. Returns
+    /// every unit of those cells: the index's free-only entries for them must not be used.
+    fn fresh_units(
+        &self,
+        request: &GroupRequest,
+        vc: VcId,
+        fresh: &[u32],
+        units: &mut Vec<Unit>,
+    ) -> Vec<CellId> {
+        units.clear();
+        let mut excluded = Vec::new();
+        for &i in fresh {
+            let Some(cell) = self.vcs[vc as usize].preassigned[i as usize].bound else {
+                continue;
+            };
+            let first = units.len();
+            let scope = RoomScope::new(request, Some(0), false);
+            self.push_units_with_room(cell, scope, None, &mut 0, units);
+            for u in &mut units[first..] {
+                if let UnitKind::Physical { cell, .. } = u.kind {
+                    u.order = vc_order(i, cell);
+                }
+            }
+            self.units_in(cell, false, &mut excluded);
+        }
+        excluded
     }
 
     /// An upper bound of the leaves packing could give the group on `chain` in this pass:
@@ -505,6 +627,15 @@ impl Allocator {
                 .iter()
                 .map(|&top| u64::from(self.cells[top as usize].vacant))
                 .sum();
+        }
+        if request.pinned_cell_id.is_none() {
+            // The same sum, from the VC's totals.
+            let room = &self.vc_room[vc as usize][chain as usize];
+            let bound = match preempt_below {
+                None => u64::from(room.vacant),
+                Some(t) => room.bound_leaves - room.used_at_or_above(t),
+            };
+            return bound + room.unbound_leaves;
         }
         self.vcs[vc as usize]
             .preassigned
@@ -552,6 +683,17 @@ impl Allocator {
         if self.room_bound_for(request, vc, chain, preempt_below) < request.leaf_count() {
             return None;
         }
+        // The ranking indexes serve the common case: the free-only pass of an unpinned
+        // request without suggested nodes. Everything else ranks every unit with room.
+        let ranked = self.rank_enabled
+            && preempt_below.is_none()
+            && suggested.is_none()
+            && request.pinned_cell_id.is_none();
+        if request.is_opportunistic() && ranked {
+            let index = self.rank_index(RankScope::Chain(chain), request.priority);
+            let packed = self.pack_ranked(index, units, &mut Vec::new(), request)?;
+            return Some(self.plan_from(request, chain, packed, Vec::new()));
+        }
         if request.is_opportunistic() {
             // Pinned cells serve only pods that name them (spec section 3), so
             // opportunistic groups never use them.
@@ -563,13 +705,22 @@ impl Allocator {
             let packed = self.pack(units, request)?;
             return Some(self.plan_from(request, chain, packed, Vec::new()));
         }
-        let scope = UnitScope {
-            preempt_below,
-            fresh: &[],
-            with_virtual: true,
+        let index = ranked.then(|| self.rank_index(RankScope::Vc { vc, chain }, request.priority));
+        let packed = match index {
+            Some(index) => {
+                self.vc_virtual_units(request, vc, chain, units);
+                self.pack_ranked(index, units, &mut Vec::new(), request)?
+            }
+            None => {
+                let scope = UnitScope {
+                    preempt_below,
+                    fresh: &[],
+                    with_virtual: true,
+                };
+                self.vc_units(request, vc, chain, scope, suggested, units);
+                self.pack(units, request)?
+            }
         };
-        self.vc_units(request, vc, chain, scope, suggested, units);
-        let packed = self.pack(units, request)?;
         let needed: BTreeSet<u32> = packed
             .iter()
             .filter_map(|(u, _)| match units[*u].kind {
@@ -591,13 +742,22 @@ impl Allocator {
             }
         }
         let fresh: Vec<u32> = needed.iter().copied().collect();
-        let scope = UnitScope {
-            preempt_below,
-            fresh: &fresh,
-            with_virtual: false,
+        let repacked = match index {
+            Some(index) => {
+                let excluded = self.fresh_units(request, vc, &fresh, units);
+                self.pack_ranked(index, units, &mut { excluded }, request)
+            }
+            None => {
+                let scope = UnitScope {
+                    preempt_below,
+                    fresh: &fresh,
+                    with_virtual: false,
+                };
+                self.vc_units(request, vc, chain, scope, suggested, units);
+                self.pack(units, request)
+            }
         };
-        self.vc_units(request, vc, chain, scope, suggested, units);
-        match self.pack(units, request) {
+        match repacked {
             Some(packed) => Some(self.plan_from(request, chain, packed, bound)),
             None => {
                 self.undo_bindings(&bound);
@@ -725,6 +885,14 @@ impl Allocator {
                 }
                 continue;
             }
+            if let (0, None, Some(t)) = (self.bad_leaves, &request.pinned_cell_id, threshold) {
+                // What `count_cell` sums over the cells below, from the VC's totals.
+                let room = &self.vc_room[vc as usize][chain as usize];
+                let usable = room.bound_leaves - room.used_at_or_above(t) + room.unbound_leaves;
+                available += usable;
+                available_if_healthy += usable;
+                continue;
+            }
             for p in &self.vcs[vc as usize].preassigned {
                 if p.chain != chain || !self.preassigned_matches(p, request) {
                     continue;
@@ -785,4 +953,22 @@ impl Allocator {
             available,
         }
     }
+}
+
+/// Pod indices by size, smallest first (ties in member order): packing's pod order.
+fn pods_smallest_first(sizes: &[u32]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..sizes.len()).collect();
+    order.sort_by_key(|&i| (sizes[i], i));
+    order
+}
+
+/// The best-ranked unit of `units` with room for a `k`-leaf pod. `order` is unique, so
+/// it is the minimum: one linear scan instead of a full sort per pod.
+fn best_listed(units: &[Unit], k: u32) -> Option<usize> {
+    (0..units.len())
+        .filter(|&u| units[u].suggested && units[u].free > 0 && units[u].free >= k)
+        .min_by_key(|&u| {
+            let x = &units[u];
+            (!x.healthy, std::cmp::Reverse(x.same), x.higher, x.order)
+        })
 }

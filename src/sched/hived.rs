@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 
 use super::{OfferContext, Scheduler, Verdict};
-use crate::cell::{Allocator, Decision, GroupRequest};
+use crate::cell::{Allocator, Decision, GroupRequest, WaitReason};
 use crate::config::CellConfig;
 
 /// The model's name.
@@ -62,7 +62,7 @@ impl Scheduler for Hived {
                 Verdict::Start(placement)
             }
             Decision::Preempt { victims } => Verdict::Preempt(victims),
-            Decision::Wait { reason } => Verdict::Wait(reason.to_string()),
+            Decision::Wait { reason } => Verdict::Wait(wait_text(&reason)),
             Decision::Reject { error } => Verdict::Reject(error.to_string()),
         }
     }
@@ -91,6 +91,18 @@ impl Scheduler for Hived {
         downgraded
     }
 }
+
+/// The reason's sentence. Most offers on a busy cluster wait, so the text is written
+/// into a buffer sized for it at once instead of one grown piece by piece.
+fn wait_text(reason: &WaitReason) -> String {
+    use std::fmt::Write as _;
+    let mut text = String::with_capacity(WAIT_TEXT_CAPACITY);
+    let _ = write!(text, "{reason}");
+    text
+}
+
+/// Room for the longest usual wait sentence (the quota one, about 200 bytes).
+const WAIT_TEXT_CAPACITY: usize = 256;
 
 #[cfg(test)]
 mod tests {

@@ -25,29 +25,37 @@ pub(crate) enum PoolAnswer {
 #[derive(Debug, Clone)]
 pub(crate) struct Pool {
     alloc: Allocator,
+    /// The request the pool last placed, rewritten in place for the next one: its
+    /// strings and members keep their buffers, so an offer allocates nothing for it.
+    pooled: GroupRequest,
 }
 
 impl Pool {
     pub(crate) fn new(config: &CellConfig) -> Pool {
         Pool {
             alloc: Allocator::new(&single_vc_config(config)),
+            pooled: GroupRequest {
+                name: String::new(),
+                virtual_cluster: POOL_VC.to_string(),
+                priority: 0,
+                leaf_cell_type: None,
+                pinned_cell_id: None,
+                lazy_preemption_enable: false,
+                ignore_k8s_suggested_nodes: true,
+                members: Vec::new(),
+            },
         }
     }
 
     /// Places `request` as a priority-0 group of the pool, ignoring its VC, priority,
     /// pinned cell and lazy-preemption setting.
     pub(crate) fn place(&mut self, request: &GroupRequest) -> PoolAnswer {
-        let pooled = GroupRequest {
-            name: request.name.clone(),
-            virtual_cluster: POOL_VC.to_string(),
-            priority: 0,
-            leaf_cell_type: request.leaf_cell_type.clone(),
-            pinned_cell_id: None,
-            lazy_preemption_enable: false,
-            ignore_k8s_suggested_nodes: true,
-            members: request.members.clone(),
-        };
-        match self.alloc.schedule(&pooled, None) {
+        let pooled = &mut self.pooled;
+        pooled.name.clone_from(&request.name);
+        pooled.leaf_cell_type.clone_from(&request.leaf_cell_type);
+        pooled.members.clone_from(&request.members);
+        let pooled = &self.pooled;
+        match self.alloc.schedule(pooled, None) {
             Decision::Bind(placement) => PoolAnswer::Bind(placement),
             Decision::Wait { reason } => PoolAnswer::Wait(wait_text(&reason)),
             Decision::Reject { error } => PoolAnswer::Reject(reject_text(request, &error)),
