@@ -221,8 +221,10 @@ pub(crate) struct FitMemo {
 impl FitMemo {
     /// The fingerprint a request's memo is filed under.
     fn fingerprint(request: &GroupRequest, vc: VcId, chain: ChainId) -> u64 {
-        use std::hash::{Hash, Hasher};
-        let mut h = NameHasher::default();
+        use std::hash::{BuildHasher, Hash, Hasher};
+        // A fixed seed: the fingerprint only files the memo, whose entries are compared
+        // field by field.
+        let mut h = foldhash::fast::FixedState::default().build_hasher();
         (vc, chain, request.is_opportunistic()).hash(&mut h);
         request.members.hash(&mut h);
         request.pinned_cell_id.hash(&mut h);
@@ -239,52 +241,12 @@ impl FitMemo {
 }
 
 /// Hasher of the group-name map: names are short and looked up on every schedule call,
-/// where SipHash was a visible cost. FxHash's word-at-a-time multiply-rotate (as rustc
-/// uses); no crate of the dependency list offers it directly. Map order is never used.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct NameHasher(u64);
+/// where SipHash was a visible cost. foldhash is about as fast as FxHash and seeded at
+/// random per process, so group names crafted by users of the live server cannot be
+/// aimed at one bucket. Map order is never used, so runs stay deterministic.
+pub(crate) type BuildNameHasher = foldhash::fast::RandomState;
 
-impl NameHasher {
-    fn add(&mut self, word: u64) {
-        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-}
-
-impl std::hash::Hasher for NameHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for chunk in &mut chunks {
-            self.add(u64::from_le_bytes(chunk.try_into().expect("8 bytes")));
-        }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            let mut word = [0u8; 8];
-            word[..rest.len()].copy_from_slice(rest);
-            self.add(u64::from_le_bytes(word));
-        }
-    }
-
-    fn write_u8(&mut self, i: u8) {
-        self.add(u64::from(i));
-    }
-
-    fn write_u64(&mut self, i: u64) {
-        self.add(i);
-    }
-
-    fn write_usize(&mut self, i: usize) {
-        self.add(i as u64);
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-/// Builds [`NameHasher`]s.
-pub(crate) type BuildNameHasher = std::hash::BuildHasherDefault<NameHasher>;
-
-/// Map from group name, hashed with [`NameHasher`].
+/// Map from group name, hashed with [`BuildNameHasher`].
 pub(crate) type NameMap<V> = HashMap<String, V, BuildNameHasher>;
 
 /// Errors of calls that name things the allocator does not know. The caller can continue;
