@@ -1011,6 +1011,22 @@ impl Allocator {
             .sum()
     }
 
+    /// The packing ranking's counts of `cell` for a request of `priority`: leaves used at
+    /// the same level and above it. Opportunistic groups pack onto opportunistic use and
+    /// stay away from guaranteed use; guaranteed ones onto their own priority, away from
+    /// higher. One definition for the ranking of `packing.rs` and the index of `rank.rs`,
+    /// which must agree.
+    pub(crate) fn packing_counts(&self, cell: CellId, priority: i32) -> (u32, u32) {
+        let state = &self.cells[cell as usize];
+        if priority < 0 {
+            (state.opp_used, state.used - state.opp_used)
+        } else if state.used == 0 {
+            (0, 0)
+        } else {
+            self.used_at_and_above(cell, priority)
+        }
+    }
+
     /// Used leaves in `cell` at exactly `priority`, and above it.
     pub(crate) fn used_at_and_above(&self, cell: CellId, priority: i32) -> (u32, u32) {
         let state = &self.cells[cell as usize];

@@ -141,15 +141,7 @@ impl Allocator {
         let suggested_ok =
             suggested.is_none_or(|s| self.topo.node_name(cell).is_none_or(|n| s.contains(n)));
         let free = self.room_in(cell, preempt_below);
-        // Ranking counts: opportunistic groups pack onto opportunistic use and stay away
-        // from guaranteed use; guaranteed ones onto their own priority, away from higher.
-        let (same, higher) = if priority < 0 {
-            (state.opp_used, state.used - state.opp_used)
-        } else if state.used == 0 {
-            (0, 0)
-        } else {
-            self.used_at_and_above(cell, priority)
-        };
+        let (same, higher) = self.packing_counts(cell, priority);
         Unit {
             kind: UnitKind::Physical {
                 cell,

@@ -204,13 +204,7 @@ impl Allocator {
     /// same values `physical_unit` gives in the free-only pass.
     pub(crate) fn rank_key(&self, cell: CellId, priority: i32, order: u64) -> (u32, RankKey) {
         let state = &self.cells[cell as usize];
-        let (same, higher) = if priority < 0 {
-            (state.opp_used, state.used - state.opp_used)
-        } else if state.used == 0 {
-            (0, 0)
-        } else {
-            self.used_at_and_above(cell, priority)
-        };
+        let (same, higher) = self.packing_counts(cell, priority);
         let key = RankKey {
             unhealthy: state.bad > 0,
             same: Reverse(same),
