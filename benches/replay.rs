@@ -159,13 +159,8 @@ fn full_runs(scenario: &Scenario, read: Duration, models: &[&str]) {
         // (the large ones streamed to disk) and report.html.
         let started = Instant::now();
         let dir = out_dir.join(model);
-        let (summary, plots) = report::write_run_with_plots(&dir, &result).expect("writable");
-        let html = report::report_export_with_plots(
-            &scenario.name,
-            std::slice::from_ref(&result),
-            std::slice::from_ref(&plots),
-            "",
-        );
+        let (summary, page) = report::write_run_with_page(&dir, &result).expect("writable");
+        let html = report::page_export(&scenario.name, std::slice::from_ref(&page), "");
         report::write_exports(&out_dir, std::slice::from_ref(&html)).expect("writable");
         let reports = started.elapsed();
         let bytes: u64 = std::fs::read_dir(&dir)

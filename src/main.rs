@@ -164,9 +164,8 @@ fn simulate_and_report(scenario: &sim::Scenario, args: &RunArgs) -> Result<PathB
         .unwrap_or_else(|| PathBuf::from("out").join(&scenario.name));
     let progress = Progress::new(args.quiet);
     let mut summaries = Vec::new();
-    let mut results = Vec::new();
+    let mut pages = Vec::new();
     let mut sharing_reports = Vec::new();
-    let mut plots = Vec::new();
     for model in &models {
         let result = run_model_with_progress(scenario, model, &progress).map_err(|message| {
             Failure::InvalidScenario(ScenarioError::Invalid {
@@ -178,10 +177,9 @@ fn simulate_and_report(scenario: &sim::Scenario, args: &RunArgs) -> Result<PathB
         })?;
         // Written after each run, so a later failure loses nothing.
         let dir = out.join(model);
-        let (summary, run_plots) =
-            report::write_run_with_plots(&dir, &result).map_err(Failure::Write)?;
+        let (summary, page) = report::write_run_with_page(&dir, &result).map_err(Failure::Write)?;
         summaries.push(summary);
-        plots.push(run_plots);
+        pages.push(page);
         if !args.no_sharing && sharing::SHARING_MODELS.contains(&model.as_str()) {
             match sharing::sharing_from_shared_run(scenario, &result, &progress) {
                 Ok(found) => {
@@ -193,23 +191,14 @@ fn simulate_and_report(scenario: &sim::Scenario, args: &RunArgs) -> Result<PathB
                 Err(why) => eprintln!("warning: sharing-anomaly check for {model} skipped: {why}"),
             }
         }
-        results.push(result);
     }
     let extra = if sharing_reports.is_empty() {
         String::new()
     } else {
         sharing::sharing_html(&sharing_reports)
     };
-    report::write_exports(
-        &out,
-        &[report::report_export_with_plots(
-            &scenario.name,
-            &results,
-            &plots,
-            &extra,
-        )],
-    )
-    .map_err(Failure::Write)?;
+    report::write_exports(&out, &[report::page_export(&scenario.name, &pages, &extra)])
+        .map_err(Failure::Write)?;
     let mut stdout = std::io::stdout().lock();
     let _ = writeln!(
         stdout,

@@ -7,13 +7,12 @@
 //! The per-VC numbers here are computed from the job records for display only; the
 //! reference tables are the CSV exports.
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::path::Path;
 
+use super::digest::RunDigest;
 use super::plots::{
-    escape_xml, fmt_hms, gantt_svg_named, timeline_vc_names, utilisation_svg_named, vc_color_hex,
-    vc_names, wait_cdf_svg_named,
+    escape_xml, fmt_hms, gantt_svg_of, utilisation_svg_of, vc_color_hex, wait_cdf_svg_of,
 };
 use crate::sim::record::RunResult;
 
@@ -40,41 +39,6 @@ footer{margin-top:28px;color:#888;font-size:0.85em}";
 /// Width below which the models stack instead of standing side by side, per model.
 const MIN_PANEL_PX: usize = 480;
 
-/// What the per-VC table shows for one VC of one run.
-#[derive(Debug, Default)]
-struct VcRow {
-    guaranteed_gpus: Option<u32>,
-    jobs: usize,
-    waits_ms: Vec<u64>,
-    preemptions: u64,
-}
-
-fn vc_rows(run: &RunResult) -> BTreeMap<String, VcRow> {
-    let mut rows: BTreeMap<String, VcRow> = run
-        .vcs
-        .iter()
-        .map(|(vc, cap)| {
-            let row = VcRow {
-                guaranteed_gpus: Some(cap.guaranteed_gpus),
-                ..VcRow::default()
-            };
-            (vc.clone(), row)
-        })
-        .collect();
-    for j in &run.jobs {
-        let row = rows.entry(j.vc.clone()).or_default();
-        row.jobs += 1;
-        row.preemptions += u64::from(j.preemptions);
-        if let Some(start) = j.start_ms {
-            row.waits_ms.push(start.saturating_sub(j.submit_ms));
-        }
-    }
-    for row in rows.values_mut() {
-        row.waits_ms.sort_unstable();
-    }
-    rows
-}
-
 /// Nearest-rank percentile of sorted values.
 fn percentile(sorted: &[u64], p: f64) -> Option<u64> {
     if sorted.is_empty() {
@@ -96,16 +60,12 @@ fn hms_or_dash(ms: Option<u64>) -> String {
     ms.map_or_else(|| "–".to_string(), |v| fmt_hms(v, v > 0 && v < 10_000))
 }
 
-fn vc_table(run: &RunResult) -> String {
-    let rows = vc_rows(run);
+fn vc_table(run: &RunDigest) -> String {
+    let rows = &run.vcs;
     if rows.is_empty() {
         return "<p class=\"empty\">No VCs and no jobs.</p>".to_string();
     }
-    // [`vc_names`] order (it sets the colours): the rows already hold the guarantees' and
-    // the jobs' VCs, so only the timeline's are added, without another pass over the jobs.
-    let mut names: BTreeSet<&str> = rows.keys().map(String::as_str).collect();
-    names.extend(timeline_vc_names(run));
-    let names: Vec<&str> = names.into_iter().collect();
+    let names = &run.vc_names;
     let mut out = String::from(
         "<div class=\"scroll\"><table><thead><tr><th>VC</th>\
          <th title=\"GPUs guaranteed to the VC\">guar. GPUs</th><th>jobs</th>\
@@ -113,10 +73,10 @@ fn vc_table(run: &RunResult) -> String {
          <th title=\"times a group of the VC's jobs was preempted\">pre&shy;empted</th></tr>\
          </thead><tbody>\n",
     );
-    for (vc, row) in &rows {
+    for (vc, row) in rows {
         let color = names
             .iter()
-            .position(|n| *n == vc.as_str())
+            .position(|n| n == vc)
             .map_or_else(|| "#bbbbbb".to_string(), vc_color_hex);
         let _ = writeln!(
             out,
@@ -137,24 +97,19 @@ fn vc_table(run: &RunResult) -> String {
 }
 
 /// One section: a heading and one panel per model, side by side.
-fn section(
-    out: &mut String,
-    title: &str,
-    runs: &[RunResult],
-    panel: impl Fn(usize, &RunResult) -> String,
-) {
+fn section(out: &mut String, title: &str, runs: &[PageRun], panel: impl Fn(&PageRun) -> String) {
     let _ = writeln!(out, "<section>\n<h2>{}</h2>", escape_xml(title));
     let _ = writeln!(
         out,
         "<div class=\"models\" style=\"grid-template-columns:repeat({},minmax(0,1fr))\">",
         runs.len().max(1)
     );
-    for (i, run) in runs.iter().enumerate() {
+    for run in runs {
         let _ = writeln!(
             out,
             "<div class=\"panel\">\n<h3>{}</h3>\n{}\n</div>",
-            escape_xml(&run.model),
-            panel(i, run)
+            escape_xml(&run.digest.model),
+            panel(run)
         );
     }
     out.push_str("</div>\n</section>\n");
@@ -174,8 +129,8 @@ pub fn report_html(scenario: &str, runs: &[RunResult]) -> String {
 /// [`report_html`] with extra, already escaped HTML sections (e.g. the sharing-anomaly
 /// table) placed right after the header.
 pub fn report_html_with(scenario: &str, runs: &[RunResult], extra_sections: &str) -> String {
-    let plots: Vec<RunPlots> = runs.iter().map(RunPlots::of).collect();
-    report_html_with_plots(scenario, runs, &plots, extra_sections)
+    let pages: Vec<PageRun> = runs.iter().map(PageRun::of).collect();
+    report_html_of(scenario, &pages, extra_sections)
 }
 
 /// The three SVG plots of one run, rendered once for both its files and the HTML page
@@ -191,28 +146,40 @@ pub struct RunPlots {
 }
 
 impl RunPlots {
-    /// Renders the plots of `run`.
-    pub fn of(run: &RunResult) -> RunPlots {
-        // The VC list sets the colours of all three; made once, not once per plot.
-        let names = vc_names(run);
+    /// Renders the plots of a run's digest.
+    pub fn of(run: &RunDigest) -> RunPlots {
         RunPlots {
-            gantt: gantt_svg_named(run, &names),
-            utilisation: utilisation_svg_named(run, &names),
-            wait_cdf: wait_cdf_svg_named(run, &names),
+            gantt: gantt_svg_of(run),
+            utilisation: utilisation_svg_of(run),
+            wait_cdf: wait_cdf_svg_of(run),
         }
     }
 }
 
-/// [`report_html_with`] with each run's plots already rendered (`plots[i]` of `runs[i]`).
-pub fn report_html_with_plots(
-    scenario: &str,
-    runs: &[RunResult],
-    plots: &[RunPlots],
-    extra_sections: &str,
-) -> String {
-    let plot_of = |i: usize, pick: fn(&RunPlots) -> &String| -> String {
-        plots.get(i).map_or_else(String::new, |p| pick(p).clone())
-    };
+/// One model's column of the page: what it shows of the run and the rendered plots.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageRun {
+    /// The run's digest.
+    pub digest: RunDigest,
+    /// Its plots.
+    pub plots: RunPlots,
+}
+
+impl PageRun {
+    /// The column of a finished run.
+    pub fn of(run: &RunResult) -> PageRun {
+        PageRun::of_digest(RunDigest::of(run))
+    }
+
+    /// The column of a run's digest (renders its plots).
+    pub fn of_digest(digest: RunDigest) -> PageRun {
+        let plots = RunPlots::of(&digest);
+        PageRun { digest, plots }
+    }
+}
+
+/// [`report_html_with`] of runs already digested and plotted.
+pub fn report_html_of(scenario: &str, runs: &[PageRun], extra_sections: &str) -> String {
     let scenario_e = escape_xml(scenario);
     let stack_px = runs.len().max(1) * MIN_PANEL_PX;
     let mut out = String::new();
@@ -228,7 +195,7 @@ pub fn report_html_with_plots(
     if runs.is_empty() {
         out.push_str("<p class=\"empty\">No model was run.</p>\n</header>\n");
     } else {
-        let mut seeds: Vec<u64> = runs.iter().map(|r| r.seed).collect();
+        let mut seeds: Vec<u64> = runs.iter().map(|r| r.digest.seed).collect();
         seeds.sort_unstable();
         seeds.dedup();
         let seeds = seeds
@@ -236,26 +203,26 @@ pub fn report_html_with_plots(
             .map(u64::to_string)
             .collect::<Vec<_>>()
             .join(", ");
-        let end_ms = runs.iter().map(|r| r.end_ms).max().unwrap_or(0);
-        let jobs = runs.iter().map(|r| r.jobs.len()).max().unwrap_or(0);
-        let gpus = runs.iter().map(|r| r.total_gpus).max().unwrap_or(0);
+        let end_ms = runs.iter().map(|r| r.digest.end_ms).max().unwrap_or(0);
+        let jobs = runs.iter().map(|r| r.digest.jobs).max().unwrap_or(0);
+        let gpus = runs.iter().map(|r| r.digest.total_gpus).max().unwrap_or(0);
         let _ = write!(
             out,
             "<p class=\"meta\">Models: {} · seed {seeds} · {jobs} jobs on {gpus} GPUs · \
              simulated until {}</p>\n</header>\n",
-            join_escaped(runs.iter().map(|r| r.model.as_str())),
+            join_escaped(runs.iter().map(|r| r.digest.model.as_str())),
             fmt_hms(end_ms, false),
         );
         out.push_str(extra_sections);
-        section(&mut out, "Per-VC summary", runs, |_, r| vc_table(r));
-        section(&mut out, "Gantt chart (one lane per GPU)", runs, |i, _| {
-            plot_of(i, |p| &p.gantt)
+        section(&mut out, "Per-VC summary", runs, |r| vc_table(&r.digest));
+        section(&mut out, "Gantt chart (one lane per GPU)", runs, |r| {
+            r.plots.gantt.clone()
         });
-        section(&mut out, "Busy GPUs over time", runs, |i, _| {
-            plot_of(i, |p| &p.utilisation)
+        section(&mut out, "Busy GPUs over time", runs, |r| {
+            r.plots.utilisation.clone()
         });
-        section(&mut out, "Wait-time CDF", runs, |i, _| {
-            plot_of(i, |p| &p.wait_cdf)
+        section(&mut out, "Wait-time CDF", runs, |r| {
+            r.plots.wait_cdf.clone()
         });
     }
     let _ = write!(

@@ -10,7 +10,7 @@
 //! Output is deterministic: the same [`RunResult`] gives the same bytes. A plot with
 //! nothing to show (no jobs, zero duration) is a small SVG with a "no data" note.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::error::Error;
 use std::path::Path;
 use std::sync::Arc;
@@ -21,7 +21,9 @@ use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use crate::sim::record::{PodSpot, RunResult, SimEvent, SimTimeMs, VcGpus};
+use super::digest::RunDigest;
+pub use super::group_runs::{GroupRun, RunEnd, earliest_group_runs, group_runs};
+use crate::sim::record::{RunResult, VcGpus};
 
 /// Width of every plot, in SVG pixels.
 const WIDTH: u32 = 960;
@@ -96,208 +98,11 @@ impl Ranged for TickedAxis {
     }
 }
 
-/// How one run of a group ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RunEnd {
-    /// The job finished.
-    Finished,
-    /// Another job's group preempted it (it was requeued).
-    Preempted,
-    /// The user killed the job, or the model rejected another of its groups.
-    Killed,
-    /// A node it ran on went down (it was requeued).
-    NodeDown,
-    /// The group started again without an event ending this run; the run is cut there.
-    Restarted,
-    /// Still running at the end of the simulation.
-    Running,
-}
-
-/// One run of one group: from its `GroupStarted` event to the event that ended it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GroupRun {
-    /// Job id.
-    pub job: String,
-    /// Group name.
-    pub group: String,
-    /// The job's VC (`?` when the job has no record).
-    pub vc: String,
-    /// When the group started.
-    pub start_ms: SimTimeMs,
-    /// When the run ended (the run's end time for [`RunEnd::Running`]).
-    pub end_ms: SimTimeMs,
-    /// Where its pods ran.
-    pub pods: Vec<PodSpot>,
-    /// How it ended.
-    pub end: RunEnd,
-}
-
-struct OpenRun<'a> {
-    start_ms: SimTimeMs,
-    pods: &'a [PodSpot],
-}
-
-/// Derives every group run from the event log, sorted by start time, then job and group.
-///
-/// A run opens at `GroupStarted` and closes at the first of: `GroupFinished`,
-/// `GroupPreempted` or `GroupFailed` of the same group, `JobFinished` / `JobKilled` /
-/// `JobRejected` of its job, `NodeDown` of a node it runs on, or the end of the run.
-pub fn group_runs(run: &RunResult) -> Vec<GroupRun> {
-    group_runs_started_by(run, None)
-}
-
-/// The first `limit` of [`group_runs`] (in its order) and how many there are in all.
-/// An engine's log is in time order, so the runs that started up to the `limit`-th
-/// start are all that can be among the first `limit`: only those are followed, and the
-/// log is read only until the last of them has ended.
-pub fn earliest_group_runs(run: &RunResult, limit: usize) -> (Vec<GroupRun>, usize) {
-    let mut starts = run
-        .events
-        .iter()
-        .filter(|e| matches!(e, SimEvent::GroupStarted { .. }));
-    let total = starts.clone().count();
-    let in_time_order = run.events.windows(2).all(|w| w[0].t() <= w[1].t());
-    let cutoff = match starts.nth(limit.saturating_sub(1)) {
-        Some(e) if limit > 0 && in_time_order => Some(e.t()),
-        _ => None,
-    };
-    let mut runs = group_runs_started_by(run, cutoff);
-    runs.truncate(limit);
-    (runs, total)
-}
-
-/// [`group_runs`] of the runs started at or before `cutoff` (all when `None`). With a
-/// cutoff the log must be in time order.
-fn group_runs_started_by(run: &RunResult, cutoff: Option<SimTimeMs>) -> Vec<GroupRun> {
-    let vc_of: HashMap<&str, &str> = run
-        .jobs
-        .iter()
-        .map(|j| (j.id.as_str(), j.vc.as_str()))
-        .collect();
-    // Keys borrow the log's strings: looking a group up allocates nothing.
-    let mut open: BTreeMap<(&str, &str), OpenRun> = BTreeMap::new();
-    let mut done = Vec::new();
-    let mut close = |key: (&str, &str), o: OpenRun, end_ms: SimTimeMs, end: RunEnd| {
-        let vc = vc_of.get(key.0).copied().unwrap_or("?").to_string();
-        done.push(GroupRun {
-            job: key.0.to_string(),
-            group: key.1.to_string(),
-            vc,
-            start_ms: o.start_ms,
-            end_ms: end_ms.max(o.start_ms),
-            pods: o.pods.to_vec(),
-            end,
-        });
-    };
-    // Keys of the open groups of one job: they sort together because the job comes first.
-    fn groups_of<'a>(
-        open: &BTreeMap<(&'a str, &'a str), OpenRun<'a>>,
-        job: &'a str,
-    ) -> Vec<(&'a str, &'a str)> {
-        open.range((job, "")..)
-            .take_while(|(k, _)| k.0 == job)
-            .map(|(k, _)| *k)
-            .collect()
-    }
-    let last_t = run.events.iter().map(SimEvent::t).max().unwrap_or(0);
-    let horizon = run.end_ms.max(last_t);
-    for ev in &run.events {
-        let past_cutoff = cutoff.is_some_and(|c| ev.t() > c);
-        if past_cutoff && open.is_empty() {
-            break; // every run followed has ended; later starts are not wanted
-        }
-        match ev {
-            SimEvent::GroupStarted {
-                t,
-                job,
-                group,
-                pods,
-            } => {
-                let key = (job.as_str(), group.as_str());
-                if past_cutoff {
-                    // Not followed, but it still ends the run it restarts.
-                    if let Some(prev) = open.remove(&key) {
-                        close(key, prev, *t, RunEnd::Restarted);
-                    }
-                    continue;
-                }
-                let fresh = OpenRun { start_ms: *t, pods };
-                if let Some(prev) = open.insert(key, fresh) {
-                    close(key, prev, *t, RunEnd::Restarted);
-                }
-            }
-            SimEvent::GroupPreempted { t, job, group, .. }
-            | SimEvent::GroupFinished { t, job, group, .. }
-            | SimEvent::GroupFailed { t, job, group, .. } => {
-                let end = match ev {
-                    SimEvent::GroupPreempted { .. } => RunEnd::Preempted,
-                    SimEvent::GroupFinished { .. } => RunEnd::Finished,
-                    _ => RunEnd::NodeDown,
-                };
-                let key = (job.as_str(), group.as_str());
-                if let Some(o) = open.remove(&key) {
-                    close(key, o, *t, end);
-                }
-            }
-            // Job- and node-level ends close whatever group-level events did not.
-            SimEvent::JobFinished { t, job }
-            | SimEvent::JobKilled { t, job }
-            | SimEvent::JobRejected { t, job, .. } => {
-                let end = match ev {
-                    SimEvent::JobFinished { .. } => RunEnd::Finished,
-                    _ => RunEnd::Killed,
-                };
-                for key in groups_of(&open, job) {
-                    if let Some(o) = open.remove(&key) {
-                        close(key, o, *t, end);
-                    }
-                }
-            }
-            SimEvent::NodeDown { t, node } | SimEvent::NodeRemoved { t, node } => {
-                let hit: Vec<(&str, &str)> = open
-                    .iter()
-                    .filter(|(_, o)| o.pods.iter().any(|p| &p.node == node))
-                    .map(|(k, _)| *k)
-                    .collect();
-                for key in hit {
-                    if let Some(o) = open.remove(&key) {
-                        close(key, o, *t, RunEnd::NodeDown);
-                    }
-                }
-            }
-            // Submissions, waits, downgrades (the group keeps running) and nodes coming
-            // back neither start nor end a run.
-            _ => {}
-        }
-    }
-    for (key, o) in std::mem::take(&mut open) {
-        close(key, o, horizon, RunEnd::Running);
-    }
-    done.sort_by(|a, b| (a.start_ms, &a.job, &a.group).cmp(&(b.start_ms, &b.job, &b.group)));
-    done
-}
-
-/// The run's VC names in the order that assigns their colours: guarantees, jobs and the
-/// timeline together, sorted by name.
-pub(crate) fn vc_names(run: &RunResult) -> Vec<String> {
-    let mut names: BTreeSet<&str> = run.vcs.keys().map(String::as_str).collect();
-    let mut previous = None;
-    for job in &run.jobs {
-        // Neighbouring jobs often share a VC: a string compare then, not a set insert.
-        if previous != Some(job.vc.as_str()) {
-            names.insert(job.vc.as_str());
-            previous = Some(job.vc.as_str());
-        }
-    }
-    names.extend(timeline_vc_names(run));
-    names.into_iter().map(str::to_string).collect()
-}
-
 /// Reads timeline points' counts in the order of a fixed VC list. The list of a point is
 /// matched to the columns once per distinct list (an engine run has one, shared by all
 /// its points), not once per point.
-pub(crate) struct VcColumns<'a> {
-    names: &'a [String],
+pub(crate) struct VcColumns {
+    names: Vec<String>,
     /// The point list last seen, and for each name its index in that list.
     matched: Option<MatchedList>,
 }
@@ -305,13 +110,18 @@ pub(crate) struct VcColumns<'a> {
 /// A point's VC list and, for each column, the index of its VC in that list.
 type MatchedList = (Arc<[String]>, Vec<Option<usize>>);
 
-impl<'a> VcColumns<'a> {
+impl VcColumns {
     /// Columns for `names`.
-    pub(crate) fn new(names: &'a [String]) -> VcColumns<'a> {
+    pub(crate) fn new(names: &[String]) -> VcColumns {
         VcColumns {
-            names,
+            names: names.to_vec(),
             matched: None,
         }
+    }
+
+    /// The column names, in order.
+    pub(crate) fn names(&self) -> &[String] {
+        &self.names
     }
 
     /// Sets `out` to the counts of `busy` in column order, 0 for a VC it lacks.
@@ -602,7 +412,7 @@ struct Lane {
     device: u32,
 }
 
-fn gantt_lanes(run: &RunResult, runs: &[GroupRun]) -> Vec<Lane> {
+fn gantt_lanes(run: &RunDigest, runs: &[GroupRun]) -> Vec<Lane> {
     let mut lanes: Vec<Lane> = run
         .nodes
         .iter()
@@ -642,12 +452,13 @@ fn gantt_lanes(run: &RunResult, runs: &[GroupRun]) -> Vec<Lane> {
 /// [`MAX_GANTT_RUNS`] runs by start time on the lanes they use, and says so in the
 /// title: a chart of every run of a 100-day trace would be megabytes no one can read.
 pub fn gantt_svg(run: &RunResult) -> String {
-    gantt_svg_named(run, &vc_names(run))
+    gantt_svg_of(&RunDigest::of(run))
 }
 
-/// [`gantt_svg`] with the run's [`vc_names`] already known.
-pub(crate) fn gantt_svg_named(run: &RunResult, names: &[String]) -> String {
-    let (runs, total) = earliest_group_runs(run, MAX_GANTT_RUNS);
+/// [`gantt_svg`] of a run's digest.
+pub fn gantt_svg_of(run: &RunDigest) -> String {
+    let names = &run.vc_names;
+    let (runs, total) = (&run.gantt_runs, run.group_runs_total);
     let cut = total > MAX_GANTT_RUNS;
     let title = if cut {
         format!(
@@ -663,11 +474,11 @@ pub(crate) fn gantt_svg_named(run: &RunResult, names: &[String]) -> String {
             .flat_map(|r| r.pods.iter())
             .flat_map(|p| p.devices.iter().map(move |d| (p.node.as_str(), *d)))
             .collect();
-        let mut lanes = gantt_lanes(run, &runs);
+        let mut lanes = gantt_lanes(run, runs);
         lanes.retain(|l| used.contains(&(l.node.as_str(), l.device)));
         lanes
     } else {
-        gantt_lanes(run, &runs)
+        gantt_lanes(run, runs)
     };
     let t_end = runs
         .iter()
@@ -821,7 +632,7 @@ pub(crate) fn gantt_svg_named(run: &RunResult, names: &[String]) -> String {
         let mut borders = Vec::new();
         let mut labels = Vec::new();
         let mut label_patches = Vec::new();
-        for r in &runs {
+        for r in runs {
             let color = vc_color(names, &r.vc);
             let (x0, x1) = (r.start_ms as f64, r.end_ms as f64);
             let w_px = (x1 - x0) * px_per_ms;
@@ -899,69 +710,6 @@ pub(crate) fn gantt_svg_named(run: &RunResult, names: &[String]) -> String {
     })
 }
 
-/// Busy GPUs per VC after each timeline point, padded to all VCs in `names` order, with a
-/// zero point at time 0 when the timeline starts later, one point per distinct time.
-fn busy_steps(run: &RunResult, names: &[String]) -> Vec<(u64, Vec<u32>)> {
-    let mut steps: Vec<(u64, Vec<u32>)> = Vec::with_capacity(run.timeline.len() + 1);
-    if run.timeline.first().is_none_or(|p| p.t > 0) {
-        steps.push((0, vec![0; names.len()]));
-    }
-    let mut columns = VcColumns::new(names);
-    for p in &run.timeline {
-        let mut busy = Vec::with_capacity(names.len());
-        columns.read(&p.busy_by_vc, &mut busy);
-        match steps.last_mut() {
-            // Several points at one time: the last one holds from then on.
-            Some(last) if last.0 == p.t => last.1 = busy,
-            _ => steps.push((p.t, busy)),
-        }
-    }
-    if steps.len() > MAX_PLOT_STEPS {
-        let t_end = run.end_ms.max(steps.last().map_or(0, |s| s.0));
-        return averaged_steps(&steps, t_end, MAX_PLOT_STEPS as u64 / 2);
-    }
-    steps
-}
-
-/// Steps beyond which the utilisation plot averages over time buckets: more corners than
-/// a plot has pixels only make the SVG huge (a 100-day trace has ~10^5 changes).
-const MAX_PLOT_STEPS: usize = 4_000;
-
-/// `steps` averaged over `buckets` equal time buckets up to `t_end`: per VC the busy GPUs
-/// weighted by the time each step holds within the bucket, rounded to whole GPUs.
-fn averaged_steps(steps: &[(u64, Vec<u32>)], t_end: u64, buckets: u64) -> Vec<(u64, Vec<u32>)> {
-    let vcs = steps.first().map_or(0, |s| s.1.len());
-    let width = t_end.div_ceil(buckets).max(1);
-    let mut out = Vec::with_capacity(buckets as usize);
-    let mut i = 0;
-    let mut start = 0;
-    while start < t_end {
-        let end = (start + width).min(t_end);
-        let mut sums = vec![0u128; vcs];
-        // Steps that hold during [start, end): from the last one at or before start.
-        while i + 1 < steps.len() && steps[i + 1].0 <= start {
-            i += 1;
-        }
-        let mut j = i;
-        while j < steps.len() && steps[j].0 < end {
-            let from = steps[j].0.max(start);
-            let to = steps.get(j + 1).map_or(end, |next| next.0.min(end));
-            for (sum, &busy) in sums.iter_mut().zip(&steps[j].1) {
-                *sum += u128::from(busy) * u128::from(to.saturating_sub(from));
-            }
-            j += 1;
-        }
-        let span = u128::from(end - start);
-        let mean: Vec<u32> = sums
-            .iter()
-            .map(|&s| u32::try_from((s + span / 2) / span).unwrap_or(u32::MAX))
-            .collect();
-        out.push((start, mean));
-        start = end;
-    }
-    out
-}
-
 /// Step-function vertices of `values` (one per step in `steps`) up to `t_end`, keeping
 /// only the corners where the value changes.
 fn step_line(times: &[u64], values: &[u64], t_end: u64) -> Vec<(f64, f64)> {
@@ -988,18 +736,18 @@ fn step_line(times: &[u64], values: &[u64], t_end: u64) -> Vec<(f64, f64)> {
 /// Busy GPUs over time, stacked by VC (in name order from the bottom), with the cluster's
 /// total capacity as a dashed line.
 pub fn utilisation_svg(run: &RunResult) -> String {
-    utilisation_svg_named(run, &vc_names(run))
+    utilisation_svg_of(&RunDigest::of(run))
 }
 
-/// [`utilisation_svg`] with the run's [`vc_names`] already known.
-pub(crate) fn utilisation_svg_named(run: &RunResult, names: &[String]) -> String {
+/// [`utilisation_svg`] of a run's digest.
+pub fn utilisation_svg_of(run: &RunDigest) -> String {
+    let names = &run.vc_names;
     let title = format!("Busy GPUs: {}", run.model);
-    let last_t = run.timeline.last().map_or(0, |p| p.t);
-    let t_end = run.end_ms.max(last_t);
-    if run.jobs.is_empty() || t_end == 0 {
+    let t_end = run.busy_until_ms;
+    if run.jobs == 0 || t_end == 0 {
         return no_data_svg(&title, "no jobs or zero duration");
     }
-    let steps = busy_steps(run, names);
+    let steps = &run.busy_steps;
     let times: Vec<u64> = steps.iter().map(|s| s.0).collect();
     // cum[k][i]: GPUs busy in VCs 0..=k at step i.
     let mut cum: Vec<Vec<u64>> = Vec::with_capacity(names.len());
@@ -1084,32 +832,23 @@ pub(crate) fn utilisation_svg_named(run: &RunResult, names: &[String]) -> String
     })
 }
 
-/// Sorted waits of the jobs that started, per VC, for VCs with at least one.
-fn waits_by_vc(run: &RunResult) -> BTreeMap<String, Vec<u64>> {
-    let mut out: BTreeMap<String, Vec<u64>> = BTreeMap::new();
-    for j in &run.jobs {
-        if let Some(start) = j.start_ms {
-            out.entry(j.vc.clone())
-                .or_default()
-                .push(start.saturating_sub(j.submit_ms));
-        }
-    }
-    for w in out.values_mut() {
-        w.sort_unstable();
-    }
-    out
-}
-
 /// The cumulative distribution of wait times (submit to first start) of the jobs that
 /// started, one step line per VC; the y axis is the share of the VC's started jobs.
 pub fn wait_cdf_svg(run: &RunResult) -> String {
-    wait_cdf_svg_named(run, &vc_names(run))
+    wait_cdf_svg_of(&RunDigest::of(run))
 }
 
-/// [`wait_cdf_svg`] with the run's [`vc_names`] already known.
-pub(crate) fn wait_cdf_svg_named(run: &RunResult, names: &[String]) -> String {
+/// [`wait_cdf_svg`] of a run's digest.
+pub fn wait_cdf_svg_of(run: &RunDigest) -> String {
+    let names = &run.vc_names;
     let title = format!("Wait-time CDF: {}", run.model);
-    let waits = waits_by_vc(run);
+    // Sorted waits of the jobs that started, per VC, for VCs with at least one.
+    let waits: BTreeMap<&String, &Vec<u64>> = run
+        .vcs
+        .iter()
+        .filter(|(_, vc)| !vc.waits_ms.is_empty())
+        .map(|(name, vc)| (name, &vc.waits_ms))
+        .collect();
     if waits.is_empty() {
         return no_data_svg(&title, "no job started");
     }
@@ -1194,7 +933,7 @@ pub fn write_plots(dir: &Path, run: &RunResult) -> std::io::Result<()> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::sim::record::{JobOutcome, JobRecord, TimelinePoint, VcCapacity};
+    use crate::sim::record::{JobOutcome, JobRecord, PodSpot, SimEvent, TimelinePoint, VcCapacity};
 
     fn spot(node: &str) -> Vec<PodSpot> {
         vec![PodSpot {

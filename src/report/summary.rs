@@ -190,6 +190,14 @@ impl JobTallies {
         }
     }
 
+    /// Per VC with jobs, in name order: its job counts and preemptions (no statistics
+    /// yet) and the waits of its jobs that started, in the order the jobs came.
+    pub fn by_vc(&self) -> impl Iterator<Item = (&str, &JobMetrics, &[u64])> {
+        self.by_vc
+            .iter()
+            .map(|(vc, tally)| (vc.as_str(), &tally.metrics, tally.waits.as_slice()))
+    }
+
     /// The summary of the run whose header (identity, end, VCs) is `result` (its jobs
     /// are not read) and whose timeline is summed up in `gpu_time`.
     pub fn summary(&self, result: &RunResult, gpu_time: &GpuTimeTotals) -> RunSummary {

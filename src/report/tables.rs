@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use super::plots::VcColumns;
 use super::summary::{RunSummary, Stats};
-use crate::sim::{JobOutcome, JobRecord, PodSpot, RunResult, SimEvent, SimTimeMs};
+use crate::sim::{JobOutcome, JobRecord, PodSpot, RunResult, SimEvent, SimTimeMs, TimelinePoint};
 use crate::workload::openpai::PRIORITY_CLASSES;
 
 /// Milliseconds as seconds with three decimals (`1500` → `1.500`).
@@ -84,30 +84,55 @@ pub fn jobs_csv(result: &RunResult) -> Vec<u8> {
 
 /// [`jobs_csv`] written to `out` as it is made (a file, for a trace of millions of jobs).
 pub fn write_jobs_csv(result: &RunResult, out: impl std::io::Write) -> std::io::Result<()> {
-    let mut w = csv::Writer::from_writer(out);
-    w.write_record(JOBS_HEADER)?;
-    // One buffer for the formatted fields of a row: no String per field per job.
-    let mut text = String::new();
-    for j in &result.jobs {
+    let mut rows = JobsCsv::new(out)?;
+    for job in &result.jobs {
+        rows.row(job)?;
+    }
+    rows.finish()
+}
+
+/// Writes `jobs.csv` one row at a time: the header when made, then [`JobsCsv::row`] per
+/// job in the order given (submit order for the file to read as documented).
+pub struct JobsCsv<W: std::io::Write> {
+    writer: csv::Writer<W>,
+    /// One buffer for the formatted fields of a row: no String per field per job.
+    text: String,
+}
+
+impl<W: std::io::Write> JobsCsv<W> {
+    /// Starts the file: writes the header.
+    pub fn new(out: W) -> std::io::Result<JobsCsv<W>> {
+        let mut writer = csv::Writer::from_writer(out);
+        writer.write_record(JOBS_HEADER)?;
+        Ok(JobsCsv {
+            writer,
+            text: String::new(),
+        })
+    }
+
+    /// Writes the row of `j`.
+    pub fn row(&mut self, j: &JobRecord) -> std::io::Result<()> {
+        let w = &mut self.writer;
         w.write_field(&j.id)?;
         w.write_field(&j.vc)?;
-        let mut field = |w: &mut csv::Writer<_>, f: &dyn Fn(&mut String)| {
+        let text = &mut self.text;
+        let mut field = |w: &mut csv::Writer<W>, f: &dyn Fn(&mut String)| {
             text.clear();
-            f(&mut text);
-            w.write_field(&text)
+            f(text);
+            w.write_field(&*text)
         };
-        field(&mut w, &|t| push_int(t, j.priority))?;
-        field(&mut w, &|t| push_int(t, j.gpus))?;
-        field(&mut w, &|t| push_seconds(t, j.submit_ms))?;
+        field(w, &|t| push_int(t, j.priority))?;
+        field(w, &|t| push_int(t, j.gpus))?;
+        field(w, &|t| push_seconds(t, j.submit_ms))?;
         for value in [j.start_ms, j.end_ms, j.wait_ms(), j.jct_ms()] {
-            field(&mut w, &|t| {
+            field(w, &|t| {
                 if let Some(ms) = value {
                     push_seconds(t, ms)
                 }
             })?;
         }
-        field(&mut w, &|t| push_int(t, j.preemptions))?;
-        field(&mut w, &|t| {
+        field(w, &|t| push_int(t, j.preemptions))?;
+        field(w, &|t| {
             for (i, node) in j.nodes.iter().enumerate() {
                 if i > 0 {
                     t.push(';');
@@ -116,10 +141,15 @@ pub fn write_jobs_csv(result: &RunResult, out: impl std::io::Write) -> std::io::
             }
         })?;
         w.write_field(outcome_name(j.outcome))?;
-        field(&mut w, &|t| push_gpu_hours(t, j.gpu_ms))?;
+        field(w, &|t| push_gpu_hours(t, j.gpu_ms))?;
         w.write_record(None::<&[u8]>)?;
+        Ok(())
     }
-    w.flush()
+
+    /// Flushes what is buffered; returns the underlying writer's error, if any.
+    pub fn finish(mut self) -> std::io::Result<()> {
+        self.writer.flush()
+    }
 }
 
 /// A job outcome as `jobs.csv` names it (its serde name).
@@ -201,7 +231,7 @@ pub fn timeline_csv(result: &RunResult) -> Vec<u8> {
 }
 
 /// [`timeline_csv`] written to `out` as it is made.
-pub fn write_timeline_csv(result: &RunResult, mut out: impl std::io::Write) -> std::io::Result<()> {
+pub fn write_timeline_csv(result: &RunResult, out: impl std::io::Write) -> std::io::Result<()> {
     let mut vcs: BTreeSet<&String> = result.vcs.keys().collect();
     let mut last_names = None;
     for point in &result.timeline {
@@ -212,33 +242,68 @@ pub fn write_timeline_csv(result: &RunResult, mut out: impl std::io::Write) -> s
             last_names = Some(names);
         }
     }
-    let vcs: Vec<String> = vcs.into_iter().cloned().collect();
-    let mut header = vec!["t"];
-    header.extend(vcs.iter().map(String::as_str));
-    header.push("capacity_gpus");
-    {
-        let mut w = csv::Writer::from_writer(&mut out);
-        w.write_record(&header)?;
-        w.flush()?;
+    let mut rows = TimelineCsv::new(out, vcs.into_iter().cloned().collect())?;
+    for point in &result.timeline {
+        rows.row(point)?;
     }
-    // Rows are numbers only, which CSV never quotes: written directly.
-    let mut columns = VcColumns::new(&vcs);
-    let mut counts = Vec::with_capacity(vcs.len());
-    let mut row = String::new();
-    for p in &result.timeline {
+    rows.finish()
+}
+
+/// Writes `timeline.csv` one point at a time, with a fixed list of VC columns: the
+/// run's VCs and every VC its points name (an engine run's points all name the same
+/// list, so its first point and the run's VCs give the columns).
+pub struct TimelineCsv<W: std::io::Write> {
+    out: W,
+    columns: VcColumns,
+    counts: Vec<u32>,
+    row: String,
+}
+
+impl<W: std::io::Write> TimelineCsv<W> {
+    /// Starts the file with `columns` (sorted VC names): writes the header.
+    pub fn new(mut out: W, columns: Vec<String>) -> std::io::Result<TimelineCsv<W>> {
+        let mut header = vec!["t"];
+        header.extend(columns.iter().map(String::as_str));
+        header.push("capacity_gpus");
+        {
+            let mut w = csv::Writer::from_writer(&mut out);
+            w.write_record(&header)?;
+            w.flush()?;
+        }
+        Ok(TimelineCsv {
+            out,
+            columns: VcColumns::new(&columns),
+            counts: Vec::new(),
+            row: String::new(),
+        })
+    }
+
+    /// The VC columns, in order.
+    pub fn columns(&self) -> &[String] {
+        self.columns.names()
+    }
+
+    /// Writes the row of `p`; a VC of the point that has no column is left out.
+    pub fn row(&mut self, p: &TimelinePoint) -> std::io::Result<()> {
+        self.columns.read(&p.busy_by_vc, &mut self.counts);
+        // Rows are numbers only, which CSV never quotes: written directly.
+        let row = &mut self.row;
         row.clear();
-        push_seconds(&mut row, p.t);
-        columns.read(&p.busy_by_vc, &mut counts);
-        for &n in &counts {
+        push_seconds(row, p.t);
+        for &n in &self.counts {
             row.push(',');
-            push_int(&mut row, n);
+            push_int(row, n);
         }
         row.push(',');
-        push_int(&mut row, p.capacity_gpus);
+        push_int(row, p.capacity_gpus);
         row.push('\n');
-        out.write_all(row.as_bytes())?;
+        self.out.write_all(row.as_bytes())
     }
-    out.flush()
+
+    /// Flushes what is buffered.
+    pub fn finish(mut self) -> std::io::Result<()> {
+        self.out.flush()
+    }
 }
 
 fn pods_text(out: &mut String, pods: &[PodSpot]) {
@@ -296,7 +361,50 @@ pub fn events_log(result: &RunResult) -> String {
 /// [`events_log`] written to `out` as it is made.
 pub fn write_events_log(result: &RunResult, mut out: impl std::io::Write) -> std::io::Result<()> {
     let jobs: HashMap<&str, &JobRecord> = result.jobs.iter().map(|j| (j.id.as_str(), j)).collect();
-    let who = |line: &mut String, id: &str| match jobs.get(id) {
+    let brief = |id: &str| jobs.get(id).map(|j| JobBrief::of(j));
+    // One line buffer for the whole log: no String per event.
+    let mut line = String::new();
+    for event in &result.events {
+        line.clear();
+        push_event_line(&mut line, event, &brief);
+        out.write_all(line.as_bytes())?;
+    }
+    out.flush()
+}
+
+/// What a line of `events.log` says of a job besides its id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JobBrief<'a> {
+    /// Its VC.
+    pub vc: &'a str,
+    /// Its priority.
+    pub priority: i32,
+    /// GPUs it asks for.
+    pub gpus: u32,
+    /// When it was submitted (for the JCT on its finish line).
+    pub submit_ms: SimTimeMs,
+}
+
+impl<'a> JobBrief<'a> {
+    /// The brief of a job's record.
+    pub fn of(job: &'a JobRecord) -> JobBrief<'a> {
+        JobBrief {
+            vc: &job.vc,
+            priority: job.priority,
+            gpus: job.gpus,
+            submit_ms: job.submit_ms,
+        }
+    }
+}
+
+/// Appends the `events.log` line of `event` (with its newline); `jobs` tells about the
+/// jobs it names (a job it does not know is named by its id alone).
+pub fn push_event_line<'j>(
+    line: &mut String,
+    event: &SimEvent,
+    jobs: &dyn Fn(&str) -> Option<JobBrief<'j>>,
+) {
+    let who = |line: &mut String, id: &str| match jobs(id) {
         Some(j) => {
             let _ = write!(line, "{id} ({}, ", j.vc);
             match PRIORITY_CLASSES.iter().find(|(_, p)| *p == j.priority) {
@@ -307,99 +415,92 @@ pub fn write_events_log(result: &RunResult, mut out: impl std::io::Write) -> std
         }
         None => line.push_str(id),
     };
-    // One line buffer for the whole log: no String per event.
-    let mut line = String::new();
-    for event in &result.events {
-        line.clear();
-        line.push_str("t=");
-        push_clock(&mut line, event.t());
-        line.push(' ');
-        match event {
-            SimEvent::JobSubmitted { job, .. } => {
-                let gpus = jobs.get(job.as_str()).map_or(0, |j| j.gpus);
-                let s = if gpus == 1 { "" } else { "s" };
-                who(&mut line, job);
-                let _ = write!(line, " submitted, {gpus} GPU{s}");
+    line.push_str("t=");
+    push_clock(line, event.t());
+    line.push(' ');
+    match event {
+        SimEvent::JobSubmitted { job, .. } => {
+            let gpus = jobs(job).map_or(0, |j| j.gpus);
+            let s = if gpus == 1 { "" } else { "s" };
+            who(line, job);
+            let _ = write!(line, " submitted, {gpus} GPU{s}");
+        }
+        SimEvent::GroupWaiting { group, reason, .. } => {
+            line.push_str(group_text(group));
+            // Most reasons already read "waiting for …"; do not say it twice.
+            if !reason.starts_with("waiting ") {
+                line.push_str(" waiting:");
             }
-            SimEvent::GroupWaiting { group, reason, .. } => {
-                line.push_str(group_text(group));
-                // Most reasons already read "waiting for …"; do not say it twice.
-                if !reason.starts_with("waiting ") {
-                    line.push_str(" waiting:");
-                }
-                line.push(' ');
-                line.push_str(reason);
-            }
-            SimEvent::GroupStarted { group, pods, .. } => {
-                line.push_str(group_text(group));
-                line.push_str(" started on ");
-                pods_text(&mut line, pods);
-            }
-            SimEvent::GroupPreempted {
-                group, by, pods, ..
-            } => {
-                who(&mut line, by);
-                line.push_str(" preempted ");
-                line.push_str(group_text(group));
-                line.push_str(" on ");
-                pods_text(&mut line, pods);
-            }
-            SimEvent::GroupDowngraded { group, by, .. } => {
-                who(&mut line, by);
-                let _ = write!(
-                    line,
-                    " downgraded {} to opportunistic (lazy preemption); it keeps running",
-                    group_text(group)
-                );
-            }
-            SimEvent::GroupFinished { group, pods, .. } => {
-                line.push_str(group_text(group));
-                line.push_str(" completed its run on ");
-                pods_text(&mut line, pods);
-            }
-            SimEvent::GroupFailed {
-                group, node, pods, ..
-            } => {
-                let _ = write!(
-                    line,
-                    "{} killed because {node} went down (was on ",
-                    group_text(group)
-                );
-                pods_text(&mut line, pods);
-                line.push_str("); requeued");
-            }
-            SimEvent::JobFinished { job, t } => {
-                line.push_str(job);
-                line.push_str(" finished");
-                if let Some(j) = jobs.get(job.as_str()) {
-                    line.push_str(" (JCT ");
-                    push_clock(&mut line, t - j.submit_ms);
-                    line.push(')');
-                }
-            }
-            SimEvent::JobKilled { job, .. } => {
-                let _ = write!(line, "{job} killed by its user");
-            }
-            SimEvent::JobRejected { job, reason, .. } => {
-                let _ = write!(line, "{job} rejected: {reason}");
-            }
-            SimEvent::NodeDown { node, .. } => {
-                let _ = write!(line, "node {node} down");
-            }
-            SimEvent::NodeUp { node, .. } => {
-                let _ = write!(line, "node {node} up");
-            }
-            SimEvent::NodeAdded { node, .. } => {
-                let _ = write!(line, "node {node} added to the cluster");
-            }
-            SimEvent::NodeRemoved { node, .. } => {
-                let _ = write!(line, "node {node} removed from the cluster");
+            line.push(' ');
+            line.push_str(reason);
+        }
+        SimEvent::GroupStarted { group, pods, .. } => {
+            line.push_str(group_text(group));
+            line.push_str(" started on ");
+            pods_text(line, pods);
+        }
+        SimEvent::GroupPreempted {
+            group, by, pods, ..
+        } => {
+            who(line, by);
+            line.push_str(" preempted ");
+            line.push_str(group_text(group));
+            line.push_str(" on ");
+            pods_text(line, pods);
+        }
+        SimEvent::GroupDowngraded { group, by, .. } => {
+            who(line, by);
+            let _ = write!(
+                line,
+                " downgraded {} to opportunistic (lazy preemption); it keeps running",
+                group_text(group)
+            );
+        }
+        SimEvent::GroupFinished { group, pods, .. } => {
+            line.push_str(group_text(group));
+            line.push_str(" completed its run on ");
+            pods_text(line, pods);
+        }
+        SimEvent::GroupFailed {
+            group, node, pods, ..
+        } => {
+            let _ = write!(
+                line,
+                "{} killed because {node} went down (was on ",
+                group_text(group)
+            );
+            pods_text(line, pods);
+            line.push_str("); requeued");
+        }
+        SimEvent::JobFinished { job, t } => {
+            line.push_str(job);
+            line.push_str(" finished");
+            if let Some(j) = jobs(job) {
+                line.push_str(" (JCT ");
+                push_clock(line, t - j.submit_ms);
+                line.push(')');
             }
         }
-        line.push('\n');
-        out.write_all(line.as_bytes())?;
+        SimEvent::JobKilled { job, .. } => {
+            let _ = write!(line, "{job} killed by its user");
+        }
+        SimEvent::JobRejected { job, reason, .. } => {
+            let _ = write!(line, "{job} rejected: {reason}");
+        }
+        SimEvent::NodeDown { node, .. } => {
+            let _ = write!(line, "node {node} down");
+        }
+        SimEvent::NodeUp { node, .. } => {
+            let _ = write!(line, "node {node} up");
+        }
+        SimEvent::NodeAdded { node, .. } => {
+            let _ = write!(line, "node {node} added to the cluster");
+        }
+        SimEvent::NodeRemoved { node, .. } => {
+            let _ = write!(line, "node {node} removed from the cluster");
+        }
     }
-    out.flush()
+    line.push('\n');
 }
 
 /// The per-model table `cellsim run` prints: jobs, waits, JCT, utilisation, preemptions.
