@@ -175,7 +175,7 @@ fn full_runs(scenario: &Scenario, read: Duration, models: &[&str]) {
         let events = result.events.len();
         let peak_after_reports = peak_rss_mib().unwrap_or(f64::NAN);
         drop(result);
-        drop(plots);
+        drop(page);
         // The sweep path: the same summary without the log or the timeline.
         let started = Instant::now();
         let lean = report::summary::run_summary(scenario, model).expect("known model");

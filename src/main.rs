@@ -241,10 +241,13 @@ fn compare(args: &CompareArgs) -> Result<(), Failure> {
 }
 
 /// `cellsim replay`: build the cluster, read the trace, then run and report as `run`.
+/// Without `--sharing` the reports are written as each run goes ([`replay_streaming`]);
+/// the sharing-anomaly check needs every run whole, so with it the replay reports as
+/// `cellsim run` does.
 fn replay(args: &ReplayArgs) -> Result<(), Failure> {
     let options = replay_options(args).map_err(Failure::InvalidInput)?;
-    if args.summary_only {
-        return replay_summaries(&options, args);
+    if !args.sharing {
+        return replay_streaming(&options, args);
     }
     let prepared =
         cellsim::replay::prepare(&options).map_err(|e| Failure::InvalidInput(e.to_string()))?;
@@ -260,7 +263,7 @@ fn replay(args: &ReplayArgs) -> Result<(), Failure> {
         scenario: None,
         out: Some(out),
         models: Vec::new(),
-        no_sharing: !args.sharing,
+        no_sharing: false,
         quiet: args.quiet,
     };
     simulate_and_report(&scenario, &run_args).map(|_| ())
@@ -280,34 +283,38 @@ fn write_ingest_notes(out: &std::path::Path, text: String) -> Result<(), Failure
     .map_err(Failure::Write)
 }
 
-/// `cellsim replay --summary-only`: per model only `summary.json` and `vcs.csv`. A trace
-/// in submit order is read as a stream for each run (a run then holds the jobs in
-/// flight and a wait and JCT per job); another is sorted in memory first.
-fn replay_summaries(
+/// A replay whose runs hand their output to a sink as they go: with `--summary-only`
+/// per model only `summary.json` and `vcs.csv`, otherwise every report file, written
+/// row by row ([`report::stream::ReportSink`]), and `report.html`. A trace in submit
+/// order is read as a stream for each run (a run then holds the jobs in flight and a
+/// wait and JCT per job); another is sorted in memory first.
+fn replay_streaming(
     options: &cellsim::replay::ReplayOptions,
     args: &ReplayArgs,
 ) -> Result<(), Failure> {
-    use cellsim::report::summary::{SummarySink, run_summary, summary_json};
+    use cellsim::report::stream::ReportSink;
+    use cellsim::report::summary::{SummarySink, summary_json};
+
     let invalid = |e: cellsim::replay::ReplayError| Failure::InvalidInput(e.to_string());
-    let streamed = cellsim::replay::prepare_streamed(options).map_err(invalid)?;
-    let in_memory = match streamed {
-        Some(_) => None,
+    let jobs = match cellsim::replay::prepare_streamed(options).map_err(invalid)? {
+        Some(streamed) => ReplayJobs::Streamed(Box::new(streamed)),
         None => {
             eprintln!(
                 "note: the trace is not in submit order, so it is read into memory and sorted \
                  (a sorted trace, such as gen-trace's, is streamed)"
             );
-            Some(cellsim::replay::prepare(options).map_err(invalid)?)
+            ReplayJobs::InMemory(Box::new(
+                cellsim::replay::prepare(options).map_err(invalid)?,
+            ))
         }
     };
-    let (scenario, ingest_text, jobs) = match (&streamed, &in_memory) {
-        (Some(s), _) => (&s.scenario, s.ingest_text(), s.jobs),
-        (None, Some(p)) => (
+    let (scenario, ingest_text, job_count) = match &jobs {
+        ReplayJobs::Streamed(s) => (&s.scenario, s.ingest_text(), s.jobs),
+        ReplayJobs::InMemory(p) => (
             &p.scenario,
             cellsim::replay::ingest_text(p),
             p.scenario.jobs.len(),
         ),
-        (None, None) => unreachable!("one of the two was prepared"),
     };
     let out = args
         .out
@@ -316,24 +323,15 @@ fn replay_summaries(
     write_ingest_notes(&out, ingest_text)?;
     let progress = Progress::new(args.quiet);
     let mut summaries = Vec::new();
+    let mut pages = Vec::new();
     for model in &scenario.models {
-        let summary = match &streamed {
-            Some(s) => {
-                // A trace job is one group: a submit and a finish each.
-                let bar = progress.run_bar(model, 2 * jobs as u64);
-                let ran = s.run(model, SummarySink::default(), &|now, events| {
-                    bar.update(now, events)
-                });
-                bar.finish();
-                let (header, sink) = ran.map_err(invalid)?;
-                sink.summary(&header)
-            }
-            None => run_summary(scenario, model).map_err(Failure::InvalidInput)?,
-        };
-        // Written after each run, so a later failure loses nothing.
-        report::write_exports(
-            &out.join(model),
-            &[
+        let dir = out.join(model);
+        // Written during or right after each run, so a later failure loses nothing.
+        if args.summary_only {
+            let sink = SummarySink::default();
+            let (header, sink) = run_replay(&jobs, model, sink, &progress, job_count)?;
+            let summary = sink.summary(&header);
+            let files = [
                 report::Export {
                     file_name: "summary.json".to_string(),
                     bytes: summary_json(&summary).into_bytes(),
@@ -342,32 +340,84 @@ fn replay_summaries(
                     file_name: "vcs.csv".to_string(),
                     bytes: report::tables::vcs_csv(&summary),
                 },
-            ],
-        )
-        .map_err(Failure::Write)?;
-        summaries.push(summary);
+            ];
+            report::write_exports(&dir, &files).map_err(Failure::Write)?;
+            summaries.push(summary);
+        } else {
+            let sink = ReportSink::create(&dir).map_err(Failure::Write)?;
+            let (header, sink) = run_replay(&jobs, model, sink, &progress, job_count)?;
+            let (summary, page) = sink.finish(&header).map_err(Failure::Write)?;
+            summaries.push(summary);
+            pages.push(page);
+        }
+    }
+    if !args.summary_only {
+        let page = report::page_export(&scenario.name, &pages, "");
+        report::write_exports(&out, &[page]).map_err(Failure::Write)?;
     }
     let mut stdout = std::io::stdout().lock();
     let _ = writeln!(
         stdout,
-        "scenario {}: {jobs} jobs, {} model{}{}",
+        "scenario {}: {job_count} jobs, {} model{}{}",
         scenario.name,
         scenario.models.len(),
         if scenario.models.len() == 1 { "" } else { "s" },
-        if streamed.is_some() {
+        if matches!(jobs, ReplayJobs::Streamed(_)) {
             " (trace streamed)"
         } else {
             ""
         }
     );
     let _ = stdout.write_all(report::tables::summary_table(&summaries).as_bytes());
+    let files = if args.summary_only {
+        "summary.json, vcs.csv"
+    } else {
+        "jobs.csv, vcs.csv, timeline.csv, events.log, summary.json, SVG plots"
+    };
     let _ = writeln!(
         stdout,
-        "reports: per model {}/<model>/ (summary.json, vcs.csv), and {}/ingest.txt",
+        "reports: {}per model {}/<model>/ ({files}), and {}/ingest.txt",
+        if args.summary_only {
+            String::new()
+        } else {
+            format!("{}/report.html, ", out.display())
+        },
         out.display(),
         out.display()
     );
     Ok(())
+}
+
+/// A replay's jobs: read from the trace for each run, or sorted in memory once.
+enum ReplayJobs {
+    Streamed(Box<cellsim::replay::StreamedReplay>),
+    InMemory(Box<cellsim::replay::Replay>),
+}
+
+/// One run of `model` over a replay's jobs into `sink`, with a progress bar.
+fn run_replay<S: cellsim::sim::sink::RunSink>(
+    jobs: &ReplayJobs,
+    model: &str,
+    sink: S,
+    progress: &Progress,
+    job_count: usize,
+) -> Result<(cellsim::sim::RunResult, S), Failure> {
+    // A trace job is one group: a submit and a finish each.
+    let bar = progress.run_bar(model, 2 * job_count as u64);
+    let tick = |now, events| bar.update(now, events);
+    let ran = match jobs {
+        ReplayJobs::Streamed(s) => s
+            .run(model, sink, &tick)
+            .map_err(|e| Failure::InvalidInput(e.to_string())),
+        ReplayJobs::InMemory(p) => {
+            let scenario = &p.scenario;
+            let mut source = cellsim::sim::source::ScenarioJobs::new(&scenario.jobs);
+            cellsim::sim::engine::run_model_into(scenario, &mut source, model, sink, &tick)
+                .map_err(Failure::InvalidInput)
+        }
+    };
+    bar.finish();
+    ran
 }
 
 /// The library's replay options: the scenario file's, if any, overridden by the flags.

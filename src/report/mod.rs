@@ -16,6 +16,7 @@ pub mod group_runs;
 pub mod html;
 pub mod plots;
 pub mod sharing;
+pub mod stream;
 pub mod summary;
 pub mod tables;
 

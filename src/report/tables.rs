@@ -283,6 +283,11 @@ impl<W: std::io::Write> TimelineCsv<W> {
         self.columns.names()
     }
 
+    /// The VC counts of the last row written, in column order.
+    pub fn last_counts(&self) -> &[u32] {
+        &self.counts
+    }
+
     /// Writes the row of `p`; a VC of the point that has no column is left out.
     pub fn row(&mut self, p: &TimelinePoint) -> std::io::Result<()> {
         self.columns.read(&p.busy_by_vc, &mut self.counts);

@@ -532,6 +532,7 @@ impl<'a, 's, S: RunSink> Engine<'a, 's, S> {
             gpu_ms: 0,
         });
         if self.keep_log {
+            self.sink.submitted(&self.jobs.run(seq).spec);
             self.sink.event(SimEvent::JobSubmitted {
                 t: self.now,
                 job: self.job_id(seq),

@@ -7,12 +7,18 @@
 use std::collections::BTreeMap;
 
 use super::record::*;
+use super::scenario::SimJob;
 
 /// Receives one run's output, in the order the engine makes it.
 pub trait RunSink {
     /// Whether the run builds its event log and keeps the nodes each job ran on (both
     /// cost memory and time only the reports need).
     fn logs(&self) -> bool;
+
+    /// A job arrived, before the event that logs it; called only when [`RunSink::logs`].
+    /// The log names jobs by id: a sink that writes it as it goes learns here what
+    /// else to say of them (VC, priority, GPUs).
+    fn submitted(&mut self, _job: &SimJob) {}
 
     /// One event of the log, in time order; called only when [`RunSink::logs`].
     fn event(&mut self, event: SimEvent);

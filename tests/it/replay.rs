@@ -346,3 +346,71 @@ fn summary_only_sorts_an_unsorted_trace_and_refuses_sharing() {
         "{err}"
     );
 }
+
+/// `cellsim replay` writes its reports as each run goes, without keeping the run. They
+/// must be the files the whole-run writer makes of the same runs, byte for byte: here on
+/// a trace long enough that the utilisation plot averages its steps (read back from
+/// timeline.csv) and the Gantt chart shows only the first 3,000 of its group runs.
+#[test]
+fn streamed_reports_equal_the_reports_of_the_whole_run() {
+    let dir = crate::common::scratch("replay", "streamed-reports");
+    let trace = dir.join("jobs.csv");
+    let generated = cellsim()
+        .args(["gen-trace", "--jobs", "5000", "--seed", "11", "--out"])
+        .arg(&trace)
+        .output()
+        .unwrap();
+    assert!(generated.status.success());
+    let cluster = "12x V100x8 rack=4";
+    let streamed = dir.join("streamed");
+    let (ok, stdout, err) = replay_cli(&[
+        "--cluster",
+        cluster,
+        "--trace",
+        trace.to_str().unwrap(),
+        "-q",
+        "--out",
+        streamed.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    assert!(stdout.contains("(trace streamed)"), "{stdout}");
+
+    let prepared = prepare(&ReplayOptions {
+        cluster: cluster.to_string(),
+        trace: trace.clone(),
+        ..ReplayOptions::default()
+    })
+    .unwrap();
+    let whole = dir.join("whole");
+    let mut pages = Vec::new();
+    for model in MODEL_NAMES {
+        let run = run_model(&prepared.scenario, model).unwrap();
+        let (_, page) = report::write_run_with_page(&whole.join(model), &run).unwrap();
+        pages.push(page);
+        for file in [
+            "jobs.csv",
+            "vcs.csv",
+            "timeline.csv",
+            "events.log",
+            "summary.json",
+            "gantt.svg",
+            "utilisation.svg",
+            "wait_cdf.svg",
+        ] {
+            let read = |root: &PathBuf| std::fs::read(root.join(model).join(file)).unwrap();
+            assert!(
+                read(&streamed) == read(&whole),
+                "{model}/{file} differs between the streamed and the whole-run reports"
+            );
+        }
+        // The long-run paths were taken: averaged steps (fifo's queue moves most often)
+        // and a cut Gantt chart.
+        if model == "fifo" {
+            assert!(run.timeline.len() > report::busy::MAX_PLOT_STEPS);
+        }
+        let gantt = std::fs::read_to_string(streamed.join(model).join("gantt.svg")).unwrap();
+        assert!(gantt.contains("(first 3000 of "), "{model}");
+    }
+    let page = report::page_export(&prepared.scenario.name, &pages, "");
+    assert!(std::fs::read(streamed.join("report.html")).unwrap() == page.bytes);
+}
