@@ -30,6 +30,18 @@ pub use html::{PageRun, RunPlots};
 
 use crate::sim::{GpuTimeTotals, RunResult};
 
+/// The files of a model's report folder, in the order [`exports`] gives them.
+pub const RUN_FILES: [&str; 8] = [
+    "jobs.csv",
+    "vcs.csv",
+    "timeline.csv",
+    "events.log",
+    "summary.json",
+    "gantt.svg",
+    "utilisation.svg",
+    "wait_cdf.svg",
+];
+
 /// One output file: its name inside the model's folder and its content.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Export {

@@ -15,13 +15,11 @@ use super::digest::RunDigest;
 use super::group_runs::GroupRunTracker;
 use super::html::PageRun;
 use super::plots::{MAX_GANTT_RUNS, VcColumns};
-use super::summary::{JobTallies, RunSummary};
+use super::summary::{RunSummary, SummarySink};
 use super::tables::{JobBrief, JobsCsv, TimelineCsv, push_event_line};
 use super::{WriteError, create_dir, summary_files, write_exports};
 use crate::sim::sink::RunSink;
-use crate::sim::{
-    GpuTimeTotals, JobRecord, RunResult, SimEvent, SimJob, SimTimeMs, TimelinePoint, VcCapacity,
-};
+use crate::sim::{JobRecord, RunResult, SimEvent, SimJob, SimTimeMs, TimelinePoint, VcCapacity};
 
 type FileOut = BufWriter<File>;
 
@@ -43,8 +41,8 @@ pub struct ReportSink {
     /// Jobs submitted and not yet recorded: what the log says of them.
     live: HashMap<String, LiveJob>,
     gantt: GroupRunTracker,
-    tallies: JobTallies,
-    gpu_time: GpuTimeTotals,
+    /// The job tallies and the timeline's integral, for the summary.
+    summary: SummarySink,
     steps: StepCounter,
     error: Option<WriteError>,
 }
@@ -90,8 +88,7 @@ impl ReportSink {
             line: String::new(),
             live: HashMap::new(),
             gantt: GroupRunTracker::earliest(MAX_GANTT_RUNS),
-            tallies: JobTallies::default(),
-            gpu_time: GpuTimeTotals::default(),
+            summary: SummarySink::default(),
             steps: StepCounter::default(),
             error: None,
         })
@@ -152,11 +149,11 @@ impl ReportSink {
             }
             TimelineFile::Closed => unreachable!("closed only here"),
         };
-        let summary = self.tallies.summary(header, &self.gpu_time);
+        let summary = self.summary.summary(header);
         let gantt = self.gantt.finish(header.end_ms);
         let mut digest = RunDigest::new(
             header,
-            &self.tallies,
+            self.summary.tallies(),
             columns.iter().map(String::as_str),
             gantt,
         );
@@ -268,8 +265,7 @@ impl RunSink for ReportSink {
         until_ms: SimTimeMs,
         vcs: &BTreeMap<String, VcCapacity>,
     ) {
-        self.gpu_time
-            .add(&point, until_ms.saturating_sub(point.t), vcs);
+        self.summary.add_point(&point, until_ms, vcs);
         if let TimelineFile::Opened(_) = self.timeline {
             let TimelineFile::Opened(out) =
                 std::mem::replace(&mut self.timeline, TimelineFile::Closed)
@@ -295,8 +291,8 @@ impl RunSink for ReportSink {
     }
 
     fn job(&mut self, seq: usize, record: JobRecord) {
-        self.tallies.add(&record);
         self.live.remove(&record.id);
+        self.summary.add_job(&record);
         let Some(slot) = seq.checked_sub(self.next_row) else {
             debug_assert!(false, "job {seq} recorded twice");
             return;

@@ -275,6 +275,27 @@ impl SummarySink {
     pub fn summary(&self, header: &RunResult) -> RunSummary {
         self.tallies.summary(header, &self.gpu_time)
     }
+
+    /// The per-VC job tallies so far.
+    pub fn tallies(&self) -> &JobTallies {
+        &self.tallies
+    }
+
+    /// Adds a timeline point held until `until_ms` (what [`RunSink::timeline`] does).
+    pub fn add_point(
+        &mut self,
+        point: &TimelinePoint,
+        until_ms: SimTimeMs,
+        vcs: &BTreeMap<String, VcCapacity>,
+    ) {
+        self.gpu_time
+            .add(point, until_ms.saturating_sub(point.t), vcs);
+    }
+
+    /// Counts a job's record (what [`RunSink::job`] does).
+    pub fn add_job(&mut self, record: &JobRecord) {
+        self.tallies.add(record);
+    }
 }
 
 impl RunSink for SummarySink {
@@ -290,12 +311,11 @@ impl RunSink for SummarySink {
         until_ms: SimTimeMs,
         vcs: &BTreeMap<String, VcCapacity>,
     ) {
-        self.gpu_time
-            .add(&point, until_ms.saturating_sub(point.t), vcs);
+        self.add_point(&point, until_ms, vcs);
     }
 
     fn job(&mut self, _: usize, record: JobRecord) {
-        self.tallies.add(&record);
+        self.add_job(&record);
     }
 }
 

@@ -246,18 +246,31 @@ fn replay_cli(args: &[&str]) -> (bool, String, String) {
     )
 }
 
+/// `DIR/jobs.csv`: `jobs` jobs from `cellsim gen-trace` (in submit order) with `seed`.
+fn generated_trace(dir: &std::path::Path, jobs: u32, seed: u64) -> PathBuf {
+    let trace = dir.join("jobs.csv");
+    let generated = cellsim()
+        .args([
+            "gen-trace",
+            "--jobs",
+            &jobs.to_string(),
+            "--seed",
+            &seed.to_string(),
+        ])
+        .arg("--out")
+        .arg(&trace)
+        .output()
+        .unwrap();
+    assert!(generated.status.success(), "{generated:?}");
+    trace
+}
+
 /// `--summary-only` on a sorted trace (gen-trace's) streams it, and gives the same
 /// summary.json, vcs.csv and ingest notes as the full replay, without the other files.
 #[test]
 fn summary_only_streams_a_sorted_trace_and_matches_the_full_replay() {
     let dir = crate::common::scratch("replay", "summary-only-sorted");
-    let trace = dir.join("jobs.csv");
-    let generated = cellsim()
-        .args(["gen-trace", "--jobs", "3000", "--seed", "7", "--out"])
-        .arg(&trace)
-        .output()
-        .unwrap();
-    assert!(generated.status.success());
+    let trace = generated_trace(&dir, 3000, 7);
     let cluster = "12x V100x8 rack=4";
     let (full, lean) = (dir.join("full"), dir.join("lean"));
     let common = [
@@ -354,13 +367,7 @@ fn summary_only_sorts_an_unsorted_trace_and_refuses_sharing() {
 #[test]
 fn streamed_reports_equal_the_reports_of_the_whole_run() {
     let dir = crate::common::scratch("replay", "streamed-reports");
-    let trace = dir.join("jobs.csv");
-    let generated = cellsim()
-        .args(["gen-trace", "--jobs", "5000", "--seed", "11", "--out"])
-        .arg(&trace)
-        .output()
-        .unwrap();
-    assert!(generated.status.success());
+    let trace = generated_trace(&dir, 5000, 11);
     let cluster = "12x V100x8 rack=4";
     let streamed = dir.join("streamed");
     let (ok, stdout, err) = replay_cli(&[
@@ -387,16 +394,7 @@ fn streamed_reports_equal_the_reports_of_the_whole_run() {
         let run = run_model(&prepared.scenario, model).unwrap();
         let (_, page) = report::write_run_with_page(&whole.join(model), &run).unwrap();
         pages.push(page);
-        for file in [
-            "jobs.csv",
-            "vcs.csv",
-            "timeline.csv",
-            "events.log",
-            "summary.json",
-            "gantt.svg",
-            "utilisation.svg",
-            "wait_cdf.svg",
-        ] {
+        for file in report::RUN_FILES {
             let read = |root: &PathBuf| std::fs::read(root.join(model).join(file)).unwrap();
             assert!(
                 read(&streamed) == read(&whole),
