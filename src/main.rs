@@ -287,7 +287,7 @@ fn write_ingest_notes(out: &std::path::Path, text: String) -> Result<(), Failure
 /// per model only `summary.json` and `vcs.csv`, otherwise every report file, written
 /// row by row ([`report::stream::ReportSink`]), and `report.html`. A trace in submit
 /// order is read as a stream for each run (a run then holds the jobs in flight and a
-/// wait and JCT per job); another is sorted in memory first.
+/// wait per job); another is sorted in memory first.
 fn replay_streaming(
     options: &cellsim::replay::ReplayOptions,
     args: &ReplayArgs,

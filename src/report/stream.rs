@@ -2,7 +2,7 @@
 //! `timeline.csv` and `events.log` row by row, the summary from per-VC tallies, the plots
 //! and the page's column from a [`RunDigest`]. Nothing is kept per event or timeline
 //! point, so a trace of millions of jobs reports in bounded memory (apart from one wait
-//! and one JCT per job, for the exact percentiles). The files are byte for byte those of
+//! per job, for the exact percentiles). The files are byte for byte those of
 //! [`super::write_run_with_page`] on the same run.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};

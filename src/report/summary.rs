@@ -106,15 +106,21 @@ impl Stats {
         }
         let mut sorted = values.to_vec();
         sorted.sort_unstable();
-        let n = sorted.len() as u128;
         let sum: u128 = sorted.iter().map(|&v| u128::from(v)).sum();
         Some(Stats {
-            mean: ((sum + n / 2) / n) as u64,
+            mean: rounded_mean(sum, sorted.len() as u64)?,
             p50: percentile(&sorted, 50),
             p95: percentile(&sorted, 95),
             p99: percentile(&sorted, 99),
         })
     }
+}
+
+/// `sum / count` rounded to the nearest integer (halves up), as [`Stats::of`] rounds its
+/// mean; `None` for no values.
+fn rounded_mean(sum: u128, count: u64) -> Option<u64> {
+    let n = u128::from(count);
+    (n > 0).then(|| ((sum + n / 2) / n) as u64)
 }
 
 /// Nearest-rank percentile of sorted, non-empty `values`.
@@ -129,7 +135,9 @@ pub fn percentile(sorted: &[u64], pct: u32) -> u64 {
 struct JobTally {
     metrics: JobMetrics,
     waits: Vec<u64>,
-    jcts: Vec<u64>,
+    /// JCTs of finished jobs: only their mean is reported, so a sum and a count.
+    jct_sum_ms: u128,
+    jct_count: u64,
 }
 
 impl JobTally {
@@ -139,7 +147,10 @@ impl JobTally {
         match job.outcome {
             JobOutcome::Finished => {
                 m.finished += 1;
-                self.jcts.extend(job.jct_ms());
+                if let Some(jct) = job.jct_ms() {
+                    self.jct_sum_ms += u128::from(jct);
+                    self.jct_count += 1;
+                }
             }
             JobOutcome::Killed => m.killed += 1,
             JobOutcome::Rejected => m.rejected += 1,
@@ -159,13 +170,14 @@ impl JobTally {
         m.unfinished += o.unfinished;
         m.preemptions += o.preemptions;
         self.waits.extend_from_slice(&other.waits);
-        self.jcts.extend_from_slice(&other.jcts);
+        self.jct_sum_ms += other.jct_sum_ms;
+        self.jct_count += other.jct_count;
     }
 
     fn metrics(&self) -> JobMetrics {
         JobMetrics {
             wait_ms: Stats::of(&self.waits),
-            mean_jct_ms: Stats::of(&self.jcts).map(|s| s.mean),
+            mean_jct_ms: rounded_mean(self.jct_sum_ms, self.jct_count),
             ..self.metrics.clone()
         }
     }
@@ -262,8 +274,8 @@ pub fn summarize_with_gpu_time(result: &RunResult, gpu_time: &GpuTimeTotals) -> 
 }
 
 /// A [`RunSink`] that keeps only what the summary needs: the job tallies and the
-/// timeline's integral. No record, event or point is kept, so memory grows by two
-/// numbers per job (its wait and JCT, for exact percentiles).
+/// timeline's integral. No record, event or point is kept, so memory grows by one
+/// number per job that started (its wait, for exact percentiles).
 #[derive(Default)]
 pub struct SummarySink {
     tallies: JobTallies,
