@@ -7,6 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::config::builders::{
@@ -144,6 +145,8 @@ pub struct StreamedReplay {
     trace: PathBuf,
     read: ReadOptions,
     shape: ClusterShape,
+    /// Lines of the rows the first pass renamed (their id repeats an earlier row's).
+    renamed_lines: Arc<[u64]>,
 }
 
 /// A run's jobs read from a trace file (see [`StreamedReplay::jobs`]).
@@ -159,7 +162,7 @@ impl StreamedReplay {
         // Notes were taken when the replay was prepared; this pass repeats them.
         let mut notes = IngestReport::default();
         let jobs = Ingest::default()
-            .stream(reader)
+            .stream_renaming(reader, Arc::clone(&self.renamed_lines))
             .filter_map(move |row| match row {
                 Ok(job) => sim_job(job, &shape, &mut notes).map(Ok),
                 Err(e) => Some(Err(e)),
@@ -212,6 +215,8 @@ pub fn prepare_streamed(options: &ReplayOptions) -> Result<Option<StreamedReplay
             }
         }
     }
+    // Later passes rename the same rows without remembering every id again.
+    let renamed_lines: Arc<[u64]> = stream.renamed_lines().into();
     let mut report = stream.into_report();
     if report.count(crate::workload::ingest::OUT_OF_ORDER) > 0 {
         return Ok(None);
@@ -220,7 +225,8 @@ pub fn prepare_streamed(options: &ReplayOptions) -> Result<Option<StreamedReplay
     let vc_sizing = size_from_trace(options, cluster.format, &mut config, || demand)?;
     let shape = ClusterShape::of(&config);
     let mut jobs = 0;
-    for job in Ingest::default().stream(open_trace(&options.trace, &options.read)?) {
+    let reader = open_trace(&options.trace, &options.read)?;
+    for job in Ingest::default().stream_renaming(reader, Arc::clone(&renamed_lines)) {
         if sim_job(job?, &shape, &mut report).is_some() {
             jobs += 1;
         }
@@ -236,6 +242,7 @@ pub fn prepare_streamed(options: &ReplayOptions) -> Result<Option<StreamedReplay
         trace: options.trace.clone(),
         read: options.read.clone(),
         shape,
+        renamed_lines,
     }))
 }
 

@@ -248,11 +248,33 @@ impl SeenIds {
     }
 }
 
-/// Renames `job` when its id was seen; records it otherwise.
-fn make_id_unique(job: &mut TraceJob, line: u64, ids: &mut SeenIds, report: &mut IngestReport) {
-    if !ids.insert(&job.id) {
-        rename(job, line, report);
-        ids.insert(&job.id);
+/// How a stream finds the rows whose id an earlier row has.
+#[derive(Debug)]
+enum RepeatedIds {
+    /// Remembers every id seen; notes the lines of the rows it renames.
+    Seen { ids: SeenIds, renamed: Vec<u64> },
+    /// The lines (ascending) of the rows to rename, found by an earlier pass over the same
+    /// trace ([`IngestStream::renamed_lines`]): nothing is remembered per row.
+    Known(std::sync::Arc<[u64]>),
+}
+
+impl RepeatedIds {
+    /// Renames `job` (read at `line`) when an earlier row has its id.
+    fn make_unique(&mut self, job: &mut TraceJob, line: u64, report: &mut IngestReport) {
+        match self {
+            RepeatedIds::Seen { ids, renamed } => {
+                if !ids.insert(&job.id) {
+                    rename(job, line, report);
+                    ids.insert(&job.id);
+                    renamed.push(line);
+                }
+            }
+            RepeatedIds::Known(lines) => {
+                if lines.binary_search(&line).is_ok() {
+                    rename(job, line, report);
+                }
+            }
+        }
     }
 }
 
@@ -317,6 +339,28 @@ impl Ingest {
     /// Passes the trace through row by row, for traces in submit order. See the module
     /// docs; the report is complete once the stream has returned `None`.
     pub fn stream<S: TraceSource>(&self, source: S) -> IngestStream<S> {
+        self.stream_with(
+            source,
+            RepeatedIds::Seen {
+                ids: SeenIds::default(),
+                renamed: Vec::new(),
+            },
+        )
+    }
+
+    /// [`Ingest::stream`] for a trace already streamed once: the rows whose ids repeat
+    /// are those at `renamed_lines` (that stream's [`IngestStream::renamed_lines`]), so
+    /// the ids seen need not be remembered again. The same jobs come out, with the same
+    /// ids, if the file has not changed.
+    pub fn stream_renaming<S: TraceSource>(
+        &self,
+        source: S,
+        renamed_lines: std::sync::Arc<[u64]>,
+    ) -> IngestStream<S> {
+        self.stream_with(source, RepeatedIds::Known(renamed_lines))
+    }
+
+    fn stream_with<S: TraceSource>(&self, source: S, ids: RepeatedIds) -> IngestStream<S> {
         IngestStream {
             source,
             ingest: *self,
@@ -324,7 +368,7 @@ impl Ingest {
             origin_ms: None,
             latest: 0,
             same_time: HashMap::new(),
-            ids: SeenIds::default(),
+            ids,
             finished: false,
         }
     }
@@ -340,7 +384,7 @@ pub struct IngestStream<S> {
     latest: SimTimeMs,
     /// Jobs submitted at `latest`, to find duplicates (they share the submit time).
     same_time: HashMap<SameJob<String>, u64>,
-    ids: SeenIds,
+    ids: RepeatedIds,
     finished: bool,
 }
 
@@ -353,6 +397,15 @@ impl<S: TraceSource> IngestStream<S> {
     /// The report, once the stream is done with.
     pub fn into_report(self) -> IngestReport {
         self.report
+    }
+
+    /// Lines of the rows renamed so far because an earlier row had their id, ascending:
+    /// what [`Ingest::stream_renaming`] needs to read the trace again the same way.
+    pub fn renamed_lines(&self) -> &[u64] {
+        match &self.ids {
+            RepeatedIds::Seen { renamed, .. } => renamed,
+            RepeatedIds::Known(lines) => lines,
+        }
     }
 
     /// What is subtracted from every submit time (known after the first job).
@@ -417,7 +470,7 @@ impl<S: TraceSource> Iterator for IngestStream<S> {
                 }
                 self.same_time.insert(key, row.line);
             }
-            make_id_unique(&mut job, row.line, &mut self.ids, &mut self.report);
+            self.ids.make_unique(&mut job, row.line, &mut self.report);
             if let Some(max_gpus) = self.ingest.max_gpus {
                 note_larger_than_cluster(&job, max_gpus, &mut self.report);
             }
@@ -496,5 +549,23 @@ mod tests {
         assert_eq!(out.report.count(DUPLICATE), 0);
         assert_eq!(out.report.count(DUPLICATE_ID), 1);
         assert_eq!(out.origin_ms, 0);
+    }
+
+    #[test]
+    fn a_second_pass_renames_the_rows_the_first_one_did() {
+        // `a` repeats, and a later row is called what the repeat was renamed to.
+        let text = "id,submit_s,duration_s,gpus,vc\na,0,1,1,v\nb,0,1,1,v\na,1,1,1,v\n\
+                    a@4,2,1,1,v\nc,3,1,1,v\n";
+        let read = || NativeReader::from_reader(Path::new("n.csv"), Cursor::new(text)).unwrap();
+        let mut first = Ingest::default().stream(read());
+        let ids = |jobs: &mut dyn Iterator<Item = Result<TraceJob, TraceError>>| {
+            jobs.map(|j| j.unwrap().id).collect::<Vec<String>>()
+        };
+        let first_ids = ids(&mut first);
+        assert_eq!(first_ids, vec!["a", "b", "a@4", "a@4@5", "c"]);
+        assert_eq!(first.renamed_lines(), &[4, 5]);
+        let mut again = Ingest::default().stream_renaming(read(), first.renamed_lines().into());
+        assert_eq!(ids(&mut again), first_ids);
+        assert_eq!(again.report().count(DUPLICATE_ID), 2);
     }
 }
