@@ -190,6 +190,15 @@ pub struct Allocator {
     /// preassigned cells: fixed by the config, asked on every request check.
     pub(crate) chain_capacity: Vec<u64>,
     pub(crate) vc_capacity: Vec<Vec<u64>>,
+    /// Per VC and chain: whether the VC has unpinned preassigned cells there (the chains
+    /// a guaranteed request may use), fixed by the config.
+    pub(crate) vc_on_chain: Vec<Vec<bool>>,
+    /// Used leaves per chain (the sum of its top cells' `used`), kept on every leaf
+    /// change: an opportunistic group's wait reason without a walk over the tops.
+    pub(crate) chain_used: Vec<u64>,
+    /// Groups downgraded by lazy preemption so far: a model that tracks downgrades need
+    /// look for new ones only after this moved.
+    pub(crate) downgrades: u64,
     /// Per VC and chain: totals over its bound, unpinned preassigned cells.
     pub(crate) vc_room: Vec<Vec<VcRoom>>,
     /// Scratch list of packing units, reused by every placement (`packing.rs`); empty
@@ -312,6 +321,9 @@ impl Allocator {
             opportunistic_groups: vec![0; topo_chain_count],
             chain_capacity: Vec::new(),
             vc_capacity: Vec::new(),
+            vc_on_chain: Vec::new(),
+            chain_used: vec![0; topo_chain_count],
+            downgrades: 0,
             vc_room: Vec::new(),
             unit_buffer: Vec::new(),
             fit_cache: Default::default(),
@@ -382,6 +394,17 @@ impl Allocator {
                         u64::from(alloc.level_leaf_count(p.chain, p.level));
                 }
                 per_chain
+            })
+            .collect();
+        alloc.vc_on_chain = alloc
+            .vcs
+            .iter()
+            .map(|v| {
+                let mut on_chain = vec![false; alloc.topo.chains.len()];
+                for p in v.preassigned.iter().filter(|p| p.pinned.is_none()) {
+                    on_chain[p.chain as usize] = true;
+                }
+                on_chain
             })
             .collect();
         alloc.vc_room = alloc
@@ -588,23 +611,18 @@ impl Allocator {
                 .map(|&c| vec![self.topo.cell(c).chain])
                 .unwrap_or_default();
         }
-        let mut chains = Vec::new();
+        // Asked twice per schedule call: sized at once, and the VC's chains looked up.
+        let mut chains = Vec::with_capacity(self.topo.chains.len());
         for (ci, chain) in self.topo.chains.iter().enumerate() {
             if let Some(t) = &request.leaf_cell_type
                 && &chain.leaf_type != t
             {
                 continue;
             }
-            let ci = ci as ChainId;
-            if !request.is_opportunistic()
-                && !self.vcs[vc as usize]
-                    .preassigned
-                    .iter()
-                    .any(|p| p.chain == ci && p.pinned.is_none())
-            {
+            if !request.is_opportunistic() && !self.vc_on_chain[vc as usize][ci] {
                 continue;
             }
-            chains.push(ci);
+            chains.push(ci as ChainId);
         }
         chains
     }
@@ -771,12 +789,8 @@ impl Allocator {
     fn commit_allocated(&mut self, request: &GroupRequest, vc: VcId, plan: Plan) -> GroupPlacement {
         let gid = self.insert_group(request, vc, &plan, GroupState::Allocated);
         let priority = request.priority;
-        for leaf in plan
-            .pods
-            .iter()
-            .flat_map(|p| p.1.iter().copied())
-            .collect::<Vec<_>>()
-        {
+        // The plan is ours, not the allocator's: its leaves are read in place.
+        for leaf in plan.pods.iter().flat_map(|p| p.1.iter().copied()) {
             self.set_leaf_user(leaf, Some((gid, priority)));
             if priority >= 0 {
                 self.add_usage(leaf, 1);
@@ -791,12 +805,7 @@ impl Allocator {
 
     fn commit_preempting(&mut self, request: &GroupRequest, vc: VcId, plan: Plan) {
         let gid = self.insert_group(request, vc, &plan, GroupState::Preempting);
-        for leaf in plan
-            .pods
-            .iter()
-            .flat_map(|p| p.1.iter().copied())
-            .collect::<Vec<_>>()
-        {
+        for leaf in plan.pods.iter().flat_map(|p| p.1.iter().copied()) {
             self.add_usage(leaf, 1);
             self.take_from_canceled(leaf, &plan.canceled);
             self.set_reservation(leaf, Some(gid));
@@ -981,6 +990,10 @@ impl Allocator {
             }
             cell = self.topo.cells[c as usize].parent;
         }
+        if du != 0 {
+            let chain = self.topo.cells[leaf as usize].chain as usize;
+            self.chain_used[chain] = (self.chain_used[chain] as i64 + du) as u64;
+        }
         if let Some(room) = binding.and_then(|b| self.vc_room_mut(b)) {
             room.vacant = (i64::from(room.vacant) + dvacant) as u32;
             if old_priority != new_priority {
@@ -1090,6 +1103,7 @@ impl Allocator {
         g.lazy_preempted = true;
         g.lazy_preemptor = Some(preemptor.to_string());
         self.count_group(gid, 1);
+        self.downgrades += 1;
     }
 
     /// Adds `delta` to the live-group counts under a group's VC, chain and priority
@@ -1249,11 +1263,13 @@ impl Allocator {
             .and_then(|&l| self.topo.node_name(l))
             .unwrap_or_default()
             .to_string();
-        let mut devices: Vec<u32> = s
-            .leaves
-            .iter()
-            .filter_map(|&l| self.topo.cell(l).device_index)
-            .collect();
+        // Sized at once: a filtered collect would grow it step by step.
+        let mut devices: Vec<u32> = Vec::with_capacity(s.leaves.len());
+        devices.extend(
+            s.leaves
+                .iter()
+                .filter_map(|&l| self.topo.cell(l).device_index),
+        );
         devices.sort_unstable();
         PodPlacement {
             node,
@@ -1351,6 +1367,17 @@ virtualClusters:
             assert_eq!(
                 alloc.cells[id].used_by_priority, expected,
                 "step {step}: use per priority of cell {id}"
+            );
+        }
+        for (chain, c) in alloc.topo.chains.iter().enumerate() {
+            let used: u64 = c
+                .tops
+                .iter()
+                .map(|&t| u64::from(alloc.cells[t as usize].used))
+                .sum();
+            assert_eq!(
+                alloc.chain_used[chain], used,
+                "step {step}: use of chain {chain}"
             );
         }
     }

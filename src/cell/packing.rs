@@ -871,6 +871,14 @@ impl Allocator {
                 }
             };
         for &chain in chains {
+            if request.is_opportunistic() && self.bad_leaves == 0 {
+                // What `count_cell` sums over the chain's top cells, from the chain's
+                // totals.
+                let usable = self.chain_capacity[chain as usize] - self.chain_used[chain as usize];
+                available += usable;
+                available_if_healthy += usable;
+                continue;
+            }
             if request.is_opportunistic() {
                 for &top in &self.topo.chains[chain as usize].tops {
                     count_cell(self, top, &mut available, &mut available_if_healthy);

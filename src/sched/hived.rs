@@ -27,6 +27,9 @@ pub struct Hived {
     /// Running groups that allow lazy preemption and are not downgraded yet: the only ones
     /// a schedule call can downgrade, so the only ones to check after it.
     lazy_candidates: BTreeSet<String>,
+    /// The allocator's downgrade count when the candidates were last checked: until it
+    /// moves, none of them was downgraded.
+    downgrades_seen: u64,
 }
 
 impl Hived {
@@ -35,6 +38,7 @@ impl Hived {
         Hived {
             alloc: Allocator::new(config),
             lazy_candidates: BTreeSet::new(),
+            downgrades_seen: 0,
         }
     }
 
@@ -79,6 +83,11 @@ impl Scheduler for Hived {
     }
 
     fn take_downgraded(&mut self) -> Vec<String> {
+        // Asked after every offer; downgrades are rare, so look only when one happened.
+        if self.alloc.downgrades == self.downgrades_seen {
+            return Vec::new();
+        }
+        self.downgrades_seen = self.alloc.downgrades;
         let downgraded: Vec<String> = self
             .lazy_candidates
             .iter()

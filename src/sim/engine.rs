@@ -38,6 +38,7 @@
 //! and seed give the same result.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::hash::{BuildHasher, Hash, Hasher};
 use std::ops::Bound::{Excluded, Unbounded};
 use std::rc::Rc;
 use std::sync::Arc;
@@ -289,13 +290,23 @@ struct Engine<'a, 's, S: RunSink> {
     /// Jobs that ended in the current batch, retired (recorded and dropped) after it.
     ended: Vec<usize>,
     /// Live groups by name: models name victims and downgraded groups by name.
-    group_index: HashMap<Box<str>, (usize, usize)>,
+    group_index: HashMap<Box<str>, (usize, usize), FastHash>,
     /// Groups submitted so far.
     groups_seen: usize,
-    classes: HashMap<RequestClass, usize>,
+    /// Request classes met so far (see [`RequestClass`]); a class is its index here.
+    classes: RequestClasses,
     waiting: BTreeSet<QueueKey>,
-    /// Waiting groups not offered since they joined the queue.
+    /// Waiting groups not offered since they joined the queue: exactly the waiting
+    /// groups without a `last_wait_reason` (every offer or pass-over that leaves a group
+    /// waiting gives it one, and only groups just taken off `fresh` are offered).
     fresh: BTreeSet<QueueKey>,
+    /// Times a group joined `waiting`: a pass's look-ahead of queue keys is stale once
+    /// this moved.
+    enqueued: u64,
+    /// Look-ahead buffer of the pass: the next queue keys after its cursor.
+    ahead: Vec<QueueKey>,
+    /// Classes that waited in the current pass (see [`BlockedClasses`]).
+    blocked: BlockedClasses,
     /// Something was freed since the last pass began.
     dirty: bool,
     /// Times something was freed (a group left, a node changed, a group was
@@ -376,11 +387,14 @@ impl<'a, 's, S: RunSink> Engine<'a, 's, S> {
             now: 0,
             jobs: LiveJobs::new(),
             ended: Vec::new(),
-            group_index: HashMap::new(),
+            group_index: HashMap::default(),
             groups_seen: 0,
-            classes: HashMap::new(),
+            classes: RequestClasses::default(),
             waiting: BTreeSet::new(),
             fresh: BTreeSet::new(),
+            enqueued: 0,
+            ahead: Vec::new(),
+            blocked: BlockedClasses::default(),
             dirty: false,
             frees: 0,
             last_point: TimelinePoint {
@@ -497,11 +511,7 @@ impl<'a, 's, S: RunSink> Engine<'a, 's, S> {
             .map(|(g, request)| {
                 self.group_index
                     .insert(request.name.as_str().into(), (seq, g));
-                let next_class = self.classes.len();
-                let class = *self
-                    .classes
-                    .entry(RequestClass::of(request))
-                    .or_insert(next_class);
+                let class = self.classes.class_of(request);
                 GroupRun {
                     class,
                     gpus: u32::try_from(request.leaf_count()).unwrap_or(u32::MAX),
@@ -771,33 +781,14 @@ impl<'a, 's, S: RunSink> Engine<'a, 's, S> {
         let max_passes = 2 + self.groups_seen;
         for _ in 0..max_passes {
             let offer_all = std::mem::take(&mut self.dirty);
-            let mut blocked = BlockedClasses::default();
+            self.blocked.new_pass();
             if offer_all || hol {
-                let mut cursor: Option<QueueKey> = None;
-                loop {
-                    let next = match cursor {
-                        None => self.waiting.iter().next(),
-                        Some(c) => self.waiting.range((Excluded(c), Unbounded)).next(),
-                    };
-                    let Some(&key) = next else { break };
-                    cursor = Some(key);
-                    if !offer_all && !self.fresh.contains(&key) {
-                        break; // a blocked head that would still wait
-                    }
-                    self.fresh.remove(&key);
-                    if matches!(
-                        self.offer_unless_blocked(key, &mut blocked),
-                        Offered::Waiting
-                    ) && hol
-                    {
-                        break;
-                    }
-                }
+                self.offer_in_queue_order(offer_all, hol);
             } else {
                 let fresh: Vec<QueueKey> = std::mem::take(&mut self.fresh).into_iter().collect();
                 for key in fresh {
-                    if self.waiting.contains(&key) {
-                        self.offer_unless_blocked(key, &mut blocked);
+                    if self.is_waiting(key) {
+                        self.offer_unless_blocked(key);
                     }
                 }
             }
@@ -807,16 +798,80 @@ impl<'a, 's, S: RunSink> Engine<'a, 's, S> {
         }
     }
 
+    /// One pass over the queue in order: every waiting group (`offer_all`), or only the
+    /// fresh ones at its head (head-of-line blocking with nothing freed); `hol` stops
+    /// at the first group that waits.
+    ///
+    /// The pass visits, each time, the first waiting key after the last one visited.
+    /// Offers change the queue (starts and rejects take keys out, preemptions put
+    /// victims back in), so instead of a fresh tree search per step it reads the keys
+    /// ahead in chunks, skips those that left meanwhile, and reads again whenever a key
+    /// joined: the same keys in the same order, for a slice copy per step.
+    fn offer_in_queue_order(&mut self, offer_all: bool, hol: bool) {
+        /// Keys read ahead at once: enough to make the tree search rare, few enough
+        /// that a head-of-line pass that stops at once reads little.
+        const CHUNK: usize = 64;
+        let mut ahead = std::mem::take(&mut self.ahead);
+        ahead.clear();
+        let mut next = 0;
+        let mut cursor: Option<QueueKey> = None;
+        let mut read_at = self.enqueued;
+        loop {
+            if next == ahead.len() || read_at != self.enqueued {
+                ahead.clear();
+                next = 0;
+                read_at = self.enqueued;
+                match cursor {
+                    None => ahead.extend(self.waiting.iter().take(CHUNK)),
+                    Some(c) => {
+                        ahead.extend(self.waiting.range((Excluded(c), Unbounded)).take(CHUNK))
+                    }
+                }
+                if ahead.is_empty() {
+                    break;
+                }
+            }
+            let key = ahead[next];
+            next += 1;
+            if !self.is_waiting(key) {
+                continue; // started or rejected since it was read
+            }
+            cursor = Some(key);
+            let fresh = self.jobs.run(key.2).groups[key.3]
+                .last_wait_reason
+                .is_none();
+            debug_assert_eq!(fresh, self.fresh.contains(&key), "fresh groups: {key:?}");
+            if !offer_all && !fresh {
+                break; // a blocked head that would still wait
+            }
+            if fresh {
+                self.fresh.remove(&key);
+            }
+            if matches!(self.offer_unless_blocked(key), Offered::Waiting) && hol {
+                break;
+            }
+        }
+        self.ahead = ahead;
+    }
+
+    /// Whether the group at `key` is in the queue: it waits (the key's job and group
+    /// say which group; its priority and submit time never change).
+    fn is_waiting(&self, key: QueueKey) -> bool {
+        let waiting = self
+            .jobs
+            .get(key.2)
+            .is_some_and(|run| run.groups[key.3].state == GroupState::Waiting);
+        debug_assert_eq!(waiting, self.waiting.contains(&key), "queue of {key:?}");
+        waiting
+    }
+
     /// Offers the group at `key`, unless a group of its class already waited in this pass
     /// with nothing freed since: then it waits for the same reason without asking.
-    fn offer_unless_blocked(&mut self, key: QueueKey, blocked: &mut BlockedClasses) -> Offered {
+    fn offer_unless_blocked(&mut self, key: QueueKey) -> Offered {
         let (job, group) = (key.2, key.3);
-        if blocked.frees != self.frees {
-            blocked.reasons.clear();
-            blocked.frees = self.frees;
-        }
+        let frees = self.frees;
         let class = self.jobs.run(job).groups[group].class;
-        if let Some(reason) = blocked.reasons.get(&class) {
+        if let Some(reason) = self.blocked.reason(class, frees) {
             // Logged once: a group passed over keeps the reason it first got.
             if self.jobs.run(job).groups[group].last_wait_reason.is_none() {
                 let reason = Rc::clone(reason);
@@ -826,10 +881,10 @@ impl<'a, 's, S: RunSink> Engine<'a, 's, S> {
         }
         let offered = self.offer(job, group);
         if let Offered::Waiting = offered
-            && blocked.frees == self.frees
+            && frees == self.frees
             && let Some(reason) = &self.jobs.run(job).groups[group].last_wait_reason
         {
-            blocked.reasons.insert(class, Rc::clone(reason));
+            self.blocked.block(class, frees, Rc::clone(reason));
         }
         offered
     }
@@ -845,6 +900,7 @@ impl<'a, 's, S: RunSink> Engine<'a, 's, S> {
         let key = self.key(job, group);
         self.waiting.insert(key);
         self.fresh.insert(key);
+        self.enqueued += 1;
     }
 
     /// Takes a group out of the queue.
@@ -887,7 +943,7 @@ impl<'a, 's, S: RunSink> Engine<'a, 's, S> {
         let request = &spec.groups[group];
         match self.ask(request, job) {
             Verdict::Start(placement) => {
-                self.start(job, group, &placement);
+                self.start(job, group, placement);
                 Offered::Started
             }
             Verdict::Preempt(victims) => {
@@ -907,7 +963,7 @@ impl<'a, 's, S: RunSink> Engine<'a, 's, S> {
                 }
                 match self.ask(request, job) {
                     Verdict::Start(placement) => {
-                        self.start(job, group, &placement);
+                        self.start(job, group, placement);
                         Offered::Started
                     }
                     Verdict::Reject(reason) => {
@@ -938,7 +994,7 @@ impl<'a, 's, S: RunSink> Engine<'a, 's, S> {
         }
     }
 
-    fn start(&mut self, job: usize, group: usize, placement: &GroupPlacement) {
+    fn start(&mut self, job: usize, group: usize, placement: GroupPlacement) {
         self.dequeue(job, group);
         let now = self.now;
         let run = self.jobs.run_mut(job);
@@ -950,7 +1006,8 @@ impl<'a, 's, S: RunSink> Engine<'a, 's, S> {
             since: now,
             epoch: g.epoch,
         };
-        g.last_pods = placement.pods.iter().map(pod_spot).collect();
+        // The placement is ours: its node names and device lists move, not copied.
+        g.last_pods = placement.pods.into_iter().map(pod_spot).collect();
         g.last_wait_reason = None;
         let remaining = duration.saturating_sub(g.work_done_ms).max(1);
         let (epoch, gpus) = (g.epoch, g.gpus);
@@ -1038,15 +1095,19 @@ impl<'a, 's, S: RunSink> Engine<'a, 's, S> {
         for request in &run.spec.groups {
             self.group_index.remove(request.name.as_str());
         }
-        let nodes: BTreeSet<&String> = if self.keep_log {
-            run.groups
-                .iter()
-                .flat_map(|g| g.last_pods.iter().map(|p| &p.node))
-                .collect()
-        } else {
-            BTreeSet::new()
-        };
-        let record = job_record(&run.spec, Some(&run), nodes.into_iter().cloned().collect());
+        // Sorted and deduplicated (a sorted list, not a set: a job has few pods).
+        let mut nodes: Vec<&str> = Vec::new();
+        if self.keep_log {
+            nodes.extend(
+                run.groups
+                    .iter()
+                    .flat_map(|g| g.last_pods.iter().map(|p| p.node.as_str())),
+            );
+            nodes.sort_unstable();
+            nodes.dedup();
+        }
+        let nodes = nodes.into_iter().map(String::from).collect();
+        let record = job_record(&run.spec, Some(&run), nodes);
         self.sink.job(job, record);
     }
 
@@ -1129,7 +1190,7 @@ fn job_record(spec: &SimJob, run: Option<&JobRun<'_>>, nodes: Vec<String>) -> Jo
 /// What makes two waiting groups ask the model for the same thing: same VC, priority,
 /// leaf type, pinned cell, lazy-preemption flag and pod shape. Names and submit times
 /// differ, but no model looks at them to decide.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct RequestClass {
     vc: String,
     priority: i32,
@@ -1154,14 +1215,102 @@ impl RequestClass {
                 .collect(),
         }
     }
+
+    /// Whether `request` is of this class.
+    fn holds(&self, request: &GroupRequest) -> bool {
+        self.vc == request.virtual_cluster
+            && self.priority == request.priority
+            && self.leaf_cell_type == request.leaf_cell_type
+            && self.pinned_cell_id == request.pinned_cell_id
+            && self.lazy_preemption == request.lazy_preemption_enable
+            && self.members.len() == request.members.len()
+            && self
+                .members
+                .iter()
+                .zip(&request.members)
+                .all(|(&(pods, leaves), m)| pods == m.pod_number && leaves == m.leaf_cell_number)
+    }
+
+    /// The hash a request's class is filed under, taken from the request's fields so
+    /// that finding a known class builds nothing.
+    fn fingerprint(request: &GroupRequest) -> u64 {
+        // A fixed seed: the fingerprint only files classes, compared field by field.
+        let mut h = foldhash::fast::FixedState::default().build_hasher();
+        request.virtual_cluster.hash(&mut h);
+        request.priority.hash(&mut h);
+        request.leaf_cell_type.hash(&mut h);
+        request.pinned_cell_id.hash(&mut h);
+        request.lazy_preemption_enable.hash(&mut h);
+        for m in &request.members {
+            (m.pod_number, m.leaf_cell_number).hash(&mut h);
+        }
+        h.finish()
+    }
 }
 
-/// Classes that waited in the current pass, with their reason, valid while
-/// [`Engine::frees`] stays at `frees`.
+/// The request classes of a run, numbered in the order they were first met.
+#[derive(Default)]
+struct RequestClasses {
+    /// Classes by fingerprint, with their numbers (collisions share a list).
+    by_fingerprint: HashMap<u64, Vec<(RequestClass, usize)>, FastHash>,
+    count: usize,
+}
+
+impl RequestClasses {
+    /// The number of `request`'s class, a new one if it is the first of its class.
+    fn class_of(&mut self, request: &GroupRequest) -> usize {
+        let filed = self
+            .by_fingerprint
+            .entry(RequestClass::fingerprint(request))
+            .or_default();
+        if let Some(&(_, class)) = filed.iter().find(|(c, _)| c.holds(request)) {
+            return class;
+        }
+        let class = self.count;
+        self.count += 1;
+        filed.push((RequestClass::of(request), class));
+        class
+    }
+}
+
+/// Hasher of the engine's maps: keys are group names and fingerprints, looked up for
+/// every submit, victim and retired job, where SipHash was a visible cost. Map order is
+/// never used, so runs stay deterministic.
+type FastHash = foldhash::fast::RandomState;
+
+/// Classes that waited in the current pass with nothing freed since, with their reason.
+/// Entries are stamped instead of cleared: one is valid while its pass and
+/// [`Engine::frees`] are the current ones (`frees` only grows), so a release, which
+/// happens for nearly every pass, costs nothing here.
 #[derive(Default)]
 struct BlockedClasses {
-    frees: u64,
-    reasons: HashMap<usize, Rc<str>>,
+    /// The current pass (counts passes).
+    pass: u64,
+    /// Per class: the pass and `frees` it waited at, and its reason.
+    reasons: Vec<Option<(u64, u64, Rc<str>)>>,
+}
+
+impl BlockedClasses {
+    /// Starts a pass: every class is unblocked.
+    fn new_pass(&mut self) {
+        self.pass += 1;
+    }
+
+    /// The reason `class` waited for in this pass, if it did with `frees` as now.
+    fn reason(&self, class: usize, frees: u64) -> Option<&Rc<str>> {
+        match self.reasons.get(class) {
+            Some(Some((pass, f, reason))) if *pass == self.pass && *f == frees => Some(reason),
+            _ => None,
+        }
+    }
+
+    /// Records that `class` waited for `reason` with `frees` as now.
+    fn block(&mut self, class: usize, frees: u64, reason: Rc<str>) {
+        if self.reasons.len() <= class {
+            self.reasons.resize(class + 1, None);
+        }
+        self.reasons[class] = Some((self.pass, frees, reason));
+    }
 }
 
 /// What came of offering one group.
@@ -1189,10 +1338,10 @@ fn reason_kind(reason: &str) -> &str {
     reason.split_once(':').map_or(reason, |(kind, _)| kind)
 }
 
-fn pod_spot(pod: &PodPlacement) -> PodSpot {
+fn pod_spot(pod: PodPlacement) -> PodSpot {
     PodSpot {
-        node: pod.node.clone(),
-        devices: pod.devices.clone(),
+        node: pod.node,
+        devices: pod.devices,
     }
 }
 
