@@ -24,7 +24,8 @@
 //! starts, waits, job ends and preemptions), so both rates are known.
 //!
 //! Run with `cargo bench --bench engine`; `-- report` runs only the report pass (the
-//! criterion ids do not contain "report"), `-- engine/` only criterion. Under
+//! criterion ids do not contain "report"), `-- report/hived` only one model's part of it,
+//! `-- engine/` only criterion. Under
 //! `cargo test --benches` everything runs once on a 2,000-job prefix as a smoke test.
 //! Results and the machine they came from are in `reports/2026-11-25-engine-bench/` and
 //! `reports/2026-11-25-engine-bench-2/`.
@@ -499,8 +500,13 @@ fn rate_by_day(marks: &[(Duration, SimTimeMs, u64)]) -> String {
     out
 }
 
-/// Runs every model once over `scenario`, timed, and prints the rates.
-fn report(scenario: &Scenario) {
+/// Runs every model `plan` selects (`report/<model>`) once over `scenario`, timed, and
+/// prints the rates.
+fn report(scenario: &Scenario, plan: &Plan) {
+    let models: Vec<&str> = MODELS
+        .into_iter()
+        .filter(|m| plan.selects(&format!("report/{m}")))
+        .collect();
     let jobs = scenario.jobs.len();
     let demand_gpu_ms: f64 = scenario
         .jobs
@@ -515,7 +521,7 @@ fn report(scenario: &Scenario) {
         demand_gpu_ms / (f64::from(TOTAL_GPUS) * last_submit.max(1) as f64) * 100.0,
         hours(last_submit)
     );
-    for model in MODELS {
+    for &model in &models {
         // (wall time, simulated time, engine events) about every 1,024 events.
         let marks: RefCell<Vec<(Duration, SimTimeMs, u64)>> = RefCell::new(Vec::new());
         let start = Instant::now();
@@ -545,7 +551,7 @@ fn report(scenario: &Scenario) {
         drop(black_box(result));
     }
     println!("  where the time goes (a second, metered run; timers add a little overhead):");
-    for model in MODELS {
+    for &model in &models {
         breakdown(scenario, model);
     }
 }
@@ -620,6 +626,12 @@ impl Plan {
     }
 }
 
+/// Whether the filters select the report pass of any model (`-- report` selects all of
+/// them, `-- report/hived` one).
+fn selects_report(plan: &Plan) -> bool {
+    MODELS.iter().any(|m| plan.selects(&format!("report/{m}")))
+}
+
 fn main() {
     let plan = Plan::from_args();
     let config = cluster_config();
@@ -631,15 +643,15 @@ fn main() {
             ..full.clone()
         };
         bench_engine(&mut criterion, &plan, &prefix);
-        if plan.selects("report") {
-            report(&full);
+        if selects_report(&plan) {
+            report(&full, &plan);
         }
     } else {
         // Test mode: one quick pass over a small prefix.
         let smoke = workload(&config, SMOKE_JOBS);
         bench_engine(&mut criterion, &plan, &smoke);
-        if plan.selects("report") {
-            report(&smoke);
+        if selects_report(&plan) {
+            report(&smoke, &plan);
         }
     }
     criterion.final_summary();
