@@ -63,8 +63,10 @@ pub enum Command {
     /// has no VCs (machine lists, specs), the trace's VCs are guaranteed cells in
     /// proportion to their GPU-time. Rows set aside (unreadable, duplicate, larger than
     /// the cluster, ...) are counted with examples on stderr and in DIR/ingest.txt. Writes
-    /// the report set of `cellsim run`. Exits 1 on a bad cluster, trace or option, 3 when
-    /// a report cannot be written.
+    /// the report set of `cellsim run`, as each run goes: a trace already in submit order
+    /// (e.g. gen-trace's) is read as a stream, so memory stays small whatever its length;
+    /// other traces are sorted in memory first. Exits 1 on a bad cluster, trace or option,
+    /// 3 when a report cannot be written.
     Replay(ReplayArgs),
     /// Generate a synthetic trace (native cellsim CSV), fitted to Philly by default.
     ///
@@ -250,13 +252,12 @@ pub struct ReplayArgs {
     #[arg(long, value_name = "DURATION")]
     pub horizon: Option<String>,
     /// Run the sharing-anomaly check too (each VC's jobs again on a private cluster of its
-    /// guarantee, for hived and yarn-cs): one extra run per VC and model.
+    /// guarantee, for hived and yarn-cs): one extra run per VC and model, and each run is
+    /// kept whole in memory.
     #[arg(long)]
     pub sharing: bool,
     /// Write only summary.json and vcs.csv per model (no jobs.csv, events.log, timeline or
-    /// plots). A trace already in submit order (e.g. gen-trace's) is then read as a
-    /// stream, so memory stays small whatever its length; other traces are sorted in
-    /// memory first.
+    /// plots): faster, for capacity planning on long traces.
     #[arg(long, conflicts_with = "sharing")]
     pub summary_only: bool,
     /// No progress bar.
