@@ -202,11 +202,8 @@ fn simulate_and_report(scenario: &sim::Scenario, args: &RunArgs) -> Result<PathB
     let mut stdout = std::io::stdout().lock();
     let _ = writeln!(
         stdout,
-        "scenario {}: {} jobs, {} model{}",
-        scenario.name,
-        scenario.jobs.len(),
-        models.len(),
-        if models.len() == 1 { "" } else { "s" }
+        "{}",
+        run_heading(&scenario.name, scenario.jobs.len(), models.len())
     );
     let _ = stdout.write_all(report::tables::summary_table(&summaries).as_bytes());
     if !sharing_reports.is_empty() {
@@ -220,6 +217,12 @@ fn simulate_and_report(scenario: &sim::Scenario, args: &RunArgs) -> Result<PathB
         out.display()
     );
     Ok(out)
+}
+
+/// The first line of a run's stdout: "scenario NAME: N jobs, M models".
+fn run_heading(scenario: &str, jobs: usize, models: usize) -> String {
+    let s = if models == 1 { "" } else { "s" };
+    format!("scenario {scenario}: {jobs} jobs, {models} model{s}")
 }
 
 /// `cellsim compare`: load both sides, print the delta table, fail on a regression.
@@ -358,10 +361,8 @@ fn replay_streaming(
     let mut stdout = std::io::stdout().lock();
     let _ = writeln!(
         stdout,
-        "scenario {}: {job_count} jobs, {} model{}{}",
-        scenario.name,
-        scenario.models.len(),
-        if scenario.models.len() == 1 { "" } else { "s" },
+        "{}{}",
+        run_heading(&scenario.name, job_count, scenario.models.len()),
         if matches!(jobs, ReplayJobs::Streamed(_)) {
             " (trace streamed)"
         } else {

@@ -58,6 +58,19 @@ impl CellState {
     }
 }
 
+/// Moves one used leaf from priority `old` to `new` in `counts` (`None`: not in use).
+fn move_priority(counts: &mut Vec<(i32, u32)>, old: Option<i32>, new: Option<i32>) {
+    if old == new {
+        return;
+    }
+    if let Some(p) = old {
+        count_priority(counts, p, -1);
+    }
+    if let Some(p) = new {
+        count_priority(counts, p, 1);
+    }
+}
+
 /// Adds `delta` to the count of `priority` in a per-priority list kept sorted ascending,
 /// dropping entries that reach zero.
 fn count_priority(counts: &mut Vec<(i32, u32)>, priority: i32, delta: i32) {
@@ -980,14 +993,7 @@ impl Allocator {
             state.used = (state.used as i64 + du) as u32;
             state.opp_used = (state.opp_used as i64 + dopp) as u32;
             state.vacant = (i64::from(state.vacant) + dvacant) as u32;
-            if old_priority != new_priority {
-                if let Some(p) = old_priority {
-                    count_priority(&mut state.used_by_priority, p, -1);
-                }
-                if let Some(p) = new_priority {
-                    count_priority(&mut state.used_by_priority, p, 1);
-                }
-            }
+            move_priority(&mut state.used_by_priority, old_priority, new_priority);
             cell = self.topo.cells[c as usize].parent;
         }
         if du != 0 {
@@ -996,14 +1002,7 @@ impl Allocator {
         }
         if let Some(room) = binding.and_then(|b| self.vc_room_mut(b)) {
             room.vacant = (i64::from(room.vacant) + dvacant) as u32;
-            if old_priority != new_priority {
-                if let Some(p) = old_priority {
-                    count_priority(&mut room.used_by_priority, p, -1);
-                }
-                if let Some(p) = new_priority {
-                    count_priority(&mut room.used_by_priority, p, 1);
-                }
-            }
+            move_priority(&mut room.used_by_priority, old_priority, new_priority);
         }
     }
 

@@ -14,7 +14,7 @@ use super::busy::{AVERAGED_BUCKETS, Step, StepCounter, averaged_steps, plot_step
 use super::digest::RunDigest;
 use super::group_runs::GroupRunTracker;
 use super::html::PageRun;
-use super::plots::{MAX_GANTT_RUNS, VcColumns};
+use super::plots::MAX_GANTT_RUNS;
 use super::summary::{RunSummary, SummarySink};
 use super::tables::{JobBrief, JobsCsv, TimelineCsv, push_event_line};
 use super::{WriteError, create_dir, summary_files, write_exports};
@@ -159,9 +159,8 @@ impl ReportSink {
         );
         // The points were kept in the file's column order; the plot's order has every
         // VC of the run.
-        let to_plot = VcColumns::new(&digest.vc_names);
-        let place: Vec<Option<usize>> = to_plot
-            .names()
+        let place: Vec<Option<usize>> = digest
+            .vc_names
             .iter()
             .map(|n| columns.iter().position(|c| c == n))
             .collect();

@@ -265,13 +265,14 @@ fn generated_trace(dir: &std::path::Path, jobs: u32, seed: u64) -> PathBuf {
     trace
 }
 
-/// `--summary-only` on a sorted trace (gen-trace's) streams it, and gives the same
-/// summary.json, vcs.csv and ingest notes as the full replay, without the other files.
-#[test]
-fn summary_only_streams_a_sorted_trace_and_matches_the_full_replay() {
-    let dir = crate::common::scratch("replay", "summary-only-sorted");
-    let trace = generated_trace(&dir, 3000, 7);
-    let cluster = "12x V100x8 rack=4";
+/// Replays `trace` on `cluster` twice, into `DIR/full` with every report and into
+/// `DIR/lean` with `--summary-only`; both must succeed. Returns the two folders and the
+/// summary-only run's stdout and stderr.
+fn full_and_summary_only(
+    dir: &std::path::Path,
+    cluster: &str,
+    trace: &std::path::Path,
+) -> (PathBuf, PathBuf, String, String) {
     let (full, lean) = (dir.join("full"), dir.join("lean"));
     let common = [
         "--cluster",
@@ -290,6 +291,17 @@ fn summary_only_streams_a_sorted_trace_and_matches_the_full_replay() {
         .concat(),
     );
     assert!(ok, "{err}");
+    (full, lean, stdout, err)
+}
+
+/// `--summary-only` on a sorted trace (gen-trace's) streams it, and gives the same
+/// summary.json, vcs.csv and ingest notes as the full replay, without the other files.
+#[test]
+fn summary_only_streams_a_sorted_trace_and_matches_the_full_replay() {
+    let dir = crate::common::scratch("replay", "summary-only-sorted");
+    let trace = generated_trace(&dir, 3000, 7);
+    let cluster = "12x V100x8 rack=4";
+    let (full, lean, stdout, _) = full_and_summary_only(&dir, cluster, &trace);
     assert!(
         stdout.contains("3000 jobs, 3 models (trace streamed)"),
         "{stdout}"
@@ -325,24 +337,7 @@ fn summary_only_sorts_an_unsorted_trace_and_refuses_sharing() {
          a,60,600,8,prod\nb,0,900,4,dev\nc,30,300,8,prod\nd,10,1200,2,dev\n",
     )
     .unwrap();
-    let (full, lean) = (dir.join("full"), dir.join("lean"));
-    let common = [
-        "--cluster",
-        "2x V100x8",
-        "--trace",
-        trace.to_str().unwrap(),
-        "-q",
-    ];
-    let (ok, _, err) = replay_cli(&[&common[..], &["--out", full.to_str().unwrap()]].concat());
-    assert!(ok, "{err}");
-    let (ok, stdout, err) = replay_cli(
-        &[
-            &common[..],
-            &["--summary-only", "--out", lean.to_str().unwrap()],
-        ]
-        .concat(),
-    );
-    assert!(ok, "{err}");
+    let (full, lean, stdout, err) = full_and_summary_only(&dir, "2x V100x8", &trace);
     assert!(err.contains("not in submit order"), "{err}");
     assert!(!stdout.contains("streamed"), "{stdout}");
     for model in MODEL_NAMES {
@@ -352,7 +347,14 @@ fn summary_only_sorts_an_unsorted_trace_and_refuses_sharing() {
             "{model}"
         );
     }
-    let (ok, _, err) = replay_cli(&[&common[..], &["--summary-only", "--sharing"]].concat());
+    let (ok, _, err) = replay_cli(&[
+        "--cluster",
+        "2x V100x8",
+        "--trace",
+        trace.to_str().unwrap(),
+        "--summary-only",
+        "--sharing",
+    ]);
     assert!(!ok);
     assert!(
         err.contains("--sharing") && err.contains("--summary-only"),
