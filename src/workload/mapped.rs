@@ -41,7 +41,7 @@ use std::str::FromStr;
 use chrono::format::{Item, StrftimeItems};
 
 use super::source::{
-    CsvRows, RowInfo, TraceSource, datetime_ms, default_priority, file_stem, gpus_field,
+    CsvFormat, CsvRows, CsvTrace, RowInfo, datetime_ms, default_priority, file_stem, gpus_field,
     number_to_ms, priority_field, trace_error,
 };
 use super::trace::{IngestReport, TraceError, TraceJob};
@@ -615,8 +615,10 @@ struct Resolved {
 }
 
 /// Reads any CSV trace through a [`ColumnMapping`], row by row, in file order.
-pub struct MappedReader {
-    rows: CsvRows,
+pub type MappedReader = CsvTrace<MappedFormat>;
+
+/// A [`ColumnMapping`] resolved against a file's header.
+pub struct MappedFormat {
     stem: String,
     absolute: bool,
     submit: Resolved,
@@ -627,14 +629,12 @@ pub struct MappedReader {
     id: Option<usize>,
     priority: Option<usize>,
     gpu_type: Option<usize>,
-    last: RowInfo,
-    skipped: IngestReport,
 }
 
 /// Opens `path` as a CSV trace described by `mapping`, and checks that the header has
 /// the columns the mapping names.
 pub fn read_mapped(path: &Path, mapping: &ColumnMapping) -> Result<MappedReader, TraceError> {
-    MappedReader::new(
+    MappedFormat::reader(
         CsvRows::open(path, mapping.delimiter, mapping.header)?,
         mapping,
     )
@@ -648,10 +648,12 @@ impl MappedReader {
         mapping: &ColumnMapping,
     ) -> Result<MappedReader, TraceError> {
         let rows = CsvRows::from_reader(name, Box::new(input), mapping.delimiter, mapping.header)?;
-        MappedReader::new(rows, mapping)
+        MappedFormat::reader(rows, mapping)
     }
+}
 
-    fn new(rows: CsvRows, mapping: &ColumnMapping) -> Result<MappedReader, TraceError> {
+impl MappedFormat {
+    fn reader(rows: CsvRows, mapping: &ColumnMapping) -> Result<MappedReader, TraceError> {
         let resolve = |key: &str, column: &ColumnRef| -> Result<usize, TraceError> {
             let names = rows.names();
             match column {
@@ -697,7 +699,7 @@ impl MappedReader {
                 start.as_ref().map(|s| time("start", s)).transpose()?,
             )),
         };
-        Ok(MappedReader {
+        let format = MappedFormat {
             stem: file_stem(rows.path()),
             absolute: mapping.absolute_times(),
             submit: time("submit", &mapping.submit)?,
@@ -707,14 +709,12 @@ impl MappedReader {
             id: optional("id", &mapping.id)?,
             priority: optional("priority", &mapping.priority)?,
             gpu_type: optional("gpu_type", &mapping.gpu_type)?,
-            last: RowInfo::default(),
-            skipped: IngestReport::default(),
-            rows,
-        })
+        };
+        Ok(CsvTrace::new(rows, format))
     }
 
-    fn time(&self, column: &Resolved) -> Result<SimTimeMs, TraceError> {
-        let value = self.rows.field(column.index)?;
+    fn time(&self, rows: &CsvRows, column: &Resolved) -> Result<SimTimeMs, TraceError> {
+        let value = rows.field(column.index)?;
         let ms = match &column.format {
             TimeFormat::Number { unit_ms, .. } => number_to_ms(value, *unit_ms),
             TimeFormat::DateTime { items, .. } => datetime_ms(value, items),
@@ -729,18 +729,25 @@ impl MappedReader {
                      value or the mapping's datetime(…)"
                 ),
             };
-            self.rows.error(column.index, expected)
+            rows.error(column.index, expected)
         })
     }
+}
 
-    fn job(&mut self) -> Result<TraceJob, TraceError> {
-        let submit_ms = self.time(&self.submit)?;
+impl CsvFormat for MappedFormat {
+    fn job(
+        &self,
+        rows: &CsvRows,
+        row: &mut RowInfo,
+        _skipped: &mut IngestReport,
+    ) -> Result<Option<TraceJob>, TraceError> {
+        let submit_ms = self.time(rows, &self.submit)?;
         let duration_ms = match &self.duration {
             Ok(column) => {
-                let ms = self.time(column)?;
+                let ms = self.time(rows, column)?;
                 if ms == 0 {
                     let unit = column.format.to_string();
-                    return Err(self.rows.error(
+                    return Err(rows.error(
                         column.index,
                         format!("a duration in {unit}, above 0 (e.g. 3600 or 0.5)"),
                     ));
@@ -748,32 +755,32 @@ impl MappedReader {
                 ms
             }
             Err((end, start)) => {
-                let end_ms = self.time(end)?;
+                let end_ms = self.time(rows, end)?;
                 let (start_ms, from) = match start {
-                    Some(start) => (self.time(start)?, start.index),
+                    Some(start) => (self.time(rows, start)?, start.index),
                     None => (submit_ms, self.submit.index),
                 };
                 if end_ms <= start_ms {
-                    let from_name = self.rows.column_name(from);
-                    return Err(self.rows.error(
+                    let from_name = rows.column_name(from);
+                    return Err(rows.error(
                         end.index,
                         format!(
                             "an end time after {from_name} ({}), so that the job runs for \
                              some time",
-                            self.rows.field(from)?
+                            rows.field(from)?
                         ),
                     ));
                 }
                 end_ms - start_ms
             }
         };
-        let gpus = gpus_field(&self.rows, self.gpus)?;
+        let gpus = gpus_field(rows, self.gpus)?;
         let priority = match self.priority {
-            Some(i) => priority_field(&self.rows, i)?,
+            Some(i) => priority_field(rows, i)?,
             None => default_priority(),
         };
         let text = |index: Option<usize>| -> Result<&str, TraceError> {
-            index.map_or(Ok(""), |i| self.rows.field(i))
+            index.map_or(Ok(""), |i| rows.field(i))
         };
         let vc = match text(self.vc)? {
             "" => "default".to_string(),
@@ -784,12 +791,12 @@ impl MappedReader {
             .map(str::to_string);
         let id_text = text(self.id)?;
         let id = if id_text.is_empty() {
-            self.last.id_generated = true;
-            format!("{}-{}", self.stem, self.rows.line)
+            row.id_generated = true;
+            format!("{}-{}", self.stem, rows.line)
         } else {
             id_text.to_string()
         };
-        Ok(TraceJob {
+        Ok(Some(TraceJob {
             id,
             submit_ms,
             duration_ms,
@@ -797,41 +804,11 @@ impl MappedReader {
             vc,
             priority,
             gpu_type,
-        })
+        }))
     }
-}
 
-impl Iterator for MappedReader {
-    type Item = Result<TraceJob, TraceError>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        let advanced = self.rows.advance();
-        self.last = RowInfo {
-            line: self.rows.line,
-            id_generated: false,
-        };
-        Some(match advanced? {
-            Ok(()) => self.job(),
-            Err(e) => Err(e),
-        })
-    }
-}
-
-impl TraceSource for MappedReader {
-    fn path(&self) -> &Path {
-        self.rows.path()
-    }
-    fn last_row(&self) -> RowInfo {
-        self.last
-    }
-    fn skipped(&self) -> &IngestReport {
-        &self.skipped
-    }
     fn absolute_times(&self) -> bool {
         self.absolute
-    }
-    fn stopped(&self) -> bool {
-        self.rows.stopped()
     }
 }
 

@@ -26,8 +26,8 @@ use std::io::{self, Read, Write};
 use std::path::Path;
 
 use super::source::{
-    CsvRows, RowInfo, TraceSource, check_columns, default_priority, duration_field, file_stem,
-    gpus_field, priority_field, seconds_text, time_field,
+    CsvFormat, CsvRows, CsvTrace, RowInfo, check_columns, default_priority, duration_field,
+    file_stem, gpus_field, priority_field, seconds_text, time_field,
 };
 use super::trace::{IngestReport, TraceError, TraceJob};
 
@@ -47,20 +47,20 @@ const OPTIONAL: [&str; 2] = ["priority", "gpu_type"];
 
 /// Reads a native cellsim CSV trace row by row, in file order. See the module docs for
 /// the schema.
-pub struct NativeReader {
-    rows: CsvRows,
+pub type NativeReader = CsvTrace<NativeFormat>;
+
+/// The native format's columns, found by name in the header.
+pub struct NativeFormat {
     stem: String,
     columns: [usize; 5],
     priority: Option<usize>,
     gpu_type: Option<usize>,
-    last: RowInfo,
-    skipped: IngestReport,
 }
 
 /// Opens a native trace and reads its header. Fails when the file cannot be opened or the
 /// header lacks a required column or has an unknown one.
 pub fn read_native(path: &Path) -> Result<NativeReader, TraceError> {
-    NativeReader::new(CsvRows::open(path, b',', true)?)
+    NativeFormat::reader(CsvRows::open(path, b',', true)?)
 }
 
 impl NativeReader {
@@ -69,27 +69,31 @@ impl NativeReader {
         name: &Path,
         input: impl Read + Send + 'static,
     ) -> Result<NativeReader, TraceError> {
-        NativeReader::new(CsvRows::from_reader(name, Box::new(input), b',', true)?)
+        NativeFormat::reader(CsvRows::from_reader(name, Box::new(input), b',', true)?)
     }
+}
 
-    fn new(rows: CsvRows) -> Result<NativeReader, TraceError> {
+impl NativeFormat {
+    fn reader(rows: CsvRows) -> Result<NativeReader, TraceError> {
         check_columns(&rows, "native", &REQUIRED, &OPTIONAL, true)?;
         let index = |name: &str| rows.index_of(name).unwrap_or(usize::MAX);
-        let columns = REQUIRED.map(index);
-        let (priority, gpu_type) = (rows.index_of("priority"), rows.index_of("gpu_type"));
-        Ok(NativeReader {
+        let format = NativeFormat {
             stem: file_stem(rows.path()),
-            rows,
-            columns,
-            priority,
-            gpu_type,
-            last: RowInfo::default(),
-            skipped: IngestReport::default(),
-        })
+            columns: REQUIRED.map(index),
+            priority: rows.index_of("priority"),
+            gpu_type: rows.index_of("gpu_type"),
+        };
+        Ok(CsvTrace::new(rows, format))
     }
+}
 
-    fn job(&mut self) -> Result<TraceJob, TraceError> {
-        let rows = &self.rows;
+impl CsvFormat for NativeFormat {
+    fn job(
+        &self,
+        rows: &CsvRows,
+        row: &mut RowInfo,
+        _skipped: &mut IngestReport,
+    ) -> Result<Option<TraceJob>, TraceError> {
         let [id, submit, duration, gpus, vc] = self.columns;
         let submit_ms = time_field(rows, submit, "seconds", 1000)?;
         let duration_ms = duration_field(rows, duration, "seconds", 1000)?;
@@ -109,13 +113,13 @@ impl NativeReader {
             name => name.to_string(),
         };
         let id_text = rows.field(id)?;
-        self.last.id_generated = id_text.is_empty();
+        row.id_generated = id_text.is_empty();
         let id = if id_text.is_empty() {
             format!("{}-{}", self.stem, rows.line)
         } else {
             id_text.to_string()
         };
-        Ok(TraceJob {
+        Ok(Some(TraceJob {
             id,
             submit_ms,
             duration_ms,
@@ -123,41 +127,12 @@ impl NativeReader {
             vc,
             priority,
             gpu_type,
-        })
+        }))
     }
-}
 
-impl Iterator for NativeReader {
-    type Item = Result<TraceJob, TraceError>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        let advanced = self.rows.advance();
-        self.last = RowInfo {
-            line: self.rows.line,
-            id_generated: false,
-        };
-        Some(match advanced? {
-            Ok(()) => self.job(),
-            Err(e) => Err(e),
-        })
-    }
-}
-
-impl TraceSource for NativeReader {
-    fn path(&self) -> &Path {
-        self.rows.path()
-    }
-    fn last_row(&self) -> RowInfo {
-        self.last
-    }
-    fn skipped(&self) -> &IngestReport {
-        &self.skipped
-    }
+    /// Times are offsets from the start of the trace.
     fn absolute_times(&self) -> bool {
         false
-    }
-    fn stopped(&self) -> bool {
-        self.rows.stopped()
     }
 }
 

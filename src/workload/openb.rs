@@ -32,8 +32,8 @@ use std::io::Read;
 use std::path::Path;
 
 use super::source::{
-    CsvRows, RowInfo, TraceSource, check_columns, default_priority, number_to_ms, time_field,
-    trace_error,
+    CsvFormat, CsvRows, CsvTrace, RowInfo, check_columns, default_priority, number_to_ms,
+    time_field, trace_error,
 };
 use super::trace::{IngestReport, TraceError, TraceJob};
 
@@ -94,18 +94,18 @@ pub struct OpenbOptions {
 }
 
 /// Reads an openb pod list row by row, in file order. See the module docs.
-pub struct OpenbReader {
-    rows: CsvRows,
+pub type OpenbReader = CsvTrace<OpenbFormat>;
+
+/// The openb pod list's columns, found by name in the header, and the reading options.
+pub struct OpenbFormat {
     options: OpenbOptions,
     /// name, num_gpu, gpu_milli, gpu_spec, creation, deletion, scheduled.
     columns: [usize; 7],
-    line: u64,
-    skipped: IngestReport,
 }
 
 /// Opens an openb pod list and checks its header.
 pub fn read_openb(path: &Path, options: OpenbOptions) -> Result<OpenbReader, TraceError> {
-    OpenbReader::new(CsvRows::open(path, b',', true)?, options)
+    OpenbFormat::reader(CsvRows::open(path, b',', true)?, options)
 }
 
 impl OpenbReader {
@@ -115,13 +115,15 @@ impl OpenbReader {
         input: impl Read + Send + 'static,
         options: OpenbOptions,
     ) -> Result<OpenbReader, TraceError> {
-        OpenbReader::new(
+        OpenbFormat::reader(
             CsvRows::from_reader(name, Box::new(input), b',', true)?,
             options,
         )
     }
+}
 
-    fn new(rows: CsvRows, options: OpenbOptions) -> Result<OpenbReader, TraceError> {
+impl OpenbFormat {
+    fn reader(rows: CsvRows, options: OpenbOptions) -> Result<OpenbReader, TraceError> {
         if rows.index_of("num_gpu").is_some() && rows.index_of("creation_time").is_none() {
             return Err(trace_error(
                 rows.path(),
@@ -145,18 +147,18 @@ impl OpenbReader {
             "scheduled_time",
         ]
         .map(index);
-        Ok(OpenbReader {
-            rows,
-            options,
-            columns,
-            line: 0,
-            skipped: IngestReport::default(),
-        })
+        Ok(CsvTrace::new(rows, OpenbFormat { options, columns }))
     }
+}
 
+impl CsvFormat for OpenbFormat {
     /// The current row as a job; `Ok(None)` when it is skipped (and noted).
-    fn job(&mut self) -> Result<Option<TraceJob>, TraceError> {
-        let rows = &self.rows;
+    fn job(
+        &self,
+        rows: &CsvRows,
+        _row: &mut RowInfo,
+        skipped: &mut IngestReport,
+    ) -> Result<Option<TraceJob>, TraceError> {
         let [
             name,
             num_gpu,
@@ -176,8 +178,7 @@ impl OpenbReader {
             .parse()
             .map_err(|_| rows.error(num_gpu, "a whole number of GPUs, 0 or more"))?;
         if gpus == 0 {
-            self.skipped
-                .note(CPU_ONLY_SKIPPED, || format!("line {line}: {id}"));
+            skipped.note(CPU_ONLY_SKIPPED, || format!("line {line}: {id}"));
             return Ok(None);
         }
         let milli: u32 = rows
@@ -193,7 +194,7 @@ impl OpenbReader {
             })?;
         // Like CPU-only pods, skipped pods are not read further: their times do not matter.
         if milli < 1000 && self.options.fractional == Fractional::Skip {
-            self.skipped.note(FRACTIONAL_SKIPPED, || {
+            skipped.note(FRACTIONAL_SKIPPED, || {
                 format!("line {line}: {id} ({milli}/1000 of a GPU)")
             });
             return Ok(None);
@@ -223,11 +224,10 @@ impl OpenbReader {
         }
         // Noted only now, so that a row in error is counted once, as unreadable.
         if self.options.duration_from == DurationFrom::Scheduled && scheduled_text.is_empty() {
-            self.skipped
-                .note(NEVER_SCHEDULED, || format!("line {line}: {id}"));
+            skipped.note(NEVER_SCHEDULED, || format!("line {line}: {id}"));
         }
         if milli < 1000 {
-            self.skipped.note(FRACTIONAL_ROUNDED_UP, || {
+            skipped.note(FRACTIONAL_ROUNDED_UP, || {
                 format!("line {line}: {id} ({milli}/1000 of a GPU)")
             });
         }
@@ -242,51 +242,17 @@ impl OpenbReader {
             gpu_type: (!spec.is_empty()).then(|| spec.to_string()),
         }))
     }
-}
 
-impl Iterator for OpenbReader {
-    type Item = Result<TraceJob, TraceError>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        loop {
-            let advanced = self.rows.advance();
-            self.line = self.rows.line;
-            match advanced? {
-                Ok(()) => match self.job() {
-                    Ok(Some(job)) => return Some(Ok(job)),
-                    Ok(None) => continue,
-                    Err(e) => return Some(Err(e)),
-                },
-                Err(e) => return Some(Err(e)),
-            }
-        }
-    }
-}
-
-impl TraceSource for OpenbReader {
-    fn path(&self) -> &Path {
-        self.rows.path()
-    }
-    fn last_row(&self) -> RowInfo {
-        RowInfo {
-            line: self.line,
-            id_generated: false,
-        }
-    }
-    fn skipped(&self) -> &IngestReport {
-        &self.skipped
-    }
+    /// Times are seconds from the start of the trace.
     fn absolute_times(&self) -> bool {
         false
-    }
-    fn stopped(&self) -> bool {
-        self.rows.stopped()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::workload::TraceSource;
     use std::io::Cursor;
 
     const HEADER: &str = "name,cpu_milli,memory_mib,num_gpu,gpu_milli,gpu_spec,qos,pod_phase,\

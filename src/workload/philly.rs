@@ -47,8 +47,8 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::source::{
-    CsvRows, RowInfo, TraceSource, check_columns, default_priority, duration_field, file_stem,
-    gpus_field, open_error, philly_datetime_ms, trace_error,
+    CsvFormat, CsvRows, CsvTrace, RowInfo, TraceSource, check_columns, default_priority,
+    duration_field, file_stem, gpus_field, open_error, philly_datetime_ms, trace_error,
 };
 use super::trace::{IngestReport, TraceError, TraceJob};
 use crate::sim::SimTimeMs;
@@ -65,17 +65,18 @@ const DATETIME_HINT: &str = "a date and time like 2017-10-09 07:01:55 (after 197
 
 /// Reads the Philly CSV (`timestamp,duration,num_gpus,gpu_time,cluster`) row by row, in
 /// file order (which is not submit order). See the module docs.
-pub struct PhillyCsvReader {
-    rows: CsvRows,
+pub type PhillyCsvReader = CsvTrace<PhillyCsvFormat>;
+
+/// The Philly CSV's columns, found by name in the header.
+pub struct PhillyCsvFormat {
     stem: String,
+    /// timestamp, duration, num_gpus, cluster.
     columns: [usize; 4],
-    line: u64,
-    skipped: IngestReport,
 }
 
 /// Opens a Philly CSV trace and checks its header.
 pub fn read_philly_csv(path: &Path) -> Result<PhillyCsvReader, TraceError> {
-    PhillyCsvReader::new(CsvRows::open(path, b',', true)?)
+    PhillyCsvFormat::reader(CsvRows::open(path, b',', true)?)
 }
 
 impl PhillyCsvReader {
@@ -84,76 +85,54 @@ impl PhillyCsvReader {
         name: &Path,
         input: impl Read + Send + 'static,
     ) -> Result<PhillyCsvReader, TraceError> {
-        PhillyCsvReader::new(CsvRows::from_reader(name, Box::new(input), b',', true)?)
+        PhillyCsvFormat::reader(CsvRows::from_reader(name, Box::new(input), b',', true)?)
     }
+}
 
-    fn new(rows: CsvRows) -> Result<PhillyCsvReader, TraceError> {
+impl PhillyCsvFormat {
+    fn reader(rows: CsvRows) -> Result<PhillyCsvReader, TraceError> {
         // Extra columns are tolerated: derived copies of this file often add some.
         check_columns(&rows, "Philly CSV", &CSV_REQUIRED, &["gpu_time"], false)?;
-        let columns = CSV_REQUIRED.map(|name| rows.index_of(name).unwrap_or(usize::MAX));
-        Ok(PhillyCsvReader {
+        let format = PhillyCsvFormat {
             stem: file_stem(rows.path()),
-            rows,
-            columns,
-            line: 0,
-            skipped: IngestReport::default(),
-        })
+            columns: CSV_REQUIRED.map(|name| rows.index_of(name).unwrap_or(usize::MAX)),
+        };
+        Ok(CsvTrace::new(rows, format))
     }
+}
 
-    fn job(&self) -> Result<TraceJob, TraceError> {
-        let rows = &self.rows;
+impl CsvFormat for PhillyCsvFormat {
+    /// Every id is made up (`<file-stem>-<line>`): the CSV has no id column.
+    fn job(
+        &self,
+        rows: &CsvRows,
+        row: &mut RowInfo,
+        _skipped: &mut IngestReport,
+    ) -> Result<Option<TraceJob>, TraceError> {
+        row.id_generated = true;
         let [timestamp, duration, gpus, vc] = self.columns;
         let submit_ms = philly_datetime_ms(rows.field(timestamp)?)
             .ok_or_else(|| rows.error(timestamp, DATETIME_HINT))?;
         let duration_ms = duration_field(rows, duration, "seconds", 1000)?;
         let gpus = gpus_field(rows, gpus)?;
-        let vc = rows.field(vc)?;
-        if vc.is_empty() {
-            return Err(rows.error(self.columns[3], "a virtual cluster name"));
+        let vc_name = rows.field(vc)?;
+        if vc_name.is_empty() {
+            return Err(rows.error(vc, "a virtual cluster name"));
         }
-        Ok(TraceJob {
+        Ok(Some(TraceJob {
             id: format!("{}-{}", self.stem, rows.line),
             submit_ms,
             duration_ms,
             gpus,
-            vc: vc.to_string(),
+            vc: vc_name.to_string(),
             priority: default_priority(),
             gpu_type: None,
-        })
+        }))
     }
-}
 
-impl Iterator for PhillyCsvReader {
-    type Item = Result<TraceJob, TraceError>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        let advanced = self.rows.advance();
-        self.line = self.rows.line;
-        Some(match advanced? {
-            Ok(()) => self.job(),
-            Err(e) => Err(e),
-        })
-    }
-}
-
-impl TraceSource for PhillyCsvReader {
-    fn path(&self) -> &Path {
-        self.rows.path()
-    }
-    fn last_row(&self) -> RowInfo {
-        RowInfo {
-            line: self.line,
-            id_generated: true,
-        }
-    }
-    fn skipped(&self) -> &IngestReport {
-        &self.skipped
-    }
+    /// Timestamps are calendar dates.
     fn absolute_times(&self) -> bool {
         true
-    }
-    fn stopped(&self) -> bool {
-        self.rows.stopped()
     }
 }
 

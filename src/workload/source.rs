@@ -120,7 +120,7 @@ pub(crate) fn open_error(path: &Path, e: &io::Error) -> TraceError {
 
 /// A CSV file read row by row into one reused record. The header (when there is one) has
 /// been read; every row is checked to have as many fields as the header.
-pub(crate) struct CsvRows {
+pub struct CsvRows {
     path: PathBuf,
     reader: csv::Reader<Box<dyn Read + Send>>,
     /// Column names from the header, or `#1`, `#2`, … without one.
@@ -294,6 +294,86 @@ impl CsvRows {
     /// Index of header column `name`, if present.
     pub fn index_of(&self, name: &str) -> Option<usize> {
         self.names.iter().position(|n| n == name)
+    }
+}
+
+/// What one CSV trace format adds to [`CsvRows`]: how its current row reads as a job.
+/// [`CsvTrace`] does the rest (iteration, where each row came from, the skip counts).
+pub trait CsvFormat {
+    /// The current row of `rows` as a job; `Ok(None)` when the format leaves the row out
+    /// on purpose (and notes it in `skipped`). Sets `row.id_generated` when it makes the
+    /// id up.
+    fn job(
+        &self,
+        rows: &CsvRows,
+        row: &mut RowInfo,
+        skipped: &mut IngestReport,
+    ) -> Result<Option<TraceJob>, TraceError>;
+    /// True when submit times are absolute; see [`TraceSource::absolute_times`].
+    fn absolute_times(&self) -> bool;
+}
+
+/// A CSV trace read row by row, in file order, in format `F` (e.g.
+/// [`NativeReader`](super::NativeReader) is `CsvTrace<NativeFormat>`).
+pub struct CsvTrace<F> {
+    rows: CsvRows,
+    format: F,
+    last: RowInfo,
+    skipped: IngestReport,
+}
+
+impl<F: CsvFormat> CsvTrace<F> {
+    /// Reads `rows` (header already checked by the format) as format `format`.
+    pub(crate) fn new(rows: CsvRows, format: F) -> CsvTrace<F> {
+        CsvTrace {
+            rows,
+            format,
+            last: RowInfo::default(),
+            skipped: IngestReport::default(),
+        }
+    }
+}
+
+impl<F: CsvFormat> Iterator for CsvTrace<F> {
+    type Item = Result<TraceJob, TraceError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            let advanced = self.rows.advance();
+            self.last = RowInfo {
+                line: self.rows.line,
+                id_generated: false,
+            };
+            if let Err(e) = advanced? {
+                return Some(Err(e));
+            }
+            match self
+                .format
+                .job(&self.rows, &mut self.last, &mut self.skipped)
+            {
+                Ok(Some(job)) => return Some(Ok(job)),
+                Ok(None) => continue,
+                Err(e) => return Some(Err(e)),
+            }
+        }
+    }
+}
+
+impl<F: CsvFormat> TraceSource for CsvTrace<F> {
+    fn path(&self) -> &Path {
+        self.rows.path()
+    }
+    fn last_row(&self) -> RowInfo {
+        self.last
+    }
+    fn skipped(&self) -> &IngestReport {
+        &self.skipped
+    }
+    fn absolute_times(&self) -> bool {
+        self.format.absolute_times()
+    }
+    fn stopped(&self) -> bool {
+        self.rows.stopped()
     }
 }
 
