@@ -423,8 +423,6 @@ fn run_replay<S: cellsim::sim::sink::RunSink>(
 
 /// The library's replay options: the scenario file's, if any, overridden by the flags.
 fn replay_options(args: &ReplayArgs) -> Result<cellsim::replay::ReplayOptions, String> {
-    use cellsim::config::builders::ClusterFormat;
-    use cellsim::workload::{ColumnMapping, Fractional, TraceFormat};
     let mut options = match &args.scenario {
         Some(path) => cellsim::replay::options_from_file(path).map_err(|e| e.to_string())?,
         None => match (&args.cluster, &args.trace) {
@@ -443,32 +441,17 @@ fn replay_options(args: &ReplayArgs) -> Result<cellsim::replay::ReplayOptions, S
     if let Some(trace) = &args.trace {
         options.trace = trace.clone();
     }
-    if let Some(name) = &args.cluster_format {
-        options.cluster_format =
-            Some(ClusterFormat::from_name(name).map_err(|e| format!("--cluster-format: {e}"))?);
-    }
-    if let Some(name) = &args.format {
-        options.read.format =
-            Some(TraceFormat::from_name(name).map_err(|e| format!("--format: {e}"))?);
-    }
-    if let Some(mapping) = &args.mapping {
-        options.read.mapping = Some(
-            mapping
-                .parse::<ColumnMapping>()
-                .map_err(|e| format!("--mapping: {e}"))?,
-        );
-    }
-    if let Some(horizon) = &args.horizon {
-        options.horizon_ms =
-            Some(sim::scenario::parse_duration(horizon).map_err(|e| format!("--horizon: {e}"))?);
-    }
-    if let Some(how) = &args.fractional {
-        options.read.openb.fractional = if how == "skip" {
-            Fractional::Skip
-        } else {
-            Fractional::WholeGpu
-        };
-    }
+    let text = cellsim::replay::TextOptions {
+        cluster_format: args.cluster_format.as_deref(),
+        format: args.format.as_deref(),
+        mapping: args.mapping.as_deref(),
+        fractional: args.fractional.as_deref(),
+        horizon: args.horizon.as_deref(),
+    };
+    options.set_text_options(&text, |key| match key {
+        "clusterFormat" => "--cluster-format".to_string(),
+        flag => format!("--{flag}"),
+    })?;
     if args.rack_nodes.is_some() {
         options.rack_nodes = args.rack_nodes;
     }

@@ -464,12 +464,9 @@ pub fn options_from_file(path: &Path) -> Result<ReplayOptions, ReplayError> {
 /// [`options_from_file`] on text already read; `path` names it in errors and anchors
 /// relative paths.
 pub fn options_from_str(text: &str, path: &Path) -> Result<ReplayOptions, ReplayError> {
-    use crate::config::builders::ClusterFormat;
-    use crate::workload::{ColumnMapping, Fractional, OpenbOptions, TraceFormat};
     let file = path.display();
     let raw: ReplayFile =
         crate::config::yaml::from_str_at(text, &file.to_string()).map_err(ReplayError::Option)?;
-    let bad = |key: &str, message: String| ReplayError::Option(format!("{file}: {key}: {message}"));
     let base = path.parent().unwrap_or(Path::new("."));
     // A cluster that names an existing file relative to the scenario is that file; any
     // other text (a spec string) is kept as written.
@@ -481,57 +478,88 @@ pub fn options_from_str(text: &str, path: &Path) -> Result<ReplayOptions, Replay
             raw.cluster.clone()
         }
     };
-    let cluster_format = raw
-        .cluster_format
-        .as_deref()
-        .map(ClusterFormat::from_name)
-        .transpose()
-        .map_err(|e| bad("clusterFormat", e.to_string()))?;
-    let format = raw
-        .format
-        .as_deref()
-        .map(TraceFormat::from_name)
-        .transpose()
-        .map_err(|e| bad("format", e.to_string()))?;
-    let mapping = raw
-        .mapping
-        .as_deref()
-        .map(str::parse::<ColumnMapping>)
-        .transpose()
-        .map_err(|e| bad("mapping", e.to_string()))?;
-    let fractional = match raw.fractional.as_deref() {
-        None | Some("whole") => Fractional::WholeGpu,
-        Some("skip") => Fractional::Skip,
-        Some(other) => {
-            return Err(bad(
-                "fractional",
-                format!("{other:?} is not a choice; write whole or skip"),
-            ));
-        }
-    };
-    let horizon_ms = raw
-        .horizon
-        .as_deref()
-        .map(crate::sim::scenario::parse_duration)
-        .transpose()
-        .map_err(|e| bad("horizon", e))?;
-    Ok(ReplayOptions {
+    let mut options = ReplayOptions {
         cluster,
-        cluster_format,
         rack_nodes: raw.rack_nodes,
         vcs_file: raw.vcs.map(|v| base.join(v)),
         trace: base.join(raw.trace),
-        read: ReadOptions {
-            format,
-            mapping,
-            openb: OpenbOptions {
-                fractional,
-                ..OpenbOptions::default()
-            },
-        },
         models: raw.models,
         seed: raw.seed,
-        horizon_ms,
         name: raw.name,
-    })
+        ..ReplayOptions::default()
+    };
+    let text = TextOptions {
+        cluster_format: raw.cluster_format.as_deref(),
+        format: raw.format.as_deref(),
+        mapping: raw.mapping.as_deref(),
+        fractional: raw.fractional.as_deref(),
+        horizon: raw.horizon.as_deref(),
+    };
+    options
+        .set_text_options(&text, |key| format!("{file}: {key}"))
+        .map_err(ReplayError::Option)?;
+    Ok(options)
+}
+
+/// Replay options written as text, the same in a replay scenario's keys and on the
+/// command line: [`ReplayOptions::set_text_options`] parses them.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TextOptions<'a> {
+    /// `clusterFormat` / `--cluster-format`: a [`ClusterFormat`] name.
+    pub cluster_format: Option<&'a str>,
+    /// `format` / `--format`: a trace format name.
+    pub format: Option<&'a str>,
+    /// `mapping` / `--mapping`: a column mapping.
+    pub mapping: Option<&'a str>,
+    /// `fractional` / `--fractional`: `whole` or `skip`.
+    pub fractional: Option<&'a str>,
+    /// `horizon` / `--horizon`: a duration such as `30d`.
+    pub horizon: Option<&'a str>,
+}
+
+impl ReplayOptions {
+    /// Sets the options given in `text`, leaving the others as they are. An error names
+    /// the option as `label` does with its scenario key (`clusterFormat`, `format`,
+    /// `mapping`, `fractional`, `horizon`) and says what to write instead.
+    pub fn set_text_options(
+        &mut self,
+        text: &TextOptions<'_>,
+        label: impl Fn(&str) -> String,
+    ) -> Result<(), String> {
+        use crate::workload::{ColumnMapping, Fractional, TraceFormat};
+        let bad = |key: &str, message: String| format!("{}: {message}", label(key));
+        if let Some(name) = text.cluster_format {
+            let format =
+                ClusterFormat::from_name(name).map_err(|e| bad("clusterFormat", e.to_string()))?;
+            self.cluster_format = Some(format);
+        }
+        if let Some(name) = text.format {
+            let format = TraceFormat::from_name(name).map_err(|e| bad("format", e.to_string()))?;
+            self.read.format = Some(format);
+        }
+        if let Some(mapping) = text.mapping {
+            let mapping = mapping
+                .parse::<ColumnMapping>()
+                .map_err(|e| bad("mapping", e.to_string()))?;
+            self.read.mapping = Some(mapping);
+        }
+        if let Some(how) = text.fractional {
+            self.read.openb.fractional = match how {
+                "whole" => Fractional::WholeGpu,
+                "skip" => Fractional::Skip,
+                other => {
+                    return Err(bad(
+                        "fractional",
+                        format!("{other:?} is not a choice; write whole or skip"),
+                    ));
+                }
+            };
+        }
+        if let Some(horizon) = text.horizon {
+            let horizon_ms =
+                crate::sim::scenario::parse_duration(horizon).map_err(|e| bad("horizon", e))?;
+            self.horizon_ms = Some(horizon_ms);
+        }
+        Ok(())
+    }
 }
