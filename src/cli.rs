@@ -260,6 +260,11 @@ pub struct ReplayArgs {
     /// plots): faster, for capacity planning on long traces.
     #[arg(long, conflicts_with = "sharing")]
     pub summary_only: bool,
+    /// Models run at the same time, each on its own thread (default: one per core). Each
+    /// run at once holds its own jobs in flight, so memory grows with N; the reports are
+    /// the same for any N. With --sharing the models run one after another.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: Option<u16>,
     /// No progress bar.
     #[arg(long, short)]
     pub quiet: bool,

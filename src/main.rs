@@ -5,9 +5,8 @@
 //! regression, 1 a metric regressed, 2 bad input (as a usage error).
 
 use std::io::Write;
-use std::process::ExitCode;
-
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use cellsim::cli::{
     Cli, Command, CompareArgs, GenTraceArgs, LabArgs, MergeArgs, PlanArgs, ReplayArgs, RunArgs,
@@ -18,6 +17,7 @@ use cellsim::labs::{self, LabError};
 use cellsim::progress::{Progress, run_model_with_progress};
 use cellsim::report::{self, WriteError, sharing};
 use cellsim::sim::{self, ScenarioError};
+use rayon::prelude::*;
 
 /// Why a command failed; each maps to one exit code.
 enum Failure {
@@ -325,11 +325,10 @@ fn replay_streaming(
         .unwrap_or_else(|| PathBuf::from("out").join(&scenario.name));
     write_ingest_notes(&out, ingest_text)?;
     let progress = Progress::new(args.quiet);
-    let mut summaries = Vec::new();
-    let mut pages = Vec::new();
-    for model in &scenario.models {
+    // Each model's files are written during or right after its run, so a later failure
+    // loses nothing; runs at once share nothing but the trace file they read.
+    let run_one = |model: &String| -> Result<_, Failure> {
         let dir = out.join(model);
-        // Written during or right after each run, so a later failure loses nothing.
         if args.summary_only {
             let sink = SummarySink::default();
             let (header, sink) = run_replay(&jobs, model, sink, &progress, job_count)?;
@@ -345,14 +344,29 @@ fn replay_streaming(
                 },
             ];
             report::write_exports(&dir, &files).map_err(Failure::Write)?;
-            summaries.push(summary);
+            Ok((summary, None))
         } else {
             let sink = ReportSink::create(&dir).map_err(Failure::Write)?;
             let (header, sink) = run_replay(&jobs, model, sink, &progress, job_count)?;
             let (summary, page) = sink.finish(&header).map_err(Failure::Write)?;
-            summaries.push(summary);
-            pages.push(page);
+            Ok((summary, Some(page)))
         }
+    };
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(args.jobs.map_or(0, usize::from))
+        .build()
+        .map_err(|e| {
+            Failure::InvalidInput(format!("--jobs: cannot start the worker threads: {e}"))
+        })?;
+    // Results come back in the scenario's model order, whatever order the runs end in.
+    let ran: Vec<Result<_, Failure>> =
+        pool.install(|| scenario.models.par_iter().map(run_one).collect());
+    let mut summaries = Vec::new();
+    let mut pages = Vec::new();
+    for result in ran {
+        let (summary, page) = result?;
+        summaries.push(summary);
+        pages.extend(page);
     }
     if !args.summary_only {
         let page = report::page_export(&scenario.name, &pages, "");

@@ -12,7 +12,7 @@ use std::cell::Cell;
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
@@ -23,13 +23,16 @@ use crate::sim::{RunResult, Scenario, SimTimeMs, simulate_with_progress};
 pub const SHOW_AFTER: Duration = Duration::from_secs(1);
 
 /// Where progress goes for one command: hidden bars, or bars on stderr shown after
-/// [`SHOW_AFTER`]. Cheap to make; share it by reference across runs.
+/// [`SHOW_AFTER`]. Cheap to make; share it by reference across runs, also across threads:
+/// runs at the same time each get a line of their own.
 #[derive(Debug, Clone)]
 pub struct Progress {
     /// Whether bars may ever be drawn (stderr is a terminal and not quiet).
     enabled: bool,
     /// How long a run's bar stays hidden.
     show_after: Duration,
+    /// Draws the shown bars of runs going on at once, one line each, on stderr.
+    lines: MultiProgress,
 }
 
 impl Progress {
@@ -48,6 +51,7 @@ impl Progress {
         Progress {
             enabled: stderr_is_terminal && !quiet,
             show_after: SHOW_AFTER,
+            lines: MultiProgress::new(),
         }
     }
 
@@ -77,6 +81,7 @@ impl Progress {
             started: Instant::now(),
             show_after: self.show_after,
             shown: Cell::new(false),
+            lines: self.lines.clone(),
         }
     }
 
@@ -107,6 +112,8 @@ pub struct RunProgress {
     started: Instant,
     show_after: Duration,
     shown: Cell<bool>,
+    /// The command's bar lines, which this bar joins when it shows.
+    lines: MultiProgress,
 }
 
 impl RunProgress {
@@ -120,7 +127,7 @@ impl RunProgress {
             if self.started.elapsed() < self.show_after {
                 return;
             }
-            self.bar.set_draw_target(ProgressDrawTarget::stderr());
+            self.lines.add(self.bar.clone());
             self.shown.set(true);
         }
         // Preemptions and failures add events beyond the estimate: hold at the end.
@@ -145,6 +152,7 @@ impl RunProgress {
     pub fn finish(&self) {
         if self.shown.get() {
             self.bar.finish_and_clear();
+            self.lines.remove(&self.bar);
         }
     }
 }

@@ -414,3 +414,78 @@ fn streamed_reports_equal_the_reports_of_the_whole_run() {
     let page = report::page_export(&prepared.scenario.name, &pages, "");
     assert!(std::fs::read(streamed.join("report.html")).unwrap() == page.bytes);
 }
+
+/// Every file under `dir`, as (path relative to `dir`, bytes), sorted by path.
+fn files_under(dir: &std::path::Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut files = Vec::new();
+    let mut folders = vec![dir.to_path_buf()];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(&folder).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                folders.push(path);
+            } else {
+                let bytes = std::fs::read(&path).unwrap();
+                files.push((path.strip_prefix(dir).unwrap().to_path_buf(), bytes));
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+/// `--jobs` runs the models at the same time; what they write and print is the same as
+/// when they run one after another, for a streamed trace and for a sorted-in-memory one.
+#[test]
+fn models_run_at_once_write_what_they_write_one_after_another() {
+    let dir = crate::common::scratch("replay", "jobs");
+    let sorted = generated_trace(&dir, 2000, 11);
+    // The same jobs, last row first: not in submit order, so read into memory and sorted.
+    let text = std::fs::read_to_string(&sorted).unwrap();
+    let mut lines: Vec<&str> = text.lines().collect();
+    let last = lines.pop().unwrap();
+    lines.insert(1, last);
+    let unsorted = dir.join("unsorted.csv");
+    std::fs::write(&unsorted, lines.join("\n") + "\n").unwrap();
+    for (name, trace) in [("streamed", &sorted), ("in-memory", &unsorted)] {
+        let run = |jobs: &str| {
+            let out = dir.join(format!("{name}-{jobs}"));
+            let (ok, stdout, err) = replay_cli(&[
+                "--cluster",
+                "10x V100x8 rack=5",
+                "--trace",
+                trace.to_str().unwrap(),
+                "--jobs",
+                jobs,
+                "-q",
+                "--out",
+                out.to_str().unwrap(),
+            ]);
+            assert!(ok, "{err}");
+            (
+                files_under(&out),
+                stdout.replace(out.to_str().unwrap(), "OUT"),
+            )
+        };
+        let (one, one_stdout) = run("1");
+        let (three, three_stdout) = run("3");
+        assert_eq!(one.len(), three.len(), "{name}: same files");
+        for ((path, a), (other, b)) in one.iter().zip(&three) {
+            assert_eq!(path, other, "{name}: same files");
+            assert!(a == b, "{name}: {} differs with --jobs 3", path.display());
+        }
+        assert_eq!(one_stdout, three_stdout, "{name}: same summary printed");
+        assert_eq!(
+            one_stdout.contains("(trace streamed)"),
+            name == "streamed",
+            "{one_stdout}"
+        );
+        let models = one
+            .iter()
+            .filter(|(p, _)| p.ends_with("summary.json"))
+            .count();
+        assert_eq!(models, 3, "{name}: one summary per model");
+    }
+    let (ok, _, err) = replay_cli(&["--cluster", "2x V100x8", "--trace", "t.csv", "--jobs", "0"]);
+    assert!(!ok && err.contains("--jobs"), "{err}");
+}
