@@ -58,17 +58,50 @@ impl CellState {
     }
 }
 
-/// Moves one used leaf from priority `old` to `new` in `counts` (`None`: not in use).
-fn move_priority(counts: &mut Vec<(i32, u32)>, old: Option<i32>, new: Option<i32>) {
-    if old == new {
+/// Moves `n` used leaves from priority `old` to `new` in `counts` (`None`: not in use).
+/// The same as moving them one at a time: a count only clamps at zero.
+fn move_priority(counts: &mut Vec<(i32, u32)>, old: Option<i32>, new: Option<i32>, n: u32) {
+    if old == new || n == 0 {
         return;
     }
+    let n = n as i32;
     if let Some(p) = old {
-        count_priority(counts, p, -1);
+        count_priority(counts, p, -n);
     }
     if let Some(p) = new {
-        count_priority(counts, p, 1);
+        count_priority(counts, p, n);
     }
+}
+
+/// The summed change of a batch's leaves below one ancestor, carried up the tree by
+/// [`Allocator::set_leaves_user`] so that each ancestor is updated once per batch.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct AncestorDelta {
+    cell: CellId,
+    used: i64,
+    opp: i64,
+    vacant: i64,
+    /// Leaves below whose priority moved (from the run's old priority to the new one).
+    moved: u32,
+    /// Whether these leaves lie in a bound cell below `cell`: a leaf counts in the VC
+    /// totals of the first bound cell above it only.
+    bound_below: bool,
+}
+
+/// Appends `d` to `out`, adding it to the last entry instead when that one is for the
+/// same cell on the same terms (a batch's leaves come in subtree runs).
+fn push_merged(out: &mut Vec<AncestorDelta>, d: AncestorDelta) {
+    if let Some(last) = out.last_mut()
+        && last.cell == d.cell
+        && last.bound_below == d.bound_below
+    {
+        last.used += d.used;
+        last.opp += d.opp;
+        last.vacant += d.vacant;
+        last.moved += d.moved;
+        return;
+    }
+    out.push(d);
 }
 
 /// Adds `delta` to the count of `priority` in a per-priority list kept sorted ascending,
@@ -217,6 +250,17 @@ pub struct Allocator {
     /// Scratch list of packing units, reused by every placement (`packing.rs`); empty
     /// between calls.
     pub(crate) unit_buffer: Vec<super::packing::Unit>,
+    /// Scratch list of the cells a ranked placement takes out of its index
+    /// (`packing.rs`); empty between calls.
+    pub(crate) excluded_buffer: Vec<CellId>,
+    /// Scratch list of the leaves of a batched leaf change (`set_leaves_user`); empty
+    /// between calls, so a clone copies nothing.
+    pub(crate) leaf_buffer: Vec<CellId>,
+    /// Scratch lists of `set_leaves_user`'s pending ancestor updates, of one tree level
+    /// and of the next; empty between calls.
+    pub(crate) walk_buffers: [Vec<AncestorDelta>; 2],
+    /// Scratch list of a schedule call's candidate chains; empty between calls.
+    pub(crate) chain_buffer: Vec<ChainId>,
     /// Memo of `could_ever_fit` per request shape; depends on the config only.
     pub(crate) fit_cache: std::cell::RefCell<HashMap<u64, Vec<FitMemo>, BuildNameHasher>>,
     /// Ranking indexes of the free-only pass (`rank.rs`).
@@ -339,6 +383,10 @@ impl Allocator {
             downgrades: 0,
             vc_room: Vec::new(),
             unit_buffer: Vec::new(),
+            excluded_buffer: Vec::new(),
+            leaf_buffer: Vec::new(),
+            chain_buffer: Vec::new(),
+            walk_buffers: Default::default(),
             fit_cache: Default::default(),
             rank: Default::default(),
             rank_enabled: true,
@@ -472,9 +520,10 @@ impl Allocator {
         request: &GroupRequest,
         suggested_nodes: Option<&HashSet<String>>,
     ) -> Decision {
-        if let Err(error) = self.check_request(request) {
-            return Decision::Reject { error };
-        }
+        let vc = match self.check_request(request) {
+            Ok(vc) => vc,
+            Err(error) => return Decision::Reject { error },
+        };
         if let Some(&gid) = self.group_by_name.get(&request.name) {
             return self.schedule_existing(gid, request);
         }
@@ -483,7 +532,7 @@ impl Allocator {
         } else {
             suggested_nodes
         };
-        let decision = self.schedule_new(request, suggested, true);
+        let decision = self.schedule_new(request, vc, suggested, true);
         if self.bad_leaves > 0 && matches!(decision, Decision::Bind(_) | Decision::Preempt { .. }) {
             // Doomed bindings are a function of the current state, so a placement (and its
             // release) leaves them exactly as a fresh computation would.
@@ -540,23 +589,49 @@ impl Allocator {
     }
 
     fn finish_preemption(&mut self, gid: GroupId) {
-        let leaves: Vec<CellId> = self.groups[&gid].all_leaves().collect();
+        let mut leaves = std::mem::take(&mut self.leaf_buffer);
+        leaves.extend(self.groups[&gid].all_leaves());
         let priority = self.groups[&gid].priority;
-        for leaf in leaves {
+        // The users are set (in one batch) before the reservations go: a leaf that is
+        // reserved and then used is never vacant in between, so no counter has to walk
+        // up for it twice. The counters end the same in either order.
+        self.set_leaves_user(&leaves, Some((gid, priority)));
+        for &leaf in &leaves {
             self.set_reservation(leaf, None);
-            self.set_leaf_user(leaf, Some((gid, priority)));
         }
+        leaves.clear();
+        self.leaf_buffer = leaves;
         self.groups.get_mut(&gid).expect("live group").state = GroupState::Allocated;
     }
 
+    /// Places a group new to the allocator (`vc` is its VC's id), or says why not.
     fn schedule_new(
+        &mut self,
+        request: &GroupRequest,
+        vc: VcId,
+        suggested: Option<&HashSet<String>>,
+        allow_lazy: bool,
+    ) -> Decision {
+        // The chain list is a kept buffer (most calls wait, and a fresh list per call was
+        // a visible cost). A nested call (lazy preemption) finds it taken and uses its
+        // own; a snapshot taken meanwhile holds an empty one.
+        let mut chains = std::mem::take(&mut self.chain_buffer);
+        chains.clear();
+        chains.extend(self.candidate_chains(request, vc));
+        let decision = self.schedule_new_on(request, suggested, allow_lazy, vc, &chains);
+        self.chain_buffer = chains;
+        decision
+    }
+
+    /// [`Allocator::schedule_new`] over the request's candidate `chains`.
+    fn schedule_new_on(
         &mut self,
         request: &GroupRequest,
         suggested: Option<&HashSet<String>>,
         allow_lazy: bool,
+        vc: VcId,
+        chains: &[ChainId],
     ) -> Decision {
-        let vc = self.vc_by_name[&request.virtual_cluster];
-        let chains = self.candidate_chains(request, vc);
         let guaranteed = !request.is_opportunistic();
         let modes: &[Option<i32>] = if guaranteed {
             &[None, Some(request.priority)]
@@ -564,7 +639,7 @@ impl Allocator {
             &[None]
         };
         for &mode in modes {
-            for &chain in &chains {
+            for &chain in chains {
                 if let Some(priority) = mode
                     && !self.has_preemptible(vc, chain, priority)
                 {
@@ -594,7 +669,7 @@ impl Allocator {
                         for victim in lazy {
                             self.downgrade(victim, &request.name);
                         }
-                        let decision = self.schedule_new(request, suggested, false);
+                        let decision = self.schedule_new(request, vc, suggested, false);
                         if matches!(decision, Decision::Wait { .. } | Decision::Reject { .. }) {
                             *self = snapshot;
                         }
@@ -609,39 +684,43 @@ impl Allocator {
             }
         }
         Decision::Wait {
-            reason: self.wait_reason(request, vc, &chains),
+            reason: self.wait_reason(request, vc, chains),
         }
     }
 
     /// Chains a request may run in: those of its leaf type where (for guaranteed groups)
-    /// its VC has cells, in configuration order.
-    pub(crate) fn candidate_chains(&self, request: &GroupRequest, vc: VcId) -> Vec<ChainId> {
-        if let Some(pin) = &request.pinned_cell_id {
-            return self
-                .topo
-                .pinned
-                .get(pin)
-                .map(|&c| vec![self.topo.cell(c).chain])
-                .unwrap_or_default();
-        }
-        // Asked twice per schedule call: sized at once, and the VC's chains looked up.
-        let mut chains = Vec::with_capacity(self.topo.chains.len());
-        for (ci, chain) in self.topo.chains.iter().enumerate() {
-            if let Some(t) = &request.leaf_cell_type
-                && &chain.leaf_type != t
-            {
-                continue;
-            }
-            if !request.is_opportunistic() && !self.vc_on_chain[vc as usize][ci] {
-                continue;
-            }
-            chains.push(ci as ChainId);
-        }
-        chains
+    /// its VC has cells, in configuration order; a pinned request's cell's chain.
+    /// Asked twice per schedule call, so listed without allocating.
+    pub(crate) fn candidate_chains<'a>(
+        &'a self,
+        request: &'a GroupRequest,
+        vc: VcId,
+    ) -> impl Iterator<Item = ChainId> + Clone + 'a {
+        let pinned = request
+            .pinned_cell_id
+            .as_ref()
+            .map(|pin| self.topo.pinned.get(pin).map(|&c| self.topo.cell(c).chain));
+        let unpinned = pinned.is_none();
+        let by_type = self
+            .topo
+            .chains
+            .iter()
+            .enumerate()
+            .filter(move |&(ci, chain)| {
+                unpinned
+                    && request
+                        .leaf_cell_type
+                        .as_ref()
+                        .is_none_or(|t| &chain.leaf_type == t)
+                    && (request.is_opportunistic() || self.vc_on_chain[vc as usize][ci])
+            })
+            .map(|(ci, _)| ci as ChainId);
+        pinned.flatten().into_iter().chain(by_type)
     }
 
-    /// Rejects what the user must fix (spec section 2).
-    fn check_request(&self, request: &GroupRequest) -> Result<(), RequestError> {
+    /// Rejects what the user must fix (spec section 2); otherwise gives the request's VC
+    /// id, so that it is looked up by name once per call.
+    fn check_request(&self, request: &GroupRequest) -> Result<VcId, RequestError> {
         if request.priority != OPPORTUNISTIC_PRIORITY
             && !(MIN_GUARANTEED_PRIORITY..=MAX_GUARANTEED_PRIORITY).contains(&request.priority)
         {
@@ -693,10 +772,11 @@ impl Allocator {
         }
         let chains = self.candidate_chains(request, vc);
         let capacity = chains
-            .iter()
-            .map(|&c| self.capacity_for(request, vc, c))
+            .clone()
+            .map(|c| self.capacity_for(request, vc, c))
             .max()
             .unwrap_or(0);
+        let no_chains = chains.clone().next().is_none();
         let never_fits = || {
             let scope = if request.is_opportunistic() {
                 "the cluster".to_string()
@@ -711,11 +791,11 @@ impl Allocator {
                 request.shape(),
             ))
         };
-        if !chains.is_empty() && request.leaf_count() > capacity {
+        if !no_chains && request.leaf_count() > capacity {
             // Decided without listing pods one by one, so huge requests stay cheap.
             return Err(never_fits());
         }
-        if chains.is_empty() {
+        if no_chains {
             let what = request.leaf_cell_type.as_deref().unwrap_or("any type");
             return Err(RequestError::NoCellsOfType(format!(
                 "VC {:?} has no cells of {what}; ask for a type the VC has",
@@ -723,12 +803,12 @@ impl Allocator {
             )));
         }
         if !chains
-            .iter()
-            .any(|&c| self.could_ever_fit_cached(request, vc, c))
+            .clone()
+            .any(|c| self.could_ever_fit_cached(request, vc, c))
         {
             return Err(never_fits());
         }
-        Ok(())
+        Ok(vc)
     }
 
     /// `could_ever_fit` depends only on the request's shape and the config, so it is
@@ -799,30 +879,45 @@ impl Allocator {
             .product()
     }
 
-    fn commit_allocated(&mut self, request: &GroupRequest, vc: VcId, plan: Plan) -> GroupPlacement {
-        let gid = self.insert_group(request, vc, &plan, GroupState::Allocated);
+    fn commit_allocated(
+        &mut self,
+        request: &GroupRequest,
+        vc: VcId,
+        mut plan: Plan,
+    ) -> GroupPlacement {
+        let mut leaves = std::mem::take(&mut self.leaf_buffer);
+        leaves.extend(plan.pods.iter().flat_map(|p| p.leaves.iter().copied()));
+        let gid = self.insert_group(request, vc, &mut plan, GroupState::Allocated);
         let priority = request.priority;
-        // The plan is ours, not the allocator's: its leaves are read in place.
-        for leaf in plan.pods.iter().flat_map(|p| p.1.iter().copied()) {
-            self.set_leaf_user(leaf, Some((gid, priority)));
+        // The users are set in one batch before the usage moves leaf by leaf. Usage can
+        // unbind a cell only through a canceled reservation, and a VC's totals are the
+        // sum over its bound cells whichever comes first, so the order changes nothing.
+        self.set_leaves_user(&leaves, Some((gid, priority)));
+        for &leaf in &leaves {
             if priority >= 0 {
                 self.add_usage(leaf, 1);
             }
             self.take_from_canceled(leaf, &plan.canceled);
         }
+        leaves.clear();
+        self.leaf_buffer = leaves;
         for canceled in plan.canceled {
             self.release_by_id(canceled);
         }
         self.placement_of(gid)
     }
 
-    fn commit_preempting(&mut self, request: &GroupRequest, vc: VcId, plan: Plan) {
-        let gid = self.insert_group(request, vc, &plan, GroupState::Preempting);
-        for leaf in plan.pods.iter().flat_map(|p| p.1.iter().copied()) {
+    fn commit_preempting(&mut self, request: &GroupRequest, vc: VcId, mut plan: Plan) {
+        let mut leaves = std::mem::take(&mut self.leaf_buffer);
+        leaves.extend(plan.pods.iter().flat_map(|p| p.leaves.iter().copied()));
+        let gid = self.insert_group(request, vc, &mut plan, GroupState::Preempting);
+        for &leaf in &leaves {
             self.add_usage(leaf, 1);
             self.take_from_canceled(leaf, &plan.canceled);
             self.set_reservation(leaf, Some(gid));
         }
+        leaves.clear();
+        self.leaf_buffer = leaves;
         for canceled in plan.canceled {
             self.release_by_id(canceled);
         }
@@ -917,21 +1012,23 @@ impl Allocator {
         }
     }
 
+    /// Files a new group with the plan's pods as its slots; the pods' leaf lists move
+    /// into the slots (the plan keeps empty ones).
     fn insert_group(
         &mut self,
         request: &GroupRequest,
         vc: VcId,
-        plan: &Plan,
+        plan: &mut Plan,
         state: GroupState,
     ) -> GroupId {
         let gid = self.next_group_id;
         self.next_group_id += 1;
         let slots = plan
             .pods
-            .iter()
-            .map(|(size, leaves)| PodSlot {
-                leaf_cell_number: *size,
-                leaves: leaves.clone(),
+            .iter_mut()
+            .map(|p| PodSlot {
+                leaf_cell_number: p.size,
+                leaves: std::mem::take(&mut p.leaves),
                 pod: None,
             })
             .collect();
@@ -956,53 +1053,115 @@ impl Allocator {
 
     /// Marks a leaf used by a group (or free), keeping ancestor counters right.
     pub(crate) fn set_leaf_user(&mut self, leaf: CellId, user: Option<(GroupId, i32)>) {
-        let old = &self.cells[leaf as usize];
-        let old_priority = old.user.map(|_| old.priority);
-        let was_vacant = old.is_vacant_leaf();
-        let (old_used, old_opp) = (
-            old.user.is_some() as i64,
-            (old.user.is_some() && old.priority < 0) as i64,
-        );
+        self.set_leaves_user(&[leaf], user);
+    }
+
+    /// Marks leaves used by a group (or free), keeping ancestor counters right. The
+    /// same as [`Allocator::set_leaf_user`] on each leaf in turn, but each ancestor's
+    /// counters move once per batch with the summed change of its leaves (a pod of 8
+    /// GPUs walked up the tree 8 times).
+    pub(crate) fn set_leaves_user(&mut self, leaves: &[CellId], user: Option<(GroupId, i32)>) {
+        let [mut level, mut next] = std::mem::take(&mut self.walk_buffers);
         let (new_used, new_opp) = match user {
             Some((_, p)) => (1i64, (p < 0) as i64),
             None => (0, 0),
         };
         let new_priority = user.map(|u| u.1);
-        let is_vacant = {
+        // Leaves are walked up in runs of one old priority, the key of their moves.
+        let mut run: Option<Option<i32>> = None;
+        for &leaf in leaves {
+            let old = &self.cells[leaf as usize];
+            let old_priority = old.user.map(|_| old.priority);
+            let was_vacant = old.is_vacant_leaf();
+            let (old_used, old_opp) = (
+                old.user.is_some() as i64,
+                (old.user.is_some() && old.priority < 0) as i64,
+            );
+            let is_vacant = {
+                let state = &mut self.cells[leaf as usize];
+                state.user = user.map(|u| u.0);
+                state.priority = new_priority.unwrap_or(FREE_PRIORITY);
+                state.is_vacant_leaf()
+            };
+            let (du, dopp) = (new_used - old_used, new_opp - old_opp);
+            let dvacant = i64::from(is_vacant) - i64::from(was_vacant);
+            if du == 0 && dopp == 0 && dvacant == 0 && old_priority == new_priority {
+                continue;
+            }
+            if let Some(old) = run
+                && old != old_priority
+            {
+                self.walk_ancestors(&mut level, &mut next, old, new_priority);
+            }
+            run = Some(old_priority);
+            self.note_leaf_changed(leaf);
             let state = &mut self.cells[leaf as usize];
-            state.user = user.map(|u| u.0);
-            state.priority = user.map(|u| u.1).unwrap_or(FREE_PRIORITY);
-            state.is_vacant_leaf()
-        };
-        let (du, dopp) = (new_used - old_used, new_opp - old_opp);
-        let dvacant = i64::from(is_vacant) - i64::from(was_vacant);
-        if du == 0 && dopp == 0 && dvacant == 0 && old_priority == new_priority {
-            return;
-        }
-        self.note_leaf_changed(leaf);
-        let state = &mut self.cells[leaf as usize];
-        state.used = (state.used as i64 + du) as u32;
-        state.opp_used = (state.opp_used as i64 + dopp) as u32;
-        state.vacant = (i64::from(state.vacant) + dvacant) as u32;
-        // The binding holding the leaf, found on the walk up the counters take anyway.
-        let mut binding = state.bound;
-        let mut cell = self.topo.cells[leaf as usize].parent;
-        while let Some(c) = cell {
-            let state = &mut self.cells[c as usize];
-            binding = binding.or(state.bound);
             state.used = (state.used as i64 + du) as u32;
             state.opp_used = (state.opp_used as i64 + dopp) as u32;
             state.vacant = (i64::from(state.vacant) + dvacant) as u32;
-            move_priority(&mut state.used_by_priority, old_priority, new_priority);
-            cell = self.topo.cells[c as usize].parent;
+            let binding = state.bound;
+            if du != 0 {
+                let chain = self.topo.cells[leaf as usize].chain as usize;
+                self.chain_used[chain] = (self.chain_used[chain] as i64 + du) as u64;
+            }
+            if let Some(room) = binding.and_then(|b| self.vc_room_mut(b)) {
+                room.vacant = (i64::from(room.vacant) + dvacant) as u32;
+                move_priority(&mut room.used_by_priority, old_priority, new_priority, 1);
+            }
+            if let Some(parent) = self.topo.cells[leaf as usize].parent {
+                let delta = AncestorDelta {
+                    cell: parent,
+                    used: du,
+                    opp: dopp,
+                    vacant: dvacant,
+                    moved: u32::from(old_priority != new_priority),
+                    bound_below: binding.is_some(),
+                };
+                push_merged(&mut level, delta);
+            }
         }
-        if du != 0 {
-            let chain = self.topo.cells[leaf as usize].chain as usize;
-            self.chain_used[chain] = (self.chain_used[chain] as i64 + du) as u64;
+        if let Some(old) = run {
+            self.walk_ancestors(&mut level, &mut next, old, new_priority);
         }
-        if let Some(room) = binding.and_then(|b| self.vc_room_mut(b)) {
-            room.vacant = (i64::from(room.vacant) + dvacant) as u32;
-            move_priority(&mut room.used_by_priority, old_priority, new_priority);
+        self.walk_buffers = [level, next];
+    }
+
+    /// Applies the pending ancestor updates in `level` (leaves moved from priority `old`
+    /// to `new`) level by level up to the tops, merging those of one parent; leaves
+    /// both lists empty.
+    fn walk_ancestors(
+        &mut self,
+        level: &mut Vec<AncestorDelta>,
+        next: &mut Vec<AncestorDelta>,
+        old: Option<i32>,
+        new: Option<i32>,
+    ) {
+        while !level.is_empty() {
+            for &d in level.iter() {
+                let state = &mut self.cells[d.cell as usize];
+                state.used = (state.used as i64 + d.used) as u32;
+                state.opp_used = (state.opp_used as i64 + d.opp) as u32;
+                state.vacant = (i64::from(state.vacant) + d.vacant) as u32;
+                move_priority(&mut state.used_by_priority, old, new, d.moved);
+                let mut bound_below = d.bound_below;
+                if !bound_below && let Some(b) = state.bound {
+                    bound_below = true;
+                    if let Some(room) = self.vc_room_mut(b) {
+                        room.vacant = (i64::from(room.vacant) + d.vacant) as u32;
+                        move_priority(&mut room.used_by_priority, old, new, d.moved);
+                    }
+                }
+                if let Some(parent) = self.topo.cells[d.cell as usize].parent {
+                    let up = AncestorDelta {
+                        cell: parent,
+                        bound_below,
+                        ..d
+                    };
+                    push_merged(next, up);
+                }
+            }
+            level.clear();
+            std::mem::swap(level, next);
         }
     }
 
@@ -1090,9 +1249,7 @@ impl Allocator {
     /// Lazy preemption: the group keeps running as opportunistic and gives its VC quota back.
     pub(crate) fn downgrade(&mut self, gid: GroupId, preemptor: &str) {
         let leaves: Vec<CellId> = self.groups[&gid].all_leaves().collect();
-        for &leaf in &leaves {
-            self.set_leaf_user(leaf, Some((gid, OPPORTUNISTIC_PRIORITY)));
-        }
+        self.set_leaves_user(&leaves, Some((gid, OPPORTUNISTIC_PRIORITY)));
         for &leaf in &leaves {
             self.add_usage(leaf, -1);
         }
@@ -1207,14 +1364,23 @@ impl Allocator {
         };
         self.group_by_name.remove(&group.request.name);
         let guaranteed = group.priority >= 0;
+        // The leaves the group uses are freed in one batch first, then reservations and
+        // usage go leaf by leaf: each leaf still sees its own steps in the same order,
+        // and a usage that unbinds a cell leaves the VC's totals the sum over its bound
+        // cells whichever comes first.
+        let mut used = std::mem::take(&mut self.leaf_buffer);
+        used.extend(
+            group
+                .all_leaves()
+                .filter(|&l| self.cells[l as usize].user == Some(gid)),
+        );
+        self.set_leaves_user(&used, None);
+        // `used` is in leaf order, so whether a leaf was used is whether it is next there.
+        let mut next_used = used.iter().copied().peekable();
         for leaf in group.all_leaves() {
-            let (user, reserved) = {
-                let s = &self.cells[leaf as usize];
-                (s.user, s.reserved_by)
-            };
+            let reserved = self.cells[leaf as usize].reserved_by;
             let mut counted = false;
-            if user == Some(gid) {
-                self.set_leaf_user(leaf, None);
+            if next_used.next_if_eq(&leaf).is_some() {
                 counted = guaranteed;
             }
             if reserved == Some(gid) {
@@ -1225,6 +1391,8 @@ impl Allocator {
                 self.add_usage(leaf, -1);
             }
         }
+        used.clear();
+        self.leaf_buffer = used;
         // Doomed choices depend on opportunistic use too, so any release refreshes them.
         if self.bad_leaves > 0 {
             self.refresh_all_doomed();
@@ -1248,14 +1416,16 @@ impl Allocator {
         GroupPlacement {
             group: g.request.name.clone(),
             chain: self.topo.chains[g.chain as usize].name.clone(),
-            pods: (0..g.slots.len())
-                .map(|i| self.pod_placement(gid, i))
-                .collect(),
+            pods: g.slots.iter().map(|s| self.slot_placement(s)).collect(),
         }
     }
 
     pub(crate) fn pod_placement(&self, gid: GroupId, slot: usize) -> PodPlacement {
-        let s = &self.groups[&gid].slots[slot];
+        self.slot_placement(&self.groups[&gid].slots[slot])
+    }
+
+    /// Where a pod slot's pod goes (the group looked up once by the caller).
+    fn slot_placement(&self, s: &PodSlot) -> PodPlacement {
         let node = s
             .leaves
             .first()
@@ -1298,8 +1468,8 @@ impl Allocator {
 #[derive(Debug)]
 pub(crate) struct Plan {
     pub chain: ChainId,
-    /// (leaf count, chosen leaves) per pod, in member order.
-    pub pods: Vec<(u32, Vec<CellId>)>,
+    /// Size and chosen leaves per pod, in member order.
+    pub pods: super::packing::Packed,
     /// Preassigned cells bound for this plan: (vc, index).
     pub new_bindings: Vec<(VcId, u32)>,
     /// Running groups that must leave.

@@ -86,7 +86,34 @@ const VIRTUAL_ORDER: u64 = 1 << 63;
 
 /// Result of packing: per pod (in member order) the unit index and leaves (physical) or
 /// nothing (virtual).
-type Packed = Vec<(usize, Vec<CellId>)>;
+pub(crate) type Packed = Vec<PackedPod>;
+
+/// One pod of a packing.
+#[derive(Debug, Clone)]
+pub(crate) struct PackedPod {
+    /// Index of its unit in the packing's unit list (`usize::MAX` until chosen).
+    pub unit: usize,
+    /// Its leaves, the member's `leaf_cell_number`.
+    pub size: u32,
+    /// Its leaves on a physical unit; none on a virtual one.
+    pub leaves: Vec<CellId>,
+}
+
+/// The request's pods in member order, none placed yet. The sizes live here rather
+/// than in a list of their own (one allocation less per placement).
+fn unpacked(request: &GroupRequest) -> Packed {
+    let mut packed = Vec::with_capacity(request.pod_count() as usize);
+    for m in &request.members {
+        for _ in 0..m.pod_number {
+            packed.push(PackedPod {
+                unit: usize::MAX,
+                size: m.leaf_cell_number,
+                leaves: Vec::new(),
+            });
+        }
+    }
+    packed
+}
 
 impl Allocator {
     fn leaf_available(&self, leaf: CellId, preempt_below: Option<i32>, taken: &[CellId]) -> bool {
@@ -202,16 +229,15 @@ impl Allocator {
     /// per unit, the pods placed there get leaves under the lowest common ancestor that
     /// holds them all, so a group's pods on one node are buddies when they can be.
     fn pack(&self, units: &mut [Unit], request: &GroupRequest) -> Option<Packed> {
-        let sizes = request.pod_sizes();
-        let mut unit_of = vec![usize::MAX; sizes.len()];
-        for pod in pods_smallest_first(&sizes) {
-            let k = sizes[pod];
+        let mut packed = unpacked(request);
+        for pod in pods_smallest_first(&packed) {
+            let k = packed[pod].size;
             let u = best_listed(units, k)?;
             units[u].free -= k;
             units[u].same += k;
-            unit_of[pod] = u;
+            packed[pod].unit = u;
         }
-        self.place_pods(units, &sizes, unit_of)
+        self.place_pods(units, packed)
     }
 
     /// [`Allocator::pack`] over the units of ranking index `index` plus the units listed
@@ -228,10 +254,9 @@ impl Allocator {
         request: &GroupRequest,
     ) -> Option<Packed> {
         let ranked = &self.rank.indexes[index];
-        let sizes = request.pod_sizes();
-        let mut unit_of = vec![usize::MAX; sizes.len()];
-        for pod in pods_smallest_first(&sizes) {
-            let k = sizes[pod];
+        let mut packed = unpacked(request);
+        for pod in pods_smallest_first(&packed) {
+            let k = packed[pod].size;
             let listed = best_listed(units, k);
             let indexed = ranked.best(k, excluded).filter(|key| {
                 listed.is_none_or(|u| {
@@ -258,54 +283,73 @@ impl Allocator {
             };
             units[u].free -= k;
             units[u].same += k;
-            unit_of[pod] = u;
+            packed[pod].unit = u;
         }
-        self.place_pods(units, &sizes, unit_of)
+        self.place_pods(units, packed)
     }
 
-    /// The leaves of every pod on the units packing chose (`unit_of`, per pod).
-    fn place_pods(&self, units: &[Unit], sizes: &[u32], unit_of: Vec<usize>) -> Option<Packed> {
-        let mut result: Vec<Vec<CellId>> = vec![Vec::new(); sizes.len()];
+    /// The leaves of every pod on the units packing chose (`packed`, per pod its unit
+    /// and an empty leaf list to fill). Units go in ascending order and, on each, pods
+    /// largest first (ties in pod order). Both orders are found by scanning the pods
+    /// rather than by sorted lists: a group has few pods, and most groups one.
+    fn place_pods(&self, units: &[Unit], mut packed: Packed) -> Option<Packed> {
         let mut taken: Vec<CellId> = Vec::new();
-        let mut used_units: Vec<usize> = unit_of.clone();
-        used_units.sort_unstable();
-        used_units.dedup();
-        for u in used_units {
+        let mut placed = 0;
+        let mut last_unit = None;
+        while let Some(u) = next_after(packed.iter().map(|p| p.unit), last_unit) {
+            last_unit = Some(u);
             let UnitKind::Physical {
                 cell,
                 preempt_below,
             } = units[u].kind
             else {
+                placed += pods_on(&packed, u).count();
                 continue;
             };
-            let mut pods: Vec<usize> = (0..sizes.len()).filter(|&p| unit_of[p] == u).collect();
-            pods.sort_by_key(|&p| (std::cmp::Reverse(sizes[p]), p));
-            let total: u32 = pods.iter().map(|&p| sizes[p]).sum();
-            let root = self
-                .lowest_cell_with(cell, total, preempt_below, &taken)
-                .unwrap_or(cell);
-            for p in pods {
-                let leaves = self
-                    .pick_leaves(root, sizes[p], preempt_below, &taken)
-                    .or_else(|| self.pick_leaves(cell, sizes[p], preempt_below, &taken))?;
-                taken.extend(&leaves);
-                result[p] = leaves;
+            let total: u32 = pods_on(&packed, u).map(|p| packed[p].size).sum();
+            let lowest = self.lowest_cell_with(cell, total, preempt_below, &taken);
+            let root = lowest.map_or(cell, |(root, _)| root);
+            let mut last_pod = None;
+            while let Some(key) = next_after(
+                pods_on(&packed, u).map(|p| (std::cmp::Reverse(packed[p].size), p)),
+                last_pod,
+            ) {
+                last_pod = Some(key);
+                let p = key.1;
+                let size = packed[p].size;
+                let leaves = if size == total {
+                    // The unit's only pod. `pick_leaves` would search `root`'s subtree
+                    // again for the best cell with room for it and find `root` itself,
+                    // the best one in the whole unit (or, with none there, nothing).
+                    let (root, avail) = lowest?;
+                    self.gather_sorted(root, total, avail, preempt_below, &taken)
+                } else {
+                    self.pick_leaves(root, size, preempt_below, &taken)
+                        .or_else(|| self.pick_leaves(cell, size, preempt_below, &taken))?
+                };
+                placed += 1;
+                // Only later pods look at what is taken.
+                if placed < packed.len() {
+                    taken.extend(&leaves);
+                }
+                packed[p].leaves = leaves;
             }
         }
-        Some(unit_of.into_iter().zip(result).collect())
+        Some(packed)
     }
 
-    /// The lowest, tightest cell inside `unit` with at least `k` available leaves.
+    /// The lowest, tightest cell inside `unit` with at least `k` available leaves, and
+    /// its available leaves.
     fn lowest_cell_with(
         &self,
         unit: CellId,
         k: u32,
         preempt_below: Option<i32>,
         taken: &[CellId],
-    ) -> Option<CellId> {
+    ) -> Option<(CellId, u32)> {
         let mut best: Option<(u8, u32, CellId)> = None;
         self.best_subtree(unit, k, preempt_below, taken, &mut best);
-        best.map(|b| b.2)
+        best.map(|(_, avail, cell)| (cell, avail))
     }
 
     /// Picks `k` available leaves inside `unit` whose lowest common ancestor is as low as
@@ -323,10 +367,23 @@ impl Allocator {
             return None;
         }
         let (_, avail, root) = best?;
+        Some(self.gather_sorted(root, k, avail, preempt_below, taken))
+    }
+
+    /// `k` available leaves of `root` (which has `avail` of them) as [`Allocator::gather`]
+    /// picks them, in ascending order.
+    fn gather_sorted(
+        &self,
+        root: CellId,
+        k: u32,
+        avail: u32,
+        preempt_below: Option<i32>,
+        taken: &[CellId],
+    ) -> Vec<CellId> {
         let mut out = Vec::with_capacity(k as usize);
         self.gather(root, k, avail, preempt_below, taken, &mut out);
         out.sort_unstable();
-        Some(out)
+        out
     }
 
     fn best_subtree(
@@ -575,17 +632,19 @@ impl Allocator {
 
     /// The units of preassigned cells bound just now for a plan (`fresh`), into the
     /// emptied `units`, as [`Allocator::vc_units`] builds them (their opportunistic pods
-    /// are preemptible) and ordered as the ranking index orders the VC's units. Returns
-    /// every unit of those cells: the index's free-only entries for them must not be used.
+    /// are preemptible) and ordered as the ranking index orders the VC's units. Lists
+    /// every unit of those cells in the emptied `excluded`: the index's free-only entries
+    /// for them must not be used.
     fn fresh_units(
         &self,
         request: &GroupRequest,
         vc: VcId,
         fresh: &[u32],
         units: &mut Vec<Unit>,
-    ) -> Vec<CellId> {
+        excluded: &mut Vec<CellId>,
+    ) {
         units.clear();
-        let mut excluded = Vec::new();
+        excluded.clear();
         for &i in fresh {
             let Some(cell) = self.vcs[vc as usize].preassigned[i as usize].bound else {
                 continue;
@@ -598,9 +657,8 @@ impl Allocator {
                     u.order = vc_order(i, cell);
                 }
             }
-            self.units_in(cell, false, &mut excluded);
+            self.units_in(cell, false, excluded);
         }
-        excluded
     }
 
     /// An upper bound of the leaves packing could give the group on `chain` in this pass:
@@ -651,16 +709,31 @@ impl Allocator {
         suggested: Option<&HashSet<String>>,
     ) -> Option<Plan> {
         // The units buffer is kept between calls: a busy cluster has hundreds of units
-        // with room, and allocating their list on every call was a visible cost.
+        // with room, and allocating their list on every call was a visible cost. So is
+        // the list of units the ranked path excludes, allocated on most calls otherwise.
         let mut units = std::mem::take(&mut self.unit_buffer);
+        let mut excluded = std::mem::take(&mut self.excluded_buffer);
         units.clear();
-        let plan = self.plan_on_chain_in(request, vc, chain, preempt_below, suggested, &mut units);
+        excluded.clear();
+        let plan = self.plan_on_chain_in(
+            request,
+            vc,
+            chain,
+            preempt_below,
+            suggested,
+            &mut units,
+            &mut excluded,
+        );
         units.clear();
+        excluded.clear();
         self.unit_buffer = units;
+        self.excluded_buffer = excluded;
         plan
     }
 
-    /// [`Allocator::plan_on_chain`] with `units` as the (empty) buffer for the units.
+    /// [`Allocator::plan_on_chain`] with `units` and `excluded` as the (empty) buffers
+    /// for the units and for the cells the ranked path excludes.
+    #[allow(clippy::too_many_arguments)]
     fn plan_on_chain_in(
         &mut self,
         request: &GroupRequest,
@@ -669,6 +742,7 @@ impl Allocator {
         preempt_below: Option<i32>,
         suggested: Option<&HashSet<String>>,
         units: &mut Vec<Unit>,
+        excluded: &mut Vec<CellId>,
     ) -> Option<Plan> {
         // A group larger than the room the counters allow cannot be packed: answer
         // without building units (the common case for waiting groups on a busy cluster).
@@ -683,8 +757,8 @@ impl Allocator {
             && request.pinned_cell_id.is_none();
         if request.is_opportunistic() && ranked {
             let index = self.rank_index(RankScope::Chain(chain), request.priority);
-            let packed = self.pack_ranked(index, units, &mut Vec::new(), request)?;
-            return Some(self.plan_from(request, chain, packed, Vec::new()));
+            let packed = self.pack_ranked(index, units, excluded, request)?;
+            return Some(self.plan_from(chain, packed, Vec::new()));
         }
         if request.is_opportunistic() {
             // Pinned cells serve only pods that name them (spec section 3), so
@@ -695,13 +769,13 @@ impl Allocator {
                 self.push_units_with_room(top, scope, suggested, &mut order, units);
             }
             let packed = self.pack(units, request)?;
-            return Some(self.plan_from(request, chain, packed, Vec::new()));
+            return Some(self.plan_from(chain, packed, Vec::new()));
         }
         let index = ranked.then(|| self.rank_index(RankScope::Vc { vc, chain }, request.priority));
         let packed = match index {
             Some(index) => {
                 self.vc_virtual_units(request, vc, chain, units);
-                self.pack_ranked(index, units, &mut Vec::new(), request)?
+                self.pack_ranked(index, units, excluded, request)?
             }
             None => {
                 let scope = UnitScope {
@@ -715,13 +789,13 @@ impl Allocator {
         };
         let needed: BTreeSet<u32> = packed
             .iter()
-            .filter_map(|(u, _)| match units[*u].kind {
+            .filter_map(|p| match units[p.unit].kind {
                 UnitKind::Virtual { pre, .. } => pre,
                 UnitKind::Physical { .. } => None,
             })
             .collect();
         if needed.is_empty() {
-            return Some(self.plan_from(request, chain, packed, Vec::new()));
+            return Some(self.plan_from(chain, packed, Vec::new()));
         }
         let mut bound = Vec::new();
         for &pre in &needed {
@@ -736,8 +810,8 @@ impl Allocator {
         let fresh: Vec<u32> = needed.iter().copied().collect();
         let repacked = match index {
             Some(index) => {
-                let excluded = self.fresh_units(request, vc, &fresh, units);
-                self.pack_ranked(index, units, &mut { excluded }, request)
+                self.fresh_units(request, vc, &fresh, units, excluded);
+                self.pack_ranked(index, units, excluded, request)
             }
             None => {
                 let scope = UnitScope {
@@ -750,7 +824,7 @@ impl Allocator {
             }
         };
         match repacked {
-            Some(packed) => Some(self.plan_from(request, chain, packed, bound)),
+            Some(packed) => Some(self.plan_from(chain, packed, bound)),
             None => {
                 self.undo_bindings(&bound);
                 None
@@ -764,18 +838,11 @@ impl Allocator {
         }
     }
 
-    fn plan_from(
-        &self,
-        request: &GroupRequest,
-        chain: ChainId,
-        packed: Packed,
-        new_bindings: Vec<(VcId, u32)>,
-    ) -> Plan {
-        let sizes = request.pod_sizes();
+    fn plan_from(&self, chain: ChainId, packed: Packed, new_bindings: Vec<(VcId, u32)>) -> Plan {
         let mut victims = BTreeSet::new();
         let mut canceled = BTreeSet::new();
-        for (_, leaves) in &packed {
-            for &leaf in leaves {
+        for pod in &packed {
+            for &leaf in &pod.leaves {
                 let s = &self.cells[leaf as usize];
                 if let Some(u) = s.user {
                     victims.insert(u);
@@ -790,11 +857,7 @@ impl Allocator {
         let victims: BTreeSet<GroupId> = victims.difference(&canceled).copied().collect();
         Plan {
             chain,
-            pods: packed
-                .into_iter()
-                .zip(sizes)
-                .map(|((_, leaves), size)| (size, leaves))
-                .collect(),
+            pods: packed,
             new_bindings,
             victims,
             canceled,
@@ -956,10 +1019,26 @@ impl Allocator {
 }
 
 /// Pod indices by size, smallest first (ties in member order): packing's pod order.
-fn pods_smallest_first(sizes: &[u32]) -> Vec<usize> {
-    let mut order: Vec<usize> = (0..sizes.len()).collect();
-    order.sort_by_key(|&i| (sizes[i], i));
-    order
+/// Sizes already in that order (every one-member group) need no sorted list.
+fn pods_smallest_first(packed: &Packed) -> impl Iterator<Item = usize> + use<> {
+    let sorted = (!packed.is_sorted_by_key(|p| p.size)).then(|| {
+        let mut order: Vec<usize> = (0..packed.len()).collect();
+        order.sort_by_key(|&i| (packed[i].size, i));
+        order
+    });
+    let identity = if sorted.is_none() { packed.len() } else { 0 };
+    (0..identity).chain(sorted.into_iter().flatten())
+}
+
+/// The pods packed on unit `u`, in pod order.
+fn pods_on(packed: &Packed, u: usize) -> impl Iterator<Item = usize> + '_ {
+    (0..packed.len()).filter(move |&p| packed[p].unit == u)
+}
+
+/// The smallest of `items` greater than `after` (the smallest of all for `None`): the
+/// next step of an ascending walk over distinct values without sorting them.
+fn next_after<T: Ord + Copy>(items: impl Iterator<Item = T>, after: Option<T>) -> Option<T> {
+    items.filter(|&x| after.is_none_or(|a| x > a)).min()
 }
 
 /// The best-ranked unit of `units` with room for a `k`-leaf pod. `order` is unique, so

@@ -164,6 +164,9 @@ pub(crate) struct RankIndexes {
     chain_unit: std::sync::Arc<Vec<CellId>>,
     /// Chain units with changed leaves, in change order (runs of one unit noted once).
     dirty: Vec<CellId>,
+    /// Scratch list of the units a refresh recomputes for one dirty unit; empty between
+    /// calls.
+    inside: Vec<(CellId, RankKey)>,
 }
 
 impl Allocator {
@@ -282,7 +285,7 @@ impl Allocator {
             return;
         }
         let mut dirty = std::mem::take(&mut self.rank.dirty);
-        let mut inside = Vec::new();
+        let mut inside = std::mem::take(&mut self.rank.inside);
         for i in 0..self.rank.indexes.len() {
             let priority = self.rank.indexes[i].priority;
             for &unit in &dirty {
@@ -303,6 +306,8 @@ impl Allocator {
         }
         dirty.clear();
         self.rank.dirty = dirty;
+        inside.clear();
+        self.rank.inside = inside;
     }
 
     /// A VC's unpinned preassigned cell `index` was bound to `cell` (`bound`) or unbound
