@@ -352,15 +352,24 @@ fn replay_streaming(
             Ok((summary, Some(page)))
         }
     };
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(args.jobs.map_or(0, usize::from))
-        .build()
-        .map_err(|e| {
-            Failure::InvalidInput(format!("--jobs: cannot start the worker threads: {e}"))
-        })?;
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let threads = args
+        .jobs
+        .map_or(cores, usize::from)
+        .min(scenario.models.len());
     // Results come back in the scenario's model order, whatever order the runs end in.
-    let ran: Vec<Result<_, Failure>> =
-        pool.install(|| scenario.models.par_iter().map(run_one).collect());
+    let ran: Vec<Result<_, Failure>> = if threads <= 1 {
+        // On this thread: a worker thread's malloc arena would hold on to more memory.
+        scenario.models.iter().map(run_one).collect()
+    } else {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .map_err(|e| {
+                Failure::InvalidInput(format!("--jobs: cannot start the worker threads: {e}"))
+            })?;
+        pool.install(|| scenario.models.par_iter().map(run_one).collect())
+    };
     let mut summaries = Vec::new();
     let mut pages = Vec::new();
     for result in ran {
