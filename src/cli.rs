@@ -262,7 +262,7 @@ pub struct ReplayArgs {
     pub summary_only: bool,
     /// Models run at the same time, each on its own thread (default: one per core). Each
     /// run at once holds its own jobs in flight, so memory grows with N; the reports are
-    /// the same for any N. With --sharing the models run one after another.
+    /// the same for any N.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub jobs: Option<u16>,
     /// No progress bar.
@@ -376,6 +376,10 @@ pub struct RunArgs {
     /// its guaranteed cells, for hived and yarn-cs); it costs one extra run per VC.
     #[arg(long)]
     pub no_sharing: bool,
+    /// Models run at the same time, each on its own thread (default: one per core). Each
+    /// run at once is held in memory; the reports are the same for any N.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: Option<u16>,
     /// No progress bar (it only appears on a terminal, for runs longer than a second).
     #[arg(long, short)]
     pub quiet: bool,

@@ -163,10 +163,9 @@ fn simulate_and_report(scenario: &sim::Scenario, args: &RunArgs) -> Result<PathB
         .clone()
         .unwrap_or_else(|| PathBuf::from("out").join(&scenario.name));
     let progress = Progress::new(args.quiet);
-    let mut summaries = Vec::new();
-    let mut pages = Vec::new();
-    let mut sharing_reports = Vec::new();
-    for model in &models {
+    // Each model's files are written right after its run, so a later failure loses
+    // nothing; its sharing check runs on the same thread.
+    let run_one = |model: &String| -> Result<_, Failure> {
         let result = run_model_with_progress(scenario, model, &progress).map_err(|message| {
             Failure::InvalidScenario(ScenarioError::Invalid {
                 file: scenario.source.clone(),
@@ -175,21 +174,35 @@ fn simulate_and_report(scenario: &sim::Scenario, args: &RunArgs) -> Result<PathB
                 message,
             })
         })?;
-        // Written after each run, so a later failure loses nothing.
         let dir = out.join(model);
         let (summary, page) = report::write_run_with_page(&dir, &result).map_err(Failure::Write)?;
+        let mut sharing_check = None;
+        if !args.no_sharing && sharing::SHARING_MODELS.contains(&model.as_str()) {
+            sharing_check = Some(sharing::sharing_from_shared_run(
+                scenario, &result, &progress,
+            ));
+            if let Some(Ok(found)) = &sharing_check {
+                report::write_exports(&dir, &[sharing::sharing_export(found)])
+                    .map_err(Failure::Write)?;
+            }
+        }
+        Ok((summary, page, sharing_check))
+    };
+    let mut summaries = Vec::new();
+    let mut pages = Vec::new();
+    let mut sharing_reports = Vec::new();
+    for (model, (summary, page, sharing_check)) in
+        models.iter().zip(run_models(&models, args.jobs, run_one)?)
+    {
         summaries.push(summary);
         pages.push(page);
-        if !args.no_sharing && sharing::SHARING_MODELS.contains(&model.as_str()) {
-            match sharing::sharing_from_shared_run(scenario, &result, &progress) {
-                Ok(found) => {
-                    report::write_exports(&dir, &[sharing::sharing_export(&found)])
-                        .map_err(Failure::Write)?;
-                    sharing_reports.push(found);
-                }
-                // The check is an extra; a VC it cannot isolate must not sink the run.
-                Err(why) => eprintln!("warning: sharing-anomaly check for {model} skipped: {why}"),
+        match sharing_check {
+            Some(Ok(found)) => sharing_reports.push(found),
+            // The check is an extra; a VC it cannot isolate must not sink the run.
+            Some(Err(why)) => {
+                eprintln!("warning: sharing-anomaly check for {model} skipped: {why}")
             }
+            None => {}
         }
     }
     let extra = if sharing_reports.is_empty() {
@@ -217,6 +230,30 @@ fn simulate_and_report(scenario: &sim::Scenario, args: &RunArgs) -> Result<PathB
         out.display()
     );
     Ok(out)
+}
+
+/// Runs `run_one` for every model, on up to `jobs` threads at once (default: one per
+/// core), and gives the outcomes in `models` order whatever order the runs end in; the
+/// first failure in that order, if any.
+fn run_models<T: Send>(
+    models: &[String],
+    jobs: Option<u16>,
+    run_one: impl Fn(&String) -> Result<T, Failure> + Sync,
+) -> Result<Vec<T>, Failure> {
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let threads = jobs.map_or(cores, usize::from).min(models.len());
+    if threads <= 1 {
+        // On this thread: a worker thread's malloc arena would hold on to more memory.
+        return models.iter().map(&run_one).collect();
+    }
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .map_err(|e| {
+            Failure::InvalidInput(format!("--jobs: cannot start the worker threads: {e}"))
+        })?;
+    let ran: Vec<Result<T, Failure>> = pool.install(|| models.par_iter().map(&run_one).collect());
+    ran.into_iter().collect()
 }
 
 /// The first line of a run's stdout: "scenario NAME: N jobs, M models".
@@ -267,6 +304,7 @@ fn replay(args: &ReplayArgs) -> Result<(), Failure> {
         out: Some(out),
         models: Vec::new(),
         no_sharing: false,
+        jobs: args.jobs,
         quiet: args.quiet,
     };
     simulate_and_report(&scenario, &run_args).map(|_| ())
@@ -352,28 +390,9 @@ fn replay_streaming(
             Ok((summary, Some(page)))
         }
     };
-    let cores = std::thread::available_parallelism().map_or(1, usize::from);
-    let threads = args
-        .jobs
-        .map_or(cores, usize::from)
-        .min(scenario.models.len());
-    // Results come back in the scenario's model order, whatever order the runs end in.
-    let ran: Vec<Result<_, Failure>> = if threads <= 1 {
-        // On this thread: a worker thread's malloc arena would hold on to more memory.
-        scenario.models.iter().map(run_one).collect()
-    } else {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .map_err(|e| {
-                Failure::InvalidInput(format!("--jobs: cannot start the worker threads: {e}"))
-            })?;
-        pool.install(|| scenario.models.par_iter().map(run_one).collect())
-    };
     let mut summaries = Vec::new();
     let mut pages = Vec::new();
-    for result in ran {
-        let (summary, page) = result?;
+    for (summary, page) in run_models(&scenario.models, args.jobs, run_one)? {
         summaries.push(summary);
         pages.extend(page);
     }

@@ -1,5 +1,5 @@
 //! Helpers shared by the integration tests: locating `../shared/` and skipping politely,
-//! the crate's root, and scratch folders.
+//! the crate's root, scratch folders, and reading back a folder of outputs.
 
 use std::path::PathBuf;
 
@@ -25,4 +25,23 @@ pub fn scratch(area: &str, name: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
+}
+
+/// Every file under `dir`, as (path relative to `dir`, bytes), sorted by path.
+pub fn files_under(dir: &std::path::Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut files = Vec::new();
+    let mut folders = vec![dir.to_path_buf()];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(&folder).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                folders.push(path);
+            } else {
+                let bytes = std::fs::read(&path).unwrap();
+                files.push((path.strip_prefix(dir).unwrap().to_path_buf(), bytes));
+            }
+        }
+    }
+    files.sort();
+    files
 }

@@ -415,25 +415,6 @@ fn streamed_reports_equal_the_reports_of_the_whole_run() {
     assert!(std::fs::read(streamed.join("report.html")).unwrap() == page.bytes);
 }
 
-/// Every file under `dir`, as (path relative to `dir`, bytes), sorted by path.
-fn files_under(dir: &std::path::Path) -> Vec<(PathBuf, Vec<u8>)> {
-    let mut files = Vec::new();
-    let mut folders = vec![dir.to_path_buf()];
-    while let Some(folder) = folders.pop() {
-        for entry in std::fs::read_dir(&folder).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                folders.push(path);
-            } else {
-                let bytes = std::fs::read(&path).unwrap();
-                files.push((path.strip_prefix(dir).unwrap().to_path_buf(), bytes));
-            }
-        }
-    }
-    files.sort();
-    files
-}
-
 /// `--jobs` runs the models at the same time; what they write and print is the same as
 /// when they run one after another, for a streamed trace and for a sorted-in-memory one.
 #[test]
@@ -463,7 +444,7 @@ fn models_run_at_once_write_what_they_write_one_after_another() {
             ]);
             assert!(ok, "{err}");
             (
-                files_under(&out),
+                crate::common::files_under(&out),
                 stdout.replace(out.to_str().unwrap(), "OUT"),
             )
         };

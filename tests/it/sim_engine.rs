@@ -343,6 +343,46 @@ fn out_dir(name: &str) -> PathBuf {
     dir
 }
 
+/// `cellsim run --jobs` runs the models (and their sharing checks) at the same time; the
+/// files and what is printed are the same as when they run one after another.
+#[test]
+fn cli_run_with_models_at_once_writes_what_it_writes_one_after_another() {
+    let scenario =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/demos/sharing-anomaly.yaml");
+    let run = |jobs: &str| {
+        let out = out_dir(&format!("cli-run-jobs-{jobs}"));
+        let output = Command::new(env!("CARGO_BIN_EXE_cellsim"))
+            .arg("run")
+            .arg(&scenario)
+            .args(["--model", "hived", "--model", "yarn-cs", "--model", "fifo"])
+            .args(["--jobs", jobs, "-q", "--out"])
+            .arg(&out)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(output.status.success(), "{stdout}");
+        let files = crate::common::files_under(&out);
+        (files, stdout.replace(out.to_str().unwrap(), "OUT"))
+    };
+    let (one, one_stdout) = run("1");
+    let (three, three_stdout) = run("3");
+    let names =
+        |files: &[(PathBuf, Vec<u8>)]| files.iter().map(|f| f.0.clone()).collect::<Vec<_>>();
+    assert_eq!(names(&one), names(&three));
+    for ((path, a), (_, b)) in one.iter().zip(&three) {
+        assert!(a == b, "{} differs with --jobs 3", path.display());
+    }
+    assert_eq!(one_stdout, three_stdout);
+    let sharing_files = one
+        .iter()
+        .filter(|(p, _)| p.ends_with("sharing.csv"))
+        .count();
+    assert_eq!(
+        sharing_files, 2,
+        "hived and yarn-cs each get a sharing check"
+    );
+}
+
 #[test]
 fn cli_run_writes_every_report_file_per_model() {
     let out = out_dir("cli-run-example");
