@@ -176,15 +176,11 @@ fn simulate_and_report(scenario: &sim::Scenario, args: &RunArgs) -> Result<PathB
         })?;
         let dir = out.join(model);
         let (summary, page) = report::write_run_with_page(&dir, &result).map_err(Failure::Write)?;
-        let mut sharing_check = None;
-        if !args.no_sharing && sharing::SHARING_MODELS.contains(&model.as_str()) {
-            sharing_check = Some(sharing::sharing_from_shared_run(
-                scenario, &result, &progress,
-            ));
-            if let Some(Ok(found)) = &sharing_check {
-                report::write_exports(&dir, &[sharing::sharing_export(found)])
-                    .map_err(Failure::Write)?;
-            }
+        let sharing_check = (!args.no_sharing && sharing::SHARING_MODELS.contains(&model.as_str()))
+            .then(|| sharing::sharing_from_shared_run(scenario, &result, &progress));
+        if let Some(Ok(found)) = &sharing_check {
+            report::write_exports(&dir, &[sharing::sharing_export(found)])
+                .map_err(Failure::Write)?;
         }
         Ok((summary, page, sharing_check))
     };
