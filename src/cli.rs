@@ -316,6 +316,23 @@ pub struct ServeArgs {
     /// Reload the config when the file changes, keeping running groups.
     #[arg(long)]
     pub watch_config: bool,
+    /// Compact the journal (rewrite it as one snapshot) after this many lines.
+    #[arg(long, value_name = "LINES", default_value_t = crate::live::state::COMPACT_AFTER as u64,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub journal_compact_lines: u64,
+    /// Close a connection whose request headers have not all arrived after this many
+    /// milliseconds (idle keep-alive connections included).
+    #[arg(long, value_name = "MS", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub header_timeout_ms: u64,
+    /// Answer 408 to a request whose body has not all arrived after this many milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 30_000,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub body_timeout_ms: u64,
+    /// Serve at most this many connections at once; more wait to be accepted.
+    #[arg(long, value_name = "N", default_value_t = 1024,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_connections: u64,
 }
 
 impl ServeArgs {
@@ -334,6 +351,13 @@ impl ServeArgs {
             listen: self.listen.clone(),
             mode,
             watch_config: self.watch_config,
+            limits: crate::live::server::Limits {
+                journal_compact_lines: usize::try_from(self.journal_compact_lines)
+                    .unwrap_or(usize::MAX),
+                header_timeout: std::time::Duration::from_millis(self.header_timeout_ms),
+                body_timeout: std::time::Duration::from_millis(self.body_timeout_ms),
+                max_connections: usize::try_from(self.max_connections).unwrap_or(usize::MAX),
+            },
         }
     }
 }

@@ -535,4 +535,56 @@ impl Allocator {
         new_bindings.push((vc, p as u32));
         true
     }
+
+    /// The bind record of pod `pod` (as confirmed) of the allocated group `group`, built
+    /// from that group alone: work proportional to the group, not to the cluster.
+    /// `None` when the group is not allocated or holds no such pod.
+    pub fn pod_bind_record(&self, group: &str, pod: &str) -> Option<BindRecord> {
+        let &gid = self.group_by_name.get(group)?;
+        let g = self.groups.get(&gid)?;
+        if g.state != GroupState::Allocated {
+            return None;
+        }
+        let slot = g.slots.iter().position(|s| s.pod.as_deref() == Some(pod))?;
+        Some(self.bind_record(gid, slot, pod))
+    }
+
+    /// Bind records of every confirmed pod of the allocated group `group` (empty when it
+    /// is not allocated).
+    pub fn group_bind_records(&self, group: &str) -> Vec<BindRecord> {
+        let Some(&gid) = self.group_by_name.get(group) else {
+            return Vec::new();
+        };
+        let Some(g) = self
+            .groups
+            .get(&gid)
+            .filter(|g| g.state == GroupState::Allocated)
+        else {
+            return Vec::new();
+        };
+        g.slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| Some(self.bind_record(gid, i, s.pod.as_deref()?)))
+            .collect()
+    }
+
+    /// Names of the groups that `preemptor`'s placement lazily preempted (downgraded to
+    /// opportunistic), in name order.
+    pub fn groups_downgraded_by(&self, preemptor: &str) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .groups
+            .values()
+            .filter(|g| g.lazy_preempted && g.lazy_preemptor.as_deref() == Some(preemptor))
+            .map(|g| g.request.name.clone())
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// How many groups lazy preemption has downgraded so far (moves only then): a caller
+    /// that records downgrades looks for new ones only after this changed.
+    pub fn downgrade_count(&self) -> u64 {
+        self.downgrades
+    }
 }

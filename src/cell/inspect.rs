@@ -518,4 +518,25 @@ impl Allocator {
             },
         }
     }
+
+    /// Leaf cells in use per VC as `(guaranteed, opportunistic)`, where lazily preempted
+    /// groups count as opportunistic; preempting groups' reservations are not counted.
+    /// The same sums as over [`Allocator::affinity_groups_view`], without building any
+    /// view: `/metrics` asks on every scrape, under the state lock.
+    pub fn vc_leaves_in_use(&self) -> BTreeMap<String, (u64, u64)> {
+        let mut used: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+        for g in self.groups.values() {
+            if g.state == GroupState::Preempting {
+                continue;
+            }
+            let leaves: u64 = g.slots.iter().map(|s| s.leaves.len() as u64).sum();
+            let entry = used.entry(g.request.virtual_cluster.clone()).or_default();
+            if g.request.priority < 0 || g.lazy_preempted {
+                entry.1 += leaves;
+            } else {
+                entry.0 += leaves;
+            }
+        }
+        used
+    }
 }

@@ -143,6 +143,9 @@ pub struct PodInfo {
     pub phase: Option<String>,
     /// `metadata.deletionTimestamp` is set.
     pub terminating: bool,
+    /// The scheduling spec parsed ahead of time ([`PodInfo::parse_spec`]), so that the
+    /// YAML is read before the state lock is taken.
+    pub parsed_spec: Option<Result<PodSchedulingSpec, String>>,
 }
 
 impl PodInfo {
@@ -156,8 +159,23 @@ impl PodInfo {
         matches!(self.phase.as_deref(), Some("Succeeded" | "Failed"))
     }
 
+    /// Parses the scheduling spec of a participating pod now and keeps it, so that
+    /// [`PodInfo::scheduling_spec`] (called under the state lock) only copies it.
+    pub fn parse_spec(&mut self) {
+        if self.participates && self.parsed_spec.is_none() {
+            self.parsed_spec = Some(self.read_scheduling_spec());
+        }
+    }
+
     /// The pod's scheduling spec, or a message naming what is wrong and how to fix it.
     pub fn scheduling_spec(&self) -> Result<PodSchedulingSpec, String> {
+        match &self.parsed_spec {
+            Some(parsed) => parsed.clone(),
+            None => self.read_scheduling_spec(),
+        }
+    }
+
+    fn read_scheduling_spec(&self) -> Result<PodSchedulingSpec, String> {
         let Some(text) = self.annotations.get(SCHEDULING_SPEC_ANNOTATION) else {
             return Err(format!(
                 "pod {} has no annotation {SCHEDULING_SPEC_ANNOTATION}; add the HiveD \
@@ -224,7 +242,67 @@ pub fn parse_pod(mut pod: Value) -> Result<PodInfo, String> {
         node_name: wire.spec.node_name.filter(|n| !n.is_empty()),
         phase: wire.status.phase,
         terminating: wire.metadata.deletion_timestamp.is_some(),
+        parsed_spec: None,
     })
+}
+
+/// The longest `pod-scheduling-spec` annotation read. Real specs are a few hundred bytes
+/// (a 64-member gang stays under 8 KiB); a YAML parser's time can grow faster than the
+/// text, so hostile input is refused before parsing.
+pub const MAX_SPEC_BYTES: usize = 16 * 1024;
+
+/// The deepest nesting of YAML collections read (flow brackets, or block indentation
+/// levels). A spec nests three deep (`affinityGroup.members[i]`).
+pub const MAX_SPEC_DEPTH: usize = 16;
+
+/// Refuses a spec too large or too deeply nested to be worth parsing, naming the limit.
+/// Depth is counted on the text, without parsing: open flow brackets outside quotes, and
+/// the number of distinct indentation widths in use at once for block collections.
+fn check_spec_shape(text: &str) -> Result<(), String> {
+    if text.len() > MAX_SPEC_BYTES {
+        return Err(format!(
+            "is {} bytes, more than the {MAX_SPEC_BYTES} bytes a scheduling spec may have",
+            text.len()
+        ));
+    }
+    let too_deep = |depth: usize| {
+        Err(format!(
+            "nests collections {depth} deep, more than the {MAX_SPEC_DEPTH} levels a scheduling \
+             spec may have"
+        ))
+    };
+    let (mut flow, mut quote): (usize, Option<char>) = (0, None);
+    let mut indents: Vec<usize> = Vec::new();
+    for line in text.lines() {
+        let content = line.trim_start_matches([' ', '-']);
+        if quote.is_none() && flow == 0 && !content.is_empty() && !content.starts_with('#') {
+            let indent = line.len() - content.len();
+            while indents.last().is_some_and(|&i| i >= indent) {
+                indents.pop();
+            }
+            indents.push(indent);
+            if indents.len() > MAX_SPEC_DEPTH {
+                return too_deep(indents.len());
+            }
+        }
+        for c in line.chars() {
+            match (quote, c) {
+                (Some(q), c) if c == q => quote = None,
+                (Some(_), _) => {}
+                (None, '"' | '\'') => quote = Some(c),
+                (None, '#') => break,
+                (None, '[' | '{') => {
+                    flow += 1;
+                    if flow + indents.len() > MAX_SPEC_DEPTH {
+                        return too_deep(flow + indents.len());
+                    }
+                }
+                (None, ']' | '}') => flow = flow.saturating_sub(1),
+                _ => {}
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A short name of a JSON value's kind, for messages.
@@ -248,6 +326,7 @@ pub fn parse_scheduling_spec(
     name: &str,
 ) -> Result<PodSchedulingSpec, String> {
     use serde_yaml_ng::{Mapping, Value as Y};
+    check_spec_shape(text)?;
     let value: Y = serde_yaml_ng::from_str(text).map_err(|e| format!("is not valid YAML: {e}"))?;
     let Y::Mapping(mut map) = value else {
         return Err(
@@ -402,6 +481,32 @@ mod tests {
         .unwrap_err();
         assert!(e.contains("matches no member"), "{e}");
         assert!(parse_scheduling_spec("[", "n", "p").is_err());
+    }
+
+    /// See: issue 19 (80 KB of nested brackets froze the server for 10 s).
+    #[test]
+    fn deep_or_huge_specs_are_refused_naming_the_limit() {
+        let deep = format!("x: {}{}", "[".repeat(40_000), "]".repeat(40_000));
+        let e = parse_scheduling_spec(&deep, "n", "p").unwrap_err();
+        assert!(e.contains("16384 bytes"), "{e}");
+        let deep = format!("x: {}{}", "[".repeat(20), "]".repeat(20));
+        let e = parse_scheduling_spec(&deep, "n", "p").unwrap_err();
+        assert!(e.contains("16 levels"), "{e}");
+        let mut block = String::new();
+        for i in 0..20 {
+            block.push_str(&format!("{}k{i}:\n", " ".repeat(i)));
+        }
+        let e = parse_scheduling_spec(&block, "n", "p").unwrap_err();
+        assert!(e.contains("16 levels"), "{e}");
+        // Brackets inside quotes and comments are text, not nesting.
+        let ok = format!(
+            "virtualCluster: \"{}\"\nleafCellNumber: 1 # {}\n",
+            "[".repeat(30),
+            "{".repeat(30)
+        );
+        assert!(parse_scheduling_spec(&ok, "n", "p").is_ok());
+        let gang = "virtualCluster: V\nleafCellNumber: 1\naffinityGroup:\n  name: g\n  members:\n  - podNumber: 2\n    leafCellNumber: 1\n";
+        assert!(parse_scheduling_spec(gang, "n", "p").is_ok());
     }
 
     #[test]

@@ -45,6 +45,32 @@ pub struct ServeOptions {
     pub mode: ServeMode,
     /// Reload the config when the file changes, keeping running groups.
     pub watch_config: bool,
+    /// Journal compaction, timeouts and the connection limit.
+    pub limits: Limits,
+}
+
+/// What one client may hold of the server, and when the journal is compacted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Journal lines after which it is rewritten as one snapshot.
+    pub journal_compact_lines: usize,
+    /// Time for a request's headers to arrive (also closes idle keep-alive connections).
+    pub header_timeout: Duration,
+    /// Time for a request's body to arrive (then 408).
+    pub body_timeout: Duration,
+    /// Connections served at once; further ones wait in the listen backlog.
+    pub max_connections: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            journal_compact_lines: super::state::COMPACT_AFTER,
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(30),
+            max_connections: 1024,
+        }
+    }
 }
 
 /// Why the server could not start (or stopped). Each maps to one exit code.
@@ -178,14 +204,40 @@ pub async fn start(options: ServeOptions) -> Result<Running, ServeError> {
         .map_err(|e| ServeError::Io(format!("cannot listen on {listen}: {e}")))?;
     let (app, mut background) = match &options.mode {
         ServeMode::Standalone { journal } => {
-            let (state, report) =
-                LiveState::open_journal(&config, &text, journal).map_err(|e| match e {
-                    JournalError::Io { .. } | JournalError::InUse { .. } => {
-                        ServeError::Io(e.to_string())
-                    }
-                    other => ServeError::Journal(other.to_string()),
-                })?;
-            if let Some(report) = report {
+            let (state, restored) = LiveState::open_journal(
+                &config,
+                &text,
+                journal,
+                options.limits.journal_compact_lines,
+            )
+            .map_err(|e| match e {
+                JournalError::Io { .. } | JournalError::InUse { .. } => {
+                    ServeError::Io(e.to_string())
+                }
+                other => ServeError::Journal(other.to_string()),
+            })?;
+            if let Some(torn) = &restored.file.torn {
+                eprintln!(
+                    "warning: journal {}: line {} on ({} bytes) was cut short when the server \
+                     stopped and was never acknowledged; moved aside to {}",
+                    journal.display(),
+                    torn.line,
+                    torn.bytes,
+                    torn.saved_to.display()
+                );
+            }
+            if restored.file.removed_compaction {
+                eprintln!(
+                    "cellsim serve: an interrupted journal compaction was discarded (the journal \
+                     itself is whole)"
+                );
+            }
+            eprintln!(
+                "cellsim serve: journal {}: {} placed pod(s) restored",
+                journal.display(),
+                restored.pods
+            );
+            if let Some(report) = restored.reconfigured {
                 print_report("the config changed since the journal was written", &report);
             }
             (Arc::new(App::new(state, None, true)), Vec::new())
@@ -202,18 +254,10 @@ pub async fn start(options: ServeOptions) -> Result<Running, ServeError> {
         )));
     }
     let (stop, stopped) = oneshot::channel::<()>();
-    let service = router(app.clone());
-    let task = tokio::spawn(async move {
-        let shutdown = async {
-            let _ = stopped.await;
-        };
-        if let Err(e) = axum::serve(listener, service)
-            .with_graceful_shutdown(shutdown)
-            .await
-        {
-            eprintln!("error: the HTTP server stopped: {e}");
-        }
-    });
+    let service = router(app.clone()).layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
+        options.limits.body_timeout,
+    ));
+    let task = tokio::spawn(accept_loop(listener, service, options.limits, stopped));
     Ok(Running {
         addr,
         app,
@@ -221,6 +265,54 @@ pub async fn start(options: ServeOptions) -> Result<Running, ServeError> {
         task,
         background,
     })
+}
+
+/// Accepts connections until `stopped`, at most `limits.max_connections` at once, each
+/// served by hyper with the header timeout; then lets running requests finish.
+async fn accept_loop(
+    listener: TcpListener,
+    service: axum::Router,
+    limits: Limits,
+    mut stopped: oneshot::Receiver<()>,
+) {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout)
+        .keep_alive(true);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    loop {
+        let slot = tokio::select! {
+            slot = slots.clone().acquire_owned() => slot,
+            _ = &mut stopped => break,
+        };
+        let Ok(slot) = slot else { break };
+        let stream = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = &mut stopped => break,
+        };
+        let stream = match stream {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                // Out of file descriptors and the like: wait instead of spinning.
+                eprintln!("warning: accepting a connection failed: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let svc = hyper_util::service::TowerToHyperService::new(service.clone());
+        let connection = graceful.watch(builder.serve_connection(TokioIo::new(stream), svc));
+        tokio::spawn(async move {
+            let _ = connection.await;
+            drop(slot);
+        });
+    }
+    drop(listener);
+    // Running requests finish; idle connections are closed at once.
+    let _ = tokio::time::timeout(Duration::from_secs(30), graceful.shutdown()).await;
 }
 
 /// How often `--watch-config` looks at the file.

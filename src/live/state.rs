@@ -1,17 +1,26 @@
 //! The live server's state: the allocator plus what it knows about pods, and the answers
 //! to the extender verbs (HiveD's filter / bind / preempt routines), pod releases and node
-//! health. Every change that must survive a restart is written to the journal (standalone
-//! mode) before it is acknowledged; replaying the journal goes through the same code.
-//! No HTTP and no Kubernetes client here.
+//! health. No HTTP and no Kubernetes client here.
+//!
+//! Standalone mode journals what was *decided*, never the inputs of a decision: a placed
+//! pod's bind record (its node and devices and its group's whole placement), binds,
+//! releases and node health. A restart rebuilds the allocator from those records
+//! ([`Allocator::from_records`]), so every placement comes back on the same node and
+//! devices and nothing is decided again. A preemption in flight is not journaled (a
+//! reservation is not a placement): after a restart the preemptor is decided again when
+//! kube-scheduler retries it. Entries are queued under the state lock and made durable by
+//! the journal's writer thread (group commit); a caller acknowledges a change only after
+//! its [`Ticket`] is durable.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::sync::{Arc, OnceLock};
 
 use serde::Serialize;
 use serde_json::Value;
 
 use super::extender::{ExtenderFilterResult, ExtenderPreemptionResult, MetaPod, MetaVictims};
-use super::journal::{Entry, Journal, JournalError, SnapshotPod};
-use super::metrics::{Metrics, Outcome};
+use super::journal::{Entry, GroupCommit, Journal, JournalError, OpenReport, SnapshotPod, Ticket};
+use super::metrics::{CellGauges, Metrics, Outcome};
 use super::pod::PodInfo;
 use crate::cell::{Allocator, BindRecord, Decision, PodSchedulingSpec, RebuildReport, Victim};
 use crate::config::CellConfig;
@@ -19,9 +28,8 @@ use crate::config::CellConfig;
 /// The `FailedNodes` key of a waiting pod (HiveD's component name).
 pub const WAIT_KEY: &str = "hivedscheduler";
 
-/// Lines after which the journal is compacted into a snapshot (when no preemption is in
-/// flight, which a snapshot cannot hold).
-const COMPACT_AFTER: usize = 10_000;
+/// Lines after which the journal is compacted into a snapshot, by default.
+pub const COMPACT_AFTER: usize = 10_000;
 
 /// Where a known pod is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -49,11 +57,23 @@ pub struct PodEntry {
     pub devices: Vec<u32>,
     /// Phase.
     pub phase: PodPhase,
+    /// Its bind record once placed (what a bind writes and the journal keeps); built once
+    /// when the pod is placed, so a bind or a snapshot builds none.
+    pub record: Option<Arc<BindRecord>>,
 }
 
 impl PodEntry {
     fn key(&self) -> String {
         format!("{}/{}", self.namespace, self.name)
+    }
+
+    fn snapshot(&self) -> Option<SnapshotPod> {
+        Some(SnapshotPod {
+            namespace: self.namespace.clone(),
+            name: self.name.clone(),
+            bound: self.phase == PodPhase::Bound,
+            record: self.record.clone()?,
+        })
     }
 }
 
@@ -86,7 +106,7 @@ pub struct BindPlan {
     /// Node.
     pub node: String,
     /// The bind record; its annotations go on the pod.
-    pub record: BindRecord,
+    pub record: Arc<BindRecord>,
 }
 
 /// A node and its health, as `GET /v1/nodes` lists it.
@@ -110,43 +130,72 @@ pub struct Released {
     pub group_freed: bool,
 }
 
+/// What opening a journal restored, besides the state.
+#[derive(Debug, Default)]
+pub struct Restored {
+    /// When the config changed since the journal was written: what carrying the running
+    /// groups over to it did.
+    pub reconfigured: Option<RebuildReport>,
+    /// What reading the file found (a torn tail moved aside, an interrupted compaction).
+    pub file: OpenReport,
+    /// Pods restored.
+    pub pods: usize,
+}
+
+/// The journal of a standalone server and its bookkeeping.
+#[derive(Debug)]
+struct Journaling {
+    writer: GroupCommit,
+    /// Lines queued since the last snapshot.
+    lines: usize,
+    /// Compact after this many lines.
+    compact_after: usize,
+    /// The ticket of the last queued entry.
+    last: Option<Ticket>,
+}
+
 /// The live server's state. See the module docs.
 #[derive(Debug)]
 pub struct LiveState {
     alloc: Allocator,
     config_text: String,
     pods: BTreeMap<String, PodEntry>,
-    journal: Option<Journal>,
-    failed: Option<String>,
+    journal: Option<Journaling>,
+    /// Set (once) when the journal cannot be written: changes are refused from then on.
+    failed: Arc<OnceLock<String>>,
     metrics: Metrics,
+    /// The allocator's downgrade count when downgrades were last journaled.
+    downgrades_seen: u64,
 }
 
 impl LiveState {
     /// A state with all cells free and no journal (Kubernetes mode rebuilds with
     /// [`LiveState::from_records`]; tests use this directly).
     pub fn new(config: &CellConfig) -> LiveState {
+        let alloc = Allocator::new(config);
         LiveState {
-            alloc: Allocator::new(config),
+            downgrades_seen: alloc.downgrade_count(),
+            alloc,
             config_text: String::new(),
             pods: BTreeMap::new(),
             journal: None,
-            failed: None,
+            failed: Arc::new(OnceLock::new()),
             metrics: Metrics::new(),
         }
     }
 
-    /// Rebuilds from bound pods' records (Kubernetes mode start-up, reconfiguration).
-    /// `pods` are `(namespace, name, bound, record)`; the record's `pod` is the uid.
+    /// Rebuilds from bound pods' records (Kubernetes mode start-up, reconfiguration,
+    /// journal restore). `pods` are `(namespace, name, bound, record)`; the record's `pod`
+    /// is the uid. Every restored pod keeps the node and devices of its record.
     pub fn from_records(
         config: &CellConfig,
         pods: &[(String, String, bool, BindRecord)],
     ) -> (LiveState, RebuildReport) {
         let records: Vec<BindRecord> = pods.iter().map(|p| p.3.clone()).collect();
         let (alloc, report) = Allocator::from_records(config, &records);
-        let mut state = LiveState {
-            alloc,
-            ..LiveState::new(config)
-        };
+        let mut state = LiveState::new(config);
+        state.downgrades_seen = alloc.downgrade_count();
+        state.alloc = alloc;
         let lost: HashSet<&str> = report.lost.iter().map(|(g, _)| g.as_str()).collect();
         for (namespace, name, bound, record) in pods {
             let group = &record.scheduling_spec.affinity_group.name;
@@ -166,156 +215,170 @@ impl LiveState {
                     } else {
                         PodPhase::Binding
                     },
+                    record: None,
                 },
             );
         }
+        state.refresh_records();
         (state, report)
     }
 
-    /// Opens the standalone journal and rebuilds the state it records. The config the
-    /// journal was written under is replayed first; when `config` (read from `config_text`)
-    /// differs, running groups are then carried over to it as on a live reconfiguration.
-    /// The journal is then compacted when possible. Returns the state and, when the config
-    /// changed, the reconfiguration report.
+    /// Rebuilds every known pod's bind record from the allocator (after a rebuild, where a
+    /// group may have been lazily preempted): one pass over all groups.
+    fn refresh_records(&mut self) {
+        for record in self.alloc.bind_records() {
+            if let Some(p) = self.pods.get_mut(&record.pod) {
+                p.record = Some(Arc::new(record));
+            }
+        }
+    }
+
+    /// Opens the standalone journal and restores the state it records: the placed pods'
+    /// bind records are put back exactly (no decision is made again), then bind, release
+    /// and health changes applied. When `config` (read from `config_text`) differs from
+    /// the journal's, running groups are then carried over to it as on a live
+    /// reconfiguration. The journal is then compacted (rewritten as one snapshot) and
+    /// `compact_after` lines later again.
     pub fn open_journal(
         config: &CellConfig,
         config_text: &str,
         path: &std::path::Path,
-    ) -> Result<(LiveState, Option<RebuildReport>), JournalError> {
-        let (journal, entries) = Journal::open(path)?;
-        let corrupt = |line: usize, message: String| JournalError::Corrupt {
+        compact_after: usize,
+    ) -> Result<(LiveState, Restored), JournalError> {
+        let (journal, entries, file) = Journal::open(path)?;
+        let inconsistent = |line: usize, message: String| JournalError::Inconsistent {
             path: path.display().to_string(),
             line,
             message,
         };
+        let mut journal_config: Option<(CellConfig, String)> = None;
+        let mut journal_text: Option<String> = None;
+        let mut pods: BTreeMap<String, SnapshotPod> = BTreeMap::new();
+        let mut bad: BTreeSet<String> = BTreeSet::new();
+        for (i, entry) in entries.into_iter().enumerate() {
+            let line = i + 1;
+            match entry {
+                Entry::Config { text } if i == 0 => {
+                    let old =
+                        crate::config::load_str(&text, "the journal's config").map_err(|e| {
+                            inconsistent(line, format!("its config does not load: {e}"))
+                        })?;
+                    journal_config = Some((old, text));
+                }
+                Entry::Config { .. } => {
+                    return Err(inconsistent(line, "a config line after the first".into()));
+                }
+                _ if i == 0 => {
+                    return Err(inconsistent(
+                        line,
+                        "the first line is not the config".into(),
+                    ));
+                }
+                Entry::Restore { pods: snapshot } => {
+                    pods = snapshot
+                        .into_iter()
+                        .map(|p| (p.record.pod.clone(), p))
+                        .collect();
+                }
+                Entry::Place { pods: placed } => {
+                    for p in placed {
+                        pods.insert(p.record.pod.clone(), p);
+                    }
+                }
+                Entry::Bind { uid } => match pods.get_mut(&uid) {
+                    Some(p) => p.bound = true,
+                    None => {
+                        return Err(inconsistent(
+                            line,
+                            format!("bind of pod {uid:?}, which was not placed"),
+                        ));
+                    }
+                },
+                Entry::Release { uid } => {
+                    // A preemptor's pods are not journaled; their release is a no-op.
+                    pods.remove(&uid);
+                }
+                Entry::Health { node, healthy } => {
+                    if healthy {
+                        bad.remove(&node);
+                    } else {
+                        bad.insert(node);
+                    }
+                }
+            }
+        }
+        let failed = Arc::new(OnceLock::new());
+        let metrics = Metrics::new();
+        let restored_pods = pods.len();
+        let mut state = match journal_config {
+            None => LiveState::new(config),
+            Some((old, text)) => {
+                journal_text = Some(text);
+                let list: Vec<(String, String, bool, BindRecord)> = pods
+                    .into_values()
+                    .map(|p| {
+                        let record = Arc::unwrap_or_clone(p.record);
+                        (p.namespace, p.name, p.bound, record)
+                    })
+                    .collect();
+                let (mut state, report) = LiveState::from_records(&old, &list);
+                if let Some((group, why)) = report.lost.first() {
+                    return Err(inconsistent(
+                        0,
+                        format!("group {group:?} cannot be restored: {why}"),
+                    ));
+                }
+                for node in &bad {
+                    state
+                        .alloc
+                        .set_node_health(node, false)
+                        .map_err(|e| inconsistent(0, format!("node {node:?} marked bad: {e}")))?;
+                }
+                state
+            }
+        };
+        state.metrics = metrics.clone();
+        state.failed = failed.clone();
+        let writer = GroupCommit::start(journal, metrics, failed)?;
+        state.journal = Some(Journaling {
+            writer,
+            lines: 0,
+            compact_after: compact_after.max(1),
+            last: None,
+        });
         let io = |e: Unavailable| JournalError::Io {
             path: path.display().to_string(),
             source: std::io::Error::other(e.0),
         };
-        let mut state = LiveState::new(config);
-        state.config_text = config_text.to_string();
-        let mut journal_config: Option<String> = None;
-        for (i, entry) in entries.into_iter().enumerate() {
-            match entry {
-                Entry::Config { text } if i == 0 => {
-                    let old = crate::config::load_str(&text, "the journal's config")
-                        .map_err(|e| corrupt(1, format!("its config does not load: {e}")))?;
-                    state.alloc = Allocator::new(&old);
-                    journal_config = Some(text);
-                }
-                Entry::Config { .. } => {
-                    return Err(corrupt(i + 1, "a config line after the first".into()));
-                }
-                other => state
-                    .replay(other)
-                    .map_err(|message| corrupt(i + 1, message))?,
-            }
+        let mut restored = Restored {
+            reconfigured: None,
+            file,
+            pods: restored_pods,
+        };
+        if let Some(text) = journal_text.filter(|t| t != config_text) {
+            state.config_text = text;
+            restored.reconfigured = Some(state.reconfigure(config, config_text).map_err(io)?);
+        } else {
+            state.config_text = config_text.to_string();
+            state.compact().map_err(io)?;
         }
-        state.journal = Some(journal);
-        let mut report = None;
-        match journal_config {
-            Some(text) if text != config_text => {
-                report = Some(state.reconfigure(config, config_text).map_err(io)?);
-            }
-            _ => {
-                state.config_text = config_text.to_string();
-                if state.compactable() {
-                    state.compact().map_err(io)?;
-                }
-            }
+        if let Some(t) = state.ticket() {
+            t.durable_blocking().map_err(|e| io(Unavailable(e)))?;
         }
-        Ok((state, report))
+        Ok((state, restored))
     }
 
-    fn replay(&mut self, entry: Entry) -> Result<(), String> {
-        match entry {
-            Entry::Config { .. } => Err("unexpected config line".into()),
-            Entry::Restore { pods } => {
-                let pods: Vec<(String, String, bool, BindRecord)> = pods
-                    .into_iter()
-                    .map(|p| (p.namespace, p.name, p.bound, p.record))
-                    .collect();
-                let config = self.alloc.config().clone();
-                let (mut restored, report) = LiveState::from_records(&config, &pods);
-                if let Some((group, why)) = report.lost.first() {
-                    return Err(format!(
-                        "group {group:?} of the snapshot cannot be restored: {why}"
-                    ));
-                }
-                self.alloc = std::mem::replace(&mut restored.alloc, Allocator::new(&config));
-                self.pods = std::mem::take(&mut restored.pods);
-                Ok(())
-            }
-            Entry::Schedule {
-                uid,
-                namespace,
-                name,
-                spec,
-                suggested,
-            } => {
-                let _ = self.decide(&uid, &namespace, &name, &spec, suggested.as_deref());
-                Ok(())
-            }
-            Entry::Bind { uid } => match self.pods.get_mut(&uid) {
-                Some(p) if p.phase != PodPhase::Preempting => {
-                    p.phase = PodPhase::Bound;
-                    Ok(())
-                }
-                _ => Err(format!("bind of pod {uid:?}, which was not placed")),
-            },
-            Entry::Release { uid } => {
-                self.release_uid(&uid);
-                Ok(())
-            }
-            Entry::Health { node, healthy } => self
-                .alloc
-                .set_node_health(&node, healthy)
-                .map_err(|e| e.to_string()),
-        }
-    }
-
-    /// Starts journaling to a fresh journal (the file must hold no entry): writes the
-    /// config line and a snapshot of the current state.
-    pub fn attach_journal(
-        &mut self,
-        journal: Journal,
-        config_text: &str,
-    ) -> Result<(), Unavailable> {
-        self.config_text = config_text.to_string();
-        self.journal = Some(journal);
-        self.compact()
-    }
-
-    fn compactable(&self) -> bool {
-        !self.pods.values().any(|p| p.phase == PodPhase::Preempting)
-            && !self
-                .alloc
-                .affinity_groups_view()
-                .items
-                .iter()
-                .any(|g| g.status.state == "Preempting")
-    }
-
-    /// The snapshot entries of the current state.
+    /// The snapshot entries of the current state: the config, every placed pod's record
+    /// (shared, not copied), bad nodes.
     fn snapshot(&self) -> Vec<Entry> {
-        let mut entries = vec![Entry::Config {
-            text: self.config_text.clone(),
-        }];
-        let pods = self
-            .alloc
-            .bind_records()
-            .into_iter()
-            .filter_map(|record| {
-                let p = self.pods.get(&record.pod)?;
-                Some(SnapshotPod {
-                    namespace: p.namespace.clone(),
-                    name: p.name.clone(),
-                    bound: p.phase == PodPhase::Bound,
-                    record,
-                })
-            })
-            .collect();
-        entries.push(Entry::Restore { pods });
+        let mut entries = vec![
+            Entry::Config {
+                text: self.config_text.clone(),
+            },
+            Entry::Restore {
+                pods: self.pods.values().filter_map(PodEntry::snapshot).collect(),
+            },
+        ];
         for node in self.alloc.bad_nodes() {
             entries.push(Entry::Health {
                 node,
@@ -325,48 +388,85 @@ impl LiveState {
         entries
     }
 
+    /// Queues a rewrite of the journal as one snapshot. A preemption in flight does not
+    /// stop it: reservations are not journaled.
     fn compact(&mut self) -> Result<(), Unavailable> {
+        self.check_available()?;
         let entries = self.snapshot();
-        let result = match self.journal.as_mut() {
-            Some(j) => j.rewrite(&entries),
-            None => return Ok(()),
-        };
-        result.map_err(|e| self.fail(e))
-    }
-
-    fn fail(&mut self, e: JournalError) -> Unavailable {
-        let message = e.to_string();
-        self.failed = Some(message.clone());
-        Unavailable(message)
+        if let Some(j) = self.journal.as_mut() {
+            j.last = Some(j.writer.rewrite(entries));
+            j.lines = 0;
+        }
+        Ok(())
     }
 
     fn check_available(&self) -> Result<(), Unavailable> {
-        match &self.failed {
+        match self.failed.get() {
             Some(m) => Err(Unavailable(m.clone())),
             None => Ok(()),
         }
     }
 
-    /// Writes `entry` to the journal, if there is one, before the change is acknowledged.
+    /// Queues `entry` for the journal, if there is one; the change is acknowledged only
+    /// once [`LiveState::ticket`] is durable.
     fn record(&mut self, entry: Entry) -> Result<(), Unavailable> {
-        let result = match self.journal.as_mut() {
-            Some(j) => j.append(&entry),
-            None => return Ok(()),
+        self.check_available()?;
+        let Some(j) = self.journal.as_mut() else {
+            return Ok(());
         };
-        result.map_err(|e| self.fail(e))?;
-        let long = self
-            .journal
-            .as_ref()
-            .is_some_and(|j| j.len() > COMPACT_AFTER);
-        if long && self.compactable() {
+        j.last = Some(j.writer.append(entry));
+        j.lines += 1;
+        if j.lines > j.compact_after {
             self.compact()?;
         }
         Ok(())
     }
 
+    /// Journals what the last decision for pod `uid` of `group` placed: the pod's bind
+    /// record, and the records of groups it lazily preempted (their pods now run as
+    /// opportunistic). Records are built from the groups concerned only.
+    fn record_decision(&mut self, uid: &str, group: &str) -> Result<(), Unavailable> {
+        let mut placed = Vec::new();
+        if let Some(p) = self.pods.get_mut(uid)
+            && p.phase == PodPhase::Binding
+            && p.record.is_none()
+            && let Some(record) = self.alloc.pod_bind_record(group, uid)
+        {
+            p.record = Some(Arc::new(record));
+            placed.extend(p.snapshot());
+        }
+        let downgrades = self.alloc.downgrade_count();
+        if downgrades != self.downgrades_seen {
+            self.downgrades_seen = downgrades;
+            for victim in self.alloc.groups_downgraded_by(group) {
+                for record in self.alloc.group_bind_records(&victim) {
+                    if let Some(p) = self.pods.get_mut(&record.pod) {
+                        p.record = Some(Arc::new(record));
+                        placed.extend(p.snapshot());
+                    }
+                }
+            }
+        }
+        if placed.is_empty() {
+            return Ok(());
+        }
+        self.record(Entry::Place { pods: placed })
+    }
+
+    /// The ticket of the last change queued for the journal (`None` without a journal):
+    /// wait for it to be durable before acknowledging a change.
+    pub fn ticket(&self) -> Option<Ticket> {
+        self.journal.as_ref().and_then(|j| j.last.clone())
+    }
+
     /// Why the server cannot take changes, if it cannot.
     pub fn failure(&self) -> Option<&str> {
-        self.failed.as_deref()
+        self.failed.get().map(String::as_str)
+    }
+
+    /// The failure flag, shared: readable without the state lock (`/healthz`).
+    pub fn failure_flag(&self) -> Arc<OnceLock<String>> {
+        self.failed.clone()
     }
 
     /// How long to hold back the answer to a waiting pod (HiveD's
@@ -391,9 +491,10 @@ impl LiveState {
         &self.metrics
     }
 
-    /// `GET /metrics` text.
+    /// `GET /metrics` text (counts and encodes under the caller's lock; the HTTP handler
+    /// counts with [`CellGauges::of`] under the lock and encodes after it).
     pub fn render_metrics(&self) -> String {
-        self.metrics.render(&self.alloc)
+        self.metrics.render(&CellGauges::of(&self.alloc))
     }
 
     /// Known pods by uid.
@@ -420,6 +521,9 @@ impl LiveState {
         suggested: Option<&[String]>,
     ) -> (Decision, Result<Option<String>, String>) {
         let request = spec.group_request();
+        // An ignored suggestion list (the default) is not even hashed: kube-scheduler sends
+        // every candidate node, 1,280 names on a large cluster.
+        let suggested = suggested.filter(|_| !spec.ignore_k8s_suggested_nodes);
         let suggested_set: Option<HashSet<String>> = suggested.map(|s| s.iter().cloned().collect());
         let decision = self.alloc.schedule(&request, suggested_set.as_ref());
         let placed = match &decision {
@@ -438,6 +542,7 @@ impl LiveState {
                                 node: Some(p.node.clone()),
                                 devices: p.devices,
                                 phase: PodPhase::Binding,
+                                record: None,
                             },
                         );
                         Ok(Some(p.node))
@@ -457,6 +562,7 @@ impl LiveState {
                         node: None,
                         devices: Vec::new(),
                         phase: PodPhase::Preempting,
+                        record: None,
                     },
                 );
                 Ok(None)
@@ -554,13 +660,7 @@ impl LiveState {
             candidates.as_deref(),
         );
         if matches!(decision, Decision::Bind(_) | Decision::Preempt { .. }) {
-            self.record(Entry::Schedule {
-                uid: pod.uid.clone(),
-                namespace: pod.namespace.clone(),
-                name: pod.name.clone(),
-                spec: Box::new(spec.clone()),
-                suggested: candidates.clone(),
-            })?;
+            self.record_decision(&pod.uid, &spec.affinity_group.name)?;
         }
         Ok(match decision {
             Decision::Bind(_) => match placed {
@@ -656,14 +756,8 @@ impl LiveState {
             suggested.as_deref(),
         );
         if matches!(decision, Decision::Bind(_) | Decision::Preempt { .. }) {
-            self.record(Entry::Schedule {
-                uid: pod.uid.clone(),
-                namespace: pod.namespace.clone(),
-                name: pod.name.clone(),
-                spec: Box::new(spec),
-                suggested,
-            })
-            .map_err(Err)?;
+            self.record_decision(&pod.uid, &spec.affinity_group.name)
+                .map_err(Err)?;
         }
         Ok(match decision {
             Decision::Preempt { victims } => {
@@ -720,16 +814,15 @@ impl LiveState {
                 "Pod binding node mismatch: expected {placed}, received {node}"
             )));
         }
-        let record = self
-            .alloc
-            .bind_records()
-            .into_iter()
-            .find(|r| r.pod == uid)
-            .ok_or_else(|| {
+        // Built when the pod was placed; a group's record is built alone otherwise.
+        let record = match &p.record {
+            Some(r) => r.clone(),
+            None => Arc::new(self.alloc.pod_bind_record(&p.group, uid).ok_or_else(|| {
                 BindError::Refused(format!(
                     "pod {namespace}/{name} has no bind record (its group is not allocated)"
                 ))
-            })?;
+            })?),
+        };
         Ok(BindPlan {
             namespace: p.namespace.clone(),
             name: p.name.clone(),
@@ -829,16 +922,15 @@ impl LiveState {
     ) -> Result<RebuildReport, Unavailable> {
         self.check_available()?;
         let pods: Vec<(String, String, bool, BindRecord)> = self
-            .alloc
-            .bind_records()
-            .into_iter()
-            .filter_map(|r| {
-                let p = self.pods.get(&r.pod)?;
+            .pods
+            .values()
+            .filter_map(|p| {
+                let record = p.record.as_deref()?.clone();
                 Some((
                     p.namespace.clone(),
                     p.name.clone(),
                     p.phase == PodPhase::Bound,
-                    r,
+                    record,
                 ))
             })
             .collect();
@@ -847,6 +939,8 @@ impl LiveState {
         for node in bad {
             let _ = next.alloc.set_node_health(&node, false);
         }
+        next.refresh_records();
+        self.downgrades_seen = next.downgrades_seen;
         self.alloc = std::mem::replace(&mut next.alloc, Allocator::new(config));
         self.pods = std::mem::take(&mut next.pods);
         self.config_text = config_text.to_string();
