@@ -52,6 +52,17 @@ pub enum Command {
     /// DELETE /v1/pods/NS/NAME, PUT /v1/nodes/NAME and GET /v1/nodes report what
     /// Kubernetes would. Exits 1 on an invalid config or journal, 3 on an I/O failure.
     Serve(ServeArgs),
+    /// Drive a running standalone `cellsim serve` with pods, to measure or check it.
+    ///
+    /// CLIENTS threads play kube-scheduler and pods on the config's cluster: filter each
+    /// pod (with every node name), bind it to the answered node, delete held groups,
+    /// keeping the GPUs held inside the occupancy band. Prints pairs per second and
+    /// filter / bind / delete latency (p50, p99, max). With --ledger FILE, what the server
+    /// acknowledged is added to FILE; with --check, the server is checked against FILE
+    /// instead (every held group on its nodes and devices, every deleted group gone;
+    /// groups left in doubt by a crash are then deleted) and the exit code is 1 when it
+    /// differs. Exits 3 when the server cannot be reached or a file written.
+    Load(LoadArgs),
     /// Replay a job trace on a cluster under each scheduler model and write the reports.
     ///
     /// --cluster takes a HiveD config, an OpenPAI layout or services-configuration, a
@@ -360,6 +371,42 @@ impl ServeArgs {
             },
         }
     }
+}
+
+/// Options of `cellsim load`.
+#[derive(Debug, Clone, Args)]
+pub struct LoadArgs {
+    /// The cluster config the server runs (for the VCs, GPUs and node names).
+    #[arg(long, value_name = "FILE")]
+    pub config: PathBuf,
+    /// The server's base URL.
+    #[arg(long, value_name = "URL", default_value = "http://127.0.0.1:9096")]
+    pub url: String,
+    /// Concurrent clients.
+    #[arg(long, value_name = "N", default_value_t = 16,
+          value_parser = clap::value_parser!(u64).range(1..=4096))]
+    pub clients: u64,
+    /// Seconds to run.
+    #[arg(long, value_name = "S", default_value_t = 25.0)]
+    pub seconds: f64,
+    /// Seed of the clients' choices.
+    #[arg(long, default_value_t = 19)]
+    pub seed: u64,
+    /// Lower end of the occupancy band (fraction of the cluster's GPUs).
+    #[arg(long, default_value_t = 0.7)]
+    pub low: f64,
+    /// Upper end of the occupancy band.
+    #[arg(long, default_value_t = 0.9)]
+    pub high: f64,
+    /// Ledger of acknowledged binds and deletes (JSON; read when it exists, written after).
+    #[arg(long, value_name = "FILE")]
+    pub ledger: Option<PathBuf>,
+    /// Check the server against --ledger instead of running load.
+    #[arg(long, requires = "ledger")]
+    pub check: bool,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Options of `cellsim lab`.

@@ -38,6 +38,10 @@ enum Failure {
     Sweep(cellsim::sweep::SweepError),
     /// `cellsim compare` found a regression (the table is printed): exit 1.
     Regressed,
+    /// `cellsim load` could not reach the server or read / write a file: exit 3.
+    LoadIo(String),
+    /// `cellsim load --check` found the server differing from the ledger: exit 1.
+    Mismatch(usize),
 }
 
 fn main() -> ExitCode {
@@ -92,6 +96,16 @@ fn main() -> ExitCode {
                 _ => 1,
             })
         }
+        Err(Failure::LoadIo(message)) => {
+            eprintln!("error: {message}");
+            ExitCode::from(3)
+        }
+        Err(Failure::Mismatch(count)) => {
+            eprintln!(
+                "cellsim: the server differs from the ledger in {count} place(s) (see MISMATCH lines)"
+            );
+            ExitCode::from(1)
+        }
         Err(Failure::Regressed) => {
             eprintln!("cellsim: regression beyond tolerance (see REGRESSED rows)");
             ExitCode::from(1)
@@ -114,10 +128,95 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Sweep(args) => sweep(&args),
         Command::Plan(args) => plan(&args),
         Command::Merge(args) => merge(&args),
+        Command::Load(args) => load(&args),
         Command::Serve(args) => cellsim::live::serve(args.options()).map_err(|e| match e {
             cellsim::live::ServeError::Config(errors) => Failure::InvalidConfig(errors),
             other => Failure::Serve(other),
         }),
+    }
+}
+
+fn load(args: &cellsim::cli::LoadArgs) -> Result<(), Failure> {
+    use cellsim::live::load;
+    let text = std::fs::read_to_string(&args.config).map_err(|e| {
+        Failure::LoadIo(format!(
+            "cannot read the config {}: {e}",
+            args.config.display()
+        ))
+    })?;
+    let config = cellsim::config::load_str(&text, &args.config.display().to_string())
+        .map_err(Failure::InvalidConfig)?;
+    let ledger: load::Ledger = match &args.ledger {
+        Some(path) if path.exists() => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| Failure::LoadIo(format!("cannot read {}: {e}", path.display())))?;
+            serde_json::from_str(&text).map_err(|e| {
+                Failure::InvalidInput(format!("{} is not a load ledger: {e}", path.display()))
+            })?
+        }
+        _ => load::Ledger::default(),
+    };
+    let save = |ledger: &load::Ledger| -> Result<(), Failure> {
+        if let Some(path) = &args.ledger {
+            let text = serde_json::to_string(ledger).unwrap_or_default();
+            std::fs::write(path, text)
+                .map_err(|e| Failure::LoadIo(format!("cannot write {}: {e}", path.display())))?;
+        }
+        Ok(())
+    };
+    if args.check {
+        let mut ledger = ledger;
+        let problems = load::verify(&args.url, &ledger).map_err(Failure::LoadIo)?;
+        for p in &problems {
+            eprintln!("MISMATCH {p}");
+        }
+        let held = ledger
+            .groups
+            .values()
+            .filter(|g| g.fate == load::Fate::Held)
+            .count();
+        let doubt = ledger
+            .groups
+            .values()
+            .filter(|g| g.fate == load::Fate::InDoubt)
+            .count();
+        load::settle(&args.url, &mut ledger).map_err(Failure::LoadIo)?;
+        save(&ledger)?;
+        println!(
+            "checked {} groups ({held} held, {doubt} in doubt): {} mismatch(es)",
+            ledger.groups.len(),
+            problems.len()
+        );
+        return if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(Failure::Mismatch(problems.len()))
+        };
+    }
+    let options = load::LoadOptions {
+        url: args.url.clone(),
+        clients: usize::try_from(args.clients).unwrap_or(1),
+        duration: std::time::Duration::from_secs_f64(args.seconds.clamp(0.0, 1e7)),
+        seed: args.seed,
+        low: args.low,
+        high: args.high,
+        record_placements: args.ledger.is_some(),
+    };
+    let (report, ledger) = load::run(&config, &options, ledger);
+    save(&ledger)?;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).unwrap_or_default()
+        );
+    } else {
+        print!("{}", load::render(&report, &options));
+    }
+    match report.stopped_by {
+        Some(why) if args.ledger.is_none() => Err(Failure::LoadIo(format!(
+            "the server stopped answering: {why}"
+        ))),
+        _ => Ok(()),
     }
 }
 

@@ -12,11 +12,13 @@
 //! - `http.rs`: the axum routes.
 //! - `kube.rs`: the Kubernetes client side (rebuild, watches, binding).
 //! - `server.rs`: start-up, shutdown and the options of `cellsim serve`.
+//! - `load.rs`: `cellsim load`, the load and crash-check client.
 
 pub mod extender;
 pub mod http;
 pub mod journal;
 pub mod kube;
+pub mod load;
 pub mod metrics;
 pub mod pod;
 pub mod server;
