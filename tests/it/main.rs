@@ -11,6 +11,7 @@ mod feature_demos;
 mod gen_trace;
 mod inspect_shapes;
 mod labs;
+mod live_crash;
 mod live_extender;
 mod live_inspect;
 mod live_kube;
