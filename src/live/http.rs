@@ -164,6 +164,13 @@ async fn json_errors_and_count(
         .await
         .map(|b| String::from_utf8_lossy(&b).trim().to_string())
         .unwrap_or_default();
+    // tower-http's body timeout surfaces as axum's "failed to buffer the body" (400);
+    // the client was too slow, which HTTP calls 408.
+    let status = if text.contains("within the designated timeout") {
+        StatusCode::REQUEST_TIMEOUT
+    } else {
+        status
+    };
     let message = if text.is_empty() {
         status.canonical_reason().unwrap_or("error").to_lowercase()
     } else {

@@ -15,6 +15,7 @@ mod live_crash;
 mod live_extender;
 mod live_inspect;
 mod live_kube;
+mod live_limits;
 mod live_parity;
 mod live_standalone;
 mod live_support;
