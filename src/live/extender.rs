@@ -7,25 +7,34 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use super::pod::{fold_keys, kind_of};
 
 /// `ExtenderArgs`: the pod to place and the candidate nodes.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct ExtenderArgs {
     /// The full `v1.Pod` JSON.
     pub pod: Value,
     /// `Nodes` (a `v1.NodeList`) when the extender is not node-cache capable.
     pub nodes: Option<Value>,
-    /// `NodeNames` when it is (`nodeCacheCapable: true`).
-    pub node_names: Option<Vec<String>>,
+    /// `NodeNames` when it is (`nodeCacheCapable: true`), checked to be a list of
+    /// strings but kept as JSON text: kube-scheduler sends every candidate (1,280 names
+    /// on a large cluster) and most pods ignore them, so they are read only when asked.
+    node_names: Option<Box<RawValue>>,
 }
 
 impl ExtenderArgs {
+    /// `NodeNames`, when the call carried them.
+    pub fn node_names(&self) -> Option<Vec<String>> {
+        // Checked to be a list of strings when parsed, so this cannot fail.
+        serde_json::from_str(self.node_names.as_ref()?.get()).ok()
+    }
+
     /// The candidate node names: `NodeNames`, else the names in `Nodes.items`.
     pub fn candidate_names(&self) -> Option<Vec<String>> {
-        if let Some(names) = &self.node_names {
-            return Some(names.clone());
+        if let Some(names) = self.node_names() {
+            return Some(names);
         }
         let items = self.nodes.as_ref()?.get("items")?.as_array()?;
         Some(
@@ -153,10 +162,86 @@ fn required_pod(map: &mut serde_json::Map<String, Value>, what: &str) -> Result<
     }
 }
 
+/// True when `raw` is a JSON list of strings; read without building the strings.
+fn is_string_list(raw: &RawValue) -> bool {
+    use serde::de::{Deserializer, IgnoredAny, SeqAccess, Visitor};
+    struct Str;
+    impl<'de> serde::Deserialize<'de> for Str {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct V;
+            impl Visitor<'_> for V {
+                type Value = Str;
+                fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                    f.write_str("a string")
+                }
+                fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<Str, E> {
+                    Ok(Str)
+                }
+            }
+            d.deserialize_str(V)
+        }
+    }
+    struct List;
+    impl<'de> Visitor<'de> for List {
+        type Value = IgnoredAny;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a list of strings")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<IgnoredAny, A::Error> {
+            while seq.next_element::<Str>()?.is_some() {}
+            Ok(IgnoredAny)
+        }
+    }
+    let mut de = serde_json::Deserializer::from_str(raw.get());
+    de.deserialize_seq(List).is_ok()
+}
+
 /// Parses an `ExtenderArgs` body.
 pub fn parse_filter_args(body: &[u8]) -> Result<ExtenderArgs, BadRequest> {
     const WHAT: &str = "ExtenderArgs";
-    let mut map = object(body, WHAT, &["Pod", "Nodes", "NodeNames"])?;
+    // The top level is read as raw values first: the node names stay text (see
+    // `ExtenderArgs::node_names`); everything else is small.
+    let raw: BTreeMap<String, Box<RawValue>> = match serde_json::from_slice(body) {
+        Ok(raw) => raw,
+        // Not an object (or not JSON): the general path words the error.
+        Err(_) => {
+            object(body, WHAT, &["Pod", "Nodes", "NodeNames"])?;
+            return Err(BadRequest(format!("the body must be a JSON {WHAT} object")));
+        }
+    };
+    let mut names_raw = None;
+    let mut rest = serde_json::Map::new();
+    for (key, value) in raw {
+        let exact = key == "NodeNames";
+        if exact || (key.eq_ignore_ascii_case("NodeNames") && names_raw.is_none()) {
+            if exact || names_raw.is_none() {
+                names_raw = Some(value);
+            }
+            continue;
+        }
+        let value: Value = serde_json::from_str(value.get()).map_err(|e| {
+            BadRequest(format!(
+                "the body is not JSON ({e}); send a JSON {WHAT} object"
+            ))
+        })?;
+        rest.insert(key, value);
+    }
+    let mut rest = Value::Object(rest);
+    fold_keys(&mut rest, &["Pod", "Nodes"]);
+    let Value::Object(mut map) = rest else {
+        return Err(BadRequest(format!("the body must be a JSON {WHAT} object")));
+    };
+    let node_names = match names_raw {
+        None => None,
+        Some(raw) if raw.get() == "null" => None,
+        Some(raw) if is_string_list(&raw) => Some(raw),
+        // Not a list of strings: read it as a value to name what is wrong.
+        Some(raw) => {
+            let v: Value = serde_json::from_str(raw.get()).unwrap_or(Value::Null);
+            string_list(v, WHAT, "NodeNames")?;
+            None
+        }
+    };
     let pod = required_pod(&mut map, WHAT)?;
     let nodes = match map.remove("Nodes") {
         None | Some(Value::Null) => None,
@@ -179,10 +264,6 @@ pub fn parse_filter_args(body: &[u8]) -> Result<ExtenderArgs, BadRequest> {
                 kind_of(&other)
             )));
         }
-    };
-    let node_names = match map.remove("NodeNames") {
-        None | Some(Value::Null) => None,
-        Some(v) => Some(string_list(v, WHAT, "NodeNames")?),
     };
     Ok(ExtenderArgs {
         pod,
@@ -270,7 +351,7 @@ mod tests {
     #[test]
     fn filter_args_accept_any_case_and_name_missing_pod() {
         let a = parse_filter_args(br#"{"pod": {"metadata": {}}, "nodenames": ["a"]}"#).unwrap();
-        assert_eq!(a.node_names, Some(vec!["a".to_string()]));
+        assert_eq!(a.node_names(), Some(vec!["a".to_string()]));
         let e = parse_filter_args(br#"{"NodeNames": []}"#).unwrap_err();
         assert!(e.0.contains("field Pod"), "{e}");
         let e = parse_filter_args(br#"{"Pod": {}, "NodeNames": [1]}"#).unwrap_err();

@@ -241,16 +241,25 @@ fn filter_error(status: StatusCode, message: String) -> Response {
 
 async fn filter(State(app): State<Shared>, body: Bytes) -> Response {
     let start = Instant::now();
-    let args = match parse_filter_args(&body) {
+    let mut args = match parse_filter_args(&body) {
         Ok(a) => a,
         Err(e) => return filter_error(StatusCode::BAD_REQUEST, e.0),
     };
-    let candidates = args.candidate_names();
-    let mut pod = match read_pod(args.pod, "ExtenderArgs") {
+
+    let mut pod = match read_pod(std::mem::take(&mut args.pod), "ExtenderArgs") {
         Ok(p) => p,
         Err(e) => return filter_error(StatusCode::BAD_REQUEST, e),
     };
     pod.parse_spec();
+    // The candidates matter to a pod that takes part only when it does not ignore them
+    // (HiveD's default is to ignore), so the 1,280 names of a large cluster are
+    // usually never read.
+    let needed = match &pod.parsed_spec {
+        Some(Ok(spec)) => !spec.ignore_k8s_suggested_nodes,
+        Some(Err(_)) => false,
+        None => true,
+    };
+    let candidates = if needed { args.candidate_names() } else { None };
     // The guard lives in this block only, so it is never held across the await below.
     let (result, outcome, block) = {
         let mut state = match app.lock() {
