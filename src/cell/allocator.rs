@@ -183,6 +183,22 @@ pub(crate) struct PodSlot {
     pub leaves: Vec<CellId>,
     /// Pod bound to this slot (confirmed), if any.
     pub pod: Option<String>,
+    /// Where the pod was recorded to run when some of its devices are no longer in the
+    /// config (a rebuild after a node was deleted): `leaves` then holds only the devices
+    /// that still exist, and this keeps the pod's whole placement for its bind record.
+    pub recorded: Option<Box<RecordedPod>>,
+}
+
+/// A rebuilt pod's placement as its bind record gave it, kept when some of its devices
+/// are gone from the config (spec section 7).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct RecordedPod {
+    /// Node name as recorded.
+    pub node: String,
+    /// Device indices as recorded, sorted.
+    pub devices: Vec<u32>,
+    /// Per recorded device (same order), its preassigned cell type as recorded.
+    pub types: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -191,6 +207,9 @@ pub(crate) struct Group {
     pub request: GroupRequest,
     pub vc: VcId,
     pub chain: ChainId,
+    /// Further chains the group's leaves lie in: empty except for a group rebuilt after a
+    /// config change moved some of its nodes to another chain (spec section 7).
+    pub other_chains: Vec<ChainId>,
     /// Physical priority: the request's, or -1 once lazily preempted.
     pub priority: i32,
     pub state: GroupState,
@@ -1030,6 +1049,7 @@ impl Allocator {
                 leaf_cell_number: p.size,
                 leaves: std::mem::take(&mut p.leaves),
                 pod: None,
+                recorded: None,
             })
             .collect();
         self.groups.insert(
@@ -1039,6 +1059,7 @@ impl Allocator {
                 request: request.clone(),
                 vc,
                 chain: plan.chain,
+                other_chains: Vec::new(),
                 priority: request.priority,
                 state,
                 slots,
@@ -1268,16 +1289,21 @@ impl Allocator {
         let Some(g) = self.groups.get(&gid) else {
             return;
         };
-        let count = if g.priority < 0 {
-            &mut self.opportunistic_groups[g.chain as usize]
-        } else {
-            self.guaranteed_groups
-                .entry((g.vc, g.chain, g.priority))
-                .or_insert(0)
-        };
-        *count = count.saturating_add_signed(delta);
-        if g.priority >= 0 && *count == 0 {
-            self.guaranteed_groups.remove(&(g.vc, g.chain, g.priority));
+        let (vc, priority) = (g.vc, g.priority);
+        // A rebuilt group may span chains; it counts in each so that a request on any of
+        // them sees it as preemptible.
+        for chain in std::iter::once(g.chain).chain(g.other_chains.iter().copied()) {
+            let count = if priority < 0 {
+                &mut self.opportunistic_groups[chain as usize]
+            } else {
+                self.guaranteed_groups
+                    .entry((vc, chain, priority))
+                    .or_insert(0)
+            };
+            *count = count.saturating_add_signed(delta);
+            if priority >= 0 && *count == 0 {
+                self.guaranteed_groups.remove(&(vc, chain, priority));
+            }
         }
     }
 
@@ -1426,6 +1452,14 @@ impl Allocator {
 
     /// Where a pod slot's pod goes (the group looked up once by the caller).
     fn slot_placement(&self, s: &PodSlot) -> PodPlacement {
+        if let Some(recorded) = &s.recorded {
+            // Some devices are gone from the config; the pod still runs where it was put.
+            return PodPlacement {
+                node: recorded.node.clone(),
+                devices: recorded.devices.clone(),
+                leaf_cell_number: s.leaf_cell_number,
+            };
+        }
         let node = s
             .leaves
             .first()

@@ -501,7 +501,10 @@ fn work_preserving_reconfiguration() {
         WaitReason::Quota { .. }
     ));
 
-    // Update PhysicalCell - delete node: the job on the deleted node is lost.
+    // Update PhysicalCell - delete node: HiveD's documented outcome is that "the job will
+    // still run without any impact, but its deleted node usage is ignored". The group is
+    // kept with its placement, its devices on .19 stay used (by vc `default`, which still
+    // covers them), and the pod on .18 is named in a warning.
     let r3 = job("itc-reconfig-3.yaml", &config2, "w");
     let mut a3 = Allocator::new(&config2);
     let p3 = bind(&mut a3, &r3.groups[0]);
@@ -513,11 +516,38 @@ fn work_preserving_reconfiguration() {
         ]
     );
     confirm_all(&mut a3, &r3.groups[0]);
-    let (_, report) = Allocator::from_records(&load("hived-config-7.yaml"), &a3.bind_records());
+    let config7 = load("hived-config-7.yaml");
+    let (mut a7, report) = Allocator::from_records(&config7, &a3.bind_records());
+    assert!(report.lost.is_empty(), "{report:?}");
+    assert_eq!(report.restored, vec![r3.groups[0].name.clone()]);
+    assert_eq!(report.warnings.len(), 1, "{report:?}");
+    assert!(
+        report.warnings[0].contains("default-0-0") && report.warnings[0].contains("10.151.41.18"),
+        "{:?}",
+        report.warnings[0]
+    );
     assert_eq!(
-        report.lost.len(),
-        1,
-        "node .18 is gone from hived-config-7: {report:?}"
+        a7.placement(&r3.groups[0].name).map(|p| spots(&p)),
+        Some(spots(&p3)),
+        "the job keeps running where it was"
+    );
+    assert_eq!(
+        a7.group_status(&r3.groups[0].name).map(|s| (s.1, s.2)),
+        Some((10, false)),
+        "still guaranteed, not lazily preempted"
+    );
+    // Nothing new lands on .19's devices: a 4-GPU default pod waits for default's quota
+    // (its one node is .19, still in use), and an opportunistic one goes elsewhere.
+    let mut again = job("itc-reconfig-3.yaml", &config7, "w2").groups[0].clone();
+    again.members[0].pod_number = 1;
+    assert!(matches!(wait(&mut a7, &again), WaitReason::Quota { .. }));
+    let mut oppo = again.clone();
+    oppo.name = "oppo".into();
+    oppo.priority = -1;
+    let placed = bind(&mut a7, &oppo);
+    assert!(
+        placed.pods.iter().all(|p| p.node != "10.151.41.19"),
+        "{placed:?}"
     );
 
     // Delete VirtualCluster / move quota: `default` disappears (hived-config-5) or gives a

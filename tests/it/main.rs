@@ -20,6 +20,7 @@ mod live_support;
 mod main_job;
 mod openpai_jobs;
 mod rebuild;
+mod reconfig_safety;
 mod replay;
 mod sharing;
 mod sim_engine;
