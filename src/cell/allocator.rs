@@ -167,6 +167,15 @@ pub(crate) struct Vc {
     pub preassigned: Vec<Preassigned>,
 }
 
+/// The extender phase a live schedule call is in (spec section 9).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SchedulePhase {
+    /// kube-scheduler's filter call: a preemption is only reported, nothing reserved.
+    Filtering,
+    /// kube-scheduler's preempt call: a preemption reserves the preemptor's cells.
+    Preempting,
+}
+
 /// Lifecycle state of a group, as the inspect API names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub enum GroupState {
@@ -533,25 +542,43 @@ impl Allocator {
     /// (its pods then take its slots with [`Allocator::confirm_pod`]); a preemption
     /// reserves the cells and marks the group `Preempting` until the victims are gone and
     /// the same request is scheduled again. `suggested_nodes` limits placement to those
-    /// nodes unless the request ignores suggestions.
+    /// nodes unless the request ignores suggestions. This is the extender's Preempting
+    /// phase; the simulator decides every request this way.
     pub fn schedule(
         &mut self,
         request: &GroupRequest,
         suggested_nodes: Option<&HashSet<String>>,
     ) -> Decision {
+        self.schedule_in_phase(request, suggested_nodes, SchedulePhase::Preempting)
+    }
+
+    /// [`Allocator::schedule`] in a given extender phase (spec section 9): in
+    /// [`SchedulePhase::Filtering`] a preemption is only reported (its victims), nothing
+    /// is reserved and no group enters `Preempting`; in [`SchedulePhase::Preempting`] it
+    /// reserves the preemptor's cells. A group already preempting is decided again in
+    /// either phase: when its reservation touches a bad node, or a node this call does
+    /// not suggest (unless it ignores suggestions), the preemption is cancelled and it
+    /// waits; when its victims are gone it binds.
+    pub fn schedule_in_phase(
+        &mut self,
+        request: &GroupRequest,
+        suggested_nodes: Option<&HashSet<String>>,
+        phase: SchedulePhase,
+    ) -> Decision {
         let vc = match self.check_request(request) {
             Ok(vc) => vc,
             Err(error) => return Decision::Reject { error },
         };
-        if let Some(&gid) = self.group_by_name.get(&request.name) {
-            return self.schedule_existing(gid, request);
-        }
         let suggested = if request.ignore_k8s_suggested_nodes {
             None
         } else {
             suggested_nodes
         };
-        let decision = self.schedule_new(request, vc, suggested, true);
+        if let Some(&gid) = self.group_by_name.get(&request.name) {
+            return self.schedule_existing(gid, request, suggested);
+        }
+        let reserve = phase == SchedulePhase::Preempting;
+        let decision = self.schedule_new(request, vc, suggested, true, reserve);
         if self.bad_leaves > 0 && matches!(decision, Decision::Bind(_) | Decision::Preempt { .. }) {
             // Doomed bindings are a function of the current state, so a placement (and its
             // release) leaves them exactly as a fresh computation would.
@@ -566,7 +593,12 @@ impl Allocator {
         }
     }
 
-    fn schedule_existing(&mut self, gid: GroupId, request: &GroupRequest) -> Decision {
+    fn schedule_existing(
+        &mut self,
+        gid: GroupId,
+        request: &GroupRequest,
+        suggested: Option<&HashSet<String>>,
+    ) -> Decision {
         let group = &self.groups[&gid];
         if group.request.members != request.members
             || group.request.virtual_cluster != request.virtual_cluster
@@ -579,8 +611,18 @@ impl Allocator {
             };
         }
         match group.state {
+            // An allocated group insists on its placement, even on nodes that went bad
+            // or are not suggested now (HiveD).
             GroupState::Allocated => Decision::Bind(self.placement_of(gid)),
             GroupState::Preempting => {
+                let (bad, unsuggested) = self.reservation_trouble(gid, suggested);
+                if !bad.is_empty() || !unsuggested.is_empty() {
+                    // Cancel so that the group is placed afresh on a later call.
+                    self.release_by_id(gid);
+                    return Decision::Wait {
+                        reason: WaitReason::PreemptionCanceled { bad, unsuggested },
+                    };
+                }
                 let victims = self.blocking_groups(gid);
                 if victims.is_empty() {
                     self.finish_preemption(gid);
@@ -592,6 +634,32 @@ impl Allocator {
                 }
             }
         }
+    }
+
+    /// Nodes of a preempting group's reservation that are bad now, and (when `suggested`
+    /// is given) those it does not suggest, each sorted.
+    fn reservation_trouble(
+        &self,
+        gid: GroupId,
+        suggested: Option<&HashSet<String>>,
+    ) -> (Vec<String>, Vec<String>) {
+        let mut bad = BTreeSet::new();
+        let mut unsuggested = BTreeSet::new();
+        for leaf in self.groups[&gid].all_leaves() {
+            let Some(node) = self.topo.node_name(leaf) else {
+                continue;
+            };
+            if self.cells[leaf as usize].bad > 0 {
+                bad.insert(node);
+            }
+            if suggested.is_some_and(|s| !s.contains(node)) {
+                unsuggested.insert(node);
+            }
+        }
+        (
+            bad.into_iter().map(str::to_string).collect(),
+            unsuggested.into_iter().map(str::to_string).collect(),
+        )
     }
 
     /// Groups still using cells that `gid` reserved.
@@ -630,6 +698,7 @@ impl Allocator {
         vc: VcId,
         suggested: Option<&HashSet<String>>,
         allow_lazy: bool,
+        reserve: bool,
     ) -> Decision {
         // The chain list is a kept buffer (most calls wait, and a fresh list per call was
         // a visible cost). A nested call (lazy preemption) finds it taken and uses its
@@ -637,7 +706,7 @@ impl Allocator {
         let mut chains = std::mem::take(&mut self.chain_buffer);
         chains.clear();
         chains.extend(self.candidate_chains(request, vc));
-        let decision = self.schedule_new_on(request, suggested, allow_lazy, vc, &chains);
+        let decision = self.schedule_new_on(request, suggested, allow_lazy, reserve, vc, &chains);
         self.chain_buffer = chains;
         decision
     }
@@ -648,6 +717,7 @@ impl Allocator {
         request: &GroupRequest,
         suggested: Option<&HashSet<String>>,
         allow_lazy: bool,
+        reserve: bool,
         vc: VcId,
         chains: &[ChainId],
     ) -> Decision {
@@ -688,7 +758,7 @@ impl Allocator {
                         for victim in lazy {
                             self.downgrade(victim, &request.name);
                         }
-                        let decision = self.schedule_new(request, vc, suggested, false);
+                        let decision = self.schedule_new(request, vc, suggested, false, reserve);
                         if matches!(decision, Decision::Wait { .. } | Decision::Reject { .. }) {
                             *self = snapshot;
                         }
@@ -696,7 +766,12 @@ impl Allocator {
                     }
                 }
                 let victims = plan.victims.clone();
-                self.commit_preempting(request, vc, plan);
+                if reserve {
+                    self.commit_preempting(request, vc, plan);
+                } else {
+                    // Filtering phase: the victims are reported, nothing is reserved.
+                    self.rollback_plan(plan);
+                }
                 return Decision::Preempt {
                     victims: victims.iter().map(|&v| self.victim_of(v)).collect(),
                 };
@@ -825,7 +900,22 @@ impl Allocator {
             .clone()
             .any(|c| self.could_ever_fit_cached(request, vc, c))
         {
-            return Err(never_fits());
+            // Enough GPUs in number, but not in the group's shape: say so, not "needs N,
+            // has N".
+            let scope = if request.is_opportunistic() {
+                "the cluster".to_string()
+            } else {
+                format!("VC {:?}", request.virtual_cluster)
+            };
+            return Err(RequestError::NeverFits(format!(
+                "group {:?} needs {} GPUs ({}) and {scope} has {capacity} GPUs of that type, but \
+                 it could never hold the group in that shape: each pod must fit within one node \
+                 and the whole group within one chain of its cells; ask for pods that fit its \
+                 nodes, or fewer pods",
+                request.name,
+                request.leaf_count(),
+                request.shape(),
+            )));
         }
         Ok(vc)
     }

@@ -55,6 +55,10 @@ pub enum Entry {
         /// The suggested nodes of the call, if any.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         suggested: Option<Vec<String>>,
+        /// A filter call (reports a preemption without reserving); absent for a preempt
+        /// call, and in journals written before filter and preempt were told apart.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        filtering: bool,
     },
     /// A bind was acknowledged.
     Bind {

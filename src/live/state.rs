@@ -13,7 +13,10 @@ use super::extender::{ExtenderFilterResult, ExtenderPreemptionResult, MetaPod, M
 use super::journal::{Entry, Journal, JournalError, SnapshotPod};
 use super::metrics::{Metrics, Outcome};
 use super::pod::PodInfo;
-use crate::cell::{Allocator, BindRecord, Decision, PodSchedulingSpec, RebuildReport, Victim};
+use crate::cell::{
+    Allocator, BindRecord, Decision, GroupState, PodSchedulingSpec, RebuildReport, SchedulePhase,
+    Victim,
+};
 use crate::config::CellConfig;
 
 /// The `FailedNodes` key of a waiting pod (HiveD's component name).
@@ -252,8 +255,14 @@ impl LiveState {
                 name,
                 spec,
                 suggested,
+                filtering,
             } => {
-                let _ = self.decide(&uid, &namespace, &name, &spec, suggested.as_deref());
+                let phase = if filtering {
+                    SchedulePhase::Filtering
+                } else {
+                    SchedulePhase::Preempting
+                };
+                let _ = self.decide(&uid, &namespace, &name, &spec, suggested.as_deref(), phase);
                 Ok(())
             }
             Entry::Bind { uid } => match self.pods.get_mut(&uid) {
@@ -409,8 +418,9 @@ impl LiveState {
             .map(|(uid, _)| uid.clone())
     }
 
-    /// Schedules for `spec` and records what changed; the answer is the decision and, for
-    /// a bind, this pod's node. Shared by the verbs and journal replay.
+    /// Schedules for `spec` in `phase` and records what changed in the pod table; the
+    /// answer is the decision, for a bind this pod's node, and whether the call changed
+    /// the allocator (and so must be journaled). Shared by the verbs and journal replay.
     fn decide(
         &mut self,
         uid: &str,
@@ -418,12 +428,22 @@ impl LiveState {
         name: &str,
         spec: &PodSchedulingSpec,
         suggested: Option<&[String]>,
-    ) -> (Decision, Result<Option<String>, String>) {
+        phase: SchedulePhase,
+    ) -> (Decision, Result<Option<String>, String>, bool) {
         let request = spec.group_request();
         let suggested_set: Option<HashSet<String>> = suggested.map(|s| s.iter().cloned().collect());
-        let decision = self.alloc.schedule(&request, suggested_set.as_ref());
+        let downgrades = self.alloc.downgrades;
+        let decision = self
+            .alloc
+            .schedule_in_phase(&request, suggested_set.as_ref(), phase);
+        let reserved = matches!(
+            self.alloc.group_status(&request.name),
+            Some((GroupState::Preempting, _, _))
+        );
+        let mut changed = self.alloc.downgrades != downgrades;
         let placed = match &decision {
             Decision::Bind(_) => {
+                changed = true;
                 match self
                     .alloc
                     .confirm_pod(&request.name, uid, spec.leaf_cell_number)
@@ -447,7 +467,10 @@ impl LiveState {
                     )),
                 }
             }
-            Decision::Preempt { .. } => {
+            // Only a reservation (Preempting phase) makes the pod a preemptor; a filter
+            // call merely reports the victims.
+            Decision::Preempt { .. } if reserved => {
+                changed = true;
                 self.pods.insert(
                     uid.to_string(),
                     PodEntry {
@@ -461,9 +484,19 @@ impl LiveState {
                 );
                 Ok(None)
             }
-            _ => Ok(None),
+            _ => {
+                if !reserved && self.alloc.group_status(&request.name).is_none() {
+                    // A preemption of this group that was cancelled leaves no preemptor.
+                    let before = self.pods.len();
+                    self.pods.retain(|_, p| {
+                        !(p.group == request.name && p.phase == PodPhase::Preempting)
+                    });
+                    changed |= self.pods.len() != before;
+                }
+                Ok(None)
+            }
         };
-        (decision, placed)
+        (decision, placed, changed)
     }
 
     /// Victim pods per node: the known pods of each victim group (uid and key).
@@ -546,20 +579,22 @@ impl LiveState {
                 ));
             }
         };
-        let (decision, placed) = self.decide(
+        let (decision, placed, changed) = self.decide(
             &pod.uid,
             &pod.namespace,
             &pod.name,
             &spec,
             candidates.as_deref(),
+            SchedulePhase::Filtering,
         );
-        if matches!(decision, Decision::Bind(_) | Decision::Preempt { .. }) {
+        if changed {
             self.record(Entry::Schedule {
                 uid: pod.uid.clone(),
                 namespace: pod.namespace.clone(),
                 name: pod.name.clone(),
                 spec: Box::new(spec.clone()),
                 suggested: candidates.clone(),
+                filtering: true,
             })?;
         }
         Ok(match decision {
@@ -648,20 +683,22 @@ impl LiveState {
         }
         let spec = pod.scheduling_spec().map_err(Ok)?;
         let suggested = (!nodes.is_empty()).then(|| nodes.to_vec());
-        let (decision, _) = self.decide(
+        let (decision, _, changed) = self.decide(
             &pod.uid,
             &pod.namespace,
             &pod.name,
             &spec,
             suggested.as_deref(),
+            SchedulePhase::Preempting,
         );
-        if matches!(decision, Decision::Bind(_) | Decision::Preempt { .. }) {
+        if changed {
             self.record(Entry::Schedule {
                 uid: pod.uid.clone(),
                 namespace: pod.namespace.clone(),
                 name: pod.name.clone(),
                 spec: Box::new(spec),
                 suggested,
+                filtering: false,
             })
             .map_err(Err)?;
         }
@@ -895,6 +932,12 @@ virtualClusters:
             assert_eq!(o, Outcome::Bind, "{r:?}");
         }
         let (_, o) = s.filter(&pod("c", 100, 2), None, None).unwrap();
+        assert_eq!(o, Outcome::Preempt);
+        assert!(
+            !s.pods().contains_key("c"),
+            "filter only reports the victims"
+        );
+        let (_, o) = s.preempt(&pod("c", 100, 2), &[]).unwrap();
         assert_eq!(o, Outcome::Preempt);
         assert_eq!(s.pods()["c"].phase, PodPhase::Preempting);
         let released = s.release("c").unwrap().unwrap();

@@ -1215,3 +1215,35 @@ fn a_record_naming_one_device_twice_is_held_once_with_a_warning() {
         "the shared device stays with the group: {placement:?}"
     );
 }
+
+// A group whose GPU count the VC has, but not in its shape (a 16-GPU pod on 8-GPU
+// nodes), is rejected with a message that says it is the shape, not "needs 16, has 16".
+#[test]
+fn a_group_that_fits_in_number_but_not_in_shape_says_so() {
+    let config = cellsim::config::load_str(
+        "
+physicalCluster:
+  cellTypes:
+    NODE: {childCellType: GPU, childCellNumber: 8, isNodeLevel: true}
+    RACK: {childCellType: NODE, childCellNumber: 3}
+  physicalCells:
+  - cellType: RACK
+    cellChildren: [{cellAddress: n1}, {cellAddress: n2}, {cellAddress: n3}]
+virtualClusters:
+  vc1: {virtualCells: [{cellType: RACK.NODE, cellNumber: 3}]}
+",
+        "shape.yaml",
+    )
+    .expect("config loads");
+    let mut alloc = Allocator::new(&config);
+    let req = request("wide", "vc1", 10, &[(1, 24)]);
+    match alloc.schedule(&req, None) {
+        Decision::Reject { error } => {
+            let msg = error.to_string();
+            assert!(msg.contains("in that shape"), "{msg}");
+            assert!(msg.contains("has 24 GPUs"), "{msg}");
+            assert!(msg.contains("one node"), "how to fix it: {msg}");
+        }
+        other => panic!("expected a rejection, got {other:?}"),
+    }
+}

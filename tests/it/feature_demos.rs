@@ -578,3 +578,50 @@ fn work_preserving_reconfiguration() {
         }
     }
 }
+
+// See: HiveD demo "TensorFlow Distributed Training" (hived-config-2, itc-dtf): a job of
+// a 4-GPU worker and a 1-GPU parameter server in the default VC is gang scheduled as one
+// group and succeeds: the worker gets a whole K80 node, the ps one GPU of another.
+#[test]
+fn tensorflow_parameter_server_job_is_placed_as_one_gang() {
+    let Some((config, mut alloc)) = setup("hived-config-2.yaml") else {
+        return;
+    };
+    let dtf = job("itc-dtf.yaml", &config, "u");
+    assert_eq!(dtf.groups.len(), 1, "worker and ps are one affinity group");
+    let group = &dtf.groups[0];
+    assert_eq!(group.virtual_cluster, "default");
+    let mut sizes = group.pod_sizes();
+    sizes.sort_unstable();
+    assert_eq!(sizes, vec![1, 4]);
+    let placed = bind(&mut alloc, group);
+    let mut by_size: Vec<(u32, String, Vec<u32>)> = placed
+        .pods
+        .iter()
+        .map(|p| (p.leaf_cell_number, p.node.clone(), p.devices.clone()))
+        .collect();
+    by_size.sort();
+    let (ps, worker) = (&by_size[0], &by_size[1]);
+    assert_eq!(worker.2, vec![0, 1, 2, 3], "the worker has a whole node");
+    assert_eq!(ps.2.len(), 1);
+    assert_ne!(ps.1, worker.1, "the ps is on the default VC's other node");
+    let k80_nodes = [
+        "10.151.41.18",
+        "10.151.41.19",
+        "10.151.41.20",
+        "10.151.41.21",
+    ];
+    assert!(k80_nodes.contains(&worker.1.as_str()) && k80_nodes.contains(&ps.1.as_str()));
+    // Both pods take their slots; the job then runs as a whole.
+    for (i, m) in group.members.iter().enumerate() {
+        for k in 0..m.pod_number {
+            alloc
+                .confirm_pod(&group.name, &format!("dtf-{i}-{k}"), m.leaf_cell_number)
+                .expect("slot");
+        }
+    }
+    assert_eq!(
+        alloc.group_status(&group.name).map(|s| s.0),
+        Some(cellsim::cell::GroupState::Allocated)
+    );
+}

@@ -350,6 +350,16 @@ async fn journal_replays_a_preemption_in_flight() {
     );
     let r = filter(&app, &high, &["node-a", "node-b"]).await;
     assert!(r["FailedNodes"][&node].is_string(), "{r}");
+    // kube-scheduler then calls preempt, which reserves the cells.
+    let args = serde_json::json!({"Pod": high, "NodeNameToMetaVictims": {&node: {"Pods": [], "NumPDBViolations": 0}}});
+    let (status, r) = call(
+        &app,
+        Method::POST,
+        "/v1/extender/preempt",
+        &args.to_string(),
+    )
+    .await;
+    assert_eq!(status, axum::http::StatusCode::OK, "{r}");
     let views = |app| async move {
         (
             get(&app, "/v1/inspect/clusterstatus").await,
