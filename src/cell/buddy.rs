@@ -125,14 +125,29 @@ impl Allocator {
 
     /// Chooses the physical cell to bind a preassigned cell of `level` to: free cells of
     /// that level first, or a cell inside a free higher cell when splitting it keeps the
-    /// invariant. Prefers healthy cells, then cells on suggested nodes, then no split,
-    /// then the fewest opportunistic leaves to preempt. `healthy_only` refuses bad cells.
+    /// invariant. Prefers healthy cells, then cells wholly on suggested nodes, then no
+    /// split, then the fewest opportunistic leaves to preempt. `healthy_only` refuses bad
+    /// cells. With `suggested` nodes, a cell none of whose nodes is suggested is refused:
+    /// no pod could go there (spec section 3: a cell is usable when at least one of its
+    /// nodes is suggested).
     pub(crate) fn pick_cell(
         &self,
         chain: ChainId,
         level: u8,
         suggested: Option<&HashSet<String>>,
         healthy_only: bool,
+    ) -> Option<CellId> {
+        self.pick_cell_where(chain, level, suggested, |_, bad| !healthy_only || !bad)
+    }
+
+    /// [`Allocator::pick_cell`] among the candidates `accept(cell, bad)` lets through:
+    /// binding tries the next candidate with it, and dooming picks bad cells only.
+    pub(crate) fn pick_cell_where(
+        &self,
+        chain: ChainId,
+        level: u8,
+        suggested: Option<&HashSet<String>>,
+        accept: impl Fn(CellId, bool) -> bool,
     ) -> Option<CellId> {
         let c = &self.topo.chains[chain as usize];
         let left = self.safety_left(chain);
@@ -145,16 +160,20 @@ impl Allocator {
                 self.for_each_at_level(free, level, &mut |cand| {
                     let state = &self.cells[cand as usize];
                     let bad = state.bad > 0;
-                    if healthy_only && bad {
+                    if !accept(cand, bad) {
                         return;
                     }
-                    let unsuggested = suggested.is_some_and(|s| {
-                        self.topo
-                            .leaves_of(cand)
-                            .iter()
-                            .any(|&l| self.topo.node_name(l).is_some_and(|n| !s.contains(n)))
-                    });
-                    let key = (bad, unsuggested, h > level, state.opp_used);
+                    let partly_unsuggested = match suggested {
+                        None => false,
+                        Some(s) => {
+                            let (any_in, any_out) = self.suggestion_mix(cand, s);
+                            if !any_in {
+                                return;
+                            }
+                            any_out
+                        }
+                    };
+                    let key = (bad, partly_unsuggested, h > level, state.opp_used);
                     if best.as_ref().is_none_or(|(k, id)| (key, cand) < (*k, *id)) {
                         best = Some((key, cand));
                     }
@@ -166,6 +185,29 @@ impl Allocator {
             }
         }
         best.map(|(_, c)| c)
+    }
+
+    /// Whether some of `cell`'s nodes are in `suggested`, and whether some are not. A
+    /// leaf without a node counts as suggested (nothing can rule it out).
+    fn suggestion_mix(&self, cell: CellId, suggested: &HashSet<String>) -> (bool, bool) {
+        let (mut any_in, mut any_out) = (false, false);
+        let mut last_node = None;
+        for &leaf in self.topo.leaves_of(cell) {
+            // A node's leaves are one run: look each node up once.
+            let node = self.topo.cell(leaf).node;
+            if node.is_some() && node == last_node {
+                continue;
+            }
+            last_node = node;
+            match self.topo.node_name(leaf) {
+                Some(n) if !suggested.contains(n) => any_out = true,
+                _ => any_in = true,
+            }
+            if any_in && any_out {
+                break;
+            }
+        }
+        (any_in, any_out)
     }
 
     fn for_each_at_level(&self, cell: CellId, level: u8, f: &mut dyn FnMut(CellId)) {

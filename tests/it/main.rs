@@ -2,6 +2,7 @@
 
 mod allocator_model;
 mod bad_input;
+mod binding_backtrack;
 mod cluster_builders;
 mod common;
 mod compare;
@@ -24,6 +25,7 @@ mod replay;
 mod sharing;
 mod sim_engine;
 mod sim_invariants;
+mod suggested_cells;
 mod suggested_nodes;
 mod sweep;
 mod trace_readers;
