@@ -8,6 +8,7 @@ mod common;
 mod compare;
 mod config_load;
 mod config_validation;
+mod doomed_per_vc;
 mod feature_demos;
 mod gen_trace;
 mod inspect_shapes;
