@@ -152,7 +152,7 @@ impl Allocator {
         for &top in &c.tops {
             self.count_bad_obtainable(top, level, false, &mut bad);
         }
-        obtainable - bad
+        obtainable.saturating_sub(bad)
     }
 
     /// Adds to `count` the bad cells at `level` in `cell`'s subtree that are free or lie
