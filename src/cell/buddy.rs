@@ -7,6 +7,10 @@ use std::collections::HashSet;
 use super::allocator::{Allocator, VcId};
 use super::topology::{CellId, ChainId};
 
+/// How [`Allocator::pick_cell`] ranks a candidate, lowest first: bad, partly on nodes
+/// that are not suggested, needs a split, opportunistic leaves to preempt (then cell id).
+type CandidateKey = (bool, bool, bool, u32);
+
 impl Allocator {
     fn free_insert(&mut self, cell: CellId) {
         let shape = self.topo.cell(cell);
@@ -141,7 +145,7 @@ impl Allocator {
     }
 
     /// [`Allocator::pick_cell`] among the candidates `accept(cell, bad)` lets through:
-    /// binding tries the next candidate with it, and dooming picks bad cells only.
+    /// dooming picks bad cells only with it.
     pub(crate) fn pick_cell_where(
         &self,
         chain: ChainId,
@@ -149,9 +153,53 @@ impl Allocator {
         suggested: Option<&HashSet<String>>,
         accept: impl Fn(CellId, bool) -> bool,
     ) -> Option<CellId> {
+        let mut best: Option<(CandidateKey, CellId)> = None;
+        self.scan_candidates(chain, level, suggested, accept, |found| match found {
+            Some(candidate) => {
+                if best.is_none_or(|b| candidate < b) {
+                    best = Some(candidate);
+                }
+                false
+            }
+            // A clean, unsplit, healthy candidate cannot be beaten by splitting.
+            None => matches!(best, Some(((false, false, false, 0), _))),
+        });
+        best.map(|(_, c)| c)
+    }
+
+    /// Every candidate [`Allocator::pick_cell`] would consider, best first: for a
+    /// search that tries them in turn, listed once rather than picked again per try.
+    pub(crate) fn cells_in_order(
+        &self,
+        chain: ChainId,
+        level: u8,
+        suggested: Option<&HashSet<String>>,
+        accept: impl Fn(CellId, bool) -> bool,
+    ) -> Vec<CellId> {
+        let mut all = Vec::new();
+        self.scan_candidates(chain, level, suggested, accept, |found| {
+            all.extend(found);
+            false
+        });
+        all.sort_unstable();
+        all.into_iter().map(|(_, c)| c).collect()
+    }
+
+    /// Calls `visit(Some((key, cell)))` for every cell of `level` that binding may take
+    /// (free, or inside a free higher cell whose split keeps the VC safety invariant;
+    /// let through by `accept`; with `suggested` nodes, on at least one of them), free
+    /// levels from `level` up, and `visit(None)` after each free level: returning true
+    /// there ends the scan.
+    fn scan_candidates(
+        &self,
+        chain: ChainId,
+        level: u8,
+        suggested: Option<&HashSet<String>>,
+        accept: impl Fn(CellId, bool) -> bool,
+        mut visit: impl FnMut(Option<(CandidateKey, CellId)>) -> bool,
+    ) {
         let c = &self.topo.chains[chain as usize];
         let left = self.safety_left(chain);
-        let mut best: Option<((bool, bool, bool, u32), CellId)> = None;
         for h in level..=c.top_level() {
             if h > level && left[h as usize - 1] < 1 {
                 continue;
@@ -173,18 +221,16 @@ impl Allocator {
                             any_out
                         }
                     };
-                    let key = (bad, partly_unsuggested, h > level, state.opp_used);
-                    if best.as_ref().is_none_or(|(k, id)| (key, cand) < (*k, *id)) {
-                        best = Some((key, cand));
-                    }
+                    visit(Some((
+                        (bad, partly_unsuggested, h > level, state.opp_used),
+                        cand,
+                    )));
                 });
             }
-            // A clean, unsplit, healthy candidate cannot be beaten by splitting.
-            if let Some(((false, false, false, 0), _)) = best {
+            if visit(None) {
                 break;
             }
         }
-        best.map(|(_, c)| c)
     }
 
     /// Whether some of `cell`'s nodes are in `suggested`, and whether some are not. A

@@ -891,21 +891,14 @@ impl Allocator {
         // A fresh cell's units as the repacking builds them (`vc_units`): its
         // opportunistic pods are preemptible even in the free-only pass.
         let scope = RoomScope::new(request, preempt_below.max(Some(0)), false);
-        let mut tried: Vec<CellId> = Vec::new();
+        let candidates = self.cells_in_order(chain, level, Some(suggested), |_, bad| !bad);
         let mut local: Vec<Unit> = Vec::new();
-        let chosen = loop {
-            let Some(cell) = self.pick_cell_where(chain, level, Some(suggested), |c, bad| {
-                !bad && !tried.contains(&c)
-            }) else {
-                break tried.first().copied();
-            };
+        let holds = candidates.iter().copied().find(|&cell| {
             local.clear();
             self.push_units_with_room(cell, scope, Some(suggested), &mut 0, &mut local);
-            if self.pack_pods(&mut local, wanted.clone()).is_some() {
-                break Some(cell);
-            }
-            tried.push(cell);
-        }?;
+            self.pack_pods(&mut local, wanted.clone()).is_some()
+        });
+        let chosen = holds.or(candidates.first().copied())?;
         self.take_specific(chosen).ok()?;
         self.bind(vc, pods.pre, chosen);
         Some(chosen)
