@@ -3,7 +3,9 @@
 //! outnumber the healthy free cells left there. Two VCs never compete for one healthy
 //! cell in this bookkeeping. See: issue 14, item 4.
 
-use cellsim::cell::{Allocator, Decision, GroupMember, GroupRequest, WaitReason};
+use cellsim::cell::{Allocator, Decision, GroupRequest, WaitReason};
+
+use crate::common::one_shape_group;
 use cellsim::config::load_str;
 
 /// Two 2-node cells of 8-GPU nodes, `(n1, n2)` and `(n3, n4)`; vc1 and vc2 own one each.
@@ -23,19 +25,7 @@ virtualClusters:
 ";
 
 fn group(name: &str, vc: &str, pods: u32, gpus: u32) -> GroupRequest {
-    GroupRequest {
-        name: name.into(),
-        virtual_cluster: vc.into(),
-        priority: 10,
-        leaf_cell_type: None,
-        pinned_cell_id: None,
-        lazy_preemption_enable: false,
-        ignore_k8s_suggested_nodes: true,
-        members: vec![GroupMember {
-            pod_number: pods,
-            leaf_cell_number: gpus,
-        }],
-    }
+    one_shape_group(name, vc, 10, pods, gpus, false)
 }
 
 fn placed_nodes(d: &Decision) -> Vec<String> {

@@ -6,9 +6,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use cellsim::cell::{Allocator, Decision, GroupMember, GroupRequest};
+use cellsim::cell::{Allocator, Decision, GroupRequest};
 use cellsim::config::{CellConfig, load_str};
 use proptest::prelude::*;
+
+use crate::common::one_shape_group;
 
 /// (node, device) of a GPU.
 type Device = (String, u32);
@@ -18,19 +20,7 @@ fn config(yaml: &str) -> CellConfig {
 }
 
 fn request(name: &str, vc: &str, priority: i32, pods: u32, gpus: u32) -> GroupRequest {
-    GroupRequest {
-        name: name.into(),
-        virtual_cluster: vc.into(),
-        priority,
-        leaf_cell_type: None,
-        pinned_cell_id: None,
-        lazy_preemption_enable: false,
-        ignore_k8s_suggested_nodes: true,
-        members: vec![GroupMember {
-            pod_number: pods,
-            leaf_cell_number: gpus,
-        }],
-    }
+    one_shape_group(name, vc, priority, pods, gpus, false)
 }
 
 /// Schedules a group and, when it binds, confirms all its pods; returns its devices.

@@ -4,7 +4,9 @@
 
 use std::collections::HashSet;
 
-use cellsim::cell::{Allocator, Decision, GroupMember, GroupRequest};
+use cellsim::cell::{Allocator, Decision, GroupRequest};
+
+use crate::common::{node_set, one_shape_group};
 use cellsim::config::load_str;
 
 /// Two 2-node cells of 16-GPU nodes, `(n1, n2)` and `(n3, n4)`; vc1 owns one such cell.
@@ -23,23 +25,11 @@ virtualClusters:
 ";
 
 fn group(name: &str, pods: u32, gpus: u32) -> GroupRequest {
-    GroupRequest {
-        name: name.into(),
-        virtual_cluster: "vc1".into(),
-        priority: 10,
-        leaf_cell_type: None,
-        pinned_cell_id: None,
-        lazy_preemption_enable: false,
-        ignore_k8s_suggested_nodes: false,
-        members: vec![GroupMember {
-            pod_number: pods,
-            leaf_cell_number: gpus,
-        }],
-    }
+    one_shape_group(name, "vc1", 10, pods, gpus, true)
 }
 
 fn nodes(names: &[&str]) -> HashSet<String> {
-    names.iter().map(|s| s.to_string()).collect()
+    node_set(names)
 }
 
 #[test]
