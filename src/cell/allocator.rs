@@ -167,6 +167,15 @@ pub(crate) struct Vc {
     pub preassigned: Vec<Preassigned>,
 }
 
+/// The extender phase a live schedule call is in (spec section 9).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SchedulePhase {
+    /// kube-scheduler's filter call: a preemption is only reported, nothing reserved.
+    Filtering,
+    /// kube-scheduler's preempt call: a preemption reserves the preemptor's cells.
+    Preempting,
+}
+
 /// Lifecycle state of a group, as the inspect API names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub enum GroupState {
@@ -183,6 +192,22 @@ pub(crate) struct PodSlot {
     pub leaves: Vec<CellId>,
     /// Pod bound to this slot (confirmed), if any.
     pub pod: Option<String>,
+    /// Where the pod was recorded to run when some of its devices are no longer in the
+    /// config (a rebuild after a node was deleted): `leaves` then holds only the devices
+    /// that still exist, and this keeps the pod's whole placement for its bind record.
+    pub recorded: Option<Box<RecordedPod>>,
+}
+
+/// A rebuilt pod's placement as its bind record gave it, kept when some of its devices
+/// are gone from the config (spec section 7).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct RecordedPod {
+    /// Node name as recorded.
+    pub node: String,
+    /// Device indices as recorded, sorted.
+    pub devices: Vec<u32>,
+    /// Per recorded device (same order), its preassigned cell type as recorded.
+    pub types: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -191,6 +216,9 @@ pub(crate) struct Group {
     pub request: GroupRequest,
     pub vc: VcId,
     pub chain: ChainId,
+    /// Further chains the group's leaves lie in: empty except for a group rebuilt after a
+    /// config change moved some of its nodes to another chain (spec section 7).
+    pub other_chains: Vec<ChainId>,
     /// Physical priority: the request's, or -1 once lazily preempted.
     pub priority: i32,
     pub state: GroupState,
@@ -514,25 +542,43 @@ impl Allocator {
     /// (its pods then take its slots with [`Allocator::confirm_pod`]); a preemption
     /// reserves the cells and marks the group `Preempting` until the victims are gone and
     /// the same request is scheduled again. `suggested_nodes` limits placement to those
-    /// nodes unless the request ignores suggestions.
+    /// nodes unless the request ignores suggestions. This is the extender's Preempting
+    /// phase; the simulator decides every request this way.
     pub fn schedule(
         &mut self,
         request: &GroupRequest,
         suggested_nodes: Option<&HashSet<String>>,
     ) -> Decision {
+        self.schedule_in_phase(request, suggested_nodes, SchedulePhase::Preempting)
+    }
+
+    /// [`Allocator::schedule`] in a given extender phase (spec section 9): in
+    /// [`SchedulePhase::Filtering`] a preemption is only reported (its victims), nothing
+    /// is reserved and no group enters `Preempting`; in [`SchedulePhase::Preempting`] it
+    /// reserves the preemptor's cells. A group already preempting is decided again in
+    /// either phase: when its reservation touches a bad node, or a node this call does
+    /// not suggest (unless it ignores suggestions), the preemption is cancelled and it
+    /// waits; when its victims are gone it binds.
+    pub fn schedule_in_phase(
+        &mut self,
+        request: &GroupRequest,
+        suggested_nodes: Option<&HashSet<String>>,
+        phase: SchedulePhase,
+    ) -> Decision {
         let vc = match self.check_request(request) {
             Ok(vc) => vc,
             Err(error) => return Decision::Reject { error },
         };
-        if let Some(&gid) = self.group_by_name.get(&request.name) {
-            return self.schedule_existing(gid, request);
-        }
         let suggested = if request.ignore_k8s_suggested_nodes {
             None
         } else {
             suggested_nodes
         };
-        let decision = self.schedule_new(request, vc, suggested, true);
+        if let Some(&gid) = self.group_by_name.get(&request.name) {
+            return self.schedule_existing(gid, request, suggested);
+        }
+        let reserve = phase == SchedulePhase::Preempting;
+        let decision = self.schedule_new(request, vc, suggested, true, reserve);
         if self.bad_leaves > 0 && matches!(decision, Decision::Bind(_) | Decision::Preempt { .. }) {
             // Doomed bindings are a function of the current state, so a placement (and its
             // release) leaves them exactly as a fresh computation would.
@@ -547,7 +593,12 @@ impl Allocator {
         }
     }
 
-    fn schedule_existing(&mut self, gid: GroupId, request: &GroupRequest) -> Decision {
+    fn schedule_existing(
+        &mut self,
+        gid: GroupId,
+        request: &GroupRequest,
+        suggested: Option<&HashSet<String>>,
+    ) -> Decision {
         let group = &self.groups[&gid];
         if group.request.members != request.members
             || group.request.virtual_cluster != request.virtual_cluster
@@ -560,8 +611,18 @@ impl Allocator {
             };
         }
         match group.state {
+            // An allocated group insists on its placement, even on nodes that went bad
+            // or are not suggested now (HiveD).
             GroupState::Allocated => Decision::Bind(self.placement_of(gid)),
             GroupState::Preempting => {
+                let (bad, unsuggested) = self.reservation_trouble(gid, suggested);
+                if !bad.is_empty() || !unsuggested.is_empty() {
+                    // Cancel so that the group is placed afresh on a later call.
+                    self.release_by_id(gid);
+                    return Decision::Wait {
+                        reason: WaitReason::PreemptionCanceled { bad, unsuggested },
+                    };
+                }
                 let victims = self.blocking_groups(gid);
                 if victims.is_empty() {
                     self.finish_preemption(gid);
@@ -573,6 +634,32 @@ impl Allocator {
                 }
             }
         }
+    }
+
+    /// Nodes of a preempting group's reservation that are bad now, and (when `suggested`
+    /// is given) those it does not suggest, each sorted.
+    fn reservation_trouble(
+        &self,
+        gid: GroupId,
+        suggested: Option<&HashSet<String>>,
+    ) -> (Vec<String>, Vec<String>) {
+        let mut bad = BTreeSet::new();
+        let mut unsuggested = BTreeSet::new();
+        for leaf in self.groups[&gid].all_leaves() {
+            let Some(node) = self.topo.node_name(leaf) else {
+                continue;
+            };
+            if self.cells[leaf as usize].bad > 0 {
+                bad.insert(node);
+            }
+            if suggested.is_some_and(|s| !s.contains(node)) {
+                unsuggested.insert(node);
+            }
+        }
+        (
+            bad.into_iter().map(str::to_string).collect(),
+            unsuggested.into_iter().map(str::to_string).collect(),
+        )
     }
 
     /// Groups still using cells that `gid` reserved.
@@ -611,6 +698,7 @@ impl Allocator {
         vc: VcId,
         suggested: Option<&HashSet<String>>,
         allow_lazy: bool,
+        reserve: bool,
     ) -> Decision {
         // The chain list is a kept buffer (most calls wait, and a fresh list per call was
         // a visible cost). A nested call (lazy preemption) finds it taken and uses its
@@ -618,7 +706,7 @@ impl Allocator {
         let mut chains = std::mem::take(&mut self.chain_buffer);
         chains.clear();
         chains.extend(self.candidate_chains(request, vc));
-        let decision = self.schedule_new_on(request, suggested, allow_lazy, vc, &chains);
+        let decision = self.schedule_new_on(request, suggested, allow_lazy, reserve, vc, &chains);
         self.chain_buffer = chains;
         decision
     }
@@ -629,6 +717,7 @@ impl Allocator {
         request: &GroupRequest,
         suggested: Option<&HashSet<String>>,
         allow_lazy: bool,
+        reserve: bool,
         vc: VcId,
         chains: &[ChainId],
     ) -> Decision {
@@ -669,7 +758,7 @@ impl Allocator {
                         for victim in lazy {
                             self.downgrade(victim, &request.name);
                         }
-                        let decision = self.schedule_new(request, vc, suggested, false);
+                        let decision = self.schedule_new(request, vc, suggested, false, reserve);
                         if matches!(decision, Decision::Wait { .. } | Decision::Reject { .. }) {
                             *self = snapshot;
                         }
@@ -677,7 +766,12 @@ impl Allocator {
                     }
                 }
                 let victims = plan.victims.clone();
-                self.commit_preempting(request, vc, plan);
+                if reserve {
+                    self.commit_preempting(request, vc, plan);
+                } else {
+                    // Filtering phase: the victims are reported, nothing is reserved.
+                    self.rollback_plan(plan);
+                }
                 return Decision::Preempt {
                     victims: victims.iter().map(|&v| self.victim_of(v)).collect(),
                 };
@@ -806,7 +900,22 @@ impl Allocator {
             .clone()
             .any(|c| self.could_ever_fit_cached(request, vc, c))
         {
-            return Err(never_fits());
+            // Enough GPUs in number, but not in the group's shape: say so, not "needs N,
+            // has N".
+            let scope = if request.is_opportunistic() {
+                "the cluster".to_string()
+            } else {
+                format!("VC {:?}", request.virtual_cluster)
+            };
+            return Err(RequestError::NeverFits(format!(
+                "group {:?} needs {} GPUs ({}) and {scope} has {capacity} GPUs of that type, but \
+                 it could never hold the group in that shape: each pod must fit within one node \
+                 and the whole group within one chain of its cells; ask for pods that fit its \
+                 nodes, or fewer pods",
+                request.name,
+                request.leaf_count(),
+                request.shape(),
+            )));
         }
         Ok(vc)
     }
@@ -1030,6 +1139,7 @@ impl Allocator {
                 leaf_cell_number: p.size,
                 leaves: std::mem::take(&mut p.leaves),
                 pod: None,
+                recorded: None,
             })
             .collect();
         self.groups.insert(
@@ -1039,6 +1149,7 @@ impl Allocator {
                 request: request.clone(),
                 vc,
                 chain: plan.chain,
+                other_chains: Vec::new(),
                 priority: request.priority,
                 state,
                 slots,
@@ -1268,16 +1379,21 @@ impl Allocator {
         let Some(g) = self.groups.get(&gid) else {
             return;
         };
-        let count = if g.priority < 0 {
-            &mut self.opportunistic_groups[g.chain as usize]
-        } else {
-            self.guaranteed_groups
-                .entry((g.vc, g.chain, g.priority))
-                .or_insert(0)
-        };
-        *count = count.saturating_add_signed(delta);
-        if g.priority >= 0 && *count == 0 {
-            self.guaranteed_groups.remove(&(g.vc, g.chain, g.priority));
+        let (vc, priority) = (g.vc, g.priority);
+        // A rebuilt group may span chains; it counts in each so that a request on any of
+        // them sees it as preemptible.
+        for chain in std::iter::once(g.chain).chain(g.other_chains.iter().copied()) {
+            let count = if priority < 0 {
+                &mut self.opportunistic_groups[chain as usize]
+            } else {
+                self.guaranteed_groups
+                    .entry((vc, chain, priority))
+                    .or_insert(0)
+            };
+            *count = count.saturating_add_signed(delta);
+            if priority >= 0 && *count == 0 {
+                self.guaranteed_groups.remove(&(vc, chain, priority));
+            }
         }
     }
 
@@ -1426,6 +1542,14 @@ impl Allocator {
 
     /// Where a pod slot's pod goes (the group looked up once by the caller).
     fn slot_placement(&self, s: &PodSlot) -> PodPlacement {
+        if let Some(recorded) = &s.recorded {
+            // Some devices are gone from the config; the pod still runs where it was put.
+            return PodPlacement {
+                node: recorded.node.clone(),
+                devices: recorded.devices.clone(),
+                leaf_cell_number: s.leaf_cell_number,
+            };
+        }
         let node = s
             .leaves
             .first()

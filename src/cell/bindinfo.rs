@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
-use super::allocator::{Allocator, GroupId, GroupState, PodSlot, VcId};
+use super::allocator::{Allocator, GroupId, GroupState, PodSlot, RecordedPod, VcId};
 use super::request::{GroupMember, GroupRequest, OPPORTUNISTIC_PRIORITY};
 use super::topology::{CellId, ChainId};
 use crate::config::CellConfig;
@@ -179,8 +179,12 @@ pub struct RebuildReport {
     pub restored: Vec<String>,
     /// Guaranteed groups their VC no longer covers: kept running as opportunistic.
     pub lazily_preempted: Vec<String>,
-    /// Groups whose cells no longer exist or conflict: their pods must be deleted.
+    /// Groups none of whose devices still exist: their pods must be deleted.
     pub lost: Vec<(String, String)>,
+    /// Kept groups some of whose devices were skipped, one line per pod and cause (the
+    /// device left the config, or another restored group holds it); the group's other
+    /// devices stay used.
+    pub warnings: Vec<String>,
 }
 
 impl Allocator {
@@ -215,12 +219,31 @@ impl Allocator {
                 let s = &g.slots[next];
                 next += 1;
                 let p = self.pod_placement(gid, next - 1);
-                let mut leaves = s.leaves.clone();
-                leaves.sort_by_key(|&l| self.topo.cell(l).device_index);
-                let types = leaves
-                    .iter()
-                    .map(|&l| self.preassigned_type_of(g, l))
-                    .collect();
+                let types = match &s.recorded {
+                    // Devices gone from the config keep the type they were recorded with.
+                    Some(recorded) => recorded
+                        .devices
+                        .iter()
+                        .zip(&recorded.types)
+                        .map(|(&d, recorded_type)| {
+                            s.leaves
+                                .iter()
+                                .find(|&&l| self.topo.cell(l).device_index == Some(d))
+                                .map_or_else(
+                                    || recorded_type.clone(),
+                                    |&l| self.preassigned_type_of(g, l),
+                                )
+                        })
+                        .collect(),
+                    None => {
+                        let mut leaves = s.leaves.clone();
+                        leaves.sort_by_key(|&l| self.topo.cell(l).device_index);
+                        leaves
+                            .iter()
+                            .map(|&l| self.preassigned_type_of(g, l))
+                            .collect()
+                    }
+                };
                 pod_placements.push(PodPlacementInfo {
                     physical_node: p.node,
                     physical_leaf_cell_indices: p.devices,
@@ -285,7 +308,7 @@ impl Allocator {
             (std::cmp::Reverse(priority), (*name).clone())
         });
         for (name, recs) in order {
-            match alloc.restore_group(recs) {
+            match alloc.restore_group(recs, &mut report.warnings) {
                 Ok(true) => report.restored.push(name.clone()),
                 Ok(false) => report.lazily_preempted.push(name.clone()),
                 Err(why) => report.lost.push((name.clone(), why)),
@@ -300,12 +323,19 @@ impl Allocator {
     }
 
     /// Restores one group; Ok(true) = as it was, Ok(false) = downgraded to opportunistic.
-    fn restore_group(&mut self, records: &[&BindRecord]) -> Result<bool, String> {
+    /// Devices that are gone are skipped with a line in `warnings`.
+    fn restore_group(
+        &mut self,
+        records: &[&BindRecord],
+        warnings: &mut Vec<String>,
+    ) -> Result<bool, String> {
         let first = records[0];
         let request = first.scheduling_spec.group_request();
         let Some(&vc) = self.vc_by_name.get(&request.virtual_cluster) else {
             // The VC is gone; the group can still run opportunistically if its cells exist.
-            return self.restore_as(records, &request, 0, false).map(|_| false);
+            return self
+                .restore_as(records, &request, 0, false, warnings)
+                .map(|_| false);
         };
         let guaranteed = request.priority >= 0
             && first.bind_info.affinity_group_bind_info.iter().any(|m| {
@@ -315,7 +345,7 @@ impl Allocator {
             });
         // Only a guaranteed group the new config no longer covers is newly downgraded;
         // opportunistic (or already downgraded) groups come back as they were.
-        self.restore_as(records, &request, vc, guaranteed)
+        self.restore_as(records, &request, vc, guaranteed, warnings)
             .map(|covered| covered || !guaranteed)
     }
 
@@ -325,17 +355,13 @@ impl Allocator {
         request: &GroupRequest,
         vc: VcId,
         guaranteed: bool,
+        warnings: &mut Vec<String>,
     ) -> Result<bool, String> {
         let first = records[0];
         let info = &first.bind_info;
-        let Some(&chain) = self.topo.chain_by_name.get(&info.cell_chain) else {
-            return Err(format!("chain {:?} no longer exists", info.cell_chain));
-        };
         if self.group_by_name.contains_key(&request.name) {
             return Err("a group of that name was already restored".to_string());
         }
-        // Slots in member order with their leaves and preassigned types.
-        let mut slots: Vec<(u32, Vec<CellId>, Vec<String>)> = Vec::new();
         // A record must describe the group it claims: one entry per member, each with
         // podNumber placements of leafCellNumber distinct devices. Anything else is a
         // spoiled record; restoring it would leave state the allocator cannot explain.
@@ -358,53 +384,118 @@ impl Allocator {
                     .to_string(),
             );
         }
+        // Which recorded pod runs in which placement, by node and sorted devices.
+        let pod_at = |node: &str, devices: &[u32]| -> Option<String> {
+            records.iter().find_map(|r| {
+                let mut own = r.bind_info.leaf_cell_isolation.clone();
+                own.sort_unstable();
+                (r.bind_info.node == node && own == devices).then(|| r.pod.clone())
+            })
+        };
+        let mut slots: Vec<RestoredSlot> = Vec::new();
         let mut seen = HashSet::new();
-        for (m, member) in info.affinity_group_bind_info.iter().enumerate() {
-            let size = request
-                .members
-                .get(m)
-                .map(|x| x.leaf_cell_number)
-                .unwrap_or(0);
-            for p in &member.pod_placements {
-                let Some(&node) = self.topo.node_by_name.get(&p.physical_node) else {
-                    return Err(format!("node {:?} no longer exists", p.physical_node));
+        let mut group_warnings = Vec::new();
+        let mut first_missing: Option<String> = None;
+        for (member, placements) in request.members.iter().zip(&info.affinity_group_bind_info) {
+            for p in &placements.pod_placements {
+                let mut recorded: Vec<(u32, String)> = p
+                    .physical_leaf_cell_indices
+                    .iter()
+                    .copied()
+                    .zip(p.preassigned_cell_types.iter().cloned())
+                    .collect();
+                recorded.sort_by_key(|&(d, _)| d);
+                let devices: Vec<u32> = recorded.iter().map(|&(d, _)| d).collect();
+                let pod = pod_at(&p.physical_node, &devices);
+                let who = match &pod {
+                    Some(name) => format!("pod {name} of group {}", request.name),
+                    None => format!("an unbound pod slot of group {}", request.name),
                 };
+                let node = self.topo.node_by_name.get(&p.physical_node).copied();
                 let mut leaves = Vec::new();
-                for &d in &p.physical_leaf_cell_indices {
-                    match self.topo.leaf_by_device.get(&(node, d)) {
-                        Some(&l) if self.topo.cell(l).chain == chain => leaves.push(l),
-                        _ => {
-                            return Err(format!(
-                                "device {d} on node {:?} no longer exists",
-                                p.physical_node
-                            ));
+                let mut types = Vec::new();
+                let (mut gone, mut held, mut twice) = (Vec::new(), Vec::new(), Vec::new());
+                for (d, t) in &recorded {
+                    // Node names are unique in a config, so the lookup by node and
+                    // device finds the leaf in whichever chain the node now lies in.
+                    match node.and_then(|n| self.topo.leaf_by_device.get(&(n, *d)).copied()) {
+                        None => gone.push(*d),
+                        Some(leaf) if self.cells[leaf as usize].user.is_some() => held.push(*d),
+                        // A device listed twice in the group is counted once.
+                        Some(leaf) if !seen.insert(leaf) => twice.push(*d),
+                        Some(leaf) => {
+                            leaves.push(leaf);
+                            types.push(t.clone());
                         }
                     }
                 }
-                if leaves
-                    .iter()
-                    .any(|&l| self.cells[l as usize].user.is_some())
-                {
-                    return Err(format!(
-                        "devices on {:?} are already used by another group",
-                        p.physical_node
+                let on = &p.physical_node;
+                if !gone.is_empty() {
+                    let why = if node.is_none() {
+                        format!("node {on:?} no longer exists")
+                    } else {
+                        format!("devices {gone:?} of node {on:?} no longer exist")
+                    };
+                    group_warnings.push(format!(
+                        "{who}: {why}; their use is ignored and the group's other devices \
+                         stay used"
+                    ));
+                    first_missing.get_or_insert(why);
+                }
+                if !held.is_empty() {
+                    let why = format!(
+                        "devices {held:?} of node {on:?} are already held by another restored group"
+                    );
+                    group_warnings.push(format!("{who}: {why}; they stay with that group"));
+                    first_missing.get_or_insert(why);
+                }
+                if !twice.is_empty() {
+                    group_warnings.push(format!(
+                        "{who}: devices {twice:?} of node {on:?} are listed for another pod of \
+                         the group too; the record is spoiled, they are counted once"
                     ));
                 }
-                if leaves.iter().any(|&l| !seen.insert(l)) {
-                    return Err(format!(
-                        "a device on {:?} is listed twice in the group",
-                        p.physical_node
-                    ));
-                }
-                slots.push((size, leaves, p.preassigned_cell_types.clone()));
+                let complete = leaves.len() == devices.len();
+                slots.push(RestoredSlot {
+                    leaf_cell_number: member.leaf_cell_number,
+                    leaves,
+                    types,
+                    pod,
+                    recorded: (!complete).then(|| {
+                        Box::new(RecordedPod {
+                            node: p.physical_node.clone(),
+                            devices,
+                            types: recorded.into_iter().map(|(_, t)| t).collect(),
+                        })
+                    }),
+                });
             }
         }
+        // A group is dropped only when none of its devices is left.
+        let mut chains: Vec<ChainId> = Vec::new();
+        for leaf in slots.iter().flat_map(|s| s.leaves.iter()) {
+            let chain = self.topo.cell(*leaf).chain;
+            if !chains.contains(&chain) {
+                chains.push(chain);
+            }
+        }
+        if chains.is_empty() {
+            return Err(first_missing.unwrap_or_else(|| "the group has no devices".to_string()));
+        }
+        // The recorded chain stays the group's own when it still holds some of its leaves.
+        if let Some(&recorded) = self.topo.chain_by_name.get(&info.cell_chain)
+            && let Some(i) = chains.iter().position(|&c| c == recorded)
+        {
+            chains.swap(0, i);
+            chains[1..].sort_unstable();
+        }
+        warnings.extend(group_warnings);
         let mut covered = guaranteed;
         let mut new_bindings: Vec<(VcId, u32)> = Vec::new();
         if guaranteed {
-            'outer: for (_, leaves, types) in &slots {
-                for (leaf, t) in leaves.iter().zip(types) {
-                    if !self.cover_leaf(vc, chain, *leaf, t, request, &mut new_bindings) {
+            'outer: for slot in &slots {
+                for (leaf, t) in slot.leaves.iter().zip(&slot.types) {
+                    if !self.cover_leaf(vc, *leaf, t, request, &mut new_bindings) {
                         covered = false;
                         break 'outer;
                     }
@@ -423,56 +514,27 @@ impl Allocator {
         };
         let gid = self.next_group_id;
         self.next_group_id += 1;
-        let pods: HashSet<(String, Vec<u32>)> = records
+        let leaves: Vec<CellId> = slots
             .iter()
-            .map(|r| {
-                (
-                    r.bind_info.node.clone(),
-                    r.bind_info.leaf_cell_isolation.clone(),
-                )
+            .flat_map(|s| s.leaves.iter().copied())
+            .collect();
+        let pod_slots = slots
+            .into_iter()
+            .map(|s| PodSlot {
+                leaf_cell_number: s.leaf_cell_number,
+                leaves: s.leaves,
+                pod: s.pod,
+                recorded: s.recorded,
             })
             .collect();
-        let mut names: BTreeMap<(String, Vec<u32>), String> = BTreeMap::new();
-        for r in records {
-            names.insert(
-                (
-                    r.bind_info.node.clone(),
-                    r.bind_info.leaf_cell_isolation.clone(),
-                ),
-                r.pod.clone(),
-            );
-        }
-        let mut pod_slots = Vec::new();
-        for (size, leaves, _) in &slots {
-            let node = leaves
-                .first()
-                .and_then(|&l| self.topo.node_name(l))
-                .unwrap_or_default()
-                .to_string();
-            let mut devices: Vec<u32> = leaves
-                .iter()
-                .filter_map(|&l| self.topo.cell(l).device_index)
-                .collect();
-            devices.sort_unstable();
-            let key = (node, devices);
-            let pod = if pods.contains(&key) {
-                names.get(&key).cloned()
-            } else {
-                None
-            };
-            pod_slots.push(PodSlot {
-                leaf_cell_number: *size,
-                leaves: leaves.clone(),
-                pod,
-            });
-        }
         self.groups.insert(
             gid,
             super::allocator::Group {
                 id: gid,
                 request: request.clone(),
                 vc,
-                chain,
+                chain: chains[0],
+                other_chains: chains[1..].to_vec(),
                 priority,
                 state: GroupState::Allocated,
                 slots: pod_slots,
@@ -486,12 +548,10 @@ impl Allocator {
         );
         self.count_group(gid, 1);
         self.group_by_name.insert(request.name.clone(), gid);
-        for (_, leaves, _) in &slots {
-            for &leaf in leaves {
-                self.set_leaf_user(leaf, Some((gid, priority)));
-                if covered {
-                    self.add_usage(leaf, 1);
-                }
+        for &leaf in &leaves {
+            self.set_leaf_user(leaf, Some((gid, priority)));
+            if covered {
+                self.add_usage(leaf, 1);
             }
         }
         Ok(covered)
@@ -502,12 +562,13 @@ impl Allocator {
     fn cover_leaf(
         &mut self,
         vc: VcId,
-        chain: ChainId,
         leaf: CellId,
         cell_type: &str,
         request: &GroupRequest,
         new_bindings: &mut Vec<(VcId, u32)>,
     ) -> bool {
+        // The leaf's own chain: a rebuilt group's node may have moved to another chain.
+        let chain = self.topo.cell(leaf).chain;
         let Some(level) = self.topo.chains[chain as usize].level_of(cell_type) else {
             return false;
         };
@@ -587,4 +648,17 @@ impl Allocator {
     pub fn downgrade_count(&self) -> u64 {
         self.downgrades
     }
+}
+
+/// One pod placement of a bind record as a rebuild found it.
+struct RestoredSlot {
+    leaf_cell_number: u32,
+    /// The recorded devices that still exist (and no other restored group holds).
+    leaves: Vec<CellId>,
+    /// Recorded preassigned cell type of each of `leaves`.
+    types: Vec<String>,
+    /// The recorded pod in this placement, if any.
+    pod: Option<String>,
+    /// The whole recorded placement, when some of its devices were skipped.
+    recorded: Option<Box<RecordedPod>>,
 }

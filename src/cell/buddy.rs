@@ -7,6 +7,10 @@ use std::collections::HashSet;
 use super::allocator::{Allocator, VcId};
 use super::topology::{CellId, ChainId};
 
+/// How [`Allocator::pick_cell`] ranks a candidate, lowest first: bad, partly on nodes
+/// that are not suggested, needs a split, opportunistic leaves to preempt (then cell id).
+type CandidateKey = (bool, bool, bool, u32);
+
 impl Allocator {
     fn free_insert(&mut self, cell: CellId) {
         let shape = self.topo.cell(cell);
@@ -125,8 +129,11 @@ impl Allocator {
 
     /// Chooses the physical cell to bind a preassigned cell of `level` to: free cells of
     /// that level first, or a cell inside a free higher cell when splitting it keeps the
-    /// invariant. Prefers healthy cells, then cells on suggested nodes, then no split,
-    /// then the fewest opportunistic leaves to preempt. `healthy_only` refuses bad cells.
+    /// invariant. Prefers healthy cells, then cells wholly on suggested nodes, then no
+    /// split, then the fewest opportunistic leaves to preempt. `healthy_only` refuses bad
+    /// cells. With `suggested` nodes, a cell none of whose nodes is suggested is refused:
+    /// no pod could go there (spec section 3: a cell is usable when at least one of its
+    /// nodes is suggested).
     pub(crate) fn pick_cell(
         &self,
         chain: ChainId,
@@ -134,9 +141,65 @@ impl Allocator {
         suggested: Option<&HashSet<String>>,
         healthy_only: bool,
     ) -> Option<CellId> {
+        self.pick_cell_where(chain, level, suggested, |_, bad| !healthy_only || !bad)
+    }
+
+    /// [`Allocator::pick_cell`] among the candidates `accept(cell, bad)` lets through:
+    /// dooming picks bad cells only with it.
+    pub(crate) fn pick_cell_where(
+        &self,
+        chain: ChainId,
+        level: u8,
+        suggested: Option<&HashSet<String>>,
+        accept: impl Fn(CellId, bool) -> bool,
+    ) -> Option<CellId> {
+        let mut best: Option<(CandidateKey, CellId)> = None;
+        self.scan_candidates(chain, level, suggested, accept, |found| match found {
+            Some(candidate) => {
+                if best.is_none_or(|b| candidate < b) {
+                    best = Some(candidate);
+                }
+                false
+            }
+            // A clean, unsplit, healthy candidate cannot be beaten by splitting.
+            None => matches!(best, Some(((false, false, false, 0), _))),
+        });
+        best.map(|(_, c)| c)
+    }
+
+    /// Every candidate [`Allocator::pick_cell`] would consider, best first: for a
+    /// search that tries them in turn, listed once rather than picked again per try.
+    pub(crate) fn cells_in_order(
+        &self,
+        chain: ChainId,
+        level: u8,
+        suggested: Option<&HashSet<String>>,
+        accept: impl Fn(CellId, bool) -> bool,
+    ) -> Vec<CellId> {
+        let mut all = Vec::new();
+        self.scan_candidates(chain, level, suggested, accept, |found| {
+            all.extend(found);
+            false
+        });
+        all.sort_unstable();
+        all.into_iter().map(|(_, c)| c).collect()
+    }
+
+    /// Calls `visit(Some((key, cell)))` for every cell of `level` that binding may take
+    /// (free, or inside a free higher cell whose split keeps the VC safety invariant;
+    /// let through by `accept`; with `suggested` nodes, on at least one of them), free
+    /// levels from `level` up, and `visit(None)` after each free level: returning true
+    /// there ends the scan.
+    fn scan_candidates(
+        &self,
+        chain: ChainId,
+        level: u8,
+        suggested: Option<&HashSet<String>>,
+        accept: impl Fn(CellId, bool) -> bool,
+        mut visit: impl FnMut(Option<(CandidateKey, CellId)>) -> bool,
+    ) {
         let c = &self.topo.chains[chain as usize];
         let left = self.safety_left(chain);
-        let mut best: Option<((bool, bool, bool, u32), CellId)> = None;
         for h in level..=c.top_level() {
             if h > level && left[h as usize - 1] < 1 {
                 continue;
@@ -145,27 +208,52 @@ impl Allocator {
                 self.for_each_at_level(free, level, &mut |cand| {
                     let state = &self.cells[cand as usize];
                     let bad = state.bad > 0;
-                    if healthy_only && bad {
+                    if !accept(cand, bad) {
                         return;
                     }
-                    let unsuggested = suggested.is_some_and(|s| {
-                        self.topo
-                            .leaves_of(cand)
-                            .iter()
-                            .any(|&l| self.topo.node_name(l).is_some_and(|n| !s.contains(n)))
-                    });
-                    let key = (bad, unsuggested, h > level, state.opp_used);
-                    if best.as_ref().is_none_or(|(k, id)| (key, cand) < (*k, *id)) {
-                        best = Some((key, cand));
-                    }
+                    let partly_unsuggested = match suggested {
+                        None => false,
+                        Some(s) => {
+                            let (any_in, any_out) = self.suggestion_mix(cand, s);
+                            if !any_in {
+                                return;
+                            }
+                            any_out
+                        }
+                    };
+                    visit(Some((
+                        (bad, partly_unsuggested, h > level, state.opp_used),
+                        cand,
+                    )));
                 });
             }
-            // A clean, unsplit, healthy candidate cannot be beaten by splitting.
-            if let Some(((false, false, false, 0), _)) = best {
+            if visit(None) {
                 break;
             }
         }
-        best.map(|(_, c)| c)
+    }
+
+    /// Whether some of `cell`'s nodes are in `suggested`, and whether some are not. A
+    /// leaf without a node counts as suggested (nothing can rule it out).
+    fn suggestion_mix(&self, cell: CellId, suggested: &HashSet<String>) -> (bool, bool) {
+        let (mut any_in, mut any_out) = (false, false);
+        let mut last_node = None;
+        for &leaf in self.topo.leaves_of(cell) {
+            // A node's leaves are one run: look each node up once.
+            let node = self.topo.cell(leaf).node;
+            if node.is_some() && node == last_node {
+                continue;
+            }
+            last_node = node;
+            match self.topo.node_name(leaf) {
+                Some(n) if !suggested.contains(n) => any_out = true,
+                _ => any_in = true,
+            }
+            if any_in && any_out {
+                break;
+            }
+        }
+        (any_in, any_out)
     }
 
     fn for_each_at_level(&self, cell: CellId, level: u8, f: &mut dyn FnMut(CellId)) {

@@ -81,6 +81,14 @@ pub enum WaitReason {
         /// Groups still holding the reserved cells.
         victims: Vec<String>,
     },
+    /// The group's preemption was cancelled because its reserved cells are on nodes that
+    /// went bad or that this call did not suggest; it is placed afresh on a later call.
+    PreemptionCanceled {
+        /// Bad nodes of the reservation.
+        bad: Vec<String>,
+        /// Nodes of the reservation the call did not suggest.
+        unsuggested: Vec<String>,
+    },
 }
 
 impl std::fmt::Display for WaitReason {
@@ -126,6 +134,22 @@ impl std::fmt::Display for WaitReason {
                     "waiting for preempted groups to leave: {}",
                     victims.join(", ")
                 )
+            }
+            WaitReason::PreemptionCanceled { bad, unsuggested } => {
+                write!(f, "preemption canceled: the reserved cells are on ")?;
+                match (bad.is_empty(), unsuggested.is_empty()) {
+                    (false, true) => write!(f, "bad node(s) {}", bad.join(", "))?,
+                    (true, _) => {
+                        write!(f, "node(s) not suggested now: {}", unsuggested.join(", "))?
+                    }
+                    (false, false) => write!(
+                        f,
+                        "bad node(s) {} and node(s) not suggested now: {}",
+                        bad.join(", "),
+                        unsuggested.join(", ")
+                    )?,
+                }
+                write!(f, "; the group is placed afresh on its next try")
             }
         }
     }

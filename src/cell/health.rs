@@ -66,8 +66,12 @@ impl Allocator {
         self.add_vacant(leaf, i64::from(is_vacant) - i64::from(was_vacant));
     }
 
-    /// Recomputes doomed bindings on a chain: drop unused doomed bindings, then bind bad
-    /// cells to the VCs whose unbound preassigned cells cannot all get healthy ones.
+    /// Recomputes doomed bindings on a chain: drops the unused ones, then, level by level
+    /// from the top and VC by VC, binds bad free cells to a VC while its own unbound
+    /// preassigned cells at that level outnumber the healthy cells obtainable there
+    /// (spec section 6, as HiveD's `tryBindDoomedBadCell`). Each VC is measured against
+    /// all the healthy cells, not what other VCs leave of them: two VCs that could each
+    /// use the one healthy cell are both left undoomed, and the first to place takes it.
     pub(crate) fn refresh_doomed(&mut self, chain: ChainId) {
         for vc in 0..self.vcs.len() {
             for p in 0..self.vcs[vc].preassigned.len() {
@@ -77,34 +81,99 @@ impl Allocator {
                 }
             }
         }
-        // Try to give every unbound preassigned cell a healthy physical cell, highest
-        // levels first; the ones that cannot get one are doomed to a bad cell.
-        let mut wanted: Vec<(u8, VcId, u32)> = Vec::new();
-        for (vc, v) in self.vcs.iter().enumerate() {
-            for (p, pre) in v.preassigned.iter().enumerate() {
-                if pre.chain == chain && pre.bound.is_none() && pre.pinned.is_none() {
-                    wanted.push((pre.level, vc as VcId, p as u32));
+        if self.bad_leaves == 0 {
+            return;
+        }
+        let top = self.topo.chains[chain as usize].top_level();
+        // Higher levels first: dooming a cell takes the healthy cells inside it from the
+        // levels below, which must then be counted without them.
+        for level in (1..=top).rev() {
+            // Counted once per level, and again only after a doom (which is rare).
+            let mut healthy = None;
+            for vc in 0..self.vcs.len() as VcId {
+                loop {
+                    let unbound = self.vc_unbound_at(vc, chain, level);
+                    if unbound == 0 {
+                        break;
+                    }
+                    let left =
+                        *healthy.get_or_insert_with(|| self.healthy_obtainable(chain, level));
+                    if unbound <= left {
+                        break;
+                    }
+                    // Safe splits only, as for any binding; none left means nothing to doom.
+                    let Some(cell) = self.pick_cell_where(chain, level, None, |_, bad| bad) else {
+                        break;
+                    };
+                    let Some(index) = self.vcs[vc as usize].preassigned.iter().position(|p| {
+                        p.chain == chain
+                            && p.level == level
+                            && p.bound.is_none()
+                            && p.pinned.is_none()
+                    }) else {
+                        break;
+                    };
+                    if self.take_specific(cell).is_err() {
+                        break;
+                    }
+                    self.bind(vc, index as u32, cell);
+                    self.vcs[vc as usize].preassigned[index].doomed = true;
+                    healthy = None;
                 }
             }
         }
-        wanted.sort_by_key(|&(level, vc, p)| (std::cmp::Reverse(level), vc, p));
-        let mut tentative = Vec::new();
-        let mut doomed = Vec::new();
-        for &(_, vc, p) in &wanted {
-            if self.bind_best(vc, p, None, true).is_some() {
-                tentative.push((vc, p));
-            } else {
-                doomed.push((vc, p));
+    }
+
+    /// A VC's unbound, unpinned preassigned cells at `level` of `chain`.
+    fn vc_unbound_at(&self, vc: VcId, chain: ChainId, level: u8) -> u64 {
+        self.vcs[vc as usize]
+            .preassigned
+            .iter()
+            .filter(|p| {
+                p.chain == chain && p.level == level && p.bound.is_none() && p.pinned.is_none()
+            })
+            .count() as u64
+    }
+
+    /// Healthy cells at `level` of `chain` that are free or inside a free cell (HiveD's
+    /// `totalLeftCellNum` less its bad free cells): what a VC's unbound cells at that
+    /// level could still be bound to, other VCs' demand not subtracted.
+    fn healthy_obtainable(&self, chain: ChainId, level: u8) -> u64 {
+        let c = &self.topo.chains[chain as usize];
+        let mut obtainable = 0u64;
+        let mut per_cell = 1u64;
+        for h in level..=c.top_level() {
+            if h > level {
+                per_cell *= u64::from(c.fan_out[h as usize - 1]);
             }
+            obtainable += self.free_lists[chain as usize][h as usize - 1].len() as u64 * per_cell;
         }
-        // Doom while the healthy cells are still taken, so only bad cells are left to pick.
-        for (vc, p) in doomed {
-            if self.bind_best(vc, p, None, false).is_some() {
-                self.vcs[vc as usize].preassigned[p as usize].doomed = true;
-            }
+        let mut bad = 0u64;
+        for &top in &c.tops {
+            self.count_bad_obtainable(top, level, false, &mut bad);
         }
-        for &(vc, p) in tentative.iter().rev() {
-            self.unbind(vc, p);
+        obtainable.saturating_sub(bad)
+    }
+
+    /// Adds to `count` the bad cells at `level` in `cell`'s subtree that are free or lie
+    /// in a free cell (`in_free`: an ancestor is free). Only bad subtrees are visited.
+    fn count_bad_obtainable(&self, cell: CellId, level: u8, in_free: bool, count: &mut u64) {
+        let state = &self.cells[cell as usize];
+        if state.bad == 0 {
+            return;
+        }
+        let in_free = in_free || state.free;
+        let shape = self.topo.cell(cell);
+        if shape.level == level {
+            *count += u64::from(in_free);
+            return;
+        }
+        // Below a bound cell nothing is obtainable; below a split one, only free parts.
+        if !in_free && !state.split {
+            return;
+        }
+        for &child in &shape.children {
+            self.count_bad_obtainable(child, level, in_free, count);
         }
     }
 }

@@ -17,7 +17,7 @@ mod rank;
 pub mod request;
 pub mod topology;
 
-pub use allocator::{Allocator, AllocatorError, FREE_PRIORITY, GroupState};
+pub use allocator::{Allocator, AllocatorError, FREE_PRIORITY, GroupState, SchedulePhase};
 pub use bindinfo::*;
 pub use decision::*;
 pub use inspect::*;

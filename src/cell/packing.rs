@@ -84,6 +84,15 @@ struct UnitScope<'a> {
 /// order is at most `(preassigned index << 32) | cell`.
 const VIRTUAL_ORDER: u64 = 1 << 63;
 
+/// The pods a VC packing (`packed` over `units`) put on the virtual units of unbound
+/// preassigned cell `pre`: what the physical cell bound to it must hold.
+#[derive(Debug, Clone, Copy)]
+struct PodsOf<'a> {
+    pre: u32,
+    packed: &'a Packed,
+    units: &'a [Unit],
+}
+
 /// Result of packing: per pod (in member order) the unit index and leaves (physical) or
 /// nothing (virtual).
 pub(crate) type Packed = Vec<PackedPod>;
@@ -229,7 +238,12 @@ impl Allocator {
     /// per unit, the pods placed there get leaves under the lowest common ancestor that
     /// holds them all, so a group's pods on one node are buddies when they can be.
     fn pack(&self, units: &mut [Unit], request: &GroupRequest) -> Option<Packed> {
-        let mut packed = unpacked(request);
+        self.pack_pods(units, unpacked(request))
+    }
+
+    /// [`Allocator::pack`] of the pods in `packed` (none placed yet): the whole group,
+    /// or the part of it that one preassigned cell must hold.
+    fn pack_pods(&self, units: &mut [Unit], mut packed: Packed) -> Option<Packed> {
         for pod in pods_smallest_first(&packed) {
             let k = packed[pod].size;
             let u = best_listed(units, k)?;
@@ -799,7 +813,18 @@ impl Allocator {
         }
         let mut bound = Vec::new();
         for &pre in &needed {
-            match self.bind_best(vc, pre, suggested, true) {
+            let cell = match suggested {
+                None => self.bind_best(vc, pre, None, true),
+                Some(nodes) => {
+                    let pods = PodsOf {
+                        pre,
+                        packed: &packed,
+                        units,
+                    };
+                    self.bind_holding(request, vc, pods, preempt_below, nodes)
+                }
+            };
+            match cell {
                 Some(_) => bound.push((vc, pre)),
                 None => {
                     self.undo_bindings(&bound);
@@ -830,6 +855,53 @@ impl Allocator {
                 None
             }
         }
+    }
+
+    /// Binds the preassigned cell `pods.pre` of `vc` to the first candidate, in
+    /// [`Allocator::pick_cell`]'s order, whose suggested nodes can hold the pods the VC
+    /// packing put on it: binding is a search, not a single guess (spec section 3, as
+    /// HiveD's backtracking `buddyAlloc`). Without suggested nodes the first healthy
+    /// candidate always holds them (it is a whole healthy cell of the virtual cell's
+    /// shape), so only this path searches. When no candidate holds them alone, the first
+    /// is bound as before the search: the VC's repacking may still place the pods with
+    /// its other cells, and waits otherwise.
+    fn bind_holding(
+        &mut self,
+        request: &GroupRequest,
+        vc: VcId,
+        pods: PodsOf<'_>,
+        preempt_below: Option<i32>,
+        suggested: &HashSet<String>,
+    ) -> Option<CellId> {
+        let pre = &self.vcs[vc as usize].preassigned[pods.pre as usize];
+        let (chain, level) = (pre.chain, pre.level);
+        let wanted: Packed = pods
+            .packed
+            .iter()
+            .filter(|p| match pods.units[p.unit].kind {
+                UnitKind::Virtual { pre } => pre == Some(pods.pre),
+                UnitKind::Physical { .. } => false,
+            })
+            .map(|p| PackedPod {
+                unit: usize::MAX,
+                size: p.size,
+                leaves: Vec::new(),
+            })
+            .collect();
+        // A fresh cell's units as the repacking builds them (`vc_units`): its
+        // opportunistic pods are preemptible even in the free-only pass.
+        let scope = RoomScope::new(request, preempt_below.max(Some(0)), false);
+        let candidates = self.cells_in_order(chain, level, Some(suggested), |_, bad| !bad);
+        let mut local: Vec<Unit> = Vec::new();
+        let holds = candidates.iter().copied().find(|&cell| {
+            local.clear();
+            self.push_units_with_room(cell, scope, Some(suggested), &mut 0, &mut local);
+            self.pack_pods(&mut local, wanted.clone()).is_some()
+        });
+        let chosen = holds.or(candidates.first().copied())?;
+        self.take_specific(chosen).ok()?;
+        self.bind(vc, pods.pre, chosen);
+        Some(chosen)
     }
 
     fn undo_bindings(&mut self, bound: &[(VcId, u32)]) {

@@ -1167,7 +1167,11 @@ impl<'d> Builder<'d> {
                         let cells_path = key_path(&path, "virtualCells");
                         for (i, cell) in raw.virtual_cells.unwrap_or_default().iter().enumerate() {
                             let cell_path = index_path(&cells_path, i);
-                            if let Some(demand) = self.read_virtual_cell(&name, cell, &cell_path) {
+                            // `cellNumber: 0` is valid HiveD: the VC has none of that type,
+                            // as if the entry were absent.
+                            if let Some(demand) = self.read_virtual_cell(&name, cell, &cell_path)
+                                && demand.2 > 0
+                            {
                                 vc.cells.push(demand);
                             }
                         }
@@ -1228,10 +1232,10 @@ impl<'d> Builder<'d> {
         let number = match &raw.cell_number {
             Some(v) => whole_number(
                 v,
-                1,
+                0,
                 &number_path,
                 &format!(
-                    "set cellNumber to how many cells {vc} is guaranteed (>= 1), or remove the entry"
+                    "set cellNumber to how many cells {vc} is guaranteed (0 for none), or remove the entry"
                 ),
                 self.diag,
             ),

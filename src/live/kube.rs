@@ -84,6 +84,9 @@ pub async fn start_with_client(
     for (group, why) in &report.lost {
         eprintln!("warning: group {group} could not be restored: {why}; delete its pods");
     }
+    for w in &report.warnings {
+        eprintln!("warning: {w}");
+    }
     let nodes: Api<Node> = Api::all(client.clone());
     let listed = nodes
         .list(&ListParams::default())

@@ -181,6 +181,9 @@ fn print_report(what: &str, report: &RebuildReport) {
     for (group, why) in &report.lost {
         eprintln!("warning: group {group} could not be kept: {why}; delete its pods");
     }
+    for w in &report.warnings {
+        eprintln!("warning: {w}");
+    }
 }
 
 /// Loads the config, rebuilds the state, and starts listening.

@@ -22,7 +22,10 @@ use super::extender::{ExtenderFilterResult, ExtenderPreemptionResult, MetaPod, M
 use super::journal::{Entry, GroupCommit, Journal, JournalError, OpenReport, SnapshotPod, Ticket};
 use super::metrics::{CellGauges, Metrics, Outcome};
 use super::pod::PodInfo;
-use crate::cell::{Allocator, BindRecord, Decision, PodSchedulingSpec, RebuildReport, Victim};
+use crate::cell::{
+    Allocator, BindRecord, Decision, GroupState, PodSchedulingSpec, RebuildReport, SchedulePhase,
+    Victim,
+};
 use crate::config::CellConfig;
 
 /// The `FailedNodes` key of a waiting pod (HiveD's component name).
@@ -510,8 +513,9 @@ impl LiveState {
             .map(|(uid, _)| uid.clone())
     }
 
-    /// Schedules for `spec` and records what changed; the answer is the decision and, for
-    /// a bind, this pod's node. Shared by the verbs and journal replay.
+    /// Schedules for `spec` in `phase` and records what changed in the pod table; the
+    /// answer is the decision, for a bind this pod's node, and whether the call changed
+    /// the allocator (and so must be journaled). Shared by the verbs and journal replay.
     fn decide(
         &mut self,
         uid: &str,
@@ -519,15 +523,25 @@ impl LiveState {
         name: &str,
         spec: &PodSchedulingSpec,
         suggested: Option<&[String]>,
-    ) -> (Decision, Result<Option<String>, String>) {
+        phase: SchedulePhase,
+    ) -> (Decision, Result<Option<String>, String>, bool) {
         let request = spec.group_request();
         // An ignored suggestion list (the default) is not even hashed: kube-scheduler sends
         // every candidate node, 1,280 names on a large cluster.
         let suggested = suggested.filter(|_| !spec.ignore_k8s_suggested_nodes);
         let suggested_set: Option<HashSet<String>> = suggested.map(|s| s.iter().cloned().collect());
-        let decision = self.alloc.schedule(&request, suggested_set.as_ref());
+        let downgrades = self.alloc.downgrades;
+        let decision = self
+            .alloc
+            .schedule_in_phase(&request, suggested_set.as_ref(), phase);
+        let reserved = matches!(
+            self.alloc.group_status(&request.name),
+            Some((GroupState::Preempting, _, _))
+        );
+        let mut changed = self.alloc.downgrades != downgrades;
         let placed = match &decision {
             Decision::Bind(_) => {
+                changed = true;
                 match self
                     .alloc
                     .confirm_pod(&request.name, uid, spec.leaf_cell_number)
@@ -552,7 +566,10 @@ impl LiveState {
                     )),
                 }
             }
-            Decision::Preempt { .. } => {
+            // Only a reservation (Preempting phase) makes the pod a preemptor; a filter
+            // call merely reports the victims.
+            Decision::Preempt { .. } if reserved => {
+                changed = true;
                 self.pods.insert(
                     uid.to_string(),
                     PodEntry {
@@ -567,9 +584,19 @@ impl LiveState {
                 );
                 Ok(None)
             }
-            _ => Ok(None),
+            _ => {
+                if !reserved && self.alloc.group_status(&request.name).is_none() {
+                    // A preemption of this group that was cancelled leaves no preemptor.
+                    let before = self.pods.len();
+                    self.pods.retain(|_, p| {
+                        !(p.group == request.name && p.phase == PodPhase::Preempting)
+                    });
+                    changed |= self.pods.len() != before;
+                }
+                Ok(None)
+            }
         };
-        (decision, placed)
+        (decision, placed, changed)
     }
 
     /// Victim pods per node: the known pods of each victim group (uid and key).
@@ -652,14 +679,15 @@ impl LiveState {
                 ));
             }
         };
-        let (decision, placed) = self.decide(
+        let (decision, placed, changed) = self.decide(
             &pod.uid,
             &pod.namespace,
             &pod.name,
             &spec,
             candidates.as_deref(),
+            SchedulePhase::Filtering,
         );
-        if matches!(decision, Decision::Bind(_) | Decision::Preempt { .. }) {
+        if changed || matches!(decision, Decision::Bind(_)) {
             self.record_decision(&pod.uid, &spec.affinity_group.name)?;
         }
         Ok(match decision {
@@ -748,14 +776,15 @@ impl LiveState {
         }
         let spec = pod.scheduling_spec().map_err(Ok)?;
         let suggested = (!nodes.is_empty()).then(|| nodes.to_vec());
-        let (decision, _) = self.decide(
+        let (decision, _, changed) = self.decide(
             &pod.uid,
             &pod.namespace,
             &pod.name,
             &spec,
             suggested.as_deref(),
+            SchedulePhase::Preempting,
         );
-        if matches!(decision, Decision::Bind(_) | Decision::Preempt { .. }) {
+        if changed || matches!(decision, Decision::Bind(_)) {
             self.record_decision(&pod.uid, &spec.affinity_group.name)
                 .map_err(Err)?;
         }
@@ -989,6 +1018,12 @@ virtualClusters:
             assert_eq!(o, Outcome::Bind, "{r:?}");
         }
         let (_, o) = s.filter(&pod("c", 100, 2), None, None).unwrap();
+        assert_eq!(o, Outcome::Preempt);
+        assert!(
+            !s.pods().contains_key("c"),
+            "filter only reports the victims"
+        );
+        let (_, o) = s.preempt(&pod("c", 100, 2), &[]).unwrap();
         assert_eq!(o, Outcome::Preempt);
         assert_eq!(s.pods()["c"].phase, PodPhase::Preempting);
         let released = s.release("c").unwrap().unwrap();

@@ -528,11 +528,18 @@ fn run_case(
                 if let Some(name) = preempting.get(i % preempting.len().max(1)) {
                     let req = live[name].clone();
                     let d = alloc.schedule(&req, None);
-                    prop_assert!(
-                        matches!(d, Decision::Bind(_) | Decision::Preempt { .. }),
-                        "retry: {:?}",
-                        d
-                    );
+                    match &d {
+                        Decision::Bind(_) | Decision::Preempt { .. } => {}
+                        // A reservation on a node gone bad is cancelled (spec section 9):
+                        // the group is gone and nothing is reserved for it.
+                        Decision::Wait {
+                            reason: cellsim::cell::WaitReason::PreemptionCanceled { bad, .. },
+                        } if !bad.is_empty() => {
+                            prop_assert!(alloc.group_status(name).is_none(), "still live");
+                            live.remove(name);
+                        }
+                        other => prop_assert!(false, "retry: {:?}", other),
+                    }
                 }
             }
             Op::Confirm(i) => {

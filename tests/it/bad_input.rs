@@ -1188,9 +1188,10 @@ fn a_record_whose_members_disagree_with_its_placements_is_reported_lost() {
     );
 }
 
-// Two pods of one group naming the same device are both restored on it.
+// Two pods of one group naming the same device: the device is held once (never freed
+// while the group runs), and the rebuild says the record is spoiled.
 #[test]
-fn a_record_naming_one_device_twice_is_reported_lost() {
+fn a_record_naming_one_device_twice_is_held_once_with_a_warning() {
     let (config, mut records) = records_of_one_group(&[(2, 1)]);
     for r in &mut records {
         let pods = &mut r.bind_info.affinity_group_bind_info[0].pod_placements;
@@ -1198,10 +1199,51 @@ fn a_record_naming_one_device_twice_is_reported_lost() {
         pods[1].physical_leaf_cell_indices = pods[0].physical_leaf_cell_indices.clone();
     }
     let (rebuilt, report) = Allocator::from_records(&config, &records);
-    assert_eq!(
-        report.lost.iter().map(|l| l.0.as_str()).collect::<Vec<_>>(),
-        vec!["g"],
-        "{report:?}; restored placement {:?}",
-        rebuilt.placement("g")
+    assert!(report.lost.is_empty(), "{report:?}");
+    assert!(
+        report.warnings.iter().any(|w| w.contains("spoiled")),
+        "{report:?}"
     );
+    let shared = &records[0].bind_info.affinity_group_bind_info[0].pod_placements[0];
+    let placement = rebuilt.placement("g").expect("the group is kept");
+    assert!(
+        placement
+            .pods
+            .iter()
+            .any(|p| p.node == shared.physical_node
+                && p.devices == shared.physical_leaf_cell_indices),
+        "the shared device stays with the group: {placement:?}"
+    );
+}
+
+// A group whose GPU count the VC has, but not in its shape (a 16-GPU pod on 8-GPU
+// nodes), is rejected with a message that says it is the shape, not "needs 16, has 16".
+#[test]
+fn a_group_that_fits_in_number_but_not_in_shape_says_so() {
+    let config = cellsim::config::load_str(
+        "
+physicalCluster:
+  cellTypes:
+    NODE: {childCellType: GPU, childCellNumber: 8, isNodeLevel: true}
+    RACK: {childCellType: NODE, childCellNumber: 3}
+  physicalCells:
+  - cellType: RACK
+    cellChildren: [{cellAddress: n1}, {cellAddress: n2}, {cellAddress: n3}]
+virtualClusters:
+  vc1: {virtualCells: [{cellType: RACK.NODE, cellNumber: 3}]}
+",
+        "shape.yaml",
+    )
+    .expect("config loads");
+    let mut alloc = Allocator::new(&config);
+    let req = request("wide", "vc1", 10, &[(1, 24)]);
+    match alloc.schedule(&req, None) {
+        Decision::Reject { error } => {
+            let msg = error.to_string();
+            assert!(msg.contains("in that shape"), "{msg}");
+            assert!(msg.contains("has 24 GPUs"), "{msg}");
+            assert!(msg.contains("one node"), "how to fix it: {msg}");
+        }
+        other => panic!("expected a rejection, got {other:?}"),
+    }
 }

@@ -45,3 +45,34 @@ pub fn files_under(dir: &std::path::Path) -> Vec<(PathBuf, Vec<u8>)> {
     files.sort();
     files
 }
+
+/// A group of `pods` pods of `gpus` GPUs each in `vc` at `priority`; it follows the
+/// caller's suggested nodes when `follow_suggestions` is true (HiveD's default ignores
+/// them).
+pub fn one_shape_group(
+    name: &str,
+    vc: &str,
+    priority: i32,
+    pods: u32,
+    gpus: u32,
+    follow_suggestions: bool,
+) -> cellsim::cell::GroupRequest {
+    cellsim::cell::GroupRequest {
+        name: name.into(),
+        virtual_cluster: vc.into(),
+        priority,
+        leaf_cell_type: None,
+        pinned_cell_id: None,
+        lazy_preemption_enable: false,
+        ignore_k8s_suggested_nodes: !follow_suggestions,
+        members: vec![cellsim::cell::GroupMember {
+            pod_number: pods,
+            leaf_cell_number: gpus,
+        }],
+    }
+}
+
+/// A set of node names, as a schedule call's suggested nodes.
+pub fn node_set(names: &[&str]) -> std::collections::HashSet<String> {
+    names.iter().map(|s| s.to_string()).collect()
+}

@@ -331,16 +331,30 @@ fn vc_path_segments_must_follow_the_hierarchy_down() {
     );
 }
 
+// `cellNumber: 0` is valid HiveD (the VC has none of that type): it loads as if the
+// entry were absent. A negative number is an error.
 #[test]
-fn cell_number_must_be_at_least_one() {
+fn cell_number_zero_means_none_and_negative_is_rejected() {
+    let zero = load_str(
+        &variant(
+            "M60-NODE\n      cellNumber: 1\n",
+            "M60-NODE\n      cellNumber: 0\n",
+        ),
+        FILE,
+    )
+    .unwrap_or_else(|e| panic!("cellNumber 0 must load: {e}"));
+    let without = load_str(GOOD, FILE).expect("GOOD loads");
+    let vc1 = |c: &cellsim::config::CellConfig| c.virtual_clusters["vc1"].virtual_cells.clone();
+    assert_eq!(vc1(&zero).len() + 1, vc1(&without).len());
+    assert!(vc1(&zero).iter().all(|c| c.chain != "M60-NODE-POOL"));
     let errors = load_errors(&variant(
         "M60-NODE\n      cellNumber: 1\n",
-        "M60-NODE\n      cellNumber: 0\n",
+        "M60-NODE\n      cellNumber: -1\n",
     ));
     assert_error(
         &errors,
         "virtualClusters.vc1.virtualCells[1].cellNumber",
-        &["at least 1", "got 0", "set cellNumber"],
+        &["at least 0", "got -1", "set cellNumber"],
     );
 }
 
@@ -518,7 +532,7 @@ fn all_errors_are_reported_not_just_the_first() {
     assert_error(
         &errors,
         "virtualClusters.vc1.virtualCells[1].cellNumber",
-        &["at least 1"],
+        &["at least 0", "got -1"],
     );
     assert_error(
         &errors,

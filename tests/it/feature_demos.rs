@@ -501,7 +501,10 @@ fn work_preserving_reconfiguration() {
         WaitReason::Quota { .. }
     ));
 
-    // Update PhysicalCell - delete node: the job on the deleted node is lost.
+    // Update PhysicalCell - delete node: HiveD's documented outcome is that "the job will
+    // still run without any impact, but its deleted node usage is ignored". The group is
+    // kept with its placement, its devices on .19 stay used (by vc `default`, which still
+    // covers them), and the pod on .18 is named in a warning.
     let r3 = job("itc-reconfig-3.yaml", &config2, "w");
     let mut a3 = Allocator::new(&config2);
     let p3 = bind(&mut a3, &r3.groups[0]);
@@ -513,11 +516,38 @@ fn work_preserving_reconfiguration() {
         ]
     );
     confirm_all(&mut a3, &r3.groups[0]);
-    let (_, report) = Allocator::from_records(&load("hived-config-7.yaml"), &a3.bind_records());
+    let config7 = load("hived-config-7.yaml");
+    let (mut a7, report) = Allocator::from_records(&config7, &a3.bind_records());
+    assert!(report.lost.is_empty(), "{report:?}");
+    assert_eq!(report.restored, vec![r3.groups[0].name.clone()]);
+    assert_eq!(report.warnings.len(), 1, "{report:?}");
+    assert!(
+        report.warnings[0].contains("default-0-0") && report.warnings[0].contains("10.151.41.18"),
+        "{:?}",
+        report.warnings[0]
+    );
     assert_eq!(
-        report.lost.len(),
-        1,
-        "node .18 is gone from hived-config-7: {report:?}"
+        a7.placement(&r3.groups[0].name).map(|p| spots(&p)),
+        Some(spots(&p3)),
+        "the job keeps running where it was"
+    );
+    assert_eq!(
+        a7.group_status(&r3.groups[0].name).map(|s| (s.1, s.2)),
+        Some((10, false)),
+        "still guaranteed, not lazily preempted"
+    );
+    // Nothing new lands on .19's devices: a 4-GPU default pod waits for default's quota
+    // (its one node is .19, still in use), and an opportunistic one goes elsewhere.
+    let mut again = job("itc-reconfig-3.yaml", &config7, "w2").groups[0].clone();
+    again.members[0].pod_number = 1;
+    assert!(matches!(wait(&mut a7, &again), WaitReason::Quota { .. }));
+    let mut oppo = again.clone();
+    oppo.name = "oppo".into();
+    oppo.priority = -1;
+    let placed = bind(&mut a7, &oppo);
+    assert!(
+        placed.pods.iter().all(|p| p.node != "10.151.41.19"),
+        "{placed:?}"
     );
 
     // Delete VirtualCluster / move quota: `default` disappears (hived-config-5) or gives a
@@ -547,4 +577,51 @@ fn work_preserving_reconfiguration() {
             other => panic!("{config_name}: expected preemption, got {other:?}"),
         }
     }
+}
+
+// See: HiveD demo "TensorFlow Distributed Training" (hived-config-2, itc-dtf): a job of
+// a 4-GPU worker and a 1-GPU parameter server in the default VC is gang scheduled as one
+// group and succeeds: the worker gets a whole K80 node, the ps one GPU of another.
+#[test]
+fn tensorflow_parameter_server_job_is_placed_as_one_gang() {
+    let Some((config, mut alloc)) = setup("hived-config-2.yaml") else {
+        return;
+    };
+    let dtf = job("itc-dtf.yaml", &config, "u");
+    assert_eq!(dtf.groups.len(), 1, "worker and ps are one affinity group");
+    let group = &dtf.groups[0];
+    assert_eq!(group.virtual_cluster, "default");
+    let mut sizes = group.pod_sizes();
+    sizes.sort_unstable();
+    assert_eq!(sizes, vec![1, 4]);
+    let placed = bind(&mut alloc, group);
+    let mut by_size: Vec<(u32, String, Vec<u32>)> = placed
+        .pods
+        .iter()
+        .map(|p| (p.leaf_cell_number, p.node.clone(), p.devices.clone()))
+        .collect();
+    by_size.sort();
+    let (ps, worker) = (&by_size[0], &by_size[1]);
+    assert_eq!(worker.2, vec![0, 1, 2, 3], "the worker has a whole node");
+    assert_eq!(ps.2.len(), 1);
+    assert_ne!(ps.1, worker.1, "the ps is on the default VC's other node");
+    let k80_nodes = [
+        "10.151.41.18",
+        "10.151.41.19",
+        "10.151.41.20",
+        "10.151.41.21",
+    ];
+    assert!(k80_nodes.contains(&worker.1.as_str()) && k80_nodes.contains(&ps.1.as_str()));
+    // Both pods take their slots; the job then runs as a whole.
+    for (i, m) in group.members.iter().enumerate() {
+        for k in 0..m.pod_number {
+            alloc
+                .confirm_pod(&group.name, &format!("dtf-{i}-{k}"), m.leaf_cell_number)
+                .expect("slot");
+        }
+    }
+    assert_eq!(
+        alloc.group_status(&group.name).map(|s| s.0),
+        Some(cellsim::cell::GroupState::Allocated)
+    );
 }

@@ -511,3 +511,105 @@ async fn waiting_answers_are_held_back_as_configured() {
     // Meanwhile the state is not locked: inspect answers.
     get(&app, "/v1/inspect/clusterstatus").await;
 }
+
+/// Spec section 9: a filter call only reports the victims; the preempt call reserves.
+#[tokio::test]
+async fn filter_reports_victims_and_only_preempt_reserves() {
+    let app = app(&two_nodes());
+    let low = pod("default", "low", "uid-low", &spec("vc-a", 10, "low", 1, 4));
+    let node = place(&app, &low, &["node-a", "node-b"]).await;
+    let high = pod(
+        "default",
+        "high",
+        "uid-high",
+        &spec("vc-a", 100, "high", 1, 4),
+    );
+    for _ in 0..2 {
+        let r = filter(&app, &high, &["node-a", "node-b"]).await;
+        assert!(r["FailedNodes"][&node].is_string(), "{r}");
+        let (status, _) = call(&app, Method::GET, "/v1/inspect/affinitygroups/high", "").await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "filter made a preemptor");
+        let victim = get(&app, "/v1/inspect/affinitygroups/low").await;
+        assert_eq!(victim["status"]["state"], "Allocated", "{victim}");
+        let cluster = get(&app, "/v1/inspect/clusterstatus").await.to_string();
+        assert!(
+            !cluster.contains("Reserv"),
+            "filter reserved cells: {cluster}"
+        );
+    }
+    preempt_on(&app, &high, &node).await;
+    let group = get(&app, "/v1/inspect/affinitygroups/high").await;
+    assert_eq!(group["status"]["state"], "Preempting");
+    let victim = get(&app, "/v1/inspect/affinitygroups/low").await;
+    assert_eq!(victim["status"]["state"], "BeingPreempted", "{victim}");
+}
+
+/// Calls preempt for `pod` with `node` as the only candidate; returns the answer.
+async fn preempt_on(app: &cellsim::live::http::Shared, pod: &Value, node: &str) -> Value {
+    let args = json!({"Pod": pod, "NodeNameToVictims": {}, "NodeNameToMetaVictims": {node: {"Pods": [], "NumPDBViolations": 0}}});
+    let (status, r) = call(app, Method::POST, "/v1/extender/preempt", &args.to_string()).await;
+    assert_eq!(status, StatusCode::OK, "{r}");
+    r
+}
+
+/// Spec section 9: a preempting group is decided again on every call; when its
+/// reservation touches a node gone bad, or one the call does not suggest, the
+/// preemption is cancelled (victims no longer being preempted) and the pod waits.
+#[tokio::test]
+async fn a_preemption_is_cancelled_when_its_node_goes_bad_or_is_not_suggested() {
+    for case in ["bad node", "not suggested"] {
+        let app = app(&two_nodes());
+        let low = pod("default", "low", "uid-low", &spec("vc-a", 10, "low", 1, 4));
+        let node = place(&app, &low, &["node-a", "node-b"]).await;
+        let other = if node == "node-a" { "node-b" } else { "node-a" };
+        let high_spec = format!(
+            "{}ignoreK8sSuggestedNodes: false\n",
+            spec("vc-a", 100, "high", 1, 4)
+        );
+        let high = pod("default", "high", "uid-high", &high_spec);
+        let r = preempt_on(&app, &high, &node).await;
+        assert_eq!(
+            r["NodeNameToMetaVictims"][&node]["Pods"],
+            json!([{"UID": "uid-low"}])
+        );
+        let suggested = match case {
+            "bad node" => {
+                let (status, r) = call(
+                    &app,
+                    Method::PUT,
+                    &format!("/v1/nodes/{node}"),
+                    r#"{"healthy": false}"#,
+                )
+                .await;
+                assert_eq!(status, StatusCode::OK, "{r}");
+                vec![node.as_str(), other]
+            }
+            _ => vec![other],
+        };
+        let r = filter(&app, &high, &suggested).await;
+        let reason = r["FailedNodes"]["hivedscheduler"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(reason.contains("preemption canceled"), "{case}: {r}");
+        assert!(
+            reason.contains(&node),
+            "{case}: the reason names the node: {r}"
+        );
+        let (status, _) = call(&app, Method::GET, "/v1/inspect/affinitygroups/high", "").await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{case}: still a preemptor");
+        let victim = get(&app, "/v1/inspect/affinitygroups/low").await;
+        assert_eq!(victim["status"]["state"], "Allocated", "{case}: {victim}");
+        // Its victims stay: the pod cannot bind where it had reserved.
+        let (_, r) = call(
+            &app,
+            Method::POST,
+            "/v1/extender/bind",
+            &bind_args("default", "high", "uid-high", &node),
+        )
+        .await;
+        assert!(
+            !r["Error"].as_str().unwrap_or_default().is_empty(),
+            "{case}: {r}"
+        );
+    }
+}

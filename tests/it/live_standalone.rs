@@ -352,6 +352,21 @@ async fn a_preemption_in_flight_is_decided_again_after_a_restart() {
     );
     let r = filter(&app, &high, &["node-a", "node-b"]).await;
     assert!(r["FailedNodes"][&node].is_string(), "{r}");
+    // kube-scheduler then calls preempt, which reserves the cells.
+    let args = serde_json::json!({"Pod": high, "NodeNameToMetaVictims": {&node: {"Pods": [], "NumPDBViolations": 0}}});
+    let (status, r) = call(
+        &app,
+        Method::POST,
+        "/v1/extender/preempt",
+        &args.to_string(),
+    )
+    .await;
+    assert_eq!(status, axum::http::StatusCode::OK, "{r}");
+    let groups = get(&app, "/v1/inspect/affinitygroups/").await;
+    assert_eq!(
+        groups["items"][0]["status"]["state"], "Preempting",
+        "{groups}"
+    );
     let low_before = get(&app, "/v1/inspect/affinitygroups/low").await;
     drop(app);
     let app = open();
@@ -372,4 +387,175 @@ async fn a_preemption_in_flight_is_decided_again_after_a_restart() {
     let (status, _) = call(&app, Method::DELETE, "/v1/pods/default/low", "").await;
     assert_eq!(status, axum::http::StatusCode::OK);
     assert_eq!(place(&app, &high, &["node-a", "node-b"]).await, node);
+}
+
+/// Two racks of two 4-GPU nodes; vc-a and vc-b own two nodes each.
+const FOUR_NODES: &str = "
+physicalCluster:
+  cellTypes:
+    NODE: {childCellType: GPU, childCellNumber: 4, isNodeLevel: true}
+    RACK: {childCellType: NODE, childCellNumber: 2}
+  physicalCells:
+  - cellType: RACK
+    cellChildren: [{cellAddress: node-a}, {cellAddress: node-b}]
+  - cellType: RACK
+    cellChildren: [{cellAddress: node-c}, {cellAddress: node-d}]
+virtualClusters:
+  vc-a: {virtualCells: [{cellType: RACK.NODE, cellNumber: 2}]}
+  vc-b: {virtualCells: [{cellType: RACK.NODE, cellNumber: 2}]}
+";
+
+/// FOUR_NODES with node-b deleted (node-e takes its place in the rack).
+const NODE_B_DELETED: &str = "
+physicalCluster:
+  cellTypes:
+    NODE: {childCellType: GPU, childCellNumber: 4, isNodeLevel: true}
+    RACK: {childCellType: NODE, childCellNumber: 2}
+  physicalCells:
+  - cellType: RACK
+    cellChildren: [{cellAddress: node-a}, {cellAddress: node-e}]
+  - cellType: RACK
+    cellChildren: [{cellAddress: node-c}, {cellAddress: node-d}]
+virtualClusters:
+  vc-a: {virtualCells: [{cellType: RACK.NODE, cellNumber: 2}]}
+  vc-b: {virtualCells: [{cellType: RACK.NODE, cellNumber: 2}]}
+";
+
+/// FOUR_NODES with the first rack split into two top-level nodes (a chain of their own).
+const FIRST_RACK_SPLIT: &str = "
+physicalCluster:
+  cellTypes:
+    NODE: {childCellType: GPU, childCellNumber: 4, isNodeLevel: true}
+    RACK: {childCellType: NODE, childCellNumber: 2}
+  physicalCells:
+  - {cellType: NODE, cellAddress: node-a}
+  - {cellType: NODE, cellAddress: node-b}
+  - cellType: RACK
+    cellChildren: [{cellAddress: node-c}, {cellAddress: node-d}]
+virtualClusters:
+  vc-a: {virtualCells: [{cellType: NODE, cellNumber: 2}]}
+  vc-b: {virtualCells: [{cellType: RACK.NODE, cellNumber: 2}]}
+";
+
+impl Server {
+    /// Places and binds whole-node opportunistic pods until one waits; their nodes.
+    fn fill_with_whole_nodes(&self, prefix: &str) -> Vec<String> {
+        let mut nodes = Vec::new();
+        for k in 0..8 {
+            let name = format!("{prefix}-{k}");
+            let r = self.place(&name, &spec("vc-b", -1, &name, 1, 4), false);
+            let Some(node) = r["NodeNames"][0].as_str() else {
+                break;
+            };
+            let (status, b) = http(
+                "POST",
+                &format!("{}/v1/extender/bind", self.base),
+                &bind_args("default", &name, &format!("uid-{name}"), node),
+            );
+            assert_eq!((status, b["Error"].as_str()), (200, Some("")), "{b}");
+            nodes.push(node.to_string());
+        }
+        nodes
+    }
+}
+
+/// A 2-pod vc-a gang on node-a and node-b, bound.
+fn start_with_a_gang(config: &Path, journal: &Path, extra: &[&str]) -> (Server, Value) {
+    std::fs::write(config, FOUR_NODES).expect("config written");
+    let server = start(config, journal, extra);
+    let gang = spec("vc-a", 10, "gang", 2, 4);
+    let first = server.place("gang-0", &gang, true);
+    let second = server.place("gang-1", &gang, true);
+    let mut nodes = vec![
+        first["NodeNames"][0]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+        second["NodeNames"][0]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+    ];
+    nodes.sort();
+    assert_eq!(nodes, ["node-a", "node-b"]);
+    let placement =
+        server.get("/v1/inspect/affinitygroups/gang")["status"]["physicalPlacement"].clone();
+    (server, placement)
+}
+
+/// After a config change the running gang keeps its place, and new pods never get the
+/// GPUs it still holds. Checked through a restart on the journal and through
+/// `--watch-config`, for a deleted node and for a rack split into top-level nodes.
+#[test]
+fn reconfiguration_never_places_a_pod_on_a_running_pods_gpus() {
+    for (case, edited, gang_nodes) in [
+        ("deleted", NODE_B_DELETED, vec!["node-a"]),
+        ("split", FIRST_RACK_SPLIT, vec!["node-a", "node-b"]),
+    ] {
+        // Through a restart with the edited config.
+        let dir = temp_dir(&format!("reconfig-{case}"));
+        let (config, journal) = (dir.join("cluster.yaml"), dir.join("journal.jsonl"));
+        let (server, placement) = start_with_a_gang(&config, &journal, &[]);
+        server.kill9();
+        std::fs::write(&config, edited).expect("config edited");
+        let server = start(&config, &journal, &[]);
+        let check = |server: &Server, how: &str| {
+            // Inspect shows (as HiveD's) the devices still in the config.
+            let after = server.get("/v1/inspect/affinitygroups/gang");
+            let mut kept = placement.clone();
+            if let Some(map) = kept.as_object_mut() {
+                map.retain(|node, _| gang_nodes.contains(&node.as_str()));
+            }
+            assert_eq!(
+                after["status"]["physicalPlacement"], kept,
+                "{case} ({how}): the gang moved"
+            );
+            let filled = server.fill_with_whole_nodes(&format!("fill-{how}"));
+            for node in &gang_nodes {
+                assert!(
+                    !filled.contains(&node.to_string()),
+                    "{case} ({how}): a new pod was put on {node}, which the gang holds: {filled:?}"
+                );
+            }
+            assert_eq!(
+                filled.len(),
+                4 - gang_nodes.len(),
+                "{case} ({how}): every other node is usable: {filled:?}"
+            );
+        };
+        check(&server, "restart");
+        drop(server);
+
+        // Through --watch-config, without a restart.
+        let dir = temp_dir(&format!("watch-{case}"));
+        let (config, journal) = (dir.join("cluster.yaml"), dir.join("journal.jsonl"));
+        let (server, _) = start_with_a_gang(&config, &journal, &["--watch-config"]);
+        std::fs::write(&config, edited).expect("config edited");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let nodes_now = |server: &Server| server.get("/v1/nodes").to_string();
+        let expected_node = if case == "deleted" {
+            "node-e"
+        } else {
+            "node-a"
+        };
+        while case == "deleted" && !nodes_now(&server).contains(expected_node) {
+            assert!(
+                Instant::now() < deadline,
+                "the edited config was not loaded"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        if case == "split" {
+            // Nothing in the node list changes: wait for the reload's log line.
+            loop {
+                let left = deadline.saturating_duration_since(Instant::now());
+                match server.lines.recv_timeout(left) {
+                    Ok(line) if line.contains("config reloaded") => break,
+                    Ok(_) => {}
+                    Err(_) => panic!("the edited config was not loaded"),
+                }
+            }
+        }
+        check(&server, "watch");
+    }
 }

@@ -2,11 +2,13 @@
 
 mod allocator_model;
 mod bad_input;
+mod binding_backtrack;
 mod cluster_builders;
 mod common;
 mod compare;
 mod config_load;
 mod config_validation;
+mod doomed_per_vc;
 mod feature_demos;
 mod gen_trace;
 mod inspect_shapes;
@@ -22,10 +24,12 @@ mod live_support;
 mod main_job;
 mod openpai_jobs;
 mod rebuild;
+mod reconfig_safety;
 mod replay;
 mod sharing;
 mod sim_engine;
 mod sim_invariants;
+mod suggested_cells;
 mod suggested_nodes;
 mod sweep;
 mod trace_readers;

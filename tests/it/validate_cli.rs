@@ -20,7 +20,7 @@ virtualClusters:
   vc1: {virtualCells: [{cellType: GPU-NODE-POOL.GPU-NODE, cellNumber: 1}], comment: lab}
 ";
 
-/// Three independent mistakes: a misspelt key, a zero cellNumber, too much demand.
+/// Three independent mistakes: a misspelt key, a negative cellNumber, too much demand.
 const BAD: &str = "
 physicalCluster:
   cellTypes:
@@ -31,7 +31,7 @@ physicalCluster:
   - cellType: K80-NODE
     cellAddress: k1
 virtualClusters:
-  default: {virtualCells: [{cellType: K80-NODE, cellNumber: 0}]}
+  default: {virtualCells: [{cellType: K80-NODE, cellNumber: -1}]}
   vc1: {virtualCells: [{cellType: K80-NODE.K80, cellNumber: 5}]}
 ";
 
@@ -108,7 +108,7 @@ fn a_bad_config_lists_every_error_and_exits_1() {
             "error: {file}: physicalCluster.cellTypes.GPU-NODE.isNodeLevl: unknown key `isNodeLevl`: did you mean `isNodeLevel`?"
         ),
         format!(
-            "error: {file}: virtualClusters.default.virtualCells[0].cellNumber: must be at least 1, got 0"
+            "error: {file}: virtualClusters.default.virtualCells[0].cellNumber: must be at least 0, got -1"
         ),
         format!(
             "error: {file}: virtualClusters: chain K80-NODE: VCs ask for 5 cells of type K80 but the cluster has 4 (vc1: 5); lower cellNumber or add nodes"
