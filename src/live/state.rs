@@ -10,7 +10,9 @@
 //! reservation is not a placement): after a restart the preemptor is decided again when
 //! kube-scheduler retries it. Entries are queued under the state lock and made durable by
 //! the journal's writer thread (group commit); a caller acknowledges a change only after
-//! its [`Ticket`] is durable.
+//! its [`Ticket`] is durable. The HTTP layer waits so for binds, deletes and node changes,
+//! not for a filter's placement: one lost in a crash was never bound, so its bind is
+//! refused and kube-scheduler filters the pod again.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::{Arc, OnceLock};
