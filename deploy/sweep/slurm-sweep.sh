@@ -6,8 +6,11 @@
 #   deploy/sweep/slurm-sweep.sh SWEEP.yaml RESULTS [SHARDS] [CPUS_PER_SHARD]
 #
 # Needs `cellsim` on the compute nodes' PATH (cargo install --path .) and RESULTS on a
-# file system they share. A failed or pre-empted task can be resubmitted as is: --resume
-# keeps the points already in its folder.
+# file system they share. A task that is pre-empted or loses its node is requeued by Slurm
+# (--requeue) and resumes from the runs.jsonl in its folder (--resume); a task that failed
+# can be requeued by hand (scontrol requeue JOBID_TASK) to the same effect. Partition,
+# account and time limit come from SBATCH_PARTITION, SBATCH_ACCOUNT and SBATCH_TIMELIMIT
+# (see deploy/sweep/README.md).
 set -euo pipefail
 
 if [ $# -lt 2 ]; then
@@ -24,6 +27,8 @@ array_job=$(sbatch --parsable \
     --job-name=cellsim-sweep \
     --array="1-${shards}" \
     --cpus-per-task="$cpus" \
+    --requeue \
+    --open-mode=append \
     --output="$results/slurm-%A_%a.out" \
     --wrap="cellsim sweep '$sweep' --quiet --resume --shard \${SLURM_ARRAY_TASK_ID}/${shards} --jobs ${cpus} --out '$results'/shard-\${SLURM_ARRAY_TASK_ID}")
 

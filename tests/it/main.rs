@@ -32,5 +32,6 @@ mod sim_invariants;
 mod suggested_cells;
 mod suggested_nodes;
 mod sweep;
+mod sweep_real_slurm;
 mod trace_readers;
 mod validate_cli;

@@ -57,7 +57,7 @@ fn refused(args: &[&str]) -> String {
 
 /// A small sweep of the project's example trace: K80 nodes -1..+2, two loads, two
 /// models, two seeds (24 points, well under a second).
-fn small_sweep(dir: &Path) -> PathBuf {
+pub(crate) fn small_sweep(dir: &Path) -> PathBuf {
     let trace = root().join("traces/example.csv");
     let path = dir.join("small.yaml");
     std::fs::write(
@@ -81,11 +81,11 @@ axes:
     path
 }
 
-fn s(path: &Path) -> &str {
+pub(crate) fn s(path: &Path) -> &str {
     path.to_str().unwrap()
 }
 
-fn assert_same_outputs(expected: &Path, actual: &Path) {
+pub(crate) fn assert_same_outputs(expected: &Path, actual: &Path) {
     for file in OUTPUTS {
         let want = std::fs::read(expected.join(file)).unwrap();
         let got = std::fs::read(actual.join(file))
