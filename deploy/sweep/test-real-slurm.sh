@@ -39,6 +39,8 @@ if ! command -v slurmctld >/dev/null || ! command -v slurmd >/dev/null \
         unavailable "slurm-wlm and munge are not installed and cannot be (needs root and apt-get)"
     fi
     echo "test-real-slurm: installing slurm-wlm and munge" >&2
+    # A fresh machine has no package lists yet: refresh them first.
+    apt-get update -q >/dev/null || unavailable "apt-get update failed"
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q slurm-wlm munge >/dev/null \
         || unavailable "apt-get install slurm-wlm munge failed"
 fi
