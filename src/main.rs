@@ -114,6 +114,10 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Sweep(args) => sweep(&args),
         Command::Plan(args) => plan(&args),
         Command::Merge(args) => merge(&args),
+        Command::Models => {
+            print!("{}", cellsim::sched::models_listing());
+            Ok(())
+        }
         Command::Serve(args) => cellsim::live::serve(args.options()).map_err(|e| match e {
             cellsim::live::ServeError::Config(errors) => Failure::InvalidConfig(errors),
             other => Failure::Serve(other),

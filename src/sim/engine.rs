@@ -8,15 +8,19 @@
 //! its last checkpoint when the scenario sets `checkpointIntervalSec`. The user may kill
 //! a job; the model may reject one.
 //!
-//! After every batch of same-time events, waiting groups are offered to the model in queue
-//! order: priority (descending, unless the model orders by submit time only), then submit
-//! time, then job order in the scenario, then group order. A model with head-of-line
-//! blocking stops the pass at the first group that must wait. When a model answers
-//! `Preempt`, the victims are released at once and requeued, and the preemptor is offered
-//! again in the same pass; when a pass freed anything, another pass follows at the same
-//! time so that groups passed over see the freed cells. A group that waited is offered
-//! again only after something was freed (placing groups only takes cells, so until then
-//! its answer would not change).
+//! After every batch of same-time events (and at the model's timers), waiting groups are
+//! offered to the model in queue order: the model's rank (ascending; given when the group
+//! joins the queue), then submit time, then job order in the scenario, then group order.
+//! A model with strict order stops offering the groups behind one that must wait (all of
+//! them, or those of its VC). When a model answers `Preempt` (restart from the last
+//! checkpoint) or `Suspend` (resume later with all progress kept), the victims are
+//! released at once and requeued, and the preemptor is offered again in the same pass;
+//! when a pass freed anything, another pass follows at the same time so that groups
+//! passed over see the freed cells. Where the model declares it safe
+//! ([`sched::Shortcuts`]), a group that waited is offered again only after something was
+//! freed or a timer came (placing groups only takes cells, so until then its answer would
+//! not change), and a group whose request class already waited in the pass is not asked.
+//! The engine knows no particular policy: ranks, victims and timers are the model's.
 //!
 //! Within a batch, events are handled in this order: submits (in submit order), user
 //! kills, node events (in the scenario's order), then finishes (in the order the runs
@@ -53,7 +57,9 @@ use super::sink::{CollectRun, LeanRun, RunSink};
 use super::source::{JobSource, JobSpec, ScenarioJobs};
 use crate::cell::topology::Topology;
 use crate::cell::{GroupPlacement, GroupRequest, PodPlacement};
-use crate::sched::{self, OfferContext, Scheduler, Verdict};
+use crate::sched::{
+    self, GroupProgress, OfferContext, Scheduler, Shortcuts, StrictOrder, Verdict, Wait,
+};
 
 /// Run `scenario` through the model called `model` (with the scenario's model options),
 /// with an RNG seeded from the scenario's seed.
@@ -185,7 +191,13 @@ struct GroupRun {
     epoch: u32,
     last_pods: Vec<PodSpot>,
     /// The reason last logged, so a group's unchanged wait is logged once.
-    last_wait_reason: Option<Rc<str>>,
+    last_wait_reason: Option<Rc<Wait>>,
+    /// Its place in the queue while it waits (the rank the model gave it).
+    key: QueueKey,
+    /// Run time over all its runs so far (ended runs only).
+    attained_ms: SimTimeMs,
+    /// Its last run was suspended: the next start adds the model's resume delay.
+    suspended: bool,
 }
 
 /// A submitted job that has not been retired yet: its spec and where it stands.
@@ -208,6 +220,8 @@ type QueueKey = (i64, SimTimeMs, usize, usize);
 /// Why a running group is taken off its cells before its time.
 enum Interruption {
     Preempted { by: usize },
+    /// Suspended by a preemptive policy: all progress is kept.
+    Suspended { by: usize },
     NodeFailed { node: String },
 }
 
@@ -312,6 +326,17 @@ struct Engine<'a, 's, S: RunSink> {
     /// Times something was freed (a group left, a node changed, a group was
     /// downgraded): a class that waited is asked again only after this moved.
     frees: u64,
+    /// How strictly the model serves the queue.
+    strict: StrictOrder,
+    /// The engine shortcuts the model is safe with.
+    shortcuts: Shortcuts,
+    /// The model's next timer.
+    timer: Option<SimTimeMs>,
+    /// Per VC (in [`Engine::vc_names`] order): its waiting groups, kept only under
+    /// [`StrictOrder::PerVc`] to find each VC's head.
+    vc_waiting: Vec<BTreeSet<QueueKey>>,
+    /// Per VC: the pass in which a group of it last waited (strict order per VC).
+    vc_blocked: Vec<u64>,
     /// Every VC of the run (guaranteed ones and jobs' ones), sorted: timeline points and
     /// [`JobRun::vc`] index into it.
     vc_names: Arc<[String]>,
@@ -376,9 +401,19 @@ impl<'a, 's, S: RunSink> Engine<'a, 's, S> {
             let _ = model.set_node_health(node, false);
             capacity_gpus -= node_gpus.get(node).copied().unwrap_or(0);
         }
+        let strict = model.strict_order();
+        let vc_waiting = match strict {
+            StrictOrder::PerVc => vec![BTreeSet::new(); vc_names.len()],
+            _ => Vec::new(),
+        };
         Engine {
             scenario,
             source,
+            strict,
+            shortcuts: model.shortcuts(),
+            timer: None,
+            vc_blocked: vec![0; vc_waiting.len()],
+            vc_waiting,
             model,
             rng,
             keep_log: sink.logs(),
@@ -434,7 +469,11 @@ impl<'a, 's, S: RunSink> Engine<'a, 's, S> {
                 break;
             }
         }
-        match (self.source.peek_submit(), self.queue.peek_time()) {
+        let next = match (self.source.peek_submit(), self.queue.peek_time()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        match (next, self.timer) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
@@ -461,7 +500,11 @@ impl<'a, 's, S: RunSink> Engine<'a, 's, S> {
                     self.handled += 1;
                 }
             }
+            if self.timer == Some(t) {
+                self.on_timer();
+            }
             self.schedule_pass();
+            self.timer = self.model.next_timer().filter(|&at| at > t);
             self.record_timeline();
             self.retire_ended();
             // One comparison per time step keeps the hook off the hot path.
@@ -488,14 +531,39 @@ impl<'a, 's, S: RunSink> Engine<'a, 's, S> {
         self.jobs.run(job).spec.id.clone()
     }
 
-    fn key(&self, job: usize, group: usize) -> QueueKey {
-        let spec = &self.jobs.run(job).spec;
-        let priority = if self.model.orders_by_priority() {
-            -i64::from(spec.priority)
-        } else {
-            0
-        };
-        (priority, spec.submit_ms, job, group)
+    /// The model's timer came: groups it names get their rank again (keeping whether
+    /// they were offered), and every waiting group is offered.
+    fn on_timer(&mut self) {
+        for name in self.model.on_timer(self.now) {
+            let Some(&(job, group)) = self.group_index.get(name.as_str()) else {
+                continue;
+            };
+            if self.jobs.run(job).groups[group].state != GroupState::Waiting {
+                continue;
+            }
+            let old = self.jobs.run(job).groups[group].key;
+            let was_fresh = self.fresh.remove(&old);
+            self.waiting.remove(&old);
+            let key = self.rank(job, group);
+            self.jobs.run_mut(job).groups[group].key = key;
+            self.waiting.insert(key);
+            if was_fresh {
+                self.fresh.insert(key);
+            }
+            if let Some(queue) = self.vc_waiting.get_mut(self.jobs.run(job).vc) {
+                queue.remove(&old);
+                queue.insert(key);
+            }
+            self.enqueued += 1;
+        }
+        // Ranks or what running groups may be asked to yield changed: a full pass.
+        self.dirty = true;
+    }
+
+    /// The group's queue key, with the model's rank for it now.
+    fn rank(&mut self, job: usize, group: usize) -> QueueKey {
+        let rank = self.model.rank(&progress(&self.jobs, self.now, job, group));
+        (rank, self.jobs.run(job).spec.submit_ms, job, group)
     }
 
     fn on_job_submitted(&mut self, spec: JobSpec<'a>) {
@@ -520,6 +588,9 @@ impl<'a, 's, S: RunSink> Engine<'a, 's, S> {
                     epoch: 0,
                     last_pods: Vec::new(),
                     last_wait_reason: None,
+                    key: (0, 0, seq, g),
+                    attained_ms: 0,
+                    suspended: false,
                 }
             })
             .collect::<Vec<_>>();
@@ -561,7 +632,9 @@ impl<'a, 's, S: RunSink> Engine<'a, 's, S> {
         };
         let ran = self.now - since;
         self.freed();
+        self.model.stopped(&progress(&self.jobs, self.now, job, group));
         let run = self.jobs.run_mut(job);
+        run.groups[group].attained_ms += ran;
         let g = &mut run.groups[group];
         run.gpu_ms += ran * u64::from(g.gpus);
         g.state = GroupState::Done;
@@ -726,13 +799,15 @@ impl<'a, 's, S: RunSink> Engine<'a, 's, S> {
         let run = self.jobs.run_mut(job);
         let g = &mut run.groups[group];
         let work = g.work_done_ms + ran;
-        g.work_done_ms = match checkpoint {
-            Some(c) => work / c * c,
-            None => 0,
+        g.work_done_ms = match (&why, checkpoint) {
+            (Interruption::Suspended { .. }, _) => work,
+            (_, Some(c)) => work / c * c,
+            (_, None) => 0,
         };
+        g.suspended = matches!(why, Interruption::Suspended { .. });
         g.state = GroupState::Waiting;
         g.last_wait_reason = None;
-        if let Interruption::Preempted { .. } = why {
+        if let Interruption::Preempted { .. } | Interruption::Suspended { .. } = why {
             run.preemptions += 1;
         }
         self.enqueue(job, group);
@@ -746,7 +821,7 @@ impl<'a, 's, S: RunSink> Engine<'a, 's, S> {
             run.groups[group].last_pods.clone(),
         );
         let event = match why {
-            Interruption::Preempted { by } => SimEvent::GroupPreempted {
+            Interruption::Preempted { by } | Interruption::Suspended { by } => SimEvent::GroupPreempted {
                 t: self.now,
                 job: job_id,
                 group: group_name,
@@ -774,15 +849,19 @@ impl<'a, 's, S: RunSink> Engine<'a, 's, S> {
     /// the same thing from a cluster that only filled up since, so they would wait too.
     /// This keeps a pass proportional to the kinds of request waiting, not their number.
     fn schedule_pass(&mut self) {
-        let hol = self.model.head_of_line_blocking();
+        let hol = self.strict != StrictOrder::No;
         // Each extra pass follows a release during the previous one (a preemption, mostly),
         // and preemption only goes down in priority, so passes are few; the cap guards
         // against a model that preempts in circles.
         let max_passes = 2 + self.groups_seen;
         for _ in 0..max_passes {
-            let offer_all = std::mem::take(&mut self.dirty);
+            let offer_all =
+                std::mem::take(&mut self.dirty) || !self.shortcuts.waits_hold_until_free;
             self.blocked.new_pass();
-            if offer_all || hol {
+            self.model.pass_started(self.now);
+            if self.strict == StrictOrder::PerVc && !offer_all {
+                self.offer_fresh_vc_heads();
+            } else if offer_all || hol {
                 self.offer_in_queue_order(offer_all, hol);
             } else {
                 let fresh: Vec<QueueKey> = std::mem::take(&mut self.fresh).into_iter().collect();
@@ -811,6 +890,7 @@ impl<'a, 's, S: RunSink> Engine<'a, 's, S> {
         /// Keys read ahead at once: enough to make the tree search rare, few enough
         /// that a head-of-line pass that stops at once reads little.
         const CHUNK: usize = 64;
+        let per_vc = self.strict == StrictOrder::PerVc;
         let mut ahead = std::mem::take(&mut self.ahead);
         ahead.clear();
         let mut next = 0;
@@ -837,6 +917,10 @@ impl<'a, 's, S: RunSink> Engine<'a, 's, S> {
                 continue; // started or rejected since it was read
             }
             cursor = Some(key);
+            let vc = self.jobs.run(key.2).vc;
+            if per_vc && self.vc_blocked[vc] == self.blocked.pass {
+                continue; // behind its VC's head that waits
+            }
             let fresh = self.jobs.run(key.2).groups[key.3]
                 .last_wait_reason
                 .is_none();
@@ -848,10 +932,39 @@ impl<'a, 's, S: RunSink> Engine<'a, 's, S> {
                 self.fresh.remove(&key);
             }
             if matches!(self.offer_unless_blocked(key), Offered::Waiting) && hol {
+                if per_vc {
+                    self.vc_blocked[vc] = self.blocked.pass;
+                    continue;
+                }
                 break;
             }
         }
         self.ahead = ahead;
+    }
+
+    /// A pass with nothing freed under strict order per VC: each fresh group that heads
+    /// its VC's queue is offered; one that waits blocks the rest of its VC. A group
+    /// behind its VC's head (which waited before, with nothing freed since) is not asked
+    /// and stays fresh.
+    fn offer_fresh_vc_heads(&mut self) {
+        let fresh: Vec<QueueKey> = self.fresh.iter().copied().collect();
+        for key in fresh {
+            if !self.is_waiting(key) || !self.fresh.contains(&key) {
+                continue;
+            }
+            let vc = self.jobs.run(key.2).vc;
+            if self.vc_blocked[vc] == self.blocked.pass {
+                continue;
+            }
+            if self.vc_waiting[vc].first() != Some(&key) {
+                self.vc_blocked[vc] = self.blocked.pass;
+                continue;
+            }
+            self.fresh.remove(&key);
+            if matches!(self.offer_unless_blocked(key), Offered::Waiting) {
+                self.vc_blocked[vc] = self.blocked.pass;
+            }
+        }
     }
 
     /// Whether the group at `key` is in the queue: it waits (the key's job and group
@@ -871,16 +984,18 @@ impl<'a, 's, S: RunSink> Engine<'a, 's, S> {
         let (job, group) = (key.2, key.3);
         let frees = self.frees;
         let class = self.jobs.run(job).groups[group].class;
-        if let Some(reason) = self.blocked.reason(class, frees) {
+        let same_class = self.shortcuts.same_class_same_answer;
+        if same_class && let Some(reason) = self.blocked.reason(class, frees) {
             // Logged once: a group passed over keeps the reason it first got.
             if self.jobs.run(job).groups[group].last_wait_reason.is_none() {
                 let reason = Rc::clone(reason);
-                self.wait(job, group, &reason);
+                self.wait(job, group, reason);
             }
             return Offered::Waiting;
         }
         let offered = self.offer(job, group);
         if let Offered::Waiting = offered
+            && same_class
             && frees == self.frees
             && let Some(reason) = &self.jobs.run(job).groups[group].last_wait_reason
         {
@@ -897,17 +1012,24 @@ impl<'a, 's, S: RunSink> Engine<'a, 's, S> {
 
     /// Puts a group in the queue as a new waiter.
     fn enqueue(&mut self, job: usize, group: usize) {
-        let key = self.key(job, group);
+        let key = self.rank(job, group);
+        self.jobs.run_mut(job).groups[group].key = key;
         self.waiting.insert(key);
         self.fresh.insert(key);
+        if let Some(queue) = self.vc_waiting.get_mut(self.jobs.run(job).vc) {
+            queue.insert(key);
+        }
         self.enqueued += 1;
     }
 
     /// Takes a group out of the queue.
     fn dequeue(&mut self, job: usize, group: usize) {
-        let key = self.key(job, group);
+        let key = self.jobs.run(job).groups[group].key;
         self.waiting.remove(&key);
         self.fresh.remove(&key);
+        if let Some(queue) = self.vc_waiting.get_mut(self.jobs.run(job).vc) {
+            queue.remove(&key);
+        }
     }
 
     fn ask(&mut self, request: &GroupRequest, job: usize) -> Verdict {
@@ -946,19 +1068,31 @@ impl<'a, 's, S: RunSink> Engine<'a, 's, S> {
                 self.start(job, group, placement);
                 Offered::Started
             }
-            Verdict::Preempt(victims) => {
+            verdict @ (Verdict::Preempt(_) | Verdict::Suspend(_)) => {
+                let (victims, suspend): (Vec<String>, bool) = match verdict {
+                    Verdict::Preempt(victims) => {
+                        (victims.into_iter().map(|v| v.group).collect(), false)
+                    }
+                    Verdict::Suspend(names) => (names, true),
+                    _ => unreachable!("matched above"),
+                };
                 for victim in &victims {
-                    match self.group_index.get(victim.group.as_str()) {
+                    match self.group_index.get(victim.as_str()) {
                         Some(&(vj, vg))
                             if matches!(
                                 self.jobs.run(vj).groups[vg].state,
                                 GroupState::Running { .. }
                             ) =>
                         {
-                            self.interrupt(vj, vg, Interruption::Preempted { by: job });
+                            let why = if suspend {
+                                Interruption::Suspended { by: job }
+                            } else {
+                                Interruption::Preempted { by: job }
+                            };
+                            self.interrupt(vj, vg, why);
                         }
                         // Not one of ours (or not running): still make the model drop it.
-                        _ => self.model.release(&victim.group),
+                        _ => self.model.release(victim),
                     }
                 }
                 match self.ask(request, job) {
@@ -976,15 +1110,20 @@ impl<'a, 's, S: RunSink> Engine<'a, 's, S> {
                         self.model.release(&request.name);
                         let reason = match other {
                             Verdict::Wait(reason) => reason,
-                            _ => "waiting: the model asked for more preemption after its victims left".to_string(),
+                            _ => Wait::new(
+                                sched::WaitKind::Preempting,
+                                request.leaf_count(),
+                                None,
+                                "waiting: the model asked for more preemption after its victims left".to_string(),
+                            ),
                         };
-                        self.wait(job, group, &reason);
+                        self.wait(job, group, Rc::new(reason));
                         Offered::Waiting
                     }
                 }
             }
             Verdict::Wait(reason) => {
-                self.wait(job, group, &reason);
+                self.wait(job, group, Rc::new(reason));
                 Offered::Waiting
             }
             Verdict::Reject(reason) => {
@@ -1009,9 +1148,13 @@ impl<'a, 's, S: RunSink> Engine<'a, 's, S> {
         // The placement is ours: its node names and device lists move, not copied.
         g.last_pods = placement.pods.into_iter().map(pod_spot).collect();
         g.last_wait_reason = None;
-        let remaining = duration.saturating_sub(g.work_done_ms).max(1);
+        let mut remaining = duration.saturating_sub(g.work_done_ms).max(1);
+        if std::mem::take(&mut g.suspended) {
+            remaining += self.model.resume_delay_ms();
+        }
         let (epoch, gpus) = (g.epoch, g.gpus);
         self.busy[run.vc] += gpus;
+        self.model.started(&progress(&self.jobs, self.now, job, group));
         self.push_event(now + remaining, Event::Finish { job, group, epoch });
         if self.keep_log {
             let run = self.jobs.run(job);
@@ -1028,15 +1171,16 @@ impl<'a, 's, S: RunSink> Engine<'a, 's, S> {
     /// Logs that a group waits: when it starts waiting, and again only when the kind of
     /// reason changes (the text before its first `:`, e.g. "waiting for quota"), not
     /// when only the live counts in it do — those would log a line per group per release.
-    fn wait(&mut self, job: usize, group: usize, reason: &str) {
+    fn wait(&mut self, job: usize, group: usize, reason: Rc<Wait>) {
         let run = self.jobs.run_mut(job);
         let g = &mut run.groups[group];
         if let Some(last) = g.last_wait_reason.as_deref()
-            && reason_kind(last) == reason_kind(reason)
+            && last.kind == reason.kind
         {
             return;
         }
-        g.last_wait_reason = Some(Rc::from(reason));
+        let sentence = self.keep_log.then(|| reason.sentence.clone());
+        g.last_wait_reason = Some(reason);
         if !self.keep_log {
             return;
         }
@@ -1044,7 +1188,7 @@ impl<'a, 's, S: RunSink> Engine<'a, 's, S> {
             t: self.now,
             job: run.spec.id.clone(),
             group: run.spec.groups[group].name.clone(),
-            reason: reason.to_string(),
+            reason: sentence.unwrap_or_default(),
         };
         self.sink.event(event);
     }
@@ -1287,7 +1431,7 @@ struct BlockedClasses {
     /// The current pass (counts passes).
     pass: u64,
     /// Per class: the pass and `frees` it waited at, and its reason.
-    reasons: Vec<Option<(u64, u64, Rc<str>)>>,
+    reasons: Vec<Option<(u64, u64, Rc<Wait>)>>,
 }
 
 impl BlockedClasses {
@@ -1297,7 +1441,7 @@ impl BlockedClasses {
     }
 
     /// The reason `class` waited for in this pass, if it did with `frees` as now.
-    fn reason(&self, class: usize, frees: u64) -> Option<&Rc<str>> {
+    fn reason(&self, class: usize, frees: u64) -> Option<&Rc<Wait>> {
         match self.reasons.get(class) {
             Some(Some((pass, f, reason))) if *pass == self.pass && *f == frees => Some(reason),
             _ => None,
@@ -1305,7 +1449,7 @@ impl BlockedClasses {
     }
 
     /// Records that `class` waited for `reason` with `frees` as now.
-    fn block(&mut self, class: usize, frees: u64, reason: Rc<str>) {
+    fn block(&mut self, class: usize, frees: u64, reason: Rc<Wait>) {
         if self.reasons.len() <= class {
             self.reasons.resize(class + 1, None);
         }
@@ -1333,9 +1477,23 @@ fn absent_at_start(events: &[NodeEvent]) -> BTreeSet<String> {
         .collect()
 }
 
-/// The kind of a wait reason: its text before the first `:`.
-fn reason_kind(reason: &str) -> &str {
-    reason.split_once(':').map_or(reason, |(kind, _)| kind)
+/// A live group's progress at `now` (a run in progress counts up to `now`).
+fn progress<'j>(jobs: &'j LiveJobs<'_>, now: SimTimeMs, job: usize, group: usize) -> GroupProgress<'j> {
+    let run = jobs.run(job);
+    let g = &run.groups[group];
+    let current = match g.state {
+        GroupState::Running { since, .. } => now - since,
+        _ => 0,
+    };
+    GroupProgress {
+        request: &run.spec.groups[group],
+        gpus: g.gpus,
+        submit_ms: run.spec.submit_ms,
+        duration_ms: run.spec.duration_ms,
+        work_done_ms: g.work_done_ms + current,
+        attained_ms: g.attained_ms + current,
+        now_ms: now,
+    }
 }
 
 fn pod_spot(pod: PodPlacement) -> PodSpot {

@@ -379,6 +379,7 @@ fn build(case: &Case) -> Scenario {
                 max_capacity_percent: case.yarn_max_percent,
                 ..YarnOptions::default()
             },
+            ..ModelOptions::default()
         },
         jobs,
         node_events,
