@@ -1029,6 +1029,7 @@ pub(crate) mod tests {
                     group: "main".into(),
                     by: "job-c".into(),
                     pods: spot("alpha"),
+                    suspended: false,
                 },
                 started(6, "job-c", "alpha"),
                 // The engine reports the group's end, then the job's.

@@ -445,13 +445,24 @@ pub fn push_event_line<'j>(
             pods_text(line, pods);
         }
         SimEvent::GroupPreempted {
-            group, by, pods, ..
+            group,
+            by,
+            pods,
+            suspended,
+            ..
         } => {
             who(line, by);
-            line.push_str(" preempted ");
+            line.push_str(if *suspended {
+                " suspended "
+            } else {
+                " preempted "
+            });
             line.push_str(group_text(group));
             line.push_str(" on ");
             pods_text(line, pods);
+            if *suspended {
+                line.push_str(" (its progress is kept)");
+            }
         }
         SimEvent::GroupDowngraded { group, by, .. } => {
             who(line, by);
@@ -602,6 +613,7 @@ mod tests {
                     node: "hostname-dan".into(),
                     devices: vec![0],
                 }],
+                suspended: false,
             }],
             timeline: vec![],
         }

@@ -47,7 +47,11 @@ pub const FIFO: &str = "fifo";
 /// The short names and the `LAYER+POLICY` pair each one means.
 pub const ALIASES: [(&str, &str, &str); 3] = [
     (hived::NAME, layers::hived::NAME, policies::priority::NAME),
-    (yarn_cs::NAME, layers::yarn_cs::NAME, policies::priority::NAME),
+    (
+        yarn_cs::NAME,
+        layers::yarn_cs::NAME,
+        policies::priority::NAME,
+    ),
     (FIFO, layers::shared::NAME, policies::fifo::NAME),
 ];
 

@@ -219,10 +219,16 @@ type QueueKey = (i64, SimTimeMs, usize, usize);
 
 /// Why a running group is taken off its cells before its time.
 enum Interruption {
-    Preempted { by: usize },
+    Preempted {
+        by: usize,
+    },
     /// Suspended by a preemptive policy: all progress is kept.
-    Suspended { by: usize },
-    NodeFailed { node: String },
+    Suspended {
+        by: usize,
+    },
+    NodeFailed {
+        node: String,
+    },
 }
 
 /// Jobs in flight, by their place in submit order (`seq`): a window from the oldest job
@@ -632,7 +638,8 @@ impl<'a, 's, S: RunSink> Engine<'a, 's, S> {
         };
         let ran = self.now - since;
         self.freed();
-        self.model.stopped(&progress(&self.jobs, self.now, job, group));
+        self.model
+            .stopped(&progress(&self.jobs, self.now, job, group));
         let run = self.jobs.run_mut(job);
         run.groups[group].attained_ms += ran;
         let g = &mut run.groups[group];
@@ -821,13 +828,16 @@ impl<'a, 's, S: RunSink> Engine<'a, 's, S> {
             run.groups[group].last_pods.clone(),
         );
         let event = match why {
-            Interruption::Preempted { by } | Interruption::Suspended { by } => SimEvent::GroupPreempted {
-                t: self.now,
-                job: job_id,
-                group: group_name,
-                by: self.job_id(by),
-                pods,
-            },
+            Interruption::Preempted { by } | Interruption::Suspended { by } => {
+                SimEvent::GroupPreempted {
+                    t: self.now,
+                    job: job_id,
+                    group: group_name,
+                    by: self.job_id(by),
+                    pods,
+                    suspended: matches!(why, Interruption::Suspended { .. }),
+                }
+            }
             Interruption::NodeFailed { node } => SimEvent::GroupFailed {
                 t: self.now,
                 job: job_id,
@@ -1154,7 +1164,8 @@ impl<'a, 's, S: RunSink> Engine<'a, 's, S> {
         }
         let (epoch, gpus) = (g.epoch, g.gpus);
         self.busy[run.vc] += gpus;
-        self.model.started(&progress(&self.jobs, self.now, job, group));
+        self.model
+            .started(&progress(&self.jobs, self.now, job, group));
         self.push_event(now + remaining, Event::Finish { job, group, epoch });
         if self.keep_log {
             let run = self.jobs.run(job);
@@ -1478,7 +1489,12 @@ fn absent_at_start(events: &[NodeEvent]) -> BTreeSet<String> {
 }
 
 /// A live group's progress at `now` (a run in progress counts up to `now`).
-fn progress<'j>(jobs: &'j LiveJobs<'_>, now: SimTimeMs, job: usize, group: usize) -> GroupProgress<'j> {
+fn progress<'j>(
+    jobs: &'j LiveJobs<'_>,
+    now: SimTimeMs,
+    job: usize,
+    group: usize,
+) -> GroupProgress<'j> {
     let run = jobs.run(job);
     let g = &run.groups[group];
     let current = match g.state {

@@ -142,6 +142,10 @@ pub enum SimEvent {
         by: String,
         /// Where the victim was running.
         pods: Vec<PodSpot>,
+        /// Suspended by a preemptive policy: it keeps all its progress (otherwise it
+        /// restarts from its last checkpoint).
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        suspended: bool,
     },
     /// A group was downgraded to opportunistic by lazy preemption and keeps running.
     GroupDowngraded {

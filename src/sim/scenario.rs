@@ -610,7 +610,9 @@ impl Reader<'_> {
                             .queue_thresholds
                             .map(|v| v.into_iter().map(|d| d.0).collect())
                             .unwrap_or(defaults.queue_thresholds_gpu_ms),
-                        starvation_factor: t.starvation_factor.unwrap_or(defaults.starvation_factor),
+                        starvation_factor: t
+                            .starvation_factor
+                            .unwrap_or(defaults.starvation_factor),
                     },
                 }
             },

@@ -19,6 +19,7 @@ mod live_standalone;
 mod live_support;
 mod main_job;
 mod openpai_jobs;
+mod policies;
 mod rebuild;
 mod replay;
 mod sharing;

@@ -156,7 +156,8 @@ mod tests {
             now_ms: 0,
             rng: &mut rng,
         };
-        let Verdict::Start(p) = Layer::offer(&mut model, &group("test", "vc1", 10, 1), &mut ctx) else {
+        let Verdict::Start(p) = Layer::offer(&mut model, &group("test", "vc1", 10, 1), &mut ctx)
+        else {
             panic!("test job should start");
         };
         assert_eq!(p.pods[0].node, "hostname-dan");
@@ -166,7 +167,10 @@ mod tests {
         };
         assert_eq!(victims[0].group, "test");
         Layer::release(&mut model, "test");
-        assert!(matches!(Layer::offer(&mut model, &prod, &mut ctx), Verdict::Start(_)));
+        assert!(matches!(
+            Layer::offer(&mut model, &prod, &mut ctx),
+            Verdict::Start(_)
+        ));
         // The guaranteed test job may not use vc1's neighbour's cell.
         assert!(matches!(
             Layer::offer(&mut model, &group("test", "vc1", 10, 1), &mut ctx),

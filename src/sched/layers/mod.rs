@@ -103,7 +103,11 @@ pub fn descriptions() -> Vec<(&'static str, &'static str, &'static str)> {
 /// The kind and numbers of an allocator wait reason, with `sentence` for people.
 /// Fragmentation is a gang wait when the group has more than one pod (its GPUs are free
 /// but not all at once where its pods fit), a shape wait otherwise.
-pub(crate) fn allocator_wait(reason: &WaitReason, request: &GroupRequest, sentence: String) -> Wait {
+pub(crate) fn allocator_wait(
+    reason: &WaitReason,
+    request: &GroupRequest,
+    sentence: String,
+) -> Wait {
     let needed = request.leaf_count();
     let (kind, free) = match reason {
         WaitReason::Quota { available, .. } => (WaitKind::Quota, Some(*available)),

@@ -196,12 +196,8 @@ impl Policy for Easy {
                 }
             }
             Verdict::Wait(_) if !self.heads.contains_key(&queue) => {
-                let reservation = self.reserve(
-                    &queue,
-                    &request.virtual_cluster,
-                    request.leaf_count(),
-                    ctx,
-                );
+                let reservation =
+                    self.reserve(&queue, &request.virtual_cluster, request.leaf_count(), ctx);
                 self.heads.insert(queue, reservation);
             }
             _ => {}

@@ -142,7 +142,10 @@ impl Tiresias {
     /// When a waiting group gets promoted, if it ever does.
     fn promotion_at(&self, state: &State) -> Option<SimTimeMs> {
         (self.starvation_factor > 0 && state.queue > 0 && state.executed_ms > 0).then(|| {
-            state.waiting_since + state.executed_ms.saturating_mul(u64::from(self.starvation_factor))
+            state.waiting_since
+                + state
+                    .executed_ms
+                    .saturating_mul(u64::from(self.starvation_factor))
         })
     }
 }
