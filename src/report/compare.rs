@@ -39,7 +39,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use super::summary::{JobMetrics, RunSummary, SCHEMA_VERSION};
+use super::summary::{JobMetrics, READABLE_SCHEMA_VERSIONS, RunSummary, SCHEMA_VERSION};
 use crate::sim::scenario::parse_duration;
 
 /// Why a comparison could not be made. None is recoverable for the comparison: the input
@@ -531,7 +531,11 @@ pub fn parse_summary(path: &Path, text: &str) -> Result<RunSummary, CompareError
                 "missing field".to_string(),
             ));
         }
-        Some(v) if v.as_u64() != Some(u64::from(SCHEMA_VERSION)) => {
+        Some(v)
+            if !READABLE_SCHEMA_VERSIONS
+                .iter()
+                .any(|&r| v.as_u64() == Some(u64::from(r))) =>
+        {
             return Err(CompareError::Schema {
                 path: path.to_path_buf(),
                 found: v.to_string(),
@@ -724,6 +728,7 @@ mod tests {
                     gpu_ms_borrowed: 0,
                 },
             )]),
+            by_size: Vec::new(),
         }
     }
 
@@ -813,11 +818,28 @@ mod tests {
         let path = Path::new("x/summary.json");
         let good = summary_json(&summary(1, 0));
         assert_eq!(parse_summary(path, &good).unwrap(), summary(1, 0));
-        let old = good.replace("\"schemaVersion\": 1", "\"schemaVersion\": 0");
+        let old = good.replace("\"schemaVersion\": 2", "\"schemaVersion\": 0");
         assert!(matches!(
             parse_summary(path, &old),
             Err(CompareError::Schema { .. })
         ));
+        // Version 1 (no queueing-delay fields) still reads, the new fields empty.
+        let mut v1: serde_json::Value = serde_json::from_str(&good).unwrap();
+        v1["schemaVersion"] = 1.into();
+        v1.as_object_mut().unwrap().remove("bySize");
+        let strip = |m: &mut serde_json::Value| {
+            let m = m.as_object_mut().unwrap();
+            m.remove("queueDelayMs");
+            m.remove("waitByReasonMs");
+        };
+        strip(&mut v1["overall"]);
+        for vc in v1["vcs"].as_object_mut().unwrap().values_mut() {
+            strip(vc);
+        }
+        let read = parse_summary(path, &v1.to_string()).unwrap();
+        assert_eq!(read.schema_version, 1);
+        assert_eq!(read.overall.wait_ms, summary(1, 0).overall.wait_ms);
+        assert!(read.by_size.is_empty());
         let bad = good.replace("\"finished\": 4", "\"finished\": \"four\"");
         let err = parse_summary(path, &bad).unwrap_err().to_string();
         assert!(

@@ -963,6 +963,8 @@ pub(crate) mod tests {
             preemptions: pre,
             nodes: vec![],
             gpu_ms: 0,
+            requeued_ms: 0,
+            wait_by_kind_ms: Default::default(),
         }
     }
 

@@ -58,7 +58,7 @@ use super::source::{JobSource, JobSpec, ScenarioJobs};
 use crate::cell::topology::Topology;
 use crate::cell::{GroupPlacement, GroupRequest, PodPlacement};
 use crate::sched::{
-    self, GroupProgress, OfferContext, Scheduler, Shortcuts, StrictOrder, Verdict, Wait,
+    self, GroupProgress, OfferContext, Scheduler, Shortcuts, StrictOrder, Verdict, Wait, WaitKind,
 };
 
 /// Run `scenario` through the model called `model` (with the scenario's model options),
@@ -198,6 +198,10 @@ struct GroupRun {
     attained_ms: SimTimeMs,
     /// Its last run was suspended: the next start adds the model's resume delay.
     suspended: bool,
+    /// While it waits: the time up to which its wait is accounted by kind.
+    wait_mark_ms: SimTimeMs,
+    /// While it waits after an interruption: when it was requeued.
+    requeued_at: Option<SimTimeMs>,
 }
 
 /// A submitted job that has not been retired yet: its spec and where it stands.
@@ -212,6 +216,10 @@ struct JobRun<'a> {
     end_ms: Option<SimTimeMs>,
     preemptions: u32,
     gpu_ms: u64,
+    /// Re-queue periods so far (see [`JobRecord::requeued_ms`]).
+    requeued_ms: SimTimeMs,
+    /// Waiting time so far by kind of reason (see [`JobRecord::wait_by_kind_ms`]).
+    wait_by_kind_ms: [SimTimeMs; WaitKind::ALL.len()],
 }
 
 /// Queue position of a waiting group: (priority key, submit time, job, group).
@@ -597,6 +605,8 @@ impl<'a, 's, S: RunSink> Engine<'a, 's, S> {
                     key: (0, 0, seq, g),
                     attained_ms: 0,
                     suspended: false,
+                    wait_mark_ms: self.now,
+                    requeued_at: None,
                 }
             })
             .collect::<Vec<_>>();
@@ -617,6 +627,8 @@ impl<'a, 's, S: RunSink> Engine<'a, 's, S> {
             end_ms: None,
             preemptions: 0,
             gpu_ms: 0,
+            requeued_ms: 0,
+            wait_by_kind_ms: [0; WaitKind::ALL.len()],
         });
         if self.keep_log {
             self.sink.submitted(&self.jobs.run(seq).spec);
@@ -701,7 +713,10 @@ impl<'a, 's, S: RunSink> Engine<'a, 's, S> {
                 GroupState::Running { .. } => {
                     self.stop_run(job, g);
                 }
-                GroupState::Waiting => self.dequeue(job, g),
+                GroupState::Waiting => {
+                    self.account_wait(job, g);
+                    self.dequeue(job, g);
+                }
                 GroupState::Done => {}
             }
             self.jobs.run_mut(job).groups[g].state = GroupState::Done;
@@ -812,6 +827,8 @@ impl<'a, 's, S: RunSink> Engine<'a, 's, S> {
             (_, None) => 0,
         };
         g.suspended = matches!(why, Interruption::Suspended { .. });
+        g.requeued_at = Some(self.now);
+        g.wait_mark_ms = self.now;
         g.state = GroupState::Waiting;
         g.last_wait_reason = None;
         if let Interruption::Preempted { .. } | Interruption::Suspended { .. } = why {
@@ -1144,6 +1161,7 @@ impl<'a, 's, S: RunSink> Engine<'a, 's, S> {
     }
 
     fn start(&mut self, job: usize, group: usize, placement: GroupPlacement) {
+        self.account_wait(job, group);
         self.dequeue(job, group);
         let now = self.now;
         let run = self.jobs.run_mut(job);
@@ -1179,6 +1197,24 @@ impl<'a, 's, S: RunSink> Engine<'a, 's, S> {
         }
     }
 
+    /// Accounts a waiting group's time since its last mark to the kind of reason it waits
+    /// for (the queue, before it was first offered), and its re-queue period when it
+    /// leaves the queue; called when it starts, when its job ends, and at the run's end.
+    fn account_wait(&mut self, job: usize, group: usize) {
+        let now = self.now;
+        let run = self.jobs.run_mut(job);
+        let g = &mut run.groups[group];
+        let kind = g
+            .last_wait_reason
+            .as_deref()
+            .map_or(WaitKind::Queue, |w| w.kind);
+        run.wait_by_kind_ms[kind.index()] += now - g.wait_mark_ms;
+        g.wait_mark_ms = now;
+        if let Some(at) = g.requeued_at.take() {
+            run.requeued_ms += now - at;
+        }
+    }
+
     /// Logs that a group waits: when it starts waiting, and again only when the kind of
     /// reason changes (the text before its first `:`, e.g. "waiting for quota"), not
     /// when only the live counts in it do — those would log a line per group per release.
@@ -1190,6 +1226,12 @@ impl<'a, 's, S: RunSink> Engine<'a, 's, S> {
         {
             return;
         }
+        let kind = g
+            .last_wait_reason
+            .as_deref()
+            .map_or(WaitKind::Queue, |w| w.kind);
+        run.wait_by_kind_ms[kind.index()] += self.now - g.wait_mark_ms;
+        g.wait_mark_ms = self.now;
         let sentence = self.keep_log.then(|| reason.sentence.clone());
         g.last_wait_reason = Some(reason);
         if !self.keep_log {
@@ -1271,8 +1313,13 @@ impl<'a, 's, S: RunSink> Engine<'a, 's, S> {
     fn finish(mut self) -> (RunResult, S) {
         let end_ms = self.now;
         self.retire_ended();
-        // Groups still running at the end held their GPUs until then.
+        // Groups still running at the end held their GPUs until then; waiting ones waited.
         for job in self.jobs.seqs() {
+            for g in 0..self.jobs.run(job).groups.len() {
+                if self.jobs.run(job).groups[g].state == GroupState::Waiting {
+                    self.account_wait(job, g);
+                }
+            }
             let run = self.jobs.run_mut(job);
             for g in &run.groups {
                 if let GroupState::Running { since, .. } = g.state {
@@ -1337,6 +1384,8 @@ fn job_record(spec: &SimJob, run: Option<&JobRun<'_>>, nodes: Vec<String>) -> Jo
             Some(JobState::Active) | None => JobOutcome::Unfinished,
         },
         preemptions: run.map_or(0, |r| r.preemptions),
+        requeued_ms: run.map_or(0, |r| r.requeued_ms),
+        wait_by_kind_ms: run.map_or([0; WaitKind::ALL.len()], |r| r.wait_by_kind_ms),
         nodes,
         gpu_ms: run.map_or(0, |r| r.gpu_ms),
     }

@@ -20,6 +20,7 @@ mod live_support;
 mod main_job;
 mod openpai_jobs;
 mod policies;
+mod queue_delay;
 mod rebuild;
 mod replay;
 mod sharing;
