@@ -38,7 +38,8 @@ use std::time::{Duration, Instant};
 use cellsim::cell::{GroupMember, GroupRequest, OPPORTUNISTIC_PRIORITY};
 use cellsim::config::{CellConfig, load_str};
 use cellsim::sched::{
-    self, GroupProgress, ModelOptions, OfferContext, Scheduler, Shortcuts, StrictOrder, Verdict,
+    self, GroupProgress, Hooks, ModelOptions, OfferContext, Scheduler, Shortcuts, StrictOrder,
+    Verdict,
 };
 use cellsim::sim::{
     JobOutcome, RunResult, Scenario, SimEvent, SimJob, SimTimeMs, simulate_with_progress,
@@ -339,6 +340,10 @@ impl Scheduler for Metered<'_> {
 
     fn shortcuts(&self) -> Shortcuts {
         self.inner.shortcuts()
+    }
+
+    fn hooks(&self) -> Hooks {
+        self.inner.hooks()
     }
 
     fn rank(&mut self, group: &GroupProgress<'_>) -> i64 {

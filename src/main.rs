@@ -180,7 +180,7 @@ fn simulate_and_report(scenario: &sim::Scenario, args: &RunArgs) -> Result<PathB
         })?;
         let dir = out.join(model);
         let (summary, page) = report::write_run_with_page(&dir, &result).map_err(Failure::Write)?;
-        let sharing_check = (!args.no_sharing && sharing::SHARING_MODELS.contains(&model.as_str()))
+        let sharing_check = (!args.no_sharing && sharing::has_sharing_check(model))
             .then(|| sharing::sharing_from_shared_run(scenario, &result, &progress));
         if let Some(Ok(found)) = &sharing_check {
             report::write_exports(&dir, &[sharing::sharing_export(found)])

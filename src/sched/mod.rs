@@ -124,6 +124,33 @@ impl Shortcuts {
     };
 }
 
+/// Which of the engine's calls a model listens to besides offers and releases; the
+/// engine skips the others (they cost a call per start, stop and pass on the fast path).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hooks {
+    /// [`Scheduler::started`] and [`Scheduler::stopped`].
+    pub runs: bool,
+    /// [`Scheduler::pass_started`].
+    pub passes: bool,
+    /// [`Scheduler::next_timer`] and [`Scheduler::on_timer`].
+    pub timers: bool,
+}
+
+impl Hooks {
+    /// Every hook.
+    pub const ALL: Hooks = Hooks {
+        runs: true,
+        passes: true,
+        timers: true,
+    };
+    /// None: the model only ranks, answers offers and hears releases.
+    pub const NONE: Hooks = Hooks {
+        runs: false,
+        passes: false,
+        timers: false,
+    };
+}
+
 /// A scheduler model as the engine sees it. The engine offers waiting groups in queue
 /// order (the model's [`Scheduler::rank`], then submit time, then job and group order),
 /// tells the model when groups start and stop, when nodes fail or return, and wakes it at
@@ -143,6 +170,11 @@ pub trait Scheduler {
     /// The engine shortcuts this model is safe with (default: all).
     fn shortcuts(&self) -> Shortcuts {
         Shortcuts::ALL
+    }
+
+    /// The hooks the model listens to (default: all); asked once per run.
+    fn hooks(&self) -> Hooks {
+        Hooks::ALL
     }
 
     /// The group's place in the queue: lower goes first; ties go by submit time, then

@@ -4,7 +4,7 @@
 
 use super::layers::Layer;
 use super::policies::{Policy, PolicyContext};
-use super::{GroupProgress, OfferContext, Scheduler, Shortcuts, StrictOrder, Verdict};
+use super::{GroupProgress, Hooks, OfferContext, Scheduler, Shortcuts, StrictOrder, Verdict};
 use crate::cell::GroupRequest;
 use crate::sim::SimTimeMs;
 
@@ -62,6 +62,10 @@ impl Scheduler for Model {
 
     fn shortcuts(&self) -> Shortcuts {
         self.policy.shortcuts()
+    }
+
+    fn hooks(&self) -> Hooks {
+        self.policy.hooks()
     }
 
     fn rank(&mut self, group: &GroupProgress<'_>) -> i64 {

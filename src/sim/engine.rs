@@ -346,6 +346,8 @@ struct Engine<'a, 's, S: RunSink> {
     shortcuts: Shortcuts,
     /// The model's next timer.
     timer: Option<SimTimeMs>,
+    /// The hooks the model listens to.
+    hooks: sched::Hooks,
     /// Per VC (in [`Engine::vc_names`] order): its waiting groups, kept only under
     /// [`StrictOrder::PerVc`] to find each VC's head.
     vc_waiting: Vec<BTreeSet<QueueKey>>,
@@ -425,6 +427,7 @@ impl<'a, 's, S: RunSink> Engine<'a, 's, S> {
             source,
             strict,
             shortcuts: model.shortcuts(),
+            hooks: model.hooks(),
             timer: None,
             vc_blocked: vec![0; vc_waiting.len()],
             vc_waiting,
@@ -518,7 +521,9 @@ impl<'a, 's, S: RunSink> Engine<'a, 's, S> {
                 self.on_timer();
             }
             self.schedule_pass();
-            self.timer = self.model.next_timer().filter(|&at| at > t);
+            if self.hooks.timers {
+                self.timer = self.model.next_timer().filter(|&at| at > t);
+            }
             self.record_timeline();
             self.retire_ended();
             // One comparison per time step keeps the hook off the hot path.
@@ -650,8 +655,10 @@ impl<'a, 's, S: RunSink> Engine<'a, 's, S> {
         };
         let ran = self.now - since;
         self.freed();
-        self.model
-            .stopped(&progress(&self.jobs, self.now, job, group));
+        if self.hooks.runs {
+            self.model
+                .stopped(&progress(&self.jobs, self.now, job, group));
+        }
         let run = self.jobs.run_mut(job);
         run.groups[group].attained_ms += ran;
         let g = &mut run.groups[group];
@@ -885,7 +892,9 @@ impl<'a, 's, S: RunSink> Engine<'a, 's, S> {
             let offer_all =
                 std::mem::take(&mut self.dirty) || !self.shortcuts.waits_hold_until_free;
             self.blocked.new_pass();
-            self.model.pass_started(self.now);
+            if self.hooks.passes {
+                self.model.pass_started(self.now);
+            }
             if self.strict == StrictOrder::PerVc && !offer_all {
                 self.offer_fresh_vc_heads();
             } else if offer_all || hol {
@@ -1016,7 +1025,7 @@ impl<'a, 's, S: RunSink> Engine<'a, 's, S> {
             // Logged once: a group passed over keeps the reason it first got.
             if self.jobs.run(job).groups[group].last_wait_reason.is_none() {
                 let reason = Rc::clone(reason);
-                self.wait(job, group, reason);
+                self.wait(job, group, Reason::Shared(reason));
             }
             return Offered::Waiting;
         }
@@ -1144,13 +1153,13 @@ impl<'a, 's, S: RunSink> Engine<'a, 's, S> {
                                 "waiting: the model asked for more preemption after its victims left".to_string(),
                             ),
                         };
-                        self.wait(job, group, Rc::new(reason));
+                        self.wait(job, group, Reason::New(reason));
                         Offered::Waiting
                     }
                 }
             }
             Verdict::Wait(reason) => {
-                self.wait(job, group, Rc::new(reason));
+                self.wait(job, group, Reason::New(reason));
                 Offered::Waiting
             }
             Verdict::Reject(reason) => {
@@ -1182,8 +1191,10 @@ impl<'a, 's, S: RunSink> Engine<'a, 's, S> {
         }
         let (epoch, gpus) = (g.epoch, g.gpus);
         self.busy[run.vc] += gpus;
-        self.model
-            .started(&progress(&self.jobs, self.now, job, group));
+        if self.hooks.runs {
+            self.model
+                .started(&progress(&self.jobs, self.now, job, group));
+        }
         self.push_event(now + remaining, Event::Finish { job, group, epoch });
         if self.keep_log {
             let run = self.jobs.run(job);
@@ -1218,14 +1229,19 @@ impl<'a, 's, S: RunSink> Engine<'a, 's, S> {
     /// Logs that a group waits: when it starts waiting, and again only when the kind of
     /// reason changes (the text before its first `:`, e.g. "waiting for quota"), not
     /// when only the live counts in it do — those would log a line per group per release.
-    fn wait(&mut self, job: usize, group: usize, reason: Rc<Wait>) {
+    fn wait(&mut self, job: usize, group: usize, reason: Reason) {
         let run = self.jobs.run_mut(job);
         let g = &mut run.groups[group];
         if let Some(last) = g.last_wait_reason.as_deref()
-            && last.kind == reason.kind
+            && last.kind == reason.kind()
         {
             return;
         }
+        // Shared only once it is kept: most waits repeat the kind and are dropped.
+        let reason = match reason {
+            Reason::New(wait) => Rc::new(wait),
+            Reason::Shared(rc) => rc,
+        };
         let kind = g
             .last_wait_reason
             .as_deref()
@@ -1514,6 +1530,22 @@ impl BlockedClasses {
             self.reasons.resize(class + 1, None);
         }
         self.reasons[class] = Some((self.pass, frees, reason));
+    }
+}
+
+/// A wait reason handed to [`Engine::wait`]: a fresh one from the model, or one already
+/// shared (a class's reason for the groups passed over).
+enum Reason {
+    New(Wait),
+    Shared(Rc<Wait>),
+}
+
+impl Reason {
+    fn kind(&self) -> WaitKind {
+        match self {
+            Reason::New(wait) => wait.kind,
+            Reason::Shared(rc) => rc.kind,
+        }
     }
 }
 

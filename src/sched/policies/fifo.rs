@@ -3,7 +3,7 @@
 //! whole cluster over `shared` (today's `fifo` model). No preemption.
 
 use super::Policy;
-use crate::sched::GroupProgress;
+use crate::sched::{GroupProgress, Hooks};
 
 /// The policy's name.
 pub const NAME: &str = "fifo";
@@ -24,6 +24,11 @@ impl Policy for Fifo {
 
     fn describe(&self) -> &'static str {
         DESCRIPTION
+    }
+
+    fn hooks(&self) -> Hooks {
+        // It only ranks: no starts, stops, passes or timers to hear about.
+        Hooks::NONE
     }
 
     fn strict_order(&self) -> bool {

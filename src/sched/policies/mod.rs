@@ -19,7 +19,7 @@ pub mod srtf;
 pub mod tiresias;
 
 use super::layers::Layer;
-use super::{GroupProgress, ModelOptions, Shortcuts, Verdict, Wait, WaitKind};
+use super::{GroupProgress, Hooks, ModelOptions, Shortcuts, Verdict, Wait, WaitKind};
 use crate::cell::GroupRequest;
 use crate::sim::SimTimeMs;
 
@@ -67,6 +67,12 @@ pub trait Policy {
     /// The engine shortcuts the policy is safe with (see [`Shortcuts`]).
     fn shortcuts(&self) -> Shortcuts {
         Shortcuts::ALL
+    }
+
+    /// The hooks the policy listens to (default: all). A policy that only ranks returns
+    /// [`Hooks::NONE`] so the engine skips the calls.
+    fn hooks(&self) -> Hooks {
+        Hooks::ALL
     }
 
     /// The group's place in the queue: lower goes first (ties by submit time). Asked when

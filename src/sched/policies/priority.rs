@@ -3,7 +3,7 @@
 //! where there is any, is the layer's (HiveD's VC priorities).
 
 use super::Policy;
-use crate::sched::GroupProgress;
+use crate::sched::{GroupProgress, Hooks};
 
 /// The policy's name.
 pub const NAME: &str = "priority";
@@ -24,6 +24,11 @@ impl Policy for Priority {
 
     fn describe(&self) -> &'static str {
         DESCRIPTION
+    }
+
+    fn hooks(&self) -> Hooks {
+        // It only ranks: no starts, stops, passes or timers to hear about.
+        Hooks::NONE
     }
 
     fn rank(&mut self, group: &GroupProgress<'_>) -> i64 {

@@ -3,7 +3,7 @@
 //! around it.
 
 use super::Policy;
-use crate::sched::GroupProgress;
+use crate::sched::{GroupProgress, Hooks};
 
 /// The policy's name.
 pub const NAME: &str = "sjf";
@@ -24,6 +24,11 @@ impl Policy for Sjf {
 
     fn describe(&self) -> &'static str {
         DESCRIPTION
+    }
+
+    fn hooks(&self) -> Hooks {
+        // It only ranks: no starts, stops, passes or timers to hear about.
+        Hooks::NONE
     }
 
     fn rank(&mut self, group: &GroupProgress<'_>) -> i64 {
