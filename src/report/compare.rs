@@ -500,7 +500,7 @@ impl Comparison {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Side {
     /// One `summary.json` (a file, or a model's folder).
-    Single(RunSummary),
+    Single(Box<RunSummary>),
     /// `DIR/<model>/summary.json` by folder name.
     Folder(BTreeMap<String, RunSummary>),
 }
@@ -508,7 +508,7 @@ pub enum Side {
 impl Side {
     fn into_models(self) -> BTreeMap<String, RunSummary> {
         match self {
-            Side::Single(s) => BTreeMap::from([(s.model.clone(), s)]),
+            Side::Single(s) => BTreeMap::from([(s.model.clone(), *s)]),
             Side::Folder(map) => map,
         }
     }
@@ -563,11 +563,11 @@ pub fn load(path: &Path) -> Result<Side, CompareError> {
     };
     let metadata = std::fs::metadata(path).map_err(read_error)?;
     if !metadata.is_dir() {
-        return Ok(Side::Single(parse_summary(path, &read(path)?)?));
+        return Ok(Side::Single(Box::new(parse_summary(path, &read(path)?)?)));
     }
     let own = path.join("summary.json");
     if own.is_file() {
-        return Ok(Side::Single(parse_summary(&own, &read(&own)?)?));
+        return Ok(Side::Single(Box::new(parse_summary(&own, &read(&own)?)?)));
     }
     let mut models = BTreeMap::new();
     for entry in std::fs::read_dir(path).map_err(read_error)? {
@@ -602,7 +602,7 @@ pub fn compare(
             } else {
                 format!("{}->{}", b.model, c.model)
             };
-            vec![(label, b, c)]
+            vec![(label, *b, *c)]
         }
         (b, c) => {
             let (b, mut c) = (b.into_models(), c.into_models());
@@ -734,8 +734,8 @@ mod tests {
 
     fn run(base: RunSummary, cand: RunSummary, tolerances: &[&str]) -> Comparison {
         compare(
-            Side::Single(base),
-            Side::Single(cand),
+            Side::Single(Box::new(base)),
+            Side::Single(Box::new(cand)),
             &Tolerances::parse(tolerances).unwrap(),
         )
         .unwrap()
@@ -853,8 +853,8 @@ mod tests {
         let mut cand = summary(1, 0);
         cand.vcs.clear();
         let err = compare(
-            Side::Single(summary(1, 0)),
-            Side::Single(cand),
+            Side::Single(Box::new(summary(1, 0))),
+            Side::Single(Box::new(cand)),
             &Tolerances::default(),
         );
         assert!(matches!(err, Err(CompareError::Mismatch(_))));
