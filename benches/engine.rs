@@ -37,7 +37,10 @@ use std::time::{Duration, Instant};
 
 use cellsim::cell::{GroupMember, GroupRequest, OPPORTUNISTIC_PRIORITY};
 use cellsim::config::{CellConfig, load_str};
-use cellsim::sched::{self, ModelOptions, OfferContext, Scheduler, Verdict};
+use cellsim::sched::{
+    self, GroupProgress, Hooks, ModelOptions, OfferContext, Scheduler, Shortcuts, StrictOrder,
+    Verdict,
+};
 use cellsim::sim::{
     JobOutcome, RunResult, Scenario, SimEvent, SimJob, SimTimeMs, simulate_with_progress,
 };
@@ -323,20 +326,52 @@ struct Metered<'a> {
 }
 
 impl Scheduler for Metered<'_> {
-    fn name(&self) -> &'static str {
+    fn name(&self) -> &str {
         self.inner.name()
     }
 
-    fn describe(&self) -> &'static str {
+    fn describe(&self) -> String {
         self.inner.describe()
     }
 
-    fn head_of_line_blocking(&self) -> bool {
-        self.inner.head_of_line_blocking()
+    fn strict_order(&self) -> StrictOrder {
+        self.inner.strict_order()
     }
 
-    fn orders_by_priority(&self) -> bool {
-        self.inner.orders_by_priority()
+    fn shortcuts(&self) -> Shortcuts {
+        self.inner.shortcuts()
+    }
+
+    fn hooks(&self) -> Hooks {
+        self.inner.hooks()
+    }
+
+    fn rank(&mut self, group: &GroupProgress<'_>) -> i64 {
+        self.inner.rank(group)
+    }
+
+    fn started(&mut self, group: &GroupProgress<'_>) {
+        self.inner.started(group)
+    }
+
+    fn stopped(&mut self, group: &GroupProgress<'_>) {
+        self.inner.stopped(group)
+    }
+
+    fn pass_started(&mut self, now_ms: u64) {
+        self.inner.pass_started(now_ms)
+    }
+
+    fn next_timer(&self) -> Option<u64> {
+        self.inner.next_timer()
+    }
+
+    fn on_timer(&mut self, now_ms: u64) -> Vec<String> {
+        self.inner.on_timer(now_ms)
+    }
+
+    fn resume_delay_ms(&self) -> u64 {
+        self.inner.resume_delay_ms()
     }
 
     fn offer(&mut self, request: &GroupRequest, ctx: &mut OfferContext<'_>) -> Verdict {
@@ -348,6 +383,8 @@ impl Scheduler for Metered<'_> {
             Verdict::Preempt(_) => 1,
             Verdict::Wait(_) => 2,
             Verdict::Reject(_) => 3,
+            // Counted with preemptions: both send groups back to the queue.
+            Verdict::Suspend(_) => 1,
         };
         self.verdicts[kind] += 1;
         verdict

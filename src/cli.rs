@@ -120,6 +120,9 @@ pub enum Command {
     /// from 0 instead. Prints the answer with every count evaluated and writes
     /// DIR/plan.json. Exits 1 on bad input, 3 when plan.json cannot be written.
     Plan(PlanArgs),
+    /// List the scheduler models: the short names, the layers and the policies, one line
+    /// each. A model is LAYER+POLICY (e.g. hived+tiresias, yarn-cs+srtf, isolated+sjf).
+    Models,
     /// Join the folders of a sharded sweep (`cellsim sweep --shard I/N`) into one.
     ///
     /// The folders must hold the same sweep and together every point; the output is
@@ -439,7 +442,7 @@ pub struct RunArgs {
     #[arg(
         long = "model",
         value_name = "M",
-        value_parser = clap::builder::PossibleValuesParser::new(crate::sched::MODEL_NAMES),
+        value_parser = model_name,
         long_help = model_help(),
     )]
     pub models: Vec<String>,
@@ -459,12 +462,18 @@ pub struct RunArgs {
 /// `--model`'s long help: what each model does and does not model.
 fn model_help() -> String {
     let mut text = String::from(
-        "Run only this model (repeat for several); default: the scenario's `models`.\n",
+        "Run only this model (repeat for several); default: the scenario's `models`. A model \
+         is LAYER+POLICY (e.g. hived+tiresias) or a short name; `cellsim models` lists them.\n",
     );
-    for (name, description) in crate::sched::model_descriptions() {
-        text.push_str(&format!("\n{name}: {description}\n"));
+    for (kind, name, _, description) in crate::sched::model_descriptions() {
+        text.push_str(&format!("\n{kind} {name}: {description}\n"));
     }
     text
+}
+
+/// Parses a model name (`LAYER+POLICY` or a short name).
+pub fn model_name(name: &str) -> Result<String, String> {
+    crate::sched::check_model_name(name).map(|()| name.to_string())
 }
 
 /// Options of `cellsim validate`.

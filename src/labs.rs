@@ -545,6 +545,7 @@ impl<'a> Facts<'a> {
                     group,
                     by,
                     pods,
+                    ..
                 } => {
                     if job == id {
                         facts.preempted.push((*t, group, by, pods));

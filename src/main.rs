@@ -129,6 +129,10 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Plan(args) => plan(&args),
         Command::Merge(args) => merge(&args),
         Command::Load(args) => load(&args),
+        Command::Models => {
+            print!("{}", cellsim::sched::models_listing());
+            Ok(())
+        }
         Command::Serve(args) => cellsim::live::serve(args.options()).map_err(|e| match e {
             cellsim::live::ServeError::Config(errors) => Failure::InvalidConfig(errors),
             other => Failure::Serve(other),
@@ -275,7 +279,7 @@ fn simulate_and_report(scenario: &sim::Scenario, args: &RunArgs) -> Result<PathB
         })?;
         let dir = out.join(model);
         let (summary, page) = report::write_run_with_page(&dir, &result).map_err(Failure::Write)?;
-        let sharing_check = (!args.no_sharing && sharing::SHARING_MODELS.contains(&model.as_str()))
+        let sharing_check = (!args.no_sharing && sharing::has_sharing_check(model))
             .then(|| sharing::sharing_from_shared_run(scenario, &result, &progress));
         if let Some(Ok(found)) = &sharing_check {
             report::write_exports(&dir, &[sharing::sharing_export(found)])

@@ -256,12 +256,10 @@ struct BuiltCluster {
 /// Checks the models and builds the cluster (with the VCs of `--vcs`, if given).
 fn build(options: &ReplayOptions) -> Result<BuiltCluster, ReplayError> {
     for model in &options.models {
-        if !MODEL_NAMES.contains(&model.as_str()) {
-            return Err(ReplayError::Option(format!(
-                "unknown scheduler model {model:?}; use one of: {}",
-                MODEL_NAMES.join(", ")
-            )));
-        }
+        crate::sched::check_model_name(model).map_err(|e| {
+            // On the command line, say what kind of name it is.
+            ReplayError::Option(e.replacen("unknown model", "unknown scheduler model", 1))
+        })?;
     }
     let started = Instant::now();
     let format = match options.cluster_format {

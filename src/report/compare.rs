@@ -39,7 +39,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use super::summary::{JobMetrics, RunSummary, SCHEMA_VERSION};
+use super::summary::{JobMetrics, READABLE_SCHEMA_VERSIONS, RunSummary, SCHEMA_VERSION};
 use crate::sim::scenario::parse_duration;
 
 /// Why a comparison could not be made. None is recoverable for the comparison: the input
@@ -500,7 +500,7 @@ impl Comparison {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Side {
     /// One `summary.json` (a file, or a model's folder).
-    Single(RunSummary),
+    Single(Box<RunSummary>),
     /// `DIR/<model>/summary.json` by folder name.
     Folder(BTreeMap<String, RunSummary>),
 }
@@ -508,7 +508,7 @@ pub enum Side {
 impl Side {
     fn into_models(self) -> BTreeMap<String, RunSummary> {
         match self {
-            Side::Single(s) => BTreeMap::from([(s.model.clone(), s)]),
+            Side::Single(s) => BTreeMap::from([(s.model.clone(), *s)]),
             Side::Folder(map) => map,
         }
     }
@@ -531,7 +531,11 @@ pub fn parse_summary(path: &Path, text: &str) -> Result<RunSummary, CompareError
                 "missing field".to_string(),
             ));
         }
-        Some(v) if v.as_u64() != Some(u64::from(SCHEMA_VERSION)) => {
+        Some(v)
+            if !READABLE_SCHEMA_VERSIONS
+                .iter()
+                .any(|&r| v.as_u64() == Some(u64::from(r))) =>
+        {
             return Err(CompareError::Schema {
                 path: path.to_path_buf(),
                 found: v.to_string(),
@@ -559,11 +563,11 @@ pub fn load(path: &Path) -> Result<Side, CompareError> {
     };
     let metadata = std::fs::metadata(path).map_err(read_error)?;
     if !metadata.is_dir() {
-        return Ok(Side::Single(parse_summary(path, &read(path)?)?));
+        return Ok(Side::Single(Box::new(parse_summary(path, &read(path)?)?)));
     }
     let own = path.join("summary.json");
     if own.is_file() {
-        return Ok(Side::Single(parse_summary(&own, &read(&own)?)?));
+        return Ok(Side::Single(Box::new(parse_summary(&own, &read(&own)?)?)));
     }
     let mut models = BTreeMap::new();
     for entry in std::fs::read_dir(path).map_err(read_error)? {
@@ -598,7 +602,7 @@ pub fn compare(
             } else {
                 format!("{}->{}", b.model, c.model)
             };
-            vec![(label, b, c)]
+            vec![(label, *b, *c)]
         }
         (b, c) => {
             let (b, mut c) = (b.into_models(), c.into_models());
@@ -724,13 +728,14 @@ mod tests {
                     gpu_ms_borrowed: 0,
                 },
             )]),
+            by_size: Vec::new(),
         }
     }
 
     fn run(base: RunSummary, cand: RunSummary, tolerances: &[&str]) -> Comparison {
         compare(
-            Side::Single(base),
-            Side::Single(cand),
+            Side::Single(Box::new(base)),
+            Side::Single(Box::new(cand)),
             &Tolerances::parse(tolerances).unwrap(),
         )
         .unwrap()
@@ -813,11 +818,28 @@ mod tests {
         let path = Path::new("x/summary.json");
         let good = summary_json(&summary(1, 0));
         assert_eq!(parse_summary(path, &good).unwrap(), summary(1, 0));
-        let old = good.replace("\"schemaVersion\": 1", "\"schemaVersion\": 0");
+        let old = good.replace("\"schemaVersion\": 2", "\"schemaVersion\": 0");
         assert!(matches!(
             parse_summary(path, &old),
             Err(CompareError::Schema { .. })
         ));
+        // Version 1 (no queueing-delay fields) still reads, the new fields empty.
+        let mut v1: serde_json::Value = serde_json::from_str(&good).unwrap();
+        v1["schemaVersion"] = 1.into();
+        v1.as_object_mut().unwrap().remove("bySize");
+        let strip = |m: &mut serde_json::Value| {
+            let m = m.as_object_mut().unwrap();
+            m.remove("queueDelayMs");
+            m.remove("waitByReasonMs");
+        };
+        strip(&mut v1["overall"]);
+        for vc in v1["vcs"].as_object_mut().unwrap().values_mut() {
+            strip(vc);
+        }
+        let read = parse_summary(path, &v1.to_string()).unwrap();
+        assert_eq!(read.schema_version, 1);
+        assert_eq!(read.overall.wait_ms, summary(1, 0).overall.wait_ms);
+        assert!(read.by_size.is_empty());
         let bad = good.replace("\"finished\": 4", "\"finished\": \"four\"");
         let err = parse_summary(path, &bad).unwrap_err().to_string();
         assert!(
@@ -831,8 +853,8 @@ mod tests {
         let mut cand = summary(1, 0);
         cand.vcs.clear();
         let err = compare(
-            Side::Single(summary(1, 0)),
-            Side::Single(cand),
+            Side::Single(Box::new(summary(1, 0))),
+            Side::Single(Box::new(cand)),
             &Tolerances::default(),
         );
         assert!(matches!(err, Err(CompareError::Mismatch(_))));

@@ -54,6 +54,10 @@ pub struct VcDigest {
     pub waits_ms: Vec<u64>,
     /// Times a group of its jobs was preempted.
     pub preemptions: u64,
+    /// Queueing delays (first wait plus re-queue periods) of the jobs that started, sorted.
+    pub queue_delays_ms: Vec<u64>,
+    /// Waiting time by reason.
+    pub wait_by_reason_ms: super::summary::WaitByReason,
 }
 
 impl RunDigest {
@@ -107,12 +111,15 @@ impl RunDigest {
             })
             .collect();
         let mut jobs = 0;
-        for (vc, metrics, waits) in tallies.by_vc() {
+        for (vc, metrics, waits, delays) in tallies.by_vc() {
             let row = vcs.entry(vc.to_string()).or_default();
             row.jobs = u64::from(metrics.jobs);
             row.preemptions = u64::from(metrics.preemptions);
             row.waits_ms = waits.to_vec();
             row.waits_ms.sort_unstable();
+            row.queue_delays_ms = delays.to_vec();
+            row.queue_delays_ms.sort_unstable();
+            row.wait_by_reason_ms = metrics.wait_by_reason_ms;
             jobs += metrics.jobs as usize;
         }
         let mut names: BTreeSet<String> = vcs.keys().cloned().collect();

@@ -70,7 +70,9 @@ fn vc_table(run: &RunDigest) -> String {
         "<div class=\"scroll\"><table><thead><tr><th>VC</th>\
          <th title=\"GPUs guaranteed to the VC\">guar. GPUs</th><th>jobs</th>\
          <th title=\"jobs that started\">started</th><th>mean wait</th><th>p95 wait</th>\
-         <th title=\"times a group of the VC's jobs was preempted\">pre&shy;empted</th></tr>\
+         <th title=\"times a group of the VC's jobs was preempted\">pre&shy;empted</th>\
+         <th title=\"submit to first start plus every re-queue period after a preemption or failure\">mean queueing delay</th>\
+         <th title=\"waiting time of the VC's jobs by the reason they waited for\">delay by reason</th></tr>\
          </thead><tbody>\n",
     );
     for (vc, row) in rows {
@@ -81,7 +83,7 @@ fn vc_table(run: &RunDigest) -> String {
         let _ = writeln!(
             out,
             "<tr><td><span class=\"sw\" style=\"background:{color}\"></span>{}</td>\
-             <td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+             <td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             escape_xml(vc),
             row.guaranteed_gpus
                 .map_or_else(|| "–".to_string(), |g| g.to_string()),
@@ -90,10 +92,31 @@ fn vc_table(run: &RunDigest) -> String {
             hms_or_dash(mean(&row.waits_ms)),
             hms_or_dash(percentile(&row.waits_ms, 95.0)),
             row.preemptions,
+            hms_or_dash(mean(&row.queue_delays_ms)),
+            reasons_text(&row.wait_by_reason_ms),
         );
     }
     out.push_str("</tbody></table></div>");
     out
+}
+
+/// The reasons a VC's jobs waited for, largest first, as "quota 1:02:03, shape 4:05";
+/// a dash when they never waited.
+fn reasons_text(by_reason: &super::summary::WaitByReason) -> String {
+    let mut entries: Vec<(&str, u64)> = by_reason
+        .entries()
+        .into_iter()
+        .filter(|(_, ms)| *ms > 0)
+        .collect();
+    if entries.is_empty() {
+        return "–".to_string();
+    }
+    entries.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    entries
+        .iter()
+        .map(|(name, ms)| format!("{} {}", name.replace('_', " "), hms_or_dash(Some(*ms))))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// One section: a heading and one panel per model, side by side.

@@ -963,6 +963,8 @@ pub(crate) mod tests {
             preemptions: pre,
             nodes: vec![],
             gpu_ms: 0,
+            requeued_ms: 0,
+            wait_by_kind_ms: Default::default(),
         }
     }
 
@@ -1029,6 +1031,7 @@ pub(crate) mod tests {
                     group: "main".into(),
                     by: "job-c".into(),
                     pods: spot("alpha"),
+                    suspended: false,
                 },
                 started(6, "job-c", "alpha"),
                 // The engine reports the group's end, then the job's.

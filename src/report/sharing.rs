@@ -72,6 +72,13 @@ use crate::sim::{JobRecord, RunResult, Scenario, ScenarioError, SimTimeMs};
 /// `fifo` ignores VCs).
 pub const SHARING_MODELS: [&str; 2] = [sched::hived::NAME, sched::yarn_cs::NAME];
 
+/// Whether the sharing check applies to `model`: its layer shares the cluster among VCs
+/// with guarantees (`hived`, `yarn-cs`, with any policy). `isolated` is the private
+/// share itself and `shared` has no VCs.
+pub fn has_sharing_check(model: &str) -> bool {
+    sched::parse_model_name(model).is_ok_and(|(layer, _)| SHARING_MODELS.contains(&layer))
+}
+
 /// Absolute tolerance: a shared wait at most this much (or [`TOLERANCE_PERCENT`] of the
 /// private wait, whichever is larger) above the private wait is not an anomaly.
 pub const TOLERANCE_MS: SimTimeMs = 1_000;

@@ -2,6 +2,11 @@
 //! [`RunResult`] (per-VC wait and JCT statistics, GPU time used, guaranteed and borrowed,
 //! preemptions, overall utilisation). `summary.json` is this type; `vcs.csv` and the
 //! stdout table are views of it. Times are integer milliseconds, GPU time GPU-ms.
+//!
+//! Version 2 (issue 15) adds the queueing delay as the literature measures it (submit to
+//! first start plus every re-queue period), its decomposition by the typed wait reasons,
+//! and queueing delay by job size; version-1 files still read (the new fields default
+//! to empty).
 
 use std::collections::BTreeMap;
 
@@ -16,7 +21,15 @@ use crate::sim::{
 };
 
 /// Version of the [`RunSummary`] JSON shape; bump it on any incompatible change.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
+
+/// The versions [`crate::report::compare`] reads: this one and version 1 (which lacks the
+/// queueing-delay fields).
+pub const READABLE_SCHEMA_VERSIONS: [u32; 2] = [1, SCHEMA_VERSION];
+
+/// The job-size buckets of the Philly analysis (ATC'19), by GPUs asked for: upper bounds
+/// (inclusive) and names.
+pub const SIZE_BUCKETS: [(u32, &str); 4] = [(1, "1"), (4, "2-4"), (8, "5-8"), (u32::MAX, ">8")];
 
 /// One model's run over one scenario, digested.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -43,6 +56,94 @@ pub struct RunSummary {
     pub overall: JobMetrics,
     /// Metrics per VC (the job's VC).
     pub vcs: BTreeMap<String, VcMetrics>,
+    /// Queueing delay by job size ([`SIZE_BUCKETS`], in that order). Empty in version 1.
+    #[serde(default)]
+    pub by_size: Vec<SizeMetrics>,
+}
+
+/// Queueing delay of the jobs of one size bucket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SizeMetrics {
+    /// The bucket (`1`, `2-4`, `5-8`, `>8` GPUs).
+    pub gpus: String,
+    /// Jobs of this size.
+    pub jobs: u32,
+    /// Queueing delay of those that started.
+    pub queue_delay_ms: Option<Stats>,
+}
+
+/// Waiting time by the kind of reason waited for (sums over jobs, ms): the delay
+/// decomposition. A group's wait counts under the kind of its latest reason; before its
+/// first offer (behind others in the queue) it counts as `queue`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct WaitByReason {
+    /// The VC's share is used up (guaranteed cells, maximum capacity): fair-share delay.
+    pub quota: u64,
+    /// Not enough free GPUs where the group may run.
+    pub capacity: u64,
+    /// Enough free GPUs but not in the shape a one-pod group needs.
+    pub shape: u64,
+    /// Enough free GPUs but not where a gang's pods fit at once.
+    pub gang: u64,
+    /// Would fit if bad or absent nodes were healthy.
+    pub bad_node: u64,
+    /// Preempted groups still leaving.
+    pub preempting: u64,
+    /// Behind another group's reservation (EASY).
+    pub reservation: u64,
+    /// Behind other groups in the queue, not yet offered.
+    pub queue: u64,
+}
+
+impl WaitByReason {
+    fn add(&mut self, by_kind: &[u64; crate::sched::WaitKind::ALL.len()]) {
+        use crate::sched::WaitKind as K;
+        for kind in K::ALL {
+            let ms = by_kind[kind.index()];
+            *match kind {
+                K::Quota => &mut self.quota,
+                K::Capacity => &mut self.capacity,
+                K::Shape => &mut self.shape,
+                K::Gang => &mut self.gang,
+                K::BadNode => &mut self.bad_node,
+                K::Preempting => &mut self.preempting,
+                K::Reservation => &mut self.reservation,
+                K::Queue => &mut self.queue,
+            } += ms;
+        }
+    }
+
+    fn absorb(&mut self, other: &WaitByReason) {
+        let fields = [
+            (&mut self.quota, other.quota),
+            (&mut self.capacity, other.capacity),
+            (&mut self.shape, other.shape),
+            (&mut self.gang, other.gang),
+            (&mut self.bad_node, other.bad_node),
+            (&mut self.preempting, other.preempting),
+            (&mut self.reservation, other.reservation),
+            (&mut self.queue, other.queue),
+        ];
+        for (mine, theirs) in fields {
+            *mine += theirs;
+        }
+    }
+
+    /// (name, ms) per reason, in [`crate::sched::WaitKind::ALL`] order.
+    pub fn entries(&self) -> [(&'static str, u64); 8] {
+        [
+            ("quota", self.quota),
+            ("capacity", self.capacity),
+            ("shape", self.shape),
+            ("gang", self.gang),
+            ("bad_node", self.bad_node),
+            ("preempting", self.preempting),
+            ("reservation", self.reservation),
+            ("queue", self.queue),
+        ]
+    }
 }
 
 /// Job counts and times over a set of jobs.
@@ -65,6 +166,13 @@ pub struct JobMetrics {
     pub mean_jct_ms: Option<u64>,
     /// Times groups of these jobs were preempted.
     pub preemptions: u32,
+    /// Queueing delay (submit to first start plus every re-queue period) of jobs that
+    /// started. Absent in version 1.
+    #[serde(default)]
+    pub queue_delay_ms: Option<Stats>,
+    /// Waiting time by reason (see [`WaitByReason`]). Zero in version 1.
+    #[serde(default)]
+    pub wait_by_reason_ms: WaitByReason,
 }
 
 /// Mean and nearest-rank percentiles of a set of durations.
@@ -135,6 +243,7 @@ pub fn percentile(sorted: &[u64], pct: u32) -> u64 {
 struct JobTally {
     metrics: JobMetrics,
     waits: Vec<u64>,
+    queue_delays: Vec<u64>,
     /// JCTs of finished jobs: only their mean is reported, so a sum and a count.
     jct_sum_ms: u128,
     jct_count: u64,
@@ -157,7 +266,9 @@ impl JobTally {
             JobOutcome::Unfinished => m.unfinished += 1,
         }
         self.waits.extend(job.wait_ms());
+        self.queue_delays.extend(job.queue_delay_ms());
         m.preemptions += job.preemptions;
+        m.wait_by_reason_ms.add(&job.wait_by_kind_ms);
     }
 
     /// Adds another tally's jobs to this one.
@@ -169,7 +280,9 @@ impl JobTally {
         m.rejected += o.rejected;
         m.unfinished += o.unfinished;
         m.preemptions += o.preemptions;
+        m.wait_by_reason_ms.absorb(&o.wait_by_reason_ms);
         self.waits.extend_from_slice(&other.waits);
+        self.queue_delays.extend_from_slice(&other.queue_delays);
         self.jct_sum_ms += other.jct_sum_ms;
         self.jct_count += other.jct_count;
     }
@@ -177,6 +290,7 @@ impl JobTally {
     fn metrics(&self) -> JobMetrics {
         JobMetrics {
             wait_ms: Stats::of(&self.waits),
+            queue_delay_ms: Stats::of(&self.queue_delays),
             mean_jct_ms: rounded_mean(self.jct_sum_ms, self.jct_count),
             ..self.metrics.clone()
         }
@@ -189,11 +303,19 @@ impl JobTally {
 #[derive(Default)]
 pub struct JobTallies {
     by_vc: BTreeMap<String, JobTally>,
+    /// Per size bucket: jobs, and queueing delays of those that started.
+    by_size: [(u32, Vec<u64>); SIZE_BUCKETS.len()],
 }
 
 impl JobTallies {
     /// Counts `job` in its VC.
     pub fn add(&mut self, job: &JobRecord) {
+        let bucket = SIZE_BUCKETS
+            .iter()
+            .position(|&(max, _)| job.gpus <= max)
+            .unwrap_or(SIZE_BUCKETS.len() - 1);
+        self.by_size[bucket].0 += 1;
+        self.by_size[bucket].1.extend(job.queue_delay_ms());
         // Looked up first: a name is cloned once per VC, not once per job.
         if let Some(tally) = self.by_vc.get_mut(&job.vc) {
             tally.add(job);
@@ -202,12 +324,18 @@ impl JobTallies {
         }
     }
 
-    /// Per VC with jobs, in name order: its job counts and preemptions (no statistics
-    /// yet) and the waits of its jobs that started, in the order the jobs came.
-    pub fn by_vc(&self) -> impl Iterator<Item = (&str, &JobMetrics, &[u64])> {
-        self.by_vc
-            .iter()
-            .map(|(vc, tally)| (vc.as_str(), &tally.metrics, tally.waits.as_slice()))
+    /// Per VC with jobs, in name order: its job counts, preemptions and waiting time by
+    /// reason (no statistics yet), the waits of its jobs that started and their queueing
+    /// delays, in the order the jobs came.
+    pub fn by_vc(&self) -> impl Iterator<Item = (&str, &JobMetrics, &[u64], &[u64])> {
+        self.by_vc.iter().map(|(vc, tally)| {
+            (
+                vc.as_str(),
+                &tally.metrics,
+                tally.waits.as_slice(),
+                tally.queue_delays.as_slice(),
+            )
+        })
     }
 
     /// The summary of the run whose header (identity, end, VCs) is `result` (its jobs
@@ -253,6 +381,15 @@ impl JobTallies {
             gpu_ms_used,
             overall: overall.metrics(),
             vcs,
+            by_size: SIZE_BUCKETS
+                .iter()
+                .zip(&self.by_size)
+                .map(|((_, name), (jobs, delays))| SizeMetrics {
+                    gpus: name.to_string(),
+                    jobs: *jobs,
+                    queue_delay_ms: Stats::of(delays),
+                })
+                .collect(),
         }
     }
 }
@@ -402,7 +539,7 @@ mod tests {
         assert_eq!(s.vcs["a"].gpu_ms_borrowed, 2 * 50);
         assert_eq!(s.vcs["a"].gpu_ms_guaranteed, 100);
         assert!((s.utilisation - 200.0 / 400.0).abs() < 1e-12);
-        assert!(summary_json(&s).contains("\"schemaVersion\": 1"));
+        assert!(summary_json(&s).contains("\"schemaVersion\": 2"));
     }
 
     /// `run_summary` must give exactly what summarising a full run gives.

@@ -197,10 +197,22 @@ pub fn vcs_csv(summary: &RunSummary) -> Vec<u8> {
         "gpu_hours_guaranteed",
         "borrowed_gpu_hours",
         "preemptions",
+        "mean_queue_delay",
+        "p95_queue_delay",
+        "delay_quota",
+        "delay_capacity",
+        "delay_shape",
+        "delay_gang",
+        "delay_bad_node",
+        "delay_preempting",
+        "delay_reservation",
+        "delay_queue",
     ];
     let rows = summary.vcs.iter().map(|(vc, m)| {
         let w = m.jobs.wait_ms;
         let stat = |f: fn(&Stats) -> u64| opt(w.as_ref().map(f), seconds);
+        let q = m.jobs.queue_delay_ms;
+        let delay = |f: fn(&Stats) -> u64| opt(q.as_ref().map(f), seconds);
         vec![
             vc.clone(),
             m.jobs.jobs.to_string(),
@@ -217,7 +229,18 @@ pub fn vcs_csv(summary: &RunSummary) -> Vec<u8> {
             gpu_hours(m.gpu_ms_guaranteed),
             gpu_hours(m.gpu_ms_borrowed),
             m.jobs.preemptions.to_string(),
+            delay(|s| s.mean),
+            delay(|s| s.p95),
         ]
+        .into_iter()
+        .chain(
+            m.jobs
+                .wait_by_reason_ms
+                .entries()
+                .into_iter()
+                .map(|(_, ms)| seconds(ms)),
+        )
+        .collect::<Vec<_>>()
     });
     csv_bytes(&header, rows)
 }
@@ -445,13 +468,24 @@ pub fn push_event_line<'j>(
             pods_text(line, pods);
         }
         SimEvent::GroupPreempted {
-            group, by, pods, ..
+            group,
+            by,
+            pods,
+            suspended,
+            ..
         } => {
             who(line, by);
-            line.push_str(" preempted ");
+            line.push_str(if *suspended {
+                " suspended "
+            } else {
+                " preempted "
+            });
             line.push_str(group_text(group));
             line.push_str(" on ");
             pods_text(line, pods);
+            if *suspended {
+                line.push_str(" (its progress is kept)");
+            }
         }
         SimEvent::GroupDowngraded { group, by, .. } => {
             who(line, by);
@@ -592,6 +626,8 @@ mod tests {
                 preemptions: 1,
                 nodes: vec!["hostname-dan".into()],
                 gpu_ms: 3_600_000,
+                requeued_ms: 0,
+                wait_by_kind_ms: Default::default(),
             }],
             events: vec![SimEvent::GroupPreempted {
                 t: 360_000,
@@ -602,6 +638,7 @@ mod tests {
                     node: "hostname-dan".into(),
                     devices: vec![0],
                 }],
+                suspended: false,
             }],
             timeline: vec![],
         }

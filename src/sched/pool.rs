@@ -1,12 +1,14 @@
 //! One shared pool of GPUs placed by the allocator: the physical-packing half of the
-//! models that have no VC topology guarantees (`yarn-cs`, `fifo`). It builds an
+//! layers that have no VC topology guarantees (`yarn-cs`, `shared`). It builds an
 //! allocator over a copy of the cluster config with ONE virtual cluster owning every
 //! top-level cell and places every group as guaranteed priority 0 in it, so the allocator
 //! only does physical packing (same cell tree, same buddy and packing rules as `hived`)
-//! and never preempts. Quotas, borrowing and ordering belong to the models.
+//! and never preempts. Quotas, borrowing and ordering belong to the layers and policies.
 
 use std::collections::BTreeMap;
 
+use super::layers::{allocator_wait, reason_text};
+use super::{Wait, WaitKind};
 use crate::cell::{Allocator, Decision, GroupPlacement, GroupRequest, RequestError, WaitReason};
 use crate::config::{CellConfig, PhysicalCellSpec, VirtualCellSpec, VirtualClusterSpec};
 
@@ -17,7 +19,7 @@ const POOL_VC: &str = "cellsim-pool";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum PoolAnswer {
     Bind(GroupPlacement),
-    Wait(String),
+    Wait(Wait),
     Reject(String),
 }
 
@@ -57,13 +59,18 @@ impl Pool {
         let pooled = &self.pooled;
         match self.alloc.schedule(pooled, None) {
             Decision::Bind(placement) => PoolAnswer::Bind(placement),
-            Decision::Wait { reason } => PoolAnswer::Wait(wait_text(&reason)),
+            Decision::Wait { reason } => PoolAnswer::Wait(pool_wait(&reason, request)),
             Decision::Reject { error } => PoolAnswer::Reject(reject_text(request, &error)),
             Decision::Preempt { .. } => {
                 // Every pool group has the same priority, so the allocator has nobody to
                 // preempt; cancel the reservation rather than hold cells.
                 let _ = self.alloc.release_group(&pooled.name);
-                PoolAnswer::Wait("waiting for free GPUs".to_string())
+                PoolAnswer::Wait(Wait::new(
+                    WaitKind::Capacity,
+                    request.leaf_count(),
+                    None,
+                    "waiting for free GPUs".to_string(),
+                ))
             }
         }
     }
@@ -114,22 +121,35 @@ fn single_vc_config(config: &CellConfig) -> CellConfig {
     pooled
 }
 
-/// The allocator's reason, in terms of the whole cluster instead of the pool's VC.
-fn wait_text(reason: &WaitReason) -> String {
+/// The allocator's reason, in terms of the whole cluster instead of the pool's VC. The
+/// pool's VC is the cluster, so its quota wait is a capacity wait.
+fn pool_wait(reason: &WaitReason, request: &GroupRequest) -> Wait {
     match reason {
         WaitReason::Quota {
             needed, available, ..
         }
-        | WaitReason::InsufficientCapacity { needed, available } => format!(
-            "waiting for free GPUs: {available} of the {needed} GPUs this group needs are free in the cluster"
+        | WaitReason::InsufficientCapacity { needed, available } => Wait::new(
+            WaitKind::Capacity,
+            *needed,
+            Some(*available),
+            format!(
+                "waiting for free GPUs: {available} of the {needed} GPUs this group needs are free in the cluster"
+            ),
         ),
+        other => allocator_wait(other, request, pool_text(other)),
+    }
+}
+
+/// The sentence of a pool wait other than a capacity one.
+fn pool_text(reason: &WaitReason) -> String {
+    match reason {
         WaitReason::Fragmentation {
             needed, available, ..
         } => format!(
             "waiting for topology: the cluster has {available} free GPUs but not in the shape this \
              {needed}-GPU group needs (nodes/buddy cells are fragmented)"
         ),
-        other => other.to_string(),
+        other => reason_text(other),
     }
 }
 
@@ -194,7 +214,9 @@ pub(crate) mod tests {
         ));
         // Priority does not preempt in the pool.
         match pool.place(&group("c", "vc1", 1000, 1)) {
-            PoolAnswer::Wait(reason) => assert!(reason.contains("0 of the 1 GPUs"), "{reason}"),
+            PoolAnswer::Wait(reason) => {
+                assert!(reason.sentence.contains("0 of the 1 GPUs"), "{reason}")
+            }
             other => panic!("{other:?}"),
         }
         pool.release("a");

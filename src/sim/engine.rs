@@ -8,15 +8,19 @@
 //! its last checkpoint when the scenario sets `checkpointIntervalSec`. The user may kill
 //! a job; the model may reject one.
 //!
-//! After every batch of same-time events, waiting groups are offered to the model in queue
-//! order: priority (descending, unless the model orders by submit time only), then submit
-//! time, then job order in the scenario, then group order. A model with head-of-line
-//! blocking stops the pass at the first group that must wait. When a model answers
-//! `Preempt`, the victims are released at once and requeued, and the preemptor is offered
-//! again in the same pass; when a pass freed anything, another pass follows at the same
-//! time so that groups passed over see the freed cells. A group that waited is offered
-//! again only after something was freed (placing groups only takes cells, so until then
-//! its answer would not change).
+//! After every batch of same-time events (and at the model's timers), waiting groups are
+//! offered to the model in queue order: the model's rank (ascending; given when the group
+//! joins the queue), then submit time, then job order in the scenario, then group order.
+//! A model with strict order stops offering the groups behind one that must wait (all of
+//! them, or those of its VC). When a model answers `Preempt` (restart from the last
+//! checkpoint) or `Suspend` (resume later with all progress kept), the victims are
+//! released at once and requeued, and the preemptor is offered again in the same pass;
+//! when a pass freed anything, another pass follows at the same time so that groups
+//! passed over see the freed cells. Where the model declares it safe
+//! ([`sched::Shortcuts`]), a group that waited is offered again only after something was
+//! freed or a timer came (placing groups only takes cells, so until then its answer would
+//! not change), and a group whose request class already waited in the pass is not asked.
+//! The engine knows no particular policy: ranks, victims and timers are the model's.
 //!
 //! Within a batch, events are handled in this order: submits (in submit order), user
 //! kills, node events (in the scenario's order), then finishes (in the order the runs
@@ -53,7 +57,9 @@ use super::sink::{CollectRun, LeanRun, RunSink};
 use super::source::{JobSource, JobSpec, ScenarioJobs};
 use crate::cell::topology::Topology;
 use crate::cell::{GroupPlacement, GroupRequest, PodPlacement};
-use crate::sched::{self, OfferContext, Scheduler, Verdict};
+use crate::sched::{
+    self, GroupProgress, OfferContext, Scheduler, Shortcuts, StrictOrder, Verdict, Wait, WaitKind,
+};
 
 /// Run `scenario` through the model called `model` (with the scenario's model options),
 /// with an RNG seeded from the scenario's seed.
@@ -185,7 +191,17 @@ struct GroupRun {
     epoch: u32,
     last_pods: Vec<PodSpot>,
     /// The reason last logged, so a group's unchanged wait is logged once.
-    last_wait_reason: Option<Rc<str>>,
+    last_wait_reason: Option<Rc<Wait>>,
+    /// Its place in the queue while it waits (the rank the model gave it).
+    key: QueueKey,
+    /// Run time over all its runs so far (ended runs only).
+    attained_ms: SimTimeMs,
+    /// Its last run was suspended: the next start adds the model's resume delay.
+    suspended: bool,
+    /// While it waits: the time up to which its wait is accounted by kind.
+    wait_mark_ms: SimTimeMs,
+    /// While it waits after an interruption: when it was requeued.
+    requeued_at: Option<SimTimeMs>,
 }
 
 /// A submitted job that has not been retired yet: its spec and where it stands.
@@ -200,6 +216,10 @@ struct JobRun<'a> {
     end_ms: Option<SimTimeMs>,
     preemptions: u32,
     gpu_ms: u64,
+    /// Re-queue periods so far (see [`JobRecord::requeued_ms`]).
+    requeued_ms: SimTimeMs,
+    /// Waiting time so far by kind of reason (see [`JobRecord::wait_by_kind_ms`]).
+    wait_by_kind_ms: [SimTimeMs; WaitKind::ALL.len()],
 }
 
 /// Queue position of a waiting group: (priority key, submit time, job, group).
@@ -207,8 +227,16 @@ type QueueKey = (i64, SimTimeMs, usize, usize);
 
 /// Why a running group is taken off its cells before its time.
 enum Interruption {
-    Preempted { by: usize },
-    NodeFailed { node: String },
+    Preempted {
+        by: usize,
+    },
+    /// Suspended by a preemptive policy: all progress is kept.
+    Suspended {
+        by: usize,
+    },
+    NodeFailed {
+        node: String,
+    },
 }
 
 /// Jobs in flight, by their place in submit order (`seq`): a window from the oldest job
@@ -312,6 +340,19 @@ struct Engine<'a, 's, S: RunSink> {
     /// Times something was freed (a group left, a node changed, a group was
     /// downgraded): a class that waited is asked again only after this moved.
     frees: u64,
+    /// How strictly the model serves the queue.
+    strict: StrictOrder,
+    /// The engine shortcuts the model is safe with.
+    shortcuts: Shortcuts,
+    /// The model's next timer.
+    timer: Option<SimTimeMs>,
+    /// The hooks the model listens to.
+    hooks: sched::Hooks,
+    /// Per VC (in [`Engine::vc_names`] order): its waiting groups, kept only under
+    /// [`StrictOrder::PerVc`] to find each VC's head.
+    vc_waiting: Vec<BTreeSet<QueueKey>>,
+    /// Per VC: the pass in which a group of it last waited (strict order per VC).
+    vc_blocked: Vec<u64>,
     /// Every VC of the run (guaranteed ones and jobs' ones), sorted: timeline points and
     /// [`JobRun::vc`] index into it.
     vc_names: Arc<[String]>,
@@ -376,9 +417,20 @@ impl<'a, 's, S: RunSink> Engine<'a, 's, S> {
             let _ = model.set_node_health(node, false);
             capacity_gpus -= node_gpus.get(node).copied().unwrap_or(0);
         }
+        let strict = model.strict_order();
+        let vc_waiting = match strict {
+            StrictOrder::PerVc => vec![BTreeSet::new(); vc_names.len()],
+            _ => Vec::new(),
+        };
         Engine {
             scenario,
             source,
+            strict,
+            shortcuts: model.shortcuts(),
+            hooks: model.hooks(),
+            timer: None,
+            vc_blocked: vec![0; vc_waiting.len()],
+            vc_waiting,
             model,
             rng,
             keep_log: sink.logs(),
@@ -434,7 +486,11 @@ impl<'a, 's, S: RunSink> Engine<'a, 's, S> {
                 break;
             }
         }
-        match (self.source.peek_submit(), self.queue.peek_time()) {
+        let next = match (self.source.peek_submit(), self.queue.peek_time()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        match (next, self.timer) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
@@ -461,7 +517,13 @@ impl<'a, 's, S: RunSink> Engine<'a, 's, S> {
                     self.handled += 1;
                 }
             }
+            if self.timer == Some(t) {
+                self.on_timer();
+            }
             self.schedule_pass();
+            if self.hooks.timers {
+                self.timer = self.model.next_timer().filter(|&at| at > t);
+            }
             self.record_timeline();
             self.retire_ended();
             // One comparison per time step keeps the hook off the hot path.
@@ -488,14 +550,39 @@ impl<'a, 's, S: RunSink> Engine<'a, 's, S> {
         self.jobs.run(job).spec.id.clone()
     }
 
-    fn key(&self, job: usize, group: usize) -> QueueKey {
-        let spec = &self.jobs.run(job).spec;
-        let priority = if self.model.orders_by_priority() {
-            -i64::from(spec.priority)
-        } else {
-            0
-        };
-        (priority, spec.submit_ms, job, group)
+    /// The model's timer came: groups it names get their rank again (keeping whether
+    /// they were offered), and every waiting group is offered.
+    fn on_timer(&mut self) {
+        for name in self.model.on_timer(self.now) {
+            let Some(&(job, group)) = self.group_index.get(name.as_str()) else {
+                continue;
+            };
+            if self.jobs.run(job).groups[group].state != GroupState::Waiting {
+                continue;
+            }
+            let old = self.jobs.run(job).groups[group].key;
+            let was_fresh = self.fresh.remove(&old);
+            self.waiting.remove(&old);
+            let key = self.rank(job, group);
+            self.jobs.run_mut(job).groups[group].key = key;
+            self.waiting.insert(key);
+            if was_fresh {
+                self.fresh.insert(key);
+            }
+            if let Some(queue) = self.vc_waiting.get_mut(self.jobs.run(job).vc) {
+                queue.remove(&old);
+                queue.insert(key);
+            }
+            self.enqueued += 1;
+        }
+        // Ranks or what running groups may be asked to yield changed: a full pass.
+        self.dirty = true;
+    }
+
+    /// The group's queue key, with the model's rank for it now.
+    fn rank(&mut self, job: usize, group: usize) -> QueueKey {
+        let rank = self.model.rank(&progress(&self.jobs, self.now, job, group));
+        (rank, self.jobs.run(job).spec.submit_ms, job, group)
     }
 
     fn on_job_submitted(&mut self, spec: JobSpec<'a>) {
@@ -520,6 +607,11 @@ impl<'a, 's, S: RunSink> Engine<'a, 's, S> {
                     epoch: 0,
                     last_pods: Vec::new(),
                     last_wait_reason: None,
+                    key: (0, 0, seq, g),
+                    attained_ms: 0,
+                    suspended: false,
+                    wait_mark_ms: self.now,
+                    requeued_at: None,
                 }
             })
             .collect::<Vec<_>>();
@@ -540,6 +632,8 @@ impl<'a, 's, S: RunSink> Engine<'a, 's, S> {
             end_ms: None,
             preemptions: 0,
             gpu_ms: 0,
+            requeued_ms: 0,
+            wait_by_kind_ms: [0; WaitKind::ALL.len()],
         });
         if self.keep_log {
             self.sink.submitted(&self.jobs.run(seq).spec);
@@ -561,7 +655,12 @@ impl<'a, 's, S: RunSink> Engine<'a, 's, S> {
         };
         let ran = self.now - since;
         self.freed();
+        if self.hooks.runs {
+            self.model
+                .stopped(&progress(&self.jobs, self.now, job, group));
+        }
         let run = self.jobs.run_mut(job);
+        run.groups[group].attained_ms += ran;
         let g = &mut run.groups[group];
         run.gpu_ms += ran * u64::from(g.gpus);
         g.state = GroupState::Done;
@@ -621,7 +720,10 @@ impl<'a, 's, S: RunSink> Engine<'a, 's, S> {
                 GroupState::Running { .. } => {
                     self.stop_run(job, g);
                 }
-                GroupState::Waiting => self.dequeue(job, g),
+                GroupState::Waiting => {
+                    self.account_wait(job, g);
+                    self.dequeue(job, g);
+                }
                 GroupState::Done => {}
             }
             self.jobs.run_mut(job).groups[g].state = GroupState::Done;
@@ -726,13 +828,17 @@ impl<'a, 's, S: RunSink> Engine<'a, 's, S> {
         let run = self.jobs.run_mut(job);
         let g = &mut run.groups[group];
         let work = g.work_done_ms + ran;
-        g.work_done_ms = match checkpoint {
-            Some(c) => work / c * c,
-            None => 0,
+        g.work_done_ms = match (&why, checkpoint) {
+            (Interruption::Suspended { .. }, _) => work,
+            (_, Some(c)) => work / c * c,
+            (_, None) => 0,
         };
+        g.suspended = matches!(why, Interruption::Suspended { .. });
+        g.requeued_at = Some(self.now);
+        g.wait_mark_ms = self.now;
         g.state = GroupState::Waiting;
         g.last_wait_reason = None;
-        if let Interruption::Preempted { .. } = why {
+        if let Interruption::Preempted { .. } | Interruption::Suspended { .. } = why {
             run.preemptions += 1;
         }
         self.enqueue(job, group);
@@ -746,13 +852,16 @@ impl<'a, 's, S: RunSink> Engine<'a, 's, S> {
             run.groups[group].last_pods.clone(),
         );
         let event = match why {
-            Interruption::Preempted { by } => SimEvent::GroupPreempted {
-                t: self.now,
-                job: job_id,
-                group: group_name,
-                by: self.job_id(by),
-                pods,
-            },
+            Interruption::Preempted { by } | Interruption::Suspended { by } => {
+                SimEvent::GroupPreempted {
+                    t: self.now,
+                    job: job_id,
+                    group: group_name,
+                    by: self.job_id(by),
+                    pods,
+                    suspended: matches!(why, Interruption::Suspended { .. }),
+                }
+            }
             Interruption::NodeFailed { node } => SimEvent::GroupFailed {
                 t: self.now,
                 job: job_id,
@@ -774,15 +883,21 @@ impl<'a, 's, S: RunSink> Engine<'a, 's, S> {
     /// the same thing from a cluster that only filled up since, so they would wait too.
     /// This keeps a pass proportional to the kinds of request waiting, not their number.
     fn schedule_pass(&mut self) {
-        let hol = self.model.head_of_line_blocking();
+        let hol = self.strict != StrictOrder::No;
         // Each extra pass follows a release during the previous one (a preemption, mostly),
         // and preemption only goes down in priority, so passes are few; the cap guards
         // against a model that preempts in circles.
         let max_passes = 2 + self.groups_seen;
         for _ in 0..max_passes {
-            let offer_all = std::mem::take(&mut self.dirty);
+            let offer_all =
+                std::mem::take(&mut self.dirty) || !self.shortcuts.waits_hold_until_free;
             self.blocked.new_pass();
-            if offer_all || hol {
+            if self.hooks.passes {
+                self.model.pass_started(self.now);
+            }
+            if self.strict == StrictOrder::PerVc && !offer_all {
+                self.offer_fresh_vc_heads();
+            } else if offer_all || hol {
                 self.offer_in_queue_order(offer_all, hol);
             } else {
                 let fresh: Vec<QueueKey> = std::mem::take(&mut self.fresh).into_iter().collect();
@@ -811,6 +926,7 @@ impl<'a, 's, S: RunSink> Engine<'a, 's, S> {
         /// Keys read ahead at once: enough to make the tree search rare, few enough
         /// that a head-of-line pass that stops at once reads little.
         const CHUNK: usize = 64;
+        let per_vc = self.strict == StrictOrder::PerVc;
         let mut ahead = std::mem::take(&mut self.ahead);
         ahead.clear();
         let mut next = 0;
@@ -837,6 +953,10 @@ impl<'a, 's, S: RunSink> Engine<'a, 's, S> {
                 continue; // started or rejected since it was read
             }
             cursor = Some(key);
+            let vc = self.jobs.run(key.2).vc;
+            if per_vc && self.vc_blocked[vc] == self.blocked.pass {
+                continue; // behind its VC's head that waits
+            }
             let fresh = self.jobs.run(key.2).groups[key.3]
                 .last_wait_reason
                 .is_none();
@@ -848,10 +968,39 @@ impl<'a, 's, S: RunSink> Engine<'a, 's, S> {
                 self.fresh.remove(&key);
             }
             if matches!(self.offer_unless_blocked(key), Offered::Waiting) && hol {
+                if per_vc {
+                    self.vc_blocked[vc] = self.blocked.pass;
+                    continue;
+                }
                 break;
             }
         }
         self.ahead = ahead;
+    }
+
+    /// A pass with nothing freed under strict order per VC: each fresh group that heads
+    /// its VC's queue is offered; one that waits blocks the rest of its VC. A group
+    /// behind its VC's head (which waited before, with nothing freed since) is not asked
+    /// and stays fresh.
+    fn offer_fresh_vc_heads(&mut self) {
+        let fresh: Vec<QueueKey> = self.fresh.iter().copied().collect();
+        for key in fresh {
+            if !self.is_waiting(key) || !self.fresh.contains(&key) {
+                continue;
+            }
+            let vc = self.jobs.run(key.2).vc;
+            if self.vc_blocked[vc] == self.blocked.pass {
+                continue;
+            }
+            if self.vc_waiting[vc].first() != Some(&key) {
+                self.vc_blocked[vc] = self.blocked.pass;
+                continue;
+            }
+            self.fresh.remove(&key);
+            if matches!(self.offer_unless_blocked(key), Offered::Waiting) {
+                self.vc_blocked[vc] = self.blocked.pass;
+            }
+        }
     }
 
     /// Whether the group at `key` is in the queue: it waits (the key's job and group
@@ -871,16 +1020,18 @@ impl<'a, 's, S: RunSink> Engine<'a, 's, S> {
         let (job, group) = (key.2, key.3);
         let frees = self.frees;
         let class = self.jobs.run(job).groups[group].class;
-        if let Some(reason) = self.blocked.reason(class, frees) {
+        let same_class = self.shortcuts.same_class_same_answer;
+        if same_class && let Some(reason) = self.blocked.reason(class, frees) {
             // Logged once: a group passed over keeps the reason it first got.
             if self.jobs.run(job).groups[group].last_wait_reason.is_none() {
                 let reason = Rc::clone(reason);
-                self.wait(job, group, &reason);
+                self.wait(job, group, Reason::Shared(reason));
             }
             return Offered::Waiting;
         }
         let offered = self.offer(job, group);
         if let Offered::Waiting = offered
+            && same_class
             && frees == self.frees
             && let Some(reason) = &self.jobs.run(job).groups[group].last_wait_reason
         {
@@ -897,17 +1048,24 @@ impl<'a, 's, S: RunSink> Engine<'a, 's, S> {
 
     /// Puts a group in the queue as a new waiter.
     fn enqueue(&mut self, job: usize, group: usize) {
-        let key = self.key(job, group);
+        let key = self.rank(job, group);
+        self.jobs.run_mut(job).groups[group].key = key;
         self.waiting.insert(key);
         self.fresh.insert(key);
+        if let Some(queue) = self.vc_waiting.get_mut(self.jobs.run(job).vc) {
+            queue.insert(key);
+        }
         self.enqueued += 1;
     }
 
     /// Takes a group out of the queue.
     fn dequeue(&mut self, job: usize, group: usize) {
-        let key = self.key(job, group);
+        let key = self.jobs.run(job).groups[group].key;
         self.waiting.remove(&key);
         self.fresh.remove(&key);
+        if let Some(queue) = self.vc_waiting.get_mut(self.jobs.run(job).vc) {
+            queue.remove(&key);
+        }
     }
 
     fn ask(&mut self, request: &GroupRequest, job: usize) -> Verdict {
@@ -946,19 +1104,31 @@ impl<'a, 's, S: RunSink> Engine<'a, 's, S> {
                 self.start(job, group, placement);
                 Offered::Started
             }
-            Verdict::Preempt(victims) => {
+            verdict @ (Verdict::Preempt(_) | Verdict::Suspend(_)) => {
+                let (victims, suspend): (Vec<String>, bool) = match verdict {
+                    Verdict::Preempt(victims) => {
+                        (victims.into_iter().map(|v| v.group).collect(), false)
+                    }
+                    Verdict::Suspend(names) => (names, true),
+                    _ => unreachable!("matched above"),
+                };
                 for victim in &victims {
-                    match self.group_index.get(victim.group.as_str()) {
+                    match self.group_index.get(victim.as_str()) {
                         Some(&(vj, vg))
                             if matches!(
                                 self.jobs.run(vj).groups[vg].state,
                                 GroupState::Running { .. }
                             ) =>
                         {
-                            self.interrupt(vj, vg, Interruption::Preempted { by: job });
+                            let why = if suspend {
+                                Interruption::Suspended { by: job }
+                            } else {
+                                Interruption::Preempted { by: job }
+                            };
+                            self.interrupt(vj, vg, why);
                         }
                         // Not one of ours (or not running): still make the model drop it.
-                        _ => self.model.release(&victim.group),
+                        _ => self.model.release(victim),
                     }
                 }
                 match self.ask(request, job) {
@@ -976,15 +1146,20 @@ impl<'a, 's, S: RunSink> Engine<'a, 's, S> {
                         self.model.release(&request.name);
                         let reason = match other {
                             Verdict::Wait(reason) => reason,
-                            _ => "waiting: the model asked for more preemption after its victims left".to_string(),
+                            _ => Wait::new(
+                                sched::WaitKind::Preempting,
+                                request.leaf_count(),
+                                None,
+                                "waiting: the model asked for more preemption after its victims left".to_string(),
+                            ),
                         };
-                        self.wait(job, group, &reason);
+                        self.wait(job, group, Reason::New(reason));
                         Offered::Waiting
                     }
                 }
             }
             Verdict::Wait(reason) => {
-                self.wait(job, group, &reason);
+                self.wait(job, group, Reason::New(reason));
                 Offered::Waiting
             }
             Verdict::Reject(reason) => {
@@ -995,6 +1170,7 @@ impl<'a, 's, S: RunSink> Engine<'a, 's, S> {
     }
 
     fn start(&mut self, job: usize, group: usize, placement: GroupPlacement) {
+        self.account_wait(job, group);
         self.dequeue(job, group);
         let now = self.now;
         let run = self.jobs.run_mut(job);
@@ -1009,9 +1185,16 @@ impl<'a, 's, S: RunSink> Engine<'a, 's, S> {
         // The placement is ours: its node names and device lists move, not copied.
         g.last_pods = placement.pods.into_iter().map(pod_spot).collect();
         g.last_wait_reason = None;
-        let remaining = duration.saturating_sub(g.work_done_ms).max(1);
+        let mut remaining = duration.saturating_sub(g.work_done_ms).max(1);
+        if std::mem::take(&mut g.suspended) {
+            remaining += self.model.resume_delay_ms();
+        }
         let (epoch, gpus) = (g.epoch, g.gpus);
         self.busy[run.vc] += gpus;
+        if self.hooks.runs {
+            self.model
+                .started(&progress(&self.jobs, self.now, job, group));
+        }
         self.push_event(now + remaining, Event::Finish { job, group, epoch });
         if self.keep_log {
             let run = self.jobs.run(job);
@@ -1025,18 +1208,48 @@ impl<'a, 's, S: RunSink> Engine<'a, 's, S> {
         }
     }
 
+    /// Accounts a waiting group's time since its last mark to the kind of reason it waits
+    /// for (the queue, before it was first offered), and its re-queue period when it
+    /// leaves the queue; called when it starts, when its job ends, and at the run's end.
+    fn account_wait(&mut self, job: usize, group: usize) {
+        let now = self.now;
+        let run = self.jobs.run_mut(job);
+        let g = &mut run.groups[group];
+        let kind = g
+            .last_wait_reason
+            .as_deref()
+            .map_or(WaitKind::Queue, |w| w.kind);
+        run.wait_by_kind_ms[kind.index()] += now - g.wait_mark_ms;
+        g.wait_mark_ms = now;
+        if let Some(at) = g.requeued_at.take() {
+            run.requeued_ms += now - at;
+        }
+    }
+
     /// Logs that a group waits: when it starts waiting, and again only when the kind of
     /// reason changes (the text before its first `:`, e.g. "waiting for quota"), not
     /// when only the live counts in it do — those would log a line per group per release.
-    fn wait(&mut self, job: usize, group: usize, reason: &str) {
+    fn wait(&mut self, job: usize, group: usize, reason: Reason) {
         let run = self.jobs.run_mut(job);
         let g = &mut run.groups[group];
         if let Some(last) = g.last_wait_reason.as_deref()
-            && reason_kind(last) == reason_kind(reason)
+            && last.kind == reason.kind()
         {
             return;
         }
-        g.last_wait_reason = Some(Rc::from(reason));
+        // Shared only once it is kept: most waits repeat the kind and are dropped.
+        let reason = match reason {
+            Reason::New(wait) => Rc::new(wait),
+            Reason::Shared(rc) => rc,
+        };
+        let kind = g
+            .last_wait_reason
+            .as_deref()
+            .map_or(WaitKind::Queue, |w| w.kind);
+        run.wait_by_kind_ms[kind.index()] += self.now - g.wait_mark_ms;
+        g.wait_mark_ms = self.now;
+        let sentence = self.keep_log.then(|| reason.sentence.clone());
+        g.last_wait_reason = Some(reason);
         if !self.keep_log {
             return;
         }
@@ -1044,7 +1257,7 @@ impl<'a, 's, S: RunSink> Engine<'a, 's, S> {
             t: self.now,
             job: run.spec.id.clone(),
             group: run.spec.groups[group].name.clone(),
-            reason: reason.to_string(),
+            reason: sentence.unwrap_or_default(),
         };
         self.sink.event(event);
     }
@@ -1116,8 +1329,13 @@ impl<'a, 's, S: RunSink> Engine<'a, 's, S> {
     fn finish(mut self) -> (RunResult, S) {
         let end_ms = self.now;
         self.retire_ended();
-        // Groups still running at the end held their GPUs until then.
+        // Groups still running at the end held their GPUs until then; waiting ones waited.
         for job in self.jobs.seqs() {
+            for g in 0..self.jobs.run(job).groups.len() {
+                if self.jobs.run(job).groups[g].state == GroupState::Waiting {
+                    self.account_wait(job, g);
+                }
+            }
             let run = self.jobs.run_mut(job);
             for g in &run.groups {
                 if let GroupState::Running { since, .. } = g.state {
@@ -1182,6 +1400,8 @@ fn job_record(spec: &SimJob, run: Option<&JobRun<'_>>, nodes: Vec<String>) -> Jo
             Some(JobState::Active) | None => JobOutcome::Unfinished,
         },
         preemptions: run.map_or(0, |r| r.preemptions),
+        requeued_ms: run.map_or(0, |r| r.requeued_ms),
+        wait_by_kind_ms: run.map_or([0; WaitKind::ALL.len()], |r| r.wait_by_kind_ms),
         nodes,
         gpu_ms: run.map_or(0, |r| r.gpu_ms),
     }
@@ -1287,7 +1507,7 @@ struct BlockedClasses {
     /// The current pass (counts passes).
     pass: u64,
     /// Per class: the pass and `frees` it waited at, and its reason.
-    reasons: Vec<Option<(u64, u64, Rc<str>)>>,
+    reasons: Vec<Option<(u64, u64, Rc<Wait>)>>,
 }
 
 impl BlockedClasses {
@@ -1297,7 +1517,7 @@ impl BlockedClasses {
     }
 
     /// The reason `class` waited for in this pass, if it did with `frees` as now.
-    fn reason(&self, class: usize, frees: u64) -> Option<&Rc<str>> {
+    fn reason(&self, class: usize, frees: u64) -> Option<&Rc<Wait>> {
         match self.reasons.get(class) {
             Some(Some((pass, f, reason))) if *pass == self.pass && *f == frees => Some(reason),
             _ => None,
@@ -1305,11 +1525,27 @@ impl BlockedClasses {
     }
 
     /// Records that `class` waited for `reason` with `frees` as now.
-    fn block(&mut self, class: usize, frees: u64, reason: Rc<str>) {
+    fn block(&mut self, class: usize, frees: u64, reason: Rc<Wait>) {
         if self.reasons.len() <= class {
             self.reasons.resize(class + 1, None);
         }
         self.reasons[class] = Some((self.pass, frees, reason));
+    }
+}
+
+/// A wait reason handed to [`Engine::wait`]: a fresh one from the model, or one already
+/// shared (a class's reason for the groups passed over).
+enum Reason {
+    New(Wait),
+    Shared(Rc<Wait>),
+}
+
+impl Reason {
+    fn kind(&self) -> WaitKind {
+        match self {
+            Reason::New(wait) => wait.kind,
+            Reason::Shared(rc) => rc.kind,
+        }
     }
 }
 
@@ -1333,9 +1569,28 @@ fn absent_at_start(events: &[NodeEvent]) -> BTreeSet<String> {
         .collect()
 }
 
-/// The kind of a wait reason: its text before the first `:`.
-fn reason_kind(reason: &str) -> &str {
-    reason.split_once(':').map_or(reason, |(kind, _)| kind)
+/// A live group's progress at `now` (a run in progress counts up to `now`).
+fn progress<'j>(
+    jobs: &'j LiveJobs<'_>,
+    now: SimTimeMs,
+    job: usize,
+    group: usize,
+) -> GroupProgress<'j> {
+    let run = jobs.run(job);
+    let g = &run.groups[group];
+    let current = match g.state {
+        GroupState::Running { since, .. } => now - since,
+        _ => 0,
+    };
+    GroupProgress {
+        request: &run.spec.groups[group],
+        gpus: g.gpus,
+        submit_ms: run.spec.submit_ms,
+        duration_ms: run.spec.duration_ms,
+        work_done_ms: g.work_done_ms + current,
+        attained_ms: g.attained_ms + current,
+        now_ms: now,
+    }
 }
 
 fn pod_spot(pod: PodPlacement) -> PodSpot {

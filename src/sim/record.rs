@@ -51,6 +51,13 @@ pub struct JobRecord {
     pub nodes: Vec<String>,
     /// GPU-milliseconds it held, including work later lost to preemption.
     pub gpu_ms: u64,
+    /// Time its groups spent back in the queue after a preemption, suspension or node
+    /// failure (each re-queue period, to the restart or the job's end).
+    pub requeued_ms: SimTimeMs,
+    /// Time its groups spent waiting, by the kind of the reason they waited for
+    /// (indexed by [`crate::sched::WaitKind::index`]; a group not yet offered waits in
+    /// the queue). Summed over its groups.
+    pub wait_by_kind_ms: [SimTimeMs; crate::sched::WaitKind::ALL.len()],
 }
 
 impl SimEvent {
@@ -84,6 +91,12 @@ impl JobRecord {
     /// Time from submit to the end.
     pub fn jct_ms(&self) -> Option<SimTimeMs> {
         self.end_ms.map(|e| e - self.submit_ms)
+    }
+
+    /// Queueing delay as the literature measures it (Philly, ATC'19): submit to first
+    /// start plus every re-queue period; `None` when the job never started.
+    pub fn queue_delay_ms(&self) -> Option<SimTimeMs> {
+        self.wait_ms().map(|w| w + self.requeued_ms)
     }
 }
 
@@ -142,6 +155,10 @@ pub enum SimEvent {
         by: String,
         /// Where the victim was running.
         pods: Vec<PodSpot>,
+        /// Suspended by a preemptive policy: it keeps all its progress (otherwise it
+        /// restarts from its last checkpoint).
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        suspended: bool,
     },
     /// A group was downgraded to opportunistic by lazy preemption and keeps running.
     GroupDowngraded {

@@ -16,6 +16,7 @@ use super::record::SimTimeMs;
 use crate::cell::topology::Topology;
 use crate::cell::{GroupMember, GroupRequest};
 use crate::config::{self, CellConfig, ConfigErrors, ConfigFormat};
+use crate::sched::policies::{easy::EasyOptions, tiresias::TiresiasOptions};
 use crate::sched::{self, ModelOptions, yarn_cs::YarnOptions};
 use crate::workload::openpai::{DEFAULT_PRIORITY_CLASS, DEFAULT_VIRTUAL_CLUSTER, PRIORITY_CLASSES};
 use crate::workload::{JobFileError, read_job_file};
@@ -362,6 +363,12 @@ struct RawScenario {
     checkpoint_interval_sec: Option<DurationMs>,
     #[serde(default)]
     yarn_cs: Option<RawYarn>,
+    #[serde(default)]
+    tiresias: Option<RawTiresias>,
+    #[serde(default)]
+    easy: Option<RawEasy>,
+    #[serde(default)]
+    resume_delay: Option<DurationMs>,
     jobs: Vec<RawJob>,
     #[serde(default)]
     node_events: Vec<RawNodeEvent>,
@@ -388,6 +395,25 @@ struct RawYarn {
     max_capacity_percent: Option<u32>,
     #[serde(default)]
     vc_max_capacity_percent: BTreeMap<String, u32>,
+}
+
+/// The `tiresias` policy's settings.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct RawTiresias {
+    /// Attained service (GPU time) between queues, ascending.
+    #[serde(default)]
+    queue_thresholds: Option<Vec<DurationMs>>,
+    #[serde(default)]
+    starvation_factor: Option<u32>,
+}
+
+/// The `easy` policy's settings.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct RawEasy {
+    #[serde(default)]
+    estimate_factor_percent: Option<u32>,
 }
 
 #[derive(Deserialize)]
@@ -575,9 +601,35 @@ impl Reader<'_> {
                     vc_max_capacity_percent: y.vc_max_capacity_percent,
                 },
             },
+            tiresias: {
+                let defaults = TiresiasOptions::default();
+                match raw.tiresias {
+                    None => defaults,
+                    Some(t) => TiresiasOptions {
+                        queue_thresholds_gpu_ms: t
+                            .queue_thresholds
+                            .map(|v| v.into_iter().map(|d| d.0).collect())
+                            .unwrap_or(defaults.queue_thresholds_gpu_ms),
+                        starvation_factor: t
+                            .starvation_factor
+                            .unwrap_or(defaults.starvation_factor),
+                    },
+                }
+            },
+            easy: EasyOptions {
+                estimate_factor_percent: raw
+                    .easy
+                    .and_then(|e| e.estimate_factor_percent)
+                    .unwrap_or(100),
+            },
+            resume_delay_ms: raw.resume_delay.map_or(0, |d| d.0),
         };
         sched::yarn_cs::YarnCs::new(&config, &model_options.yarn_cs)
             .map_err(|e| self.invalid("yarnCs", e))?;
+        sched::policies::tiresias::Tiresias::new(&model_options.tiresias, 0)
+            .map_err(|e| self.invalid("tiresias", e))?;
+        sched::policies::easy::Easy::new(&model_options.easy)
+            .map_err(|e| self.invalid("easy", e))?;
         let checkpoint_interval_ms = match raw.checkpoint_interval_sec {
             Some(DurationMs(0)) => {
                 return Err(self.invalid(
@@ -655,14 +707,8 @@ impl Reader<'_> {
         }
         let mut seen = BTreeSet::new();
         for (i, m) in models.iter().enumerate() {
-            if !sched::MODEL_NAMES.contains(&m.as_str()) {
-                return Err(self.invalid(
-                    format!("models[{i}]"),
-                    format!(
-                        "unknown model {m:?}; use one of: {}",
-                        sched::MODEL_NAMES.join(", ")
-                    ),
-                ));
+            if let Err(e) = sched::check_model_name(m) {
+                return Err(self.invalid(format!("models[{i}]"), e));
             }
             if !seen.insert(m) {
                 return Err(self.invalid(

@@ -556,13 +556,10 @@ fn check_models(
     bad: &dyn Fn(&str, String) -> SweepError,
 ) -> Result<(), SweepError> {
     for model in models {
-        if !MODEL_NAMES.contains(&model.as_str()) {
+        if let Err(e) = crate::sched::check_model_name(model) {
             return Err(bad(
                 key,
-                format!(
-                    "unknown scheduler model {model:?}; use one of: {}",
-                    MODEL_NAMES.join(", ")
-                ),
+                e.replacen("unknown model", "unknown scheduler model", 1),
             ));
         }
     }

@@ -141,6 +141,8 @@ fn simulate(config: &CellConfig) -> (Log, Vec<BTreeMap<String, Value>>) {
                     }
                     Verdict::Wait(_) => "wait".to_string(),
                     Verdict::Reject(why) => format!("reject {why}"),
+                    // The hived layer alone has no policy, so it never suspends.
+                    Verdict::Suspend(names) => format!("suspend {}", names.join(",")),
                 };
                 log.push((name.to_string(), outcome));
             }

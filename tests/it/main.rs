@@ -23,6 +23,8 @@ mod live_standalone;
 mod live_support;
 mod main_job;
 mod openpai_jobs;
+mod policies;
+mod queue_delay;
 mod rebuild;
 mod reconfig_safety;
 mod replay;

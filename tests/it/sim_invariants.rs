@@ -379,6 +379,7 @@ fn build(case: &Case) -> Scenario {
                 max_capacity_percent: case.yarn_max_percent,
                 ..YarnOptions::default()
             },
+            ..ModelOptions::default()
         },
         jobs,
         node_events,
@@ -566,6 +567,13 @@ fn check_run(s: &Scenario, r: &RunResult) -> Result<(), String> {
                 finished_groups.insert(group.clone());
             }
             SimEvent::GroupPreempted { group, .. } | SimEvent::GroupFailed { group, .. } => {
+                let suspended = matches!(
+                    e,
+                    SimEvent::GroupPreempted {
+                        suspended: true,
+                        ..
+                    }
+                );
                 if let SimEvent::GroupFailed { node, pods, .. } = e {
                     ensure!(down.contains(node), "{group} failed on {node}, which is up");
                     ensure!(
@@ -577,7 +585,12 @@ fn check_run(s: &Scenario, r: &RunResult) -> Result<(), String> {
                     return Err(format!("{group} interrupted at {t} ms but was not running"));
                 };
                 let work = kept.entry(group.clone()).or_default();
-                *work = checkpoint(*work + ran);
+                // A suspension (preemptive policies) keeps all the work.
+                *work = if suspended {
+                    *work + ran
+                } else {
+                    checkpoint(*work + ran)
+                };
             }
             SimEvent::JobKilled { job, .. } | SimEvent::JobRejected { job, .. } => {
                 let j = job_index[job.as_str()];
@@ -757,6 +770,52 @@ fn check_case(case: &Case) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// Every `LAYER+POLICY` model over the case (issue 15): the same invariants (no device
+/// held twice, GPU time charged equals the log's runs, busy never above capacity, runs
+/// last their duration less the work kept), determinism, and under `isolated` no VC
+/// ever busier than its guaranteed GPUs.
+fn check_case_all_policies(case: &Case) -> Result<(), String> {
+    let s = build(case);
+    let guaranteed = cellsim::sched::guaranteed_gpus(&s.config);
+    for layer in cellsim::sched::LAYER_NAMES {
+        for policy in cellsim::sched::POLICY_NAMES {
+            let model = format!("{layer}+{policy}");
+            let first = run_model(&s, &model)?;
+            check_run(&s, &first).map_err(|e| format!("{model}: {e}"))?;
+            let second = run_model(&s, &model)?;
+            ensure!(first == second, "{model}: two runs with one seed differ");
+            if layer == "isolated" {
+                for p in &first.timeline {
+                    for (vc, &n) in &p.busy_by_vc {
+                        let own = guaranteed.get(vc).copied().unwrap_or(0);
+                        ensure!(
+                            n <= own,
+                            "{model}: {vc} has {n} GPUs busy at {} ms, its share is {own}",
+                            p.t
+                        );
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: 64,
+        failure_persistence: Some(Box::new(FileFailurePersistence::Off)),
+        ..ProptestConfig::default()
+    })]
+
+    #[test]
+    fn every_policy_over_every_layer_keeps_the_invariants(case in case()) {
+        if let Err(e) = check_case_all_policies(&case) {
+            return Err(TestCaseError::fail(format!("{e}\n{case:#?}")));
+        }
+    }
 }
 
 proptest! {

@@ -1,4 +1,4 @@
-//! The `yarn-cs` model: what most shared clusters run, the YARN capacity scheduler with
+//! The `yarn-cs` layer: what most shared clusters run, the YARN capacity scheduler with
 //! GPU-count quotas. Each VC's quota is the device count of its HiveD cells; a VC may
 //! borrow idle GPUs of others up to its maximum capacity; when a VC within its quota
 //! cannot place a group, GPUs are reclaimed by preempting groups of VCs that use more
@@ -7,16 +7,17 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use super::pool::{Pool, PoolAnswer};
-use super::{OfferContext, Scheduler, Verdict};
+use super::Layer;
 use crate::cell::{GroupMember, GroupRequest, Victim};
 use crate::config::CellConfig;
+use crate::sched::pool::{Pool, PoolAnswer};
+use crate::sched::{OfferContext, Verdict, Wait, WaitKind};
 use crate::sim::SimTimeMs;
 
-/// The model's name.
+/// The layer's name (and, alone, the model `yarn-cs+priority`).
 pub const NAME: &str = "yarn-cs";
 
-/// What the model does and does not model.
+/// What the layer does and does not model.
 pub const DESCRIPTION: &str = "YARN capacity scheduler with GPU-count quotas: each VC's quota \
 is the number of GPUs in its HiveD cells; a VC may borrow idle GPUs of other VCs up to its \
 maximum capacity (default 100% of the cluster, set with yarnCs.maxCapacityPercent in a \
@@ -91,7 +92,7 @@ impl YarnCs {
     /// A `yarn-cs` model over `config`. Fails when an option names an unknown VC or a
     /// percentage outside 1..=100.
     pub fn new(config: &CellConfig, options: &YarnOptions) -> Result<YarnCs, String> {
-        let quota = super::guaranteed_gpus(config);
+        let quota = crate::sched::guaranteed_gpus(config);
         let total_gpus: u64 = config.physical_cells.iter().map(|c| c.leaf_count()).sum();
         let total_gpus = u32::try_from(total_gpus).unwrap_or(u32::MAX);
         let check = |what: &str, pct: u32| {
@@ -232,13 +233,17 @@ impl YarnCs {
     }
 }
 
-impl Scheduler for YarnCs {
+impl Layer for YarnCs {
     fn name(&self) -> &'static str {
         NAME
     }
 
     fn describe(&self) -> &'static str {
         DESCRIPTION
+    }
+
+    fn share_gpus(&self, vc: &str) -> Option<u64> {
+        self.quota.get(vc).map(|&q| u64::from(q))
     }
 
     fn offer(&mut self, request: &GroupRequest, ctx: &mut OfferContext<'_>) -> Verdict {
@@ -260,9 +265,14 @@ impl Scheduler for YarnCs {
         }
         let used = self.usage[vc];
         if u64::from(used) + needed > u64::from(max) {
-            return Verdict::Wait(format!(
-                "waiting for VC capacity: VC {vc} uses {used} GPUs and may use at most {max} \
-                 (its maximum capacity); this group needs {needed} more"
+            return Verdict::Wait(Wait::new(
+                WaitKind::Quota,
+                needed,
+                Some(u64::from(max.saturating_sub(used))),
+                format!(
+                    "waiting for VC capacity: VC {vc} uses {used} GPUs and may use at most {max} \
+                     (its maximum capacity); this group needs {needed} more"
+                ),
             ));
         }
         match self.pool.place(request) {
@@ -304,9 +314,12 @@ impl Scheduler for YarnCs {
                     }
                     Verdict::Wait(reason)
                 } else {
-                    Verdict::Wait(format!(
+                    // Kept of the pool's kind: the group waits for free GPUs (or a
+                    // shape) like one within its quota, it just may not reclaim them.
+                    let sentence = format!(
                         "{reason}; VC {vc} would exceed its quota of {quota} GPUs, so it can only borrow idle GPUs"
-                    ))
+                    );
+                    Verdict::Wait(Wait { sentence, ..reason })
                 }
             }
         }
@@ -368,7 +381,7 @@ mod tests {
         assert!(matches!(model.offer(&owner, &mut ctx), Verdict::Start(_)));
         // vc1 at its quota may not take default's GPU back.
         match model.offer(&group("b", "vc1", 10, 1), &mut ctx) {
-            Verdict::Wait(reason) => assert!(reason.contains("quota of 1"), "{reason}"),
+            Verdict::Wait(reason) => assert!(reason.sentence.contains("quota of 1"), "{reason}"),
             other => panic!("{other:?}"),
         }
     }
@@ -391,7 +404,7 @@ mod tests {
             Verdict::Start(_)
         ));
         match model.offer(&group("b", "vc1", 10, 1), &mut ctx) {
-            Verdict::Wait(reason) => assert!(reason.contains("at most 1"), "{reason}"),
+            Verdict::Wait(reason) => assert!(reason.sentence.contains("at most 1"), "{reason}"),
             other => panic!("{other:?}"),
         }
         assert!(

@@ -1,18 +1,19 @@
-//! The `hived` model: the cell allocator as it is. Each VC owns virtual cells bound lazily
+//! The `hived` layer: the cell allocator as it is. Each VC owns virtual cells bound lazily
 //! to physical cells; guaranteed groups use only their VC's cells, opportunistic ones any
 //! free cell; higher priority preempts lower within a VC, guaranteed preempts
 //! opportunistic; gangs are all-or-nothing; lazy preemption downgrades instead of killing.
 
 use std::collections::BTreeSet;
 
-use super::{OfferContext, Scheduler, Verdict};
-use crate::cell::{Allocator, Decision, GroupRequest, WaitReason};
+use super::{Layer, allocator_wait, reason_text};
+use crate::cell::{Allocator, Decision, GroupRequest};
 use crate::config::CellConfig;
+use crate::sched::{OfferContext, Scheduler, Verdict};
 
-/// The model's name.
+/// The layer's name (and, alone, the model `hived+priority`).
 pub const NAME: &str = "hived";
 
-/// What the model does and does not model.
+/// What the layer does and does not model.
 pub const DESCRIPTION: &str = "HiveD: the cell allocator as it runs in production. Models VC \
 guarantees as virtual cells (topology-aware, buddy-bound to physical cells), guaranteed \
 (0..=1000) and opportunistic (-1) priorities, preemption of lower priority groups within a VC \
@@ -27,6 +28,8 @@ pub struct Hived {
     /// Running groups that allow lazy preemption and are not downgraded yet: the only ones
     /// a schedule call can downgrade, so the only ones to check after it.
     lazy_candidates: BTreeSet<String>,
+    /// GPUs each VC is guaranteed.
+    shares: std::collections::BTreeMap<String, u32>,
     /// The allocator's downgrade count when the candidates were last checked: until it
     /// moves, none of them was downgraded.
     downgrades_seen: u64,
@@ -38,6 +41,7 @@ impl Hived {
         Hived {
             alloc: Allocator::new(config),
             lazy_candidates: BTreeSet::new(),
+            shares: crate::sched::guaranteed_gpus(config),
             downgrades_seen: 0,
         }
     }
@@ -48,13 +52,17 @@ impl Hived {
     }
 }
 
-impl Scheduler for Hived {
+impl Layer for Hived {
     fn name(&self) -> &'static str {
         NAME
     }
 
     fn describe(&self) -> &'static str {
         DESCRIPTION
+    }
+
+    fn share_gpus(&self, vc: &str) -> Option<u64> {
+        self.shares.get(vc).map(|&g| u64::from(g))
     }
 
     fn offer(&mut self, request: &GroupRequest, _ctx: &mut OfferContext<'_>) -> Verdict {
@@ -66,7 +74,9 @@ impl Scheduler for Hived {
                 Verdict::Start(placement)
             }
             Decision::Preempt { victims } => Verdict::Preempt(victims),
-            Decision::Wait { reason } => Verdict::Wait(wait_text(&reason)),
+            Decision::Wait { reason } => {
+                Verdict::Wait(allocator_wait(&reason, request, reason_text(&reason)))
+            }
             Decision::Reject { error } => Verdict::Reject(error.to_string()),
         }
     }
@@ -101,22 +111,40 @@ impl Scheduler for Hived {
     }
 }
 
-/// The reason's sentence. Most offers on a busy cluster wait, so the text is written
-/// into a buffer sized for it at once instead of one grown piece by piece.
-fn wait_text(reason: &WaitReason) -> String {
-    use std::fmt::Write as _;
-    let mut text = String::with_capacity(WAIT_TEXT_CAPACITY);
-    let _ = write!(text, "{reason}");
-    text
-}
+/// The layer alone is the model `hived` (`hived+priority`), for callers that drive the
+/// allocator through the model interface without a policy (the live parity test, the
+/// sharing check's unit tests).
+impl Scheduler for Hived {
+    fn name(&self) -> &str {
+        NAME
+    }
 
-/// Room for the longest usual wait sentence (the quota one, about 200 bytes).
-const WAIT_TEXT_CAPACITY: usize = 256;
+    fn describe(&self) -> String {
+        DESCRIPTION.to_string()
+    }
+
+    fn offer(&mut self, request: &GroupRequest, ctx: &mut OfferContext<'_>) -> Verdict {
+        Layer::offer(self, request, ctx)
+    }
+
+    fn release(&mut self, group: &str) {
+        Layer::release(self, group)
+    }
+
+    fn set_node_health(&mut self, node: &str, healthy: bool) -> Result<(), String> {
+        Layer::set_node_health(self, node, healthy)
+    }
+
+    fn take_downgraded(&mut self) -> Vec<String> {
+        Layer::take_downgraded(self)
+    }
+}
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::sched::pool::tests::{TWO_NODE_CLUSTER, group};
+    use crate::sched::{OfferContext, Verdict};
     use rand::SeedableRng;
 
     #[test]
@@ -128,20 +156,24 @@ mod tests {
             now_ms: 0,
             rng: &mut rng,
         };
-        let Verdict::Start(p) = model.offer(&group("test", "vc1", 10, 1), &mut ctx) else {
+        let Verdict::Start(p) = Layer::offer(&mut model, &group("test", "vc1", 10, 1), &mut ctx)
+        else {
             panic!("test job should start");
         };
         assert_eq!(p.pods[0].node, "hostname-dan");
         let prod = group("prod", "vc1", 100, 1);
-        let Verdict::Preempt(victims) = model.offer(&prod, &mut ctx) else {
+        let Verdict::Preempt(victims) = Layer::offer(&mut model, &prod, &mut ctx) else {
             panic!("prod should preempt");
         };
         assert_eq!(victims[0].group, "test");
-        model.release("test");
-        assert!(matches!(model.offer(&prod, &mut ctx), Verdict::Start(_)));
+        Layer::release(&mut model, "test");
+        assert!(matches!(
+            Layer::offer(&mut model, &prod, &mut ctx),
+            Verdict::Start(_)
+        ));
         // The guaranteed test job may not use vc1's neighbour's cell.
         assert!(matches!(
-            model.offer(&group("test", "vc1", 10, 1), &mut ctx),
+            Layer::offer(&mut model, &group("test", "vc1", 10, 1), &mut ctx),
             Verdict::Wait(_)
         ));
     }

@@ -1,0 +1,142 @@
+//! Inter-VC layers: who may use which GPUs. A layer places groups through the allocator
+//! of `cell/` and answers `Start`, `Preempt` (its own preemption: HiveD priorities, YARN
+//! reclaim), `Wait` or `Reject`; it never orders the queue (the policy does). One file
+//! per layer:
+//!
+//! - [`hived`]: VC cells, guaranteed / opportunistic, priority preemption (the allocator
+//!   as it runs in production).
+//! - [`yarn_cs`]: GPU-count quotas with borrowing and reclaim.
+//! - [`isolated`]: each VC alone on its own share, no borrowing (HiveD's "private
+//!   cluster").
+//! - [`shared`]: one pool, no VCs.
+
+pub mod hived;
+pub mod isolated;
+pub mod shared;
+pub mod yarn_cs;
+
+use super::{ModelOptions, OfferContext, Verdict, Wait, WaitKind};
+use crate::cell::{GroupRequest, WaitReason};
+use crate::config::CellConfig;
+
+/// Names of the layers [`layer_by_name`] knows.
+pub const LAYER_NAMES: [&str; 4] = [hived::NAME, yarn_cs::NAME, isolated::NAME, shared::NAME];
+
+/// An inter-VC layer: which GPUs a group may use, and the placement on them.
+pub trait Layer {
+    /// The layer's name (`hived`, `yarn-cs`, `isolated`, `shared`).
+    fn name(&self) -> &'static str;
+
+    /// What the layer does and does not model.
+    fn describe(&self) -> &'static str;
+
+    /// True when the layer has one queue for the whole cluster (no VCs): a policy's
+    /// strict order and its victims then span every VC.
+    fn one_queue(&self) -> bool {
+        false
+    }
+
+    /// GPUs a group of `vc` can count on when nobody else uses them (its share: the
+    /// whole cluster, its guaranteed cells, its quota), for reservations; `None` for an
+    /// unknown VC.
+    fn share_gpus(&self, vc: &str) -> Option<u64>;
+
+    /// Decide about one group: `Start`, `Preempt`, `Wait` or `Reject` (never `Suspend`).
+    fn offer(&mut self, request: &GroupRequest, ctx: &mut OfferContext<'_>) -> Verdict;
+
+    /// A group leaves; unknown names are ignored.
+    fn release(&mut self, group: &str);
+
+    /// Marks a node healthy or bad. Fails on an unknown node.
+    fn set_node_health(&mut self, node: &str, healthy: bool) -> Result<(), String>;
+
+    /// Running groups downgraded to opportunistic since the last call.
+    fn take_downgraded(&mut self) -> Vec<String> {
+        Vec::new()
+    }
+}
+
+/// The layer called `name` over `config`.
+pub fn layer_by_name(
+    name: &str,
+    config: &CellConfig,
+    options: &ModelOptions,
+) -> Result<Box<dyn Layer>, String> {
+    match name {
+        hived::NAME => Ok(Box::new(hived::Hived::new(config))),
+        yarn_cs::NAME => Ok(Box::new(yarn_cs::YarnCs::new(config, &options.yarn_cs)?)),
+        isolated::NAME => Ok(Box::new(isolated::Isolated::new(config))),
+        shared::NAME => Ok(Box::new(shared::Shared::new(config))),
+        other => Err(format!(
+            "unknown layer {other:?}; use one of: {}",
+            LAYER_NAMES.join(", ")
+        )),
+    }
+}
+
+/// Each layer's name, one-line summary and description.
+pub fn descriptions() -> Vec<(&'static str, &'static str, &'static str)> {
+    vec![
+        (
+            hived::NAME,
+            "HiveD VC cells: guaranteed/opportunistic, priority preemption, VC safety",
+            hived::DESCRIPTION,
+        ),
+        (
+            yarn_cs::NAME,
+            "YARN capacity scheduler: GPU-count quotas, borrowing, reclaim",
+            yarn_cs::DESCRIPTION,
+        ),
+        (
+            isolated::NAME,
+            "each VC alone on its own cells, no borrowing (private clusters)",
+            isolated::DESCRIPTION,
+        ),
+        (
+            shared::NAME,
+            "one pool for the whole cluster, no VCs",
+            shared::DESCRIPTION,
+        ),
+    ]
+}
+
+/// The kind and numbers of an allocator wait reason, with `sentence` for people.
+/// Fragmentation is a gang wait when the group has more than one pod (its GPUs are free
+/// but not all at once where its pods fit), a shape wait otherwise.
+pub(crate) fn allocator_wait(
+    reason: &WaitReason,
+    request: &GroupRequest,
+    sentence: String,
+) -> Wait {
+    let needed = request.leaf_count();
+    let (kind, free) = match reason {
+        WaitReason::Quota { available, .. } => (WaitKind::Quota, Some(*available)),
+        WaitReason::Fragmentation { available, .. } => {
+            let kind = if request.pod_count() > 1 {
+                WaitKind::Gang
+            } else {
+                WaitKind::Shape
+            };
+            (kind, Some(*available))
+        }
+        WaitReason::BadNodes { .. } => (WaitKind::BadNode, None),
+        WaitReason::InsufficientCapacity { available, .. } => {
+            (WaitKind::Capacity, Some(*available))
+        }
+        WaitReason::PreemptionInProgress { .. } => (WaitKind::Preempting, None),
+        // The simulator suggests no nodes, so only a bad node cancels a preemption.
+        WaitReason::PreemptionCanceled { .. } => (WaitKind::BadNode, None),
+    };
+    Wait::new(kind, needed, free, sentence)
+}
+
+/// The reason's sentence. Most offers on a busy cluster wait, so the text is written into
+/// a buffer sized for it at once instead of one grown piece by piece.
+pub(crate) fn reason_text(reason: &WaitReason) -> String {
+    use std::fmt::Write as _;
+    /// Room for the longest usual wait sentence (the quota one, about 200 bytes).
+    const WAIT_TEXT_CAPACITY: usize = 256;
+    let mut text = String::with_capacity(WAIT_TEXT_CAPACITY);
+    let _ = write!(text, "{reason}");
+    text
+}
