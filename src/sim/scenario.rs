@@ -875,6 +875,20 @@ impl Reader<'_> {
                 ));
             }
         };
+        // A job of a VC the cluster does not have would be rejected by some models and run
+        // by others, so they would compare different workloads: refuse it here.
+        if !config.virtual_clusters.contains_key(&vc) {
+            let known: Vec<&str> = config.virtual_clusters.keys().map(String::as_str).collect();
+            return Err(self.invalid(
+                path,
+                format!(
+                    "job {:?} names virtual cluster {vc:?}, which the cluster does not have; \
+                     use one of: {}",
+                    job.id,
+                    known.join(", ")
+                ),
+            ));
+        }
         Ok(SimJob {
             id: job.id,
             vc,

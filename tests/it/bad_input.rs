@@ -1247,3 +1247,33 @@ virtualClusters:
         other => panic!("expected a rejection, got {other:?}"),
     }
 }
+
+// A scenario job naming a VC the cluster does not have is refused when the scenario
+// loads (hived would reject it while fifo ran it, so the models would compare different
+// workloads); the error names the job and the known VCs.
+#[test]
+fn a_scenario_job_of_an_unknown_vc_is_refused_at_load() {
+    let text = "name: t
+cluster:
+  inline:
+    physicalCluster:
+      cellTypes:
+        NODE: {childCellType: GPU, childCellNumber: 1, isNodeLevel: true}
+        POOL: {childCellType: NODE, childCellNumber: 2}
+      physicalCells:
+      - cellType: POOL
+        cellChildren: [{cellAddress: n0}, {cellAddress: n1}]
+    virtualClusters:
+      a: {virtualCells: [{cellType: POOL.NODE, cellNumber: 1}]}
+      b: {virtualCells: [{cellType: POOL.NODE, cellNumber: 1}]}
+jobs:
+- {id: ok, duration: 60s, request: {vc: a, tasks: [{gpus: 1}]}}
+- {id: stray, duration: 60s, request: {vc: c, tasks: [{gpus: 1}]}}
+";
+    let err = cellsim::sim::scenario::load_str(text, "t.yaml", std::path::Path::new("."), "t")
+        .expect_err("an unknown VC is refused");
+    let msg = err.to_string();
+    for words in ["t.yaml", "jobs[1]", "\"stray\"", "\"c\"", "a, b"] {
+        assert!(msg.contains(words), "{words:?} missing in: {msg}");
+    }
+}
