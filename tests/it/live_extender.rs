@@ -132,15 +132,7 @@ async fn higher_priority_preempts_through_filter_and_preempt_verbs() {
     let r = filter(&app, &high, &["node-a", "node-b"]).await;
     let message = r["FailedNodes"][&node].as_str().unwrap_or_default();
     assert!(message.contains("default/low"), "{r}");
-    let args = json!({"Pod": high, "NodeNameToVictims": {}, "NodeNameToMetaVictims": {&node: {"Pods": [], "NumPDBViolations": 0}}});
-    let (status, r) = call(
-        &app,
-        Method::POST,
-        "/v1/extender/preempt",
-        &args.to_string(),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{r}");
+    let r = preempt_on(&app, &high, &node).await;
     assert_eq!(
         r["NodeNameToMetaVictims"][&node]["Pods"],
         json!([{"UID": "uid-low"}]),

@@ -406,36 +406,22 @@ virtualClusters:
 ";
 
 /// FOUR_NODES with node-b deleted (node-e takes its place in the rack).
-const NODE_B_DELETED: &str = "
-physicalCluster:
-  cellTypes:
-    NODE: {childCellType: GPU, childCellNumber: 4, isNodeLevel: true}
-    RACK: {childCellType: NODE, childCellNumber: 2}
-  physicalCells:
-  - cellType: RACK
-    cellChildren: [{cellAddress: node-a}, {cellAddress: node-e}]
-  - cellType: RACK
-    cellChildren: [{cellAddress: node-c}, {cellAddress: node-d}]
-virtualClusters:
-  vc-a: {virtualCells: [{cellType: RACK.NODE, cellNumber: 2}]}
-  vc-b: {virtualCells: [{cellType: RACK.NODE, cellNumber: 2}]}
-";
+fn node_b_deleted() -> String {
+    FOUR_NODES.replace("node-b", "node-e")
+}
 
 /// FOUR_NODES with the first rack split into two top-level nodes (a chain of their own).
-const FIRST_RACK_SPLIT: &str = "
-physicalCluster:
-  cellTypes:
-    NODE: {childCellType: GPU, childCellNumber: 4, isNodeLevel: true}
-    RACK: {childCellType: NODE, childCellNumber: 2}
-  physicalCells:
-  - {cellType: NODE, cellAddress: node-a}
-  - {cellType: NODE, cellAddress: node-b}
-  - cellType: RACK
-    cellChildren: [{cellAddress: node-c}, {cellAddress: node-d}]
-virtualClusters:
-  vc-a: {virtualCells: [{cellType: NODE, cellNumber: 2}]}
-  vc-b: {virtualCells: [{cellType: RACK.NODE, cellNumber: 2}]}
-";
+fn first_rack_split() -> String {
+    FOUR_NODES
+        .replace(
+            "  - cellType: RACK\n    cellChildren: [{cellAddress: node-a}, {cellAddress: node-b}]\n",
+            "  - {cellType: NODE, cellAddress: node-a}\n  - {cellType: NODE, cellAddress: node-b}\n",
+        )
+        .replace(
+            "vc-a: {virtualCells: [{cellType: RACK.NODE, cellNumber: 2}]}",
+            "vc-a: {virtualCells: [{cellType: NODE, cellNumber: 2}]}",
+        )
+}
 
 impl Server {
     /// Places and binds whole-node opportunistic pods until one waits; their nodes.
@@ -489,15 +475,16 @@ fn start_with_a_gang(config: &Path, journal: &Path, extra: &[&str]) -> (Server, 
 #[test]
 fn reconfiguration_never_places_a_pod_on_a_running_pods_gpus() {
     for (case, edited, gang_nodes) in [
-        ("deleted", NODE_B_DELETED, vec!["node-a"]),
-        ("split", FIRST_RACK_SPLIT, vec!["node-a", "node-b"]),
+        ("deleted", node_b_deleted(), vec!["node-a"]),
+        ("split", first_rack_split(), vec!["node-a", "node-b"]),
     ] {
+        assert_ne!(edited, FOUR_NODES, "{case}: the edit changed nothing");
         // Through a restart with the edited config.
         let dir = temp_dir(&format!("reconfig-{case}"));
         let (config, journal) = (dir.join("cluster.yaml"), dir.join("journal.jsonl"));
         let (server, placement) = start_with_a_gang(&config, &journal, &[]);
         server.kill9();
-        std::fs::write(&config, edited).expect("config edited");
+        std::fs::write(&config, &edited).expect("config edited");
         let server = start(&config, &journal, &[]);
         let check = |server: &Server, how: &str| {
             // Inspect shows (as HiveD's) the devices still in the config.
@@ -530,7 +517,7 @@ fn reconfiguration_never_places_a_pod_on_a_running_pods_gpus() {
         let dir = temp_dir(&format!("watch-{case}"));
         let (config, journal) = (dir.join("cluster.yaml"), dir.join("journal.jsonl"));
         let (server, _) = start_with_a_gang(&config, &journal, &["--watch-config"]);
-        std::fs::write(&config, edited).expect("config edited");
+        std::fs::write(&config, &edited).expect("config edited");
         let deadline = Instant::now() + Duration::from_secs(20);
         let nodes_now = |server: &Server| server.get("/v1/nodes").to_string();
         let expected_node = if case == "deleted" {

@@ -90,36 +90,25 @@ virtualClusters:
 ";
 
 /// RACKS with the first rack split into two top-level nodes (a chain of their own).
-const SPLIT: &str = "
-physicalCluster:
-  cellTypes:
-    NODE: {childCellType: GPU, childCellNumber: 8, isNodeLevel: true}
-    RACK: {childCellType: NODE, childCellNumber: 2}
-  physicalCells:
-  - {cellType: NODE, cellAddress: n1}
-  - {cellType: NODE, cellAddress: n2}
-  - cellType: RACK
-    cellChildren: [{cellAddress: n3}, {cellAddress: n4}]
-virtualClusters:
-  vc1: {virtualCells: [{cellType: NODE, cellNumber: 2}]}
-  vc2: {virtualCells: [{cellType: RACK.NODE, cellNumber: 2}]}
-";
+fn split() -> String {
+    let edited = RACKS
+        .replace(
+            "  - cellType: RACK\n    cellChildren: [{cellAddress: n1}, {cellAddress: n2}]\n",
+            "  - {cellType: NODE, cellAddress: n1}\n  - {cellType: NODE, cellAddress: n2}\n",
+        )
+        .replacen(
+            "vc1: {virtualCells: [{cellType: RACK.NODE, cellNumber: 2}]}",
+            "vc1: {virtualCells: [{cellType: NODE, cellNumber: 2}]}",
+            1,
+        );
+    assert_ne!(edited, RACKS);
+    edited
+}
 
 /// RACKS with node n2 deleted (n5 takes its place in the rack).
-const N2_DELETED: &str = "
-physicalCluster:
-  cellTypes:
-    NODE: {childCellType: GPU, childCellNumber: 8, isNodeLevel: true}
-    RACK: {childCellType: NODE, childCellNumber: 2}
-  physicalCells:
-  - cellType: RACK
-    cellChildren: [{cellAddress: n1}, {cellAddress: n5}]
-  - cellType: RACK
-    cellChildren: [{cellAddress: n3}, {cellAddress: n4}]
-virtualClusters:
-  vc1: {virtualCells: [{cellType: RACK.NODE, cellNumber: 2}]}
-  vc2: {virtualCells: [{cellType: RACK.NODE, cellNumber: 2}]}
-";
+fn n2_deleted() -> String {
+    RACKS.replace("n2}", "n5}")
+}
 
 fn devices_of(alloc: &Allocator, group: &str) -> Vec<Device> {
     alloc
@@ -142,7 +131,7 @@ fn a_group_in_a_split_top_cell_is_kept_on_its_nodes() {
     let mut alloc = Allocator::new(&config(RACKS));
     let running = run(&mut alloc, &request("big", "vc1", 10, 2, 8)).expect("binds");
     assert_eq!((on_node(&running, "n1"), on_node(&running, "n2")), (8, 8));
-    let (mut rebuilt, report) = Allocator::from_records(&config(SPLIT), &alloc.bind_records());
+    let (mut rebuilt, report) = Allocator::from_records(&config(&split()), &alloc.bind_records());
     assert!(report.lost.is_empty(), "{report:?}");
     assert_eq!(report.restored, ["big"], "{report:?}");
     assert_eq!(devices_of(&rebuilt, "big"), running);
@@ -162,7 +151,8 @@ fn a_deleted_node_keeps_the_groups_other_devices_used() {
     let mut alloc = Allocator::new(&config(RACKS));
     let running = run(&mut alloc, &request("pair", "vc2", 10, 2, 8)).expect("binds");
     assert_eq!((on_node(&running, "n1"), on_node(&running, "n2")), (8, 8));
-    let (mut rebuilt, report) = Allocator::from_records(&config(N2_DELETED), &alloc.bind_records());
+    let (mut rebuilt, report) =
+        Allocator::from_records(&config(&n2_deleted()), &alloc.bind_records());
     assert!(report.lost.is_empty(), "{report:?}");
     assert_eq!(report.warnings.len(), 1, "{report:?}");
     assert!(
@@ -179,7 +169,7 @@ fn a_deleted_node_keeps_the_groups_other_devices_used() {
     if let Decision::Bind(p) = rebuilt.schedule(&request("next", "vc2", 10, 2, 8), None) {
         assert!(p.pods.iter().all(|pod| pod.node != "n1"), "{p:?}");
     }
-    let mut fresh = Allocator::from_records(&config(N2_DELETED), &alloc.bind_records()).0;
+    let mut fresh = Allocator::from_records(&config(&n2_deleted()), &alloc.bind_records()).0;
     let filled = fill(&mut fresh, &["vc1", "vc2"]);
     assert_eq!(on_node(&filled, "n1"), 0, "{filled:?}");
     assert_eq!(filled.len(), 24, "n5, n3 and n4 are usable");
@@ -187,7 +177,7 @@ fn a_deleted_node_keeps_the_groups_other_devices_used() {
     let records = rebuilt.bind_records();
     let pod = records.iter().find(|r| r.pod == "pair-1").expect("record");
     assert_eq!(pod.bind_info.node, "n2");
-    let (again, report) = Allocator::from_records(&config(N2_DELETED), &records);
+    let (again, report) = Allocator::from_records(&config(&n2_deleted()), &records);
     assert!(report.lost.is_empty(), "{report:?}");
     assert_eq!(devices_of(&again, "pair"), running);
 }
@@ -200,7 +190,7 @@ fn a_group_is_dropped_only_when_none_of_its_devices_is_left() {
     let second = run(&mut a, &request("on-n2", "vc2", 10, 1, 8)).expect("binds");
     assert_eq!(on_node(&first, "n1"), 8);
     assert_eq!(on_node(&second, "n2"), 8);
-    let (rebuilt, report) = Allocator::from_records(&config(N2_DELETED), &a.bind_records());
+    let (rebuilt, report) = Allocator::from_records(&config(&n2_deleted()), &a.bind_records());
     assert_eq!(
         report.lost.iter().map(|l| l.0.as_str()).collect::<Vec<_>>(),
         ["on-n2"]
