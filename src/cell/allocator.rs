@@ -692,7 +692,7 @@ impl Allocator {
     }
 
     /// Places a group new to the allocator (`vc` is its VC's id), or says why not.
-    fn schedule_new(
+    pub(crate) fn schedule_new(
         &mut self,
         request: &GroupRequest,
         vc: VcId,
@@ -814,7 +814,7 @@ impl Allocator {
 
     /// Rejects what the user must fix (spec section 2); otherwise gives the request's VC
     /// id, so that it is looked up by name once per call.
-    fn check_request(&self, request: &GroupRequest) -> Result<VcId, RequestError> {
+    pub(crate) fn check_request(&self, request: &GroupRequest) -> Result<VcId, RequestError> {
         if request.priority != OPPORTUNISTIC_PRIORITY
             && !(MIN_GUARANTEED_PRIORITY..=MAX_GUARANTEED_PRIORITY).contains(&request.priority)
         {

@@ -4,7 +4,8 @@
 //! Shape: [`Allocator::schedule`] answers a [`GroupRequest`] with a [`Decision`]
 //! (bind / preempt / wait / reject); pods then take their slots with
 //! [`Allocator::confirm_pod`]; [`Allocator::release_group`] / [`Allocator::release_pod`]
-//! free cells; [`Allocator::set_node_health`] marks nodes; bind records rebuild state.
+//! free cells; [`Allocator::set_node_health`] marks nodes; bind records rebuild state;
+//! [`Allocator::trial`] asks what-ifs that are rolled back.
 
 mod allocator;
 mod bindinfo;
@@ -16,9 +17,11 @@ mod packing;
 mod rank;
 pub mod request;
 pub mod topology;
+mod trial;
 
 pub use allocator::{Allocator, AllocatorError, FREE_PRIORITY, GroupState, SchedulePhase};
 pub use bindinfo::*;
 pub use decision::*;
 pub use inspect::*;
 pub use request::*;
+pub use trial::Trial;

@@ -79,14 +79,53 @@ impl Pool {
         let _ = self.alloc.release_group(group);
     }
 
+    /// Whether `request` would be placed now if the groups `released` were gone; the
+    /// pool is left as it was.
+    pub(crate) fn fits_without(&mut self, request: &GroupRequest, released: &[String]) -> bool {
+        let mut trial = self.trial();
+        released.iter().all(|g| trial.release(g)) && trial.fits(request)
+    }
+
+    /// A what-if on the pool (see [`crate::cell::Trial`]), undone when it is dropped.
+    pub(crate) fn trial(&mut self) -> PoolTrial<'_> {
+        PoolTrial {
+            trial: self.alloc.trial(),
+            pooled: &mut self.pooled,
+        }
+    }
+
     pub(crate) fn set_node_health(&mut self, node: &str, healthy: bool) -> Result<(), String> {
         self.alloc
             .set_node_health(node, healthy)
             .map_err(|e| e.to_string())
     }
 
+}
+
+/// A trial on the pool: groups released and requests placed as the pool places them.
+pub(crate) struct PoolTrial<'a> {
+    trial: crate::cell::Trial<'a>,
+    pooled: &'a mut GroupRequest,
+}
+
+impl PoolTrial<'_> {
+    /// Where `group` runs, as things stand in the trial.
     pub(crate) fn placement(&self, group: &str) -> Option<GroupPlacement> {
-        self.alloc.placement(group)
+        self.trial.placement(group)
+    }
+
+    /// Releases `group` for the trial; false when the pool does not hold it.
+    pub(crate) fn release(&mut self, group: &str) -> bool {
+        self.trial.release(group)
+    }
+
+    /// Whether the pool would place `request` now, as things stand in the trial.
+    pub(crate) fn fits(&mut self, request: &GroupRequest) -> bool {
+        let pooled = &mut *self.pooled;
+        pooled.name.clone_from(&request.name);
+        pooled.leaf_cell_type.clone_from(&request.leaf_cell_type);
+        pooled.members.clone_from(&request.members);
+        self.trial.fits(pooled)
     }
 }
 

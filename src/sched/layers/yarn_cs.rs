@@ -158,7 +158,7 @@ impl YarnCs {
 
     /// Running groups to preempt, youngest first, so that `request` fits; `None` when
     /// reclaiming from VCs above their quota cannot make it fit.
-    fn reclaim(&self, request: &GroupRequest) -> Option<Vec<Victim>> {
+    fn reclaim(&mut self, request: &GroupRequest) -> Option<Vec<Victim>> {
         // Every running group of a VC above its quota (other than the requester's) is a
         // candidate, so what they hold is those VCs' usage: check that free plus
         // reclaimable GPUs can cover the request before looking at any group. This runs
@@ -204,19 +204,16 @@ impl YarnCs {
             }
         }
         candidates.sort_by_key(|(name, r)| (std::cmp::Reverse((r.started_ms, r.seq)), *name));
-        // Try on a copy so that a reclaim that cannot help changes nothing.
-        let mut trial = self.pool.clone();
+        // Try on the pool itself, rolled back, so that a reclaim that cannot help changes
+        // nothing and nothing is copied.
         let mut usage = self.usage.clone();
+        let mut trial = self.pool.trial();
         let mut victims = Vec::new();
         for (name, r) in candidates {
             if usage[&r.vc] <= self.quota[&r.vc] {
                 continue; // that VC is back within its quota
             }
-            let pods = self
-                .pool
-                .placement(name)
-                .map(|p| p.pods)
-                .unwrap_or_default();
+            let pods = trial.placement(name).map(|p| p.pods).unwrap_or_default();
             trial.release(name);
             *usage.get_mut(&r.vc).expect("known VC") -= r.gpus;
             victims.push(Victim {
@@ -225,7 +222,7 @@ impl YarnCs {
                 priority: r.priority,
                 pods,
             });
-            if matches!(trial.place(request), PoolAnswer::Bind(_)) {
+            if trial.fits(request) {
                 return Some(victims);
             }
         }
@@ -323,6 +320,24 @@ impl Layer for YarnCs {
                 }
             }
         }
+    }
+
+    fn fits_without(&mut self, request: &GroupRequest, released: &[String]) -> bool {
+        // Quotas first: the released groups give their VCs' usage back.
+        let vc = &request.virtual_cluster;
+        let (Some(&used), Some(&max)) = (self.usage.get(vc), self.max_capacity.get(vc)) else {
+            return false;
+        };
+        let freed: u64 = released
+            .iter()
+            .filter_map(|g| self.running.get(g))
+            .filter(|r| &r.vc == vc)
+            .map(|r| u64::from(r.gpus))
+            .sum();
+        if (u64::from(used) - freed) + request.leaf_count() > u64::from(max) {
+            return false;
+        }
+        self.pool.fits_without(request, released)
     }
 
     fn release(&mut self, group: &str) {
