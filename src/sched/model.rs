@@ -85,14 +85,24 @@ impl Scheduler for Model {
             return Verdict::Wait(wait);
         }
         let verdict = self.layer.offer(request, ctx);
-        self.policy.after_layer(
+        let verdict = self.policy.after_layer(
             request,
             verdict,
             &PolicyContext {
                 now_ms,
                 layer: self.layer.as_ref(),
             },
-        )
+        );
+        match verdict {
+            // Victims whose release would not let the group start (they free GPUs by
+            // count, not in the shape it needs) are left running: suspended, they would
+            // be resumed at once and suspended again on every pass. The group waits for
+            // the layer's reason, which asking again gives (the trial changed nothing).
+            Verdict::Suspend(victims) if !self.layer.fits_without(request, &victims) => {
+                self.layer.offer(request, ctx)
+            }
+            other => other,
+        }
     }
 
     fn release(&mut self, group: &str) {

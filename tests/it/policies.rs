@@ -132,6 +132,109 @@ fn srtf_suspends_a_longer_job_for_a_shorter_arrival_and_resumes_it_with_its_prog
     assert_eq!(job(&r, "later").start_ms, Some(300 * S));
 }
 
+/// Two 2-GPU nodes owned by VC `a`, then `jobs`.
+fn two_by_two(jobs: &str) -> Scenario {
+    let text = format!(
+        "name: t
+cluster:
+  inline:
+    physicalCluster:
+      cellTypes:
+        NODE: {{childCellType: GPU, childCellNumber: 2, isNodeLevel: true}}
+        POOL: {{childCellType: NODE, childCellNumber: 2}}
+      physicalCells:
+      - cellType: POOL
+        cellChildren: [{{cellAddress: node-0}}, {{cellAddress: node-1}}]
+    virtualClusters:
+      a: {{virtualCells: [{{cellType: POOL.NODE, cellNumber: 2}}]}}
+{jobs}"
+    );
+    load_str(&text, "t.yaml", Path::new("."), "t").unwrap()
+}
+
+/// Runs `model` on `scenario` in a thread and fails (instead of hanging the test run)
+/// when it does not end: the bug this guards against could suspend and resume the same
+/// groups forever at one simulated time.
+fn run_or_fail(scenario: &Scenario, model: &'static str) -> RunResult {
+    let scenario = scenario.clone();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(run_model(&scenario, model).unwrap());
+    });
+    rx.recv_timeout(std::time::Duration::from_secs(120))
+        .unwrap_or_else(|_| panic!("{model}: the run did not end (suspension loop)"))
+}
+
+#[test]
+fn a_preemptive_policy_suspends_nobody_whose_release_would_not_let_the_job_start() {
+    // Four 1-GPU jobs fill both nodes (long1, long2 on node-0; mid3, long4 on node-1).
+    // `short` (one 2-GPU pod) arrives at 10 s: by count, SRTF's victims are the two with
+    // the most time left, long2 and long4, but they free one GPU on each node, where a
+    // 2-GPU pod cannot start. They used to be suspended anyway: `short` still waited,
+    // they resumed at once (on each other's nodes), and at 1000 s long2 was suspended and
+    // resumed over and over at one instant (on the full Philly trace, without end). Now
+    // nobody is suspended at 10 s; at 1000 s long1 ends, and suspending long2 once frees
+    // node-0 for `short`.
+    let s = two_by_two(
+        "jobs:
+- {id: long1, duration: 1000s, request: {vc: a, tasks: [{gpus: 1}]}}
+- {id: long2, submit: 1s, duration: 3500s, request: {vc: a, tasks: [{gpus: 1}]}}
+- {id: mid3, submit: 2s, duration: 1100s, request: {vc: a, tasks: [{gpus: 1}]}}
+- {id: long4, submit: 3s, duration: 3100s, request: {vc: a, tasks: [{gpus: 1}]}}
+- {id: short, submit: 10s, duration: 100s, request: {vc: a, tasks: [{gpus: 2}]}}
+",
+    );
+    for model in [
+        "hived+srtf",
+        "isolated+srtf",
+        "yarn-cs+srtf",
+        "shared+srtf",
+        "hived+tiresias",
+        "isolated+tiresias",
+    ] {
+        let r = run_or_fail(&s, model);
+        let node_of = |id: &str| {
+            r.events.iter().find_map(|e| match e {
+                SimEvent::GroupStarted { job, pods, .. } if job == id => {
+                    Some(pods[0].node.clone())
+                }
+                _ => None,
+            })
+        };
+        assert_eq!(node_of("long1"), node_of("long2"), "{model}: packing");
+        assert_eq!(node_of("mid3"), node_of("long4"), "{model}: packing");
+        assert!(
+            !r.events
+                .iter()
+                .any(|e| matches!(e, SimEvent::GroupPreempted { t, .. } if *t < 1000 * S)),
+            "{model}: {:?}",
+            r.events
+        );
+        if model.ends_with("srtf") {
+            assert_eq!(job(&r, "short").start_ms, Some(1000 * S), "{model}");
+            assert_eq!(job(&r, "long2").preemptions, 1, "{model}");
+            assert_eq!(job(&r, "long4").preemptions, 0, "{model}");
+        }
+    }
+    // Where the victims do free a whole node, the suspension still happens.
+    let s = two_by_two(
+        "jobs:
+- {id: long1, duration: 3000s, request: {vc: a, tasks: [{gpus: 1}]}}
+- {id: long2, submit: 1s, duration: 3000s, request: {vc: a, tasks: [{gpus: 1}]}}
+- {id: mid3, submit: 2s, duration: 500s, request: {vc: a, tasks: [{gpus: 1}]}}
+- {id: mid4, submit: 3s, duration: 500s, request: {vc: a, tasks: [{gpus: 1}]}}
+- {id: short, submit: 10s, duration: 100s, request: {vc: a, tasks: [{gpus: 2}]}}
+",
+    );
+    for model in ["hived+srtf", "isolated+srtf", "yarn-cs+srtf", "shared+srtf"] {
+        let r = run_or_fail(&s, model);
+        assert_eq!(job(&r, "short").start_ms, Some(10 * S), "{model}");
+        assert_eq!(job(&r, "long1").preemptions, 1, "{model}");
+        assert_eq!(job(&r, "long2").preemptions, 1, "{model}");
+        assert_eq!(job(&r, "mid3").preemptions, 0, "{model}");
+    }
+}
+
 #[test]
 fn tiresias_demotes_a_job_when_its_attained_service_crosses_the_threshold() {
     // Threshold 100 GPU-seconds, no promotion. `a` (2 GPUs, 300 s) crosses it at 50 s and

@@ -81,6 +81,11 @@ impl Layer for Hived {
         }
     }
 
+    fn fits_without(&mut self, request: &GroupRequest, released: &[String]) -> bool {
+        let mut trial = self.alloc.trial();
+        released.iter().all(|g| trial.release(g)) && trial.fits(request)
+    }
+
     fn release(&mut self, group: &str) {
         self.lazy_candidates.remove(group);
         let _ = self.alloc.release_group(group);

@@ -93,6 +93,17 @@ impl Layer for Isolated {
         }
     }
 
+    fn fits_without(&mut self, request: &GroupRequest, released: &[String]) -> bool {
+        let pooled = &mut self.pooled;
+        pooled.name.clone_from(&request.name);
+        pooled.virtual_cluster.clone_from(&request.virtual_cluster);
+        pooled.leaf_cell_type.clone_from(&request.leaf_cell_type);
+        pooled.pinned_cell_id.clone_from(&request.pinned_cell_id);
+        pooled.members.clone_from(&request.members);
+        let mut trial = self.alloc.trial();
+        released.iter().all(|g| trial.release(g)) && trial.fits(&self.pooled)
+    }
+
     fn release(&mut self, group: &str) {
         let _ = self.alloc.release_group(group);
     }

@@ -44,6 +44,13 @@ pub trait Layer {
     /// Decide about one group: `Start`, `Preempt`, `Wait` or `Reject` (never `Suspend`).
     fn offer(&mut self, request: &GroupRequest, ctx: &mut OfferContext<'_>) -> Verdict;
 
+    /// Whether `request` would start now if the running groups `released` were gone,
+    /// answered by a trial placement that is rolled back (the layer is left as it was).
+    /// A preemptive policy's suspension is carried out only when it holds: a victim
+    /// whose release does not let the preemptor start (its GPUs are not in the shape the
+    /// group needs) would be resumed at once and suspended again on the next pass.
+    fn fits_without(&mut self, request: &GroupRequest, released: &[String]) -> bool;
+
     /// A group leaves; unknown names are ignored.
     fn release(&mut self, group: &str);
 

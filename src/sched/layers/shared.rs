@@ -60,6 +60,10 @@ impl Layer for Shared {
         }
     }
 
+    fn fits_without(&mut self, request: &GroupRequest, released: &[String]) -> bool {
+        self.pool.fits_without(request, released)
+    }
+
     fn release(&mut self, group: &str) {
         self.pool.release(group);
     }
