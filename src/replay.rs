@@ -21,7 +21,7 @@ use crate::sim::sink::RunSink;
 use crate::sim::source::StreamedJobs;
 use crate::sim::{RunResult, Scenario, SimJob, SimTimeMs};
 use crate::workload::detect::{ReadOptions, open_trace};
-use crate::workload::ingest::Ingest;
+use crate::workload::ingest::{Ingest, Ingested, TimeOrigin};
 use crate::workload::{IngestReport, TraceError};
 
 /// What to replay.
@@ -49,6 +49,11 @@ pub struct ReplayOptions {
     /// The scenario's name (report titles, default output folder); from the trace's file
     /// name when `None`.
     pub name: Option<String>,
+    /// Which of the trace's jobs to replay (all by default).
+    pub select: JobSelection,
+    /// Load factor: submit times are divided by it (1.0, the default, keeps them), as
+    /// the sweep's `load` axis does.
+    pub load: Option<f64>,
 }
 
 /// A replay ready to run, with what it took to get there.
@@ -96,16 +101,43 @@ pub(crate) fn gpu_time_by_vc(jobs: &[crate::workload::TraceJob]) -> BTreeMap<Str
     demand
 }
 
+/// Reads the whole trace in submit order, keeps the jobs `options.select` selects and
+/// applies `options.load`: the jobs a replay (or a sweep's replay base) runs.
+pub fn read_selected(options: &ReplayOptions) -> Result<Ingested, ReplayError> {
+    use crate::workload::TraceSource as _;
+    let reader = open_trace(&options.trace, &options.read)?;
+    let absolute = reader.absolute_times();
+    let everything = options.select.is_all();
+    let ingest = Ingest {
+        max_gpus: None,
+        // A window is in the trace's own times, so they are kept as written until then.
+        origin: if everything {
+            TimeOrigin::Auto
+        } else {
+            TimeOrigin::AsIs
+        },
+        ..Ingest::default()
+    };
+    let mut ingested = ingest.sorted(reader)?;
+    if !everything {
+        options
+            .select
+            .apply(&mut ingested.jobs, absolute, &mut ingested.report)
+            .map_err(|e| ReplayError::Option(format!("trace {}: {e}", options.trace.display())))?;
+    }
+    if let Some(load) = options.load {
+        for job in &mut ingested.jobs {
+            job.submit_ms = (job.submit_ms as f64 / load).round() as SimTimeMs;
+        }
+    }
+    Ok(ingested)
+}
+
 /// Builds the cluster, reads the trace and returns the scenario to run.
 pub fn prepare(options: &ReplayOptions) -> Result<Replay, ReplayError> {
     let cluster = build(options)?;
     let started = Instant::now();
-    let reader = open_trace(&options.trace, &options.read)?;
-    let ingest = Ingest {
-        max_gpus: None,
-        ..Ingest::default()
-    };
-    let ingested = ingest.sorted(reader)?;
+    let ingested = read_selected(options)?;
     let mut report = ingested.report;
     let mut config = cluster.config;
     let vc_sizing = size_from_trace(options, cluster.format, &mut config, || {
@@ -200,6 +232,10 @@ impl StreamedReplay {
 /// `None` when a row submits before the one before it: such a trace must be sorted in
 /// memory ([`prepare`]).
 pub fn prepare_streamed(options: &ReplayOptions) -> Result<Option<StreamedReplay>, ReplayError> {
+    if !options.select.is_all() || options.load.is_some() {
+        // Selected or re-timed jobs are read in memory ([`prepare`]).
+        return Ok(None);
+    }
     let cluster = build(options)?;
     let started = Instant::now();
     let mut stream = Ingest::default().stream(open_trace(&options.trace, &options.read)?);
@@ -403,6 +439,135 @@ fn ingest_text_of(
     out
 }
 
+/// Which of a trace's jobs a replay keeps (scenario keys `submitFrom`, `submitUntil`,
+/// `onlyVcs`): those submitted in a window, of some VCs. Jobs left out are counted in
+/// the ingest report; time 0 of the run is the window's start when it has one.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct JobSelection {
+    /// Keep jobs submitted at or after this time.
+    pub submit_from: Option<TracePoint>,
+    /// Keep jobs submitted before this time.
+    pub submit_until: Option<TracePoint>,
+    /// Keep only jobs of these VCs (all when empty).
+    pub vcs: Vec<String>,
+}
+
+/// A point in a trace's time: a date (for traces with timestamps, such as Philly's) or a
+/// duration from the trace's time 0 (for traces with relative times).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TracePoint {
+    /// Milliseconds since 1970-01-01, read as the trace's timestamps are (local time).
+    Date(SimTimeMs),
+    /// Milliseconds from the trace's time 0.
+    Offset(SimTimeMs),
+}
+
+impl TracePoint {
+    /// Reads `2017-10-01`, `2017-10-01 00:00:00` (a date) or a duration such as `10d`.
+    pub fn parse(text: &str) -> Result<TracePoint, String> {
+        use chrono::{NaiveDate, NaiveDateTime};
+        let text = text.trim();
+        let date = NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S")
+            .or_else(|_| NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M"))
+            .ok()
+            .or_else(|| {
+                NaiveDate::parse_from_str(text, "%Y-%m-%d")
+                    .ok()
+                    .and_then(|d| d.and_hms_opt(0, 0, 0))
+            });
+        if let Some(date) = date {
+            return crate::workload::source::epoch_ms(date).map(TracePoint::Date).ok_or_else(|| {
+                format!("{text:?} is before 1970; write a later date")
+            });
+        }
+        crate::sim::scenario::parse_duration(text)
+            .map(TracePoint::Offset)
+            .map_err(|_| {
+                format!(
+                    "{text:?} is neither a date (2017-10-01 or 2017-10-01 08:30:00) nor a duration from the trace's start (10d, 36h)"
+                )
+            })
+    }
+}
+
+impl JobSelection {
+    /// Whether every job is kept.
+    pub fn is_all(&self) -> bool {
+        self.submit_from.is_none() && self.submit_until.is_none() && self.vcs.is_empty()
+    }
+
+    /// Keeps the selected `jobs` (in submit order, times as the trace wrote them:
+    /// `absolute` when it has timestamps) and moves time 0 to the window's start, or to
+    /// the first job kept for a trace with timestamps. Left-out jobs are counted in
+    /// `report`. Fails when a bound does not suit the trace's times, when the window is
+    /// empty, or when `onlyVcs` names a VC without jobs in the trace.
+    pub fn apply(
+        &self,
+        jobs: &mut Vec<crate::workload::TraceJob>,
+        absolute: bool,
+        report: &mut IngestReport,
+    ) -> Result<(), String> {
+        let bound = |key: &str, point: Option<TracePoint>| -> Result<Option<SimTimeMs>, String> {
+            match point {
+                None => Ok(None),
+                Some(TracePoint::Date(ms)) if absolute => Ok(Some(ms)),
+                Some(TracePoint::Offset(ms)) if !absolute => Ok(Some(ms)),
+                Some(TracePoint::Date(_)) => Err(format!(
+                    "{key}: the trace has relative times, not dates; write a duration from its start such as 10d"
+                )),
+                Some(TracePoint::Offset(_)) => Err(format!(
+                    "{key}: the trace has timestamps; write a date such as 2017-10-01 or 2017-10-01 08:30:00"
+                )),
+            }
+        };
+        let from = bound("submitFrom", self.submit_from)?;
+        let until = bound("submitUntil", self.submit_until)?;
+        if let (Some(f), Some(u)) = (from, until)
+            && f >= u
+        {
+            return Err("submitUntil: the window is empty; give a time after submitFrom".to_string());
+        }
+        for vc in &self.vcs {
+            if !jobs.iter().any(|j| &j.vc == vc) {
+                let mut known: Vec<&str> = jobs.iter().map(|j| j.vc.as_str()).collect();
+                known.sort_unstable();
+                known.dedup();
+                return Err(format!(
+                    "onlyVcs: VC {vc:?} has no jobs in the trace; the trace's VCs are: {}",
+                    known.join(", ")
+                ));
+            }
+        }
+        jobs.retain(|job| {
+            if !self.vcs.is_empty() && !self.vcs.contains(&job.vc) {
+                report.note(NOT_SELECTED_VC, || format!("{} (VC {})", job.id, job.vc));
+                return false;
+            }
+            let early = from.is_some_and(|f| job.submit_ms < f);
+            let late = until.is_some_and(|u| job.submit_ms >= u);
+            if early || late {
+                report.note(OUTSIDE_WINDOW, || job.id.clone());
+                return false;
+            }
+            true
+        });
+        let origin = match from {
+            Some(f) => f,
+            None if absolute => jobs.iter().map(|j| j.submit_ms).min().unwrap_or(0),
+            None => 0,
+        };
+        for job in jobs.iter_mut() {
+            job.submit_ms -= origin;
+        }
+        Ok(())
+    }
+}
+
+/// Ingest report kind of a job of a VC `onlyVcs` leaves out.
+pub const NOT_SELECTED_VC: &str = "job of a VC not in onlyVcs (left out)";
+/// Ingest report kind of a job submitted outside `submitFrom`..`submitUntil`.
+pub const OUTSIDE_WINDOW: &str = "submitted outside submitFrom..submitUntil (left out)";
+
 /// A replay scenario file (`cellsim replay --scenario FILE`): the command's options as
 /// YAML, paths relative to the file. Unknown keys are errors.
 ///
@@ -419,6 +584,10 @@ fn ingest_text_of(
 /// models: [hived, fifo]             # optional; default: all
 /// seed: 1                           # optional
 /// horizon: 30d                      # optional
+/// submitFrom: "2017-10-01"          # optional: jobs submitted from then (a date, or a
+/// submitUntil: "2017-12-01"         #   duration for relative times) and before then
+/// onlyVcs: [vc1, vc2]               # optional: only jobs of these VCs
+/// load: 2.0                         # optional: submit times divided by this factor
 /// ```
 #[derive(Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -445,6 +614,14 @@ struct ReplayFile {
     seed: u64,
     #[serde(default)]
     horizon: Option<String>,
+    #[serde(default)]
+    submit_from: Option<String>,
+    #[serde(default)]
+    submit_until: Option<String>,
+    #[serde(default)]
+    only_vcs: Vec<String>,
+    #[serde(default)]
+    load: Option<f64>,
 }
 
 /// Reads a replay scenario file into [`ReplayOptions`]. Errors name the file and the key
@@ -476,7 +653,27 @@ pub fn options_from_str(text: &str, path: &Path) -> Result<ReplayOptions, Replay
             raw.cluster.clone()
         }
     };
+    let point = |key: &str, text: &Option<String>| {
+        text.as_deref()
+            .map(TracePoint::parse)
+            .transpose()
+            .map_err(|e| ReplayError::Option(format!("{file}: {key}: {e}")))
+    };
+    let select = JobSelection {
+        submit_from: point("submitFrom", &raw.submit_from)?,
+        submit_until: point("submitUntil", &raw.submit_until)?,
+        vcs: raw.only_vcs,
+    };
+    if let Some(load) = raw.load
+        && !(load.is_finite() && load > 0.0)
+    {
+        return Err(ReplayError::Option(format!(
+            "{file}: load: {load} is not a load factor; write a positive number (1.0 = the trace as is, 2.0 = arrivals twice as fast)"
+        )));
+    }
     let mut options = ReplayOptions {
+        select,
+        load: raw.load,
         cluster,
         rack_nodes: raw.rack_nodes,
         vcs_file: raw.vcs.map(|v| base.join(v)),

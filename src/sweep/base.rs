@@ -19,8 +19,6 @@ use crate::config::builders::{
 use crate::replay::ReplayOptions;
 use crate::sim::from_trace::{ClusterShape, sim_jobs};
 use crate::sim::{Scenario, SimJob, SimTimeMs};
-use crate::workload::detect::open_trace;
-use crate::workload::ingest::Ingest;
 use crate::workload::{IngestReport, TraceJob};
 
 /// What every point starts from, read once.
@@ -102,10 +100,8 @@ impl Base {
                         (jobs, read_report)
                     }
                     None => {
-                        let reader = open_trace(&options.trace, &options.read)
-                            .map_err(|e| input(e.to_string()))?;
-                        let ingested = Ingest::default()
-                            .sorted(reader)
+                        // The base's job selection and load apply before the axes'.
+                        let ingested = crate::replay::read_selected(&options)
                             .map_err(|e| input(e.to_string()))?;
                         (ingested.jobs, ingested.report)
                     }

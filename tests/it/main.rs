@@ -24,6 +24,7 @@ mod live_support;
 mod main_job;
 mod openpai_jobs;
 mod policies;
+mod published;
 mod queue_delay;
 mod rebuild;
 mod reconfig_safety;

@@ -470,3 +470,58 @@ fn models_run_at_once_write_what_they_write_one_after_another() {
     let (ok, _, err) = replay_cli(&["--cluster", "2x V100x8", "--trace", "t.csv", "--jobs", "0"]);
     assert!(!ok && err.contains("--jobs"), "{err}");
 }
+
+/// A replay scenario's job selection (`submitFrom`, `submitUntil`, `onlyVcs`) and `load`:
+/// jobs left out are counted, time 0 moves to the window's start, and a wrong value is
+/// an error naming its key.
+#[test]
+fn replay_scenarios_select_jobs_by_window_and_vc_and_scale_the_load() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios/replay");
+    let options = |extra: &str| {
+        cellsim::replay::options_from_str(
+            &format!("cluster: \"4x V100x8 rack=2; 8x K80x4 rack=4\"\ntrace: ../../traces/example.csv\n{extra}"),
+            &dir.join("t.yaml"),
+        )
+    };
+    let prepared = |extra: &str| prepare(&options(extra).unwrap());
+    // traces/example.csv: 20 jobs of vc-a (7), vc-b (10), vc-c (3), submitted 0..3600.25 s.
+    let all = prepared("").unwrap();
+    assert_eq!(all.scenario.jobs.len(), 20);
+    let some = prepared("submitFrom: 30s\nsubmitUntil: 1h\nonlyVcs: [vc-b, vc-c]\n").unwrap();
+    let kept = &some.scenario.jobs;
+    assert!(kept.iter().all(|j| j.vc != "vc-a"));
+    let expected: Vec<u64> = all
+        .scenario
+        .jobs
+        .iter()
+        .filter(|j| j.vc != "vc-a" && (30_000..3_600_000).contains(&j.submit_ms))
+        .map(|j| j.submit_ms - 30_000)
+        .collect();
+    assert!(!expected.is_empty() && expected.len() < 13);
+    assert_eq!(kept.iter().map(|j| j.submit_ms).collect::<Vec<_>>(), expected);
+    assert_eq!(
+        some.ingest.count(cellsim::replay::NOT_SELECTED_VC)
+            + some.ingest.count(cellsim::replay::OUTSIDE_WINDOW),
+        20 - expected.len() as u64
+    );
+    let doubled = prepared("load: 2\n").unwrap();
+    for (a, b) in all.scenario.jobs.iter().zip(&doubled.scenario.jobs) {
+        assert_eq!(b.submit_ms, (a.submit_ms as f64 / 2.0).round() as u64);
+    }
+
+    for (extra, key, hint) in [
+        ("submitFrom: someday\n", "submitFrom", "neither a date"),
+        ("load: 0\n", "load", "positive number"),
+    ] {
+        let err = options(extra).unwrap_err().to_string();
+        assert!(err.contains("t.yaml") && err.contains(key) && err.contains(hint), "{err}");
+    }
+    for (extra, key, hint) in [
+        ("submitFrom: \"2017-10-01\"\n", "submitFrom", "relative times"),
+        ("onlyVcs: [vc-z]\n", "onlyVcs", "vc-a, vc-b, vc-c"),
+        ("submitFrom: 1h\nsubmitUntil: 30s\n", "submitUntil", "empty"),
+    ] {
+        let err = prepared(extra).unwrap_err().to_string();
+        assert!(err.contains(key) && err.contains(hint), "{err}");
+    }
+}
