@@ -476,9 +476,9 @@ impl TracePoint {
                     .and_then(|d| d.and_hms_opt(0, 0, 0))
             });
         if let Some(date) = date {
-            return crate::workload::source::epoch_ms(date).map(TracePoint::Date).ok_or_else(|| {
-                format!("{text:?} is before 1970; write a later date")
-            });
+            return crate::workload::source::epoch_ms(date)
+                .map(TracePoint::Date)
+                .ok_or_else(|| format!("{text:?} is before 1970; write a later date"));
         }
         crate::sim::scenario::parse_duration(text)
             .map(TracePoint::Offset)
@@ -525,7 +525,9 @@ impl JobSelection {
         if let (Some(f), Some(u)) = (from, until)
             && f >= u
         {
-            return Err("submitUntil: the window is empty; give a time after submitFrom".to_string());
+            return Err(
+                "submitUntil: the window is empty; give a time after submitFrom".to_string(),
+            );
         }
         for vc in &self.vcs {
             if !jobs.iter().any(|j| &j.vc == vc) {

@@ -61,11 +61,7 @@ impl Trial<'_> {
             let Some((vc, p)) = self.alloc.binding_of(leaf) else {
                 continue;
             };
-            if self
-                .bindings
-                .iter()
-                .any(|&(v, i, _, _)| (v, i) == (vc, p))
-            {
+            if self.bindings.iter().any(|&(v, i, _, _)| (v, i) == (vc, p)) {
                 continue;
             }
             let pre = &self.alloc.vcs[vc as usize].preassigned[p as usize];
@@ -301,7 +297,10 @@ virtualClusters:
                 }
             }
         }
-        assert!(trials > 500 && fitting > 100 && trials - fitting > 100, "{trials} trials, {fitting} fit");
+        assert!(
+            trials > 500 && fitting > 100 && trials - fitting > 100,
+            "{trials} trials, {fitting} fit"
+        );
     }
 
     #[test]

@@ -99,7 +99,6 @@ impl Pool {
             .set_node_health(node, healthy)
             .map_err(|e| e.to_string())
     }
-
 }
 
 /// A trial on the pool: groups released and requests placed as the pool places them.

@@ -195,9 +195,7 @@ fn a_preemptive_policy_suspends_nobody_whose_release_would_not_let_the_job_start
         let r = run_or_fail(&s, model);
         let node_of = |id: &str| {
             r.events.iter().find_map(|e| match e {
-                SimEvent::GroupStarted { job, pods, .. } if job == id => {
-                    Some(pods[0].node.clone())
-                }
+                SimEvent::GroupStarted { job, pods, .. } if job == id => Some(pods[0].node.clone()),
                 _ => None,
             })
         };

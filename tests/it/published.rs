@@ -98,3 +98,26 @@ fn helios_philly_keeps_its_window_and_vcs_and_isolates_every_vc() {
     expected.sort_unstable();
     assert_eq!(vcs, expected);
 }
+
+/// The sharing-anomaly scenarios read (on a fresh clone too: only the trace is missing
+/// then) and ask for the six models at the trace's load and twice it.
+#[test]
+fn hived_sharing_anomaly_scenarios_name_six_models_at_two_loads() {
+    let models = [
+        "yarn-cs+fifo",
+        "yarn-cs+srtf",
+        "yarn-cs+tiresias",
+        "hived+fifo",
+        "hived+srtf",
+        "hived+tiresias",
+    ];
+    for (file, load) in [
+        ("hived-sharing-anomaly.yaml", None),
+        ("hived-sharing-anomaly-2x.yaml", Some(2.0)),
+    ] {
+        let options = options_from_file(&root().join("scenarios/published").join(file)).unwrap();
+        assert_eq!(options.models, models, "{file}");
+        assert_eq!(options.load, load, "{file}");
+        assert!(options.trace.ends_with("shared/traces/philly/philly.csv"));
+    }
+}

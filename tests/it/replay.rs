@@ -479,7 +479,9 @@ fn replay_scenarios_select_jobs_by_window_and_vc_and_scale_the_load() {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios/replay");
     let options = |extra: &str| {
         cellsim::replay::options_from_str(
-            &format!("cluster: \"4x V100x8 rack=2; 8x K80x4 rack=4\"\ntrace: ../../traces/example.csv\n{extra}"),
+            &format!(
+                "cluster: \"4x V100x8 rack=2; 8x K80x4 rack=4\"\ntrace: ../../traces/example.csv\n{extra}"
+            ),
             &dir.join("t.yaml"),
         )
     };
@@ -498,7 +500,10 @@ fn replay_scenarios_select_jobs_by_window_and_vc_and_scale_the_load() {
         .map(|j| j.submit_ms - 30_000)
         .collect();
     assert!(!expected.is_empty() && expected.len() < 13);
-    assert_eq!(kept.iter().map(|j| j.submit_ms).collect::<Vec<_>>(), expected);
+    assert_eq!(
+        kept.iter().map(|j| j.submit_ms).collect::<Vec<_>>(),
+        expected
+    );
     assert_eq!(
         some.ingest.count(cellsim::replay::NOT_SELECTED_VC)
             + some.ingest.count(cellsim::replay::OUTSIDE_WINDOW),
@@ -514,10 +519,17 @@ fn replay_scenarios_select_jobs_by_window_and_vc_and_scale_the_load() {
         ("load: 0\n", "load", "positive number"),
     ] {
         let err = options(extra).unwrap_err().to_string();
-        assert!(err.contains("t.yaml") && err.contains(key) && err.contains(hint), "{err}");
+        assert!(
+            err.contains("t.yaml") && err.contains(key) && err.contains(hint),
+            "{err}"
+        );
     }
     for (extra, key, hint) in [
-        ("submitFrom: \"2017-10-01\"\n", "submitFrom", "relative times"),
+        (
+            "submitFrom: \"2017-10-01\"\n",
+            "submitFrom",
+            "relative times",
+        ),
         ("onlyVcs: [vc-z]\n", "onlyVcs", "vc-a, vc-b, vc-c"),
         ("submitFrom: 1h\nsubmitUntil: 30s\n", "submitUntil", "empty"),
     ] {
