@@ -7,6 +7,7 @@ pub mod cli;
 pub mod config;
 pub mod labs;
 pub mod live;
+pub mod placement;
 pub mod progress;
 pub mod replay;
 pub mod report;

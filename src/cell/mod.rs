@@ -15,6 +15,7 @@ mod inspect;
 mod packing;
 mod rank;
 pub mod request;
+pub mod sharing;
 pub mod topology;
 
 pub use allocator::{Allocator, AllocatorError, FREE_PRIORITY, GroupState, SchedulePhase};
