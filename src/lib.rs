@@ -4,6 +4,7 @@
 
 pub mod cell;
 pub mod cli;
+pub mod fill;
 pub mod config;
 pub mod labs;
 pub mod live;
