@@ -251,9 +251,27 @@ impl SharedCluster {
         &self.free[i]
     }
 
-    /// Node `i`'s place in name order (smaller wins ties).
+    /// Node `i`'s place in the tie order (smaller wins ties): name order unless set by
+    /// [`SharedCluster::set_tie_ranks`].
     pub fn name_rank(&self, i: usize) -> u32 {
         self.name_rank[i]
+    }
+
+    /// Node indices in name order.
+    pub fn name_order(&self) -> Vec<usize> {
+        let mut order: Vec<usize> = (0..self.nodes.len()).collect();
+        order.sort_by(|&a, &b| self.nodes[a].name.cmp(&self.nodes[b].name).then(a.cmp(&b)));
+        order
+    }
+
+    /// Sets the tie order: node `i` ranks `ranks[i]` (a permutation of `0..nodes`).
+    /// The FGD artifact prefixes node names with a seeded random permutation, so that
+    /// its smallest-name tie-break is a random node order per seed; `fill` does the same.
+    pub fn set_tie_ranks(&mut self, ranks: Vec<u32>) {
+        debug_assert_eq!(ranks.len(), self.nodes.len());
+        if ranks.len() == self.nodes.len() {
+            self.name_rank = ranks;
+        }
     }
 
     /// Total GPUs' capacity in milli-GPUs.

@@ -50,6 +50,8 @@ pub fn run(
     seed: u64,
 ) -> FillRun {
     let mut cluster = cluster.clone();
+    let ranks = super::sampler::tie_ranks(&cluster, rng);
+    cluster.set_tie_ranks(ranks);
     let capacity = cluster.gpu_capacity_milli().max(1) as f64;
     // Fragmentation is measured with a cache of its own, so that the measure does not
     // depend on what the scorer looked at.

@@ -10,6 +10,7 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::input::FillPod;
+use crate::cell::sharing::SharedCluster;
 
 /// The arrival sequence (indices into `pods`) for `seed`, and the run's generator after
 /// drawing it (the `random` placement goes on drawing from it).
@@ -42,6 +43,18 @@ pub fn inflate(
         }
     }
     (order, rng)
+}
+
+/// A seeded tie order for `cluster`'s nodes (see [`SharedCluster::set_tie_ranks`]):
+/// the artifact prefixes the name-sorted nodes with `rand.Perm`, drawn after the pods.
+pub fn tie_ranks(cluster: &SharedCluster, rng: &mut ChaCha8Rng) -> Vec<u32> {
+    let mut perm: Vec<u32> = (0..cluster.nodes().len() as u32).collect();
+    perm.shuffle(rng);
+    let mut ranks = vec![0u32; perm.len()];
+    for (k, node) in cluster.name_order().into_iter().enumerate() {
+        ranks[node] = perm[k];
+    }
+    ranks
 }
 
 #[cfg(test)]
