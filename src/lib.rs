@@ -4,8 +4,8 @@
 
 pub mod cell;
 pub mod cli;
-pub mod fill;
 pub mod config;
+pub mod fill;
 pub mod labs;
 pub mod live;
 pub mod placement;

@@ -49,10 +49,7 @@ fn input_error(path: &Path, line: Option<u64>, message: String) -> FillError {
 }
 
 /// Rows of a CSV file with a header, deserialised; an error names the line.
-fn rows<T: for<'de> Deserialize<'de>>(
-    path: &Path,
-    what: &str,
-) -> Result<Vec<(u64, T)>, FillError> {
+fn rows<T: for<'de> Deserialize<'de>>(path: &Path, what: &str) -> Result<Vec<(u64, T)>, FillError> {
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
         .from_path(path)
@@ -112,7 +109,9 @@ pub fn read_pod_list(path: &Path) -> Result<Vec<FillPod>, FillError> {
             return Err(input_error(
                 path,
                 Some(line),
-                format!("gpu_milli {gpu_milli} is more than one GPU (1000); give the count in num_gpu and 1000 here"),
+                format!(
+                    "gpu_milli {gpu_milli} is more than one GPU (1000); give the count in num_gpu and 1000 here"
+                ),
             ));
         }
         let shape = PodShape {

@@ -139,7 +139,10 @@ pub fn fill(options: &FillOptions, progress: &Progress) -> Result<FillOutcome, F
     if !(options.inflate > 0.0 && options.inflate.is_finite()) {
         return Err(option_error(
             "--inflate",
-            format!("{} is not a positive multiple of capacity; the paper uses 1.3", options.inflate),
+            format!(
+                "{} is not a positive multiple of capacity; the paper uses 1.3",
+                options.inflate
+            ),
         ));
     }
     let nodes = input::read_node_list(&options.cluster)?;
@@ -148,7 +151,8 @@ pub fn fill(options: &FillOptions, progress: &Progress) -> Result<FillOutcome, F
     // The target workload FGD measures fragmentation against: the pod list as given.
     let typical = TypicalPods::from_pods(pods.iter().map(|p| &p.shape));
     for name in &options.placements {
-        placement::scorer(name, &typical).map_err(|e| option_error("--placement", e.to_string()))?;
+        placement::scorer(name, &typical)
+            .map_err(|e| option_error("--placement", e.to_string()))?;
     }
     let jobs: Vec<(&str, u64)> = options
         .placements
@@ -162,8 +166,17 @@ pub fn fill(options: &FillOptions, progress: &Progress) -> Result<FillOutcome, F
         .map(|&(name, seed)| {
             let (order, mut rng) = sampler::inflate(&pods, capacity, options.inflate, seed);
             // Checked above, so this cannot fail; an unknown name would have stopped us.
-            let mut scorer = placement::scorer(name, &typical).map_err(|e| option_error("--placement", e.to_string()))?;
-            let result = run::run(&cluster, &pods, &order, scorer.as_mut(), &typical, &mut rng, seed);
+            let mut scorer = placement::scorer(name, &typical)
+                .map_err(|e| option_error("--placement", e.to_string()))?;
+            let result = run::run(
+                &cluster,
+                &pods,
+                &order,
+                scorer.as_mut(),
+                &typical,
+                &mut rng,
+                seed,
+            );
             bar.inc(1);
             Ok(result)
         })
@@ -174,7 +187,11 @@ pub fn fill(options: &FillOptions, progress: &Progress) -> Result<FillOutcome, F
     Ok(FillOutcome { runs, table })
 }
 
-fn write_outputs(options: &FillOptions, runs: &[FillRun], table: &[report::TableRow]) -> Result<(), FillError> {
+fn write_outputs(
+    options: &FillOptions,
+    runs: &[FillRun],
+    table: &[report::TableRow],
+) -> Result<(), FillError> {
     let dir = &options.out;
     std::fs::create_dir_all(dir).map_err(|source| FillError::Write {
         path: dir.clone(),
@@ -185,17 +202,30 @@ fn write_outputs(options: &FillOptions, runs: &[FillRun], table: &[report::Table
             .map(|f| f.to_string_lossy().into_owned())
             .unwrap_or_default()
     };
-    let title = format!("{} on {}, inflated to {}%", name(&options.trace), name(&options.cluster), options.inflate * 100.0);
+    let title = format!(
+        "{} on {}, inflated to {}%",
+        name(&options.trace),
+        name(&options.cluster),
+        options.inflate * 100.0
+    );
     let description = format!(
         "{title}; placements {}; seeds {}; {} runs.",
         options.placements.join(", "),
-        options.seeds.iter().map(u64::to_string).collect::<Vec<_>>().join(", "),
+        options
+            .seeds
+            .iter()
+            .map(u64::to_string)
+            .collect::<Vec<_>>()
+            .join(", "),
         runs.len()
     );
     let files: [(&str, Vec<u8>); 4] = [
         ("curve.csv", report::curve_csv(runs)),
         ("table.csv", report::table_csv(table)),
-        ("unallocated.svg", report::unallocated_svg(&title, runs).into_bytes()),
+        (
+            "unallocated.svg",
+            report::unallocated_svg(&title, runs).into_bytes(),
+        ),
         ("index.html", report::index_html(&description, table)),
     ];
     for (file, bytes) in files {

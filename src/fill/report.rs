@@ -67,7 +67,13 @@ pub fn table(runs: &[FillRun]) -> Vec<TableRow> {
                 placement: placement.to_string(),
                 seeds: mine.len(),
                 at_100: mean_std(&at(100)),
-                final_arrived: mean_std(&last.iter().map(|c| f64::from(c.arrived_pct)).collect::<Vec<_>>()).0,
+                final_arrived: mean_std(
+                    &last
+                        .iter()
+                        .map(|c| f64::from(c.arrived_pct))
+                        .collect::<Vec<_>>(),
+                )
+                .0,
                 at_final: mean_std(&finals),
                 frag_final: mean_std(&last.iter().map(|c| c.fragmented_pct).collect::<Vec<_>>()).0,
                 unplaced: mean_std(&mine.iter().map(|r| r.unplaced as f64).collect::<Vec<_>>()).0,
@@ -124,7 +130,14 @@ pub fn table_text(rows: &[TableRow]) -> String {
         let _ = writeln!(
             out,
             "{:<15} {:>5} {:>9.2} ({:.2}) {:>8.1} {:>9.2} ({:.2}) {:>8.2}",
-            r.placement, r.seeds, r.at_100.0, r.at_100.1, r.final_arrived, r.at_final.0, r.at_final.1, r.frag_final
+            r.placement,
+            r.seeds,
+            r.at_100.0,
+            r.at_100.1,
+            r.final_arrived,
+            r.at_final.0,
+            r.at_final.1,
+            r.frag_final
         );
     }
     out
@@ -164,7 +177,11 @@ pub fn unallocated_svg(title: &str, runs: &[FillRun]) -> String {
             }
         };
         for c in &r.curve {
-            series[k].1.entry(c.arrived_pct).or_default().push(c.allocated_pct);
+            series[k]
+                .1
+                .entry(c.arrived_pct)
+                .or_default()
+                .push(c.allocated_pct);
         }
     }
     let lines: Vec<(String, Vec<(f64, f64)>)> = series
@@ -219,7 +236,9 @@ fn draw(
         chart
             .draw_series(LineSeries::new(line.clone(), color.stroke_width(2)))?
             .label(name.as_str())
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2)));
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2))
+            });
     }
     chart
         .configure_series_labels()
@@ -233,7 +252,9 @@ fn draw(
 
 /// Escapes text for HTML.
 fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 /// `index.html`: what was run, the table and the plot.
@@ -247,7 +268,15 @@ pub fn index_html(description: &str, rows: &[TableRow]) -> Vec<u8> {
         let _ = writeln!(
             out,
             "<tr><td>{}</td><td>{}</td><td>{:.2} &plusmn; {:.2}</td><td>{:.1}</td><td>{:.2} &plusmn; {:.2}</td><td>{:.2}</td><td>{:.1}</td></tr>",
-            escape(&r.placement), r.seeds, r.at_100.0, r.at_100.1, r.final_arrived, r.at_final.0, r.at_final.1, r.frag_final, r.unplaced
+            escape(&r.placement),
+            r.seeds,
+            r.at_100.0,
+            r.at_100.1,
+            r.final_arrived,
+            r.at_final.0,
+            r.at_final.1,
+            r.frag_final,
+            r.unplaced
         );
     }
     out.push_str("</table>\n<p><img src=\"unallocated.svg\" alt=\"unallocated GPU % against arrived %\"></p>\n<p>Data: <a href=\"curve.csv\">curve.csv</a>, <a href=\"table.csv\">table.csv</a>.</p>\n</body></html>\n");

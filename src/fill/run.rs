@@ -138,7 +138,12 @@ mod tests {
 
     #[test]
     fn bins_average_the_samples_of_each_percent() {
-        let curve = bin_curve(&[(0.4, 0.4, 0.0), (1.2, 1.0, 1.0), (0.9, 0.8, 3.0), (3.0, 2.0, 0.0)]);
+        let curve = bin_curve(&[
+            (0.4, 0.4, 0.0),
+            (1.2, 1.0, 1.0),
+            (0.9, 0.8, 3.0),
+            (3.0, 2.0, 0.0),
+        ]);
         let arrived: Vec<u32> = curve.iter().map(|p| p.arrived_pct).collect();
         assert_eq!(arrived, vec![0, 1, 2, 3], "2 is filled from its neighbours");
         assert_eq!(curve[1].allocated_pct, 0.9);
