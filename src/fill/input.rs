@@ -49,11 +49,40 @@ fn input_error(path: &Path, line: Option<u64>, message: String) -> FillError {
 }
 
 /// Rows of a CSV file with a header, deserialised; an error names the line.
-fn rows<T: for<'de> Deserialize<'de>>(path: &Path, what: &str) -> Result<Vec<(u64, T)>, FillError> {
+fn rows<T: for<'de> Deserialize<'de>>(
+    path: &Path,
+    what: &str,
+    required: &[&str],
+) -> Result<Vec<(u64, T)>, FillError> {
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
         .from_path(path)
         .map_err(|e| input_error(path, None, format!("cannot read the {what}: {e}")))?;
+    let header = reader
+        .headers()
+        .map_err(|e| {
+            input_error(
+                path,
+                Some(1),
+                format!("cannot read the {what}'s header: {e}"),
+            )
+        })?
+        .clone();
+    let missing: Vec<&str> = required
+        .iter()
+        .copied()
+        .filter(|c| !header.iter().any(|h| h == *c))
+        .collect();
+    if !missing.is_empty() {
+        return Err(input_error(
+            path,
+            Some(1),
+            format!(
+                "the header lacks {}; is this the {what}?",
+                missing.join(", ")
+            ),
+        ));
+    }
     let mut out = Vec::new();
     for row in reader.deserialize::<T>() {
         match row {
@@ -74,16 +103,17 @@ fn rows<T: for<'de> Deserialize<'de>>(path: &Path, what: &str) -> Result<Vec<(u6
 /// The nodes of an openb node list, each with its CPU, memory, GPUs and GPU model.
 pub fn read_node_list(path: &Path) -> Result<Vec<ShareNode>, FillError> {
     let what = "openb node list (columns sn,cpu_milli,memory_mib,gpu,model)";
-    let nodes: Vec<ShareNode> = rows::<NodeRow>(path, what)?
-        .into_iter()
-        .map(|(_, r)| ShareNode {
-            name: r.sn,
-            cpu_milli: Some(r.cpu_milli),
-            memory_mib: Some(r.memory_mib),
-            gpus: r.gpu,
-            gpu_model: if r.gpu == 0 { String::new() } else { r.model },
-        })
-        .collect();
+    let nodes: Vec<ShareNode> =
+        rows::<NodeRow>(path, what, &["sn", "cpu_milli", "memory_mib", "gpu"])?
+            .into_iter()
+            .map(|(_, r)| ShareNode {
+                name: r.sn,
+                cpu_milli: Some(r.cpu_milli),
+                memory_mib: Some(r.memory_mib),
+                gpus: r.gpu,
+                gpu_model: if r.gpu == 0 { String::new() } else { r.model },
+            })
+            .collect();
     if nodes.iter().all(|n| n.gpus == 0) {
         return Err(input_error(
             path,
@@ -98,7 +128,11 @@ pub fn read_node_list(path: &Path) -> Result<Vec<ShareNode>, FillError> {
 pub fn read_pod_list(path: &Path) -> Result<Vec<FillPod>, FillError> {
     let what = "openb pod list (columns name,cpu_milli,memory_mib,num_gpu,gpu_milli[,gpu_spec])";
     let mut pods = Vec::new();
-    for (line, r) in rows::<PodRow>(path, what)? {
+    for (line, r) in rows::<PodRow>(
+        path,
+        what,
+        &["name", "cpu_milli", "memory_mib", "num_gpu", "gpu_milli"],
+    )? {
         // A pod with GPUs but no share uses none (the artifact's pod conversion writes 0).
         let (num_gpu, gpu_milli) = if r.num_gpu == 0 || r.gpu_milli == 0 {
             (0, 0)

@@ -136,6 +136,23 @@ fn fill_names_the_file_line_and_fix_of_bad_input() {
     assert!(err.contains("line 2") && err.contains("cpu_milli"), "{err}");
 
     let pods = dir.join("pods.csv").display().to_string();
+    // The lists swapped: the header says what is missing.
+    let o = cellsim(&[
+        "fill",
+        "--cluster",
+        &pods,
+        "--trace",
+        &nodes,
+        "--out",
+        &dir.join("o").display().to_string(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("pods.csv, line 1: the header lacks sn, gpu"),
+        "{err}"
+    );
+
     let o = cellsim(&[
         "fill",
         "--cluster",
