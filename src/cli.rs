@@ -129,6 +129,17 @@ pub enum Command {
     /// what one unsharded `cellsim sweep` writes, byte for byte. Exits 1 when shards are
     /// missing or belong to different sweeps, 3 when the output cannot be written.
     Merge(MergeArgs),
+    /// The FGD paper's fragmentation experiment on GPU-sharing pods (openb).
+    ///
+    /// Per placement and seed: the pod list, shuffled, is inflated with pods drawn with
+    /// replacement until its GPU demand reaches --inflate x the cluster's GPU capacity,
+    /// then placed pod by pod without ever releasing one (a pod that fits nowhere stays
+    /// unplaced); pods share GPUs by milli-GPUs and must fit CPU, memory and gpu_spec.
+    /// Writes DIR/curve.csv (allocated and fragmented GPU % per arrived %), table.csv
+    /// (mean and sd over seeds at 100% and at the end), unallocated.svg and index.html,
+    /// and prints the table. Exits 1 on a bad file or option, 3 when DIR cannot be
+    /// written.
+    Fill(FillArgs),
 }
 
 /// Options of `cellsim sweep`.
@@ -186,6 +197,33 @@ pub struct PlanArgs {
     pub step: Option<u32>,
     /// No progress bar.
     #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// Options of `cellsim fill`.
+#[derive(Debug, Clone, Args)]
+pub struct FillArgs {
+    /// The openb node list (sn,cpu_milli,memory_mib,gpu,model).
+    #[arg(long, value_name = "NODE_LIST")]
+    pub cluster: PathBuf,
+    /// The openb pod list (name,cpu_milli,memory_mib,num_gpu,gpu_milli[,gpu_spec]).
+    #[arg(long, value_name = "POD_LIST")]
+    pub trace: PathBuf,
+    /// Placements, comma-separated: fgd, bestfit, gpu-packing, gpu-clustering, dotprod,
+    /// random, topology (default: the paper's six).
+    #[arg(long, value_name = "NAMES", value_delimiter = ',')]
+    pub placement: Vec<String>,
+    /// GPU demand to reach, as a multiple of the cluster's GPU capacity.
+    #[arg(long, value_name = "X", default_value_t = 1.3)]
+    pub inflate: f64,
+    /// Seeds: a range and/or a list, e.g. 42-51 or 1,2,7.
+    #[arg(long, value_name = "SEEDS", default_value = "42-51")]
+    pub seeds: String,
+    /// Output folder.
+    #[arg(long, value_name = "DIR", default_value = "out/fill")]
+    pub out: PathBuf,
+    /// No progress bar.
+    #[arg(long)]
     pub quiet: bool,
 }
 

@@ -5,8 +5,10 @@
 pub mod cell;
 pub mod cli;
 pub mod config;
+pub mod fill;
 pub mod labs;
 pub mod live;
+pub mod placement;
 pub mod progress;
 pub mod replay;
 pub mod report;

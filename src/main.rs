@@ -128,6 +128,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Sweep(args) => sweep(&args),
         Command::Plan(args) => plan(&args),
         Command::Merge(args) => merge(&args),
+        Command::Fill(args) => fill(&args),
         Command::Load(args) => load(&args),
         Command::Models => {
             print!("{}", cellsim::sched::models_listing());
@@ -793,6 +794,21 @@ fn plan(args: &PlanArgs) -> Result<(), Failure> {
 }
 
 /// `cellsim merge`: join shard folders.
+fn fill(args: &cellsim::cli::FillArgs) -> Result<(), Failure> {
+    use cellsim::fill::{self, FillError};
+    let started = std::time::Instant::now();
+    let outcome = fill::FillOptions::from_args(args)
+        .and_then(|options| fill::fill(&options, &Progress::new(args.quiet)))
+        .map_err(|e| match e {
+            FillError::Write { path, source } => Failure::Write(WriteError { path, source }),
+            other => Failure::InvalidInput(other.to_string()),
+        })?;
+    print!("{}", fill::report::table_text(&outcome.table));
+    let seconds = started.elapsed().as_secs_f64();
+    eprintln!("{} runs in {seconds:.1} s", outcome.runs.len());
+    Ok(())
+}
+
 fn merge(args: &MergeArgs) -> Result<(), Failure> {
     let outcome = cellsim::sweep::merge(&args.out, &args.shards).map_err(Failure::Sweep)?;
     println!(

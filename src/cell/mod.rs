@@ -16,6 +16,7 @@ mod inspect;
 mod packing;
 mod rank;
 pub mod request;
+pub mod sharing;
 pub mod topology;
 mod trial;
 
