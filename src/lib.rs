@@ -5,6 +5,7 @@
 pub mod cell;
 pub mod cli;
 pub mod config;
+pub mod kueue;
 pub mod labs;
 pub mod live;
 pub mod progress;

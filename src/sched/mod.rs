@@ -238,6 +238,9 @@ pub struct ModelOptions {
     pub tiresias: policies::tiresias::TiresiasOptions,
     /// `easy` policy settings.
     pub easy: policies::easy::EasyOptions,
+    /// `kueue` layer settings: the Kueue objects and each flavor's nodes (replay
+    /// `--kueue`); `None` reads the cluster's VCs as ClusterQueues.
+    pub kueue: Option<std::sync::Arc<layers::kueue::KueueOptions>>,
     /// Extra run time a suspended group needs to resume, for preemptive policies
     /// (`srtf`, `tiresias`).
     pub resume_delay_ms: SimTimeMs,
