@@ -12,6 +12,7 @@ mod doomed_per_vc;
 mod feature_demos;
 mod gen_trace;
 mod inspect_shapes;
+mod kueue;
 mod labs;
 mod live_crash;
 mod live_extender;

@@ -426,6 +426,51 @@ impl Kueue {
         found.then_some(victims)
     }
 
+    /// Preempts `victims` only if the workload can then be placed on flavor `f`'s nodes:
+    /// Kueue would admit it and leave its pods pending, holding the quota; here a
+    /// workload admitted by quota runs only once placed, so a preemption that frees
+    /// quota but no room to run would be undone at once and repeated.
+    fn preempt_if_placeable(
+        &mut self,
+        request: &GroupRequest,
+        f: usize,
+        victims: Vec<String>,
+    ) -> Verdict {
+        let mut trial = self.pool.clone();
+        for name in &victims {
+            trial.release(name);
+        }
+        match trial.place_on(request, self.flavors[f].nodes.as_ref()) {
+            PoolAnswer::Bind(_) => {}
+            PoolAnswer::Wait(wait) => {
+                let sentence = format!(
+                    "preempting by quota on flavor {} would not make room on its nodes: {}",
+                    self.flavors[f].name, wait.sentence
+                );
+                return Verdict::Wait(Wait { sentence, ..wait });
+            }
+            PoolAnswer::Reject(reason) => return Verdict::Reject(reason),
+        }
+        Verdict::Preempt(
+            victims
+                .into_iter()
+                .map(|name| {
+                    let w = &self.running[&name];
+                    Victim {
+                        pods: self
+                            .pool
+                            .placement(&name)
+                            .map(|p| p.pods)
+                            .unwrap_or_default(),
+                        virtual_cluster: self.cq_names[w.cq].clone(),
+                        priority: w.priority,
+                        group: name,
+                    }
+                })
+                .collect(),
+        )
+    }
+
     fn admit(
         &mut self,
         request: &GroupRequest,
@@ -581,24 +626,7 @@ impl Layer for Kueue {
         }
         let verdict = match (chosen.or(borrow_choice), preempt_choice) {
             (Some(f), _) => self.admit(request, cq, f, gpus, ctx),
-            (None, Some((_, victims))) => Verdict::Preempt(
-                victims
-                    .into_iter()
-                    .map(|name| {
-                        let w = &self.running[&name];
-                        Victim {
-                            pods: self
-                                .pool
-                                .placement(&name)
-                                .map(|p| p.pods)
-                                .unwrap_or_default(),
-                            virtual_cluster: self.cq_names[w.cq].clone(),
-                            priority: w.priority,
-                            group: name,
-                        }
-                    })
-                    .collect(),
-            ),
+            (None, Some((f, victims))) => self.preempt_if_placeable(request, f, victims),
             (None, None) => Verdict::Wait(first_wait.expect("a possible flavor gave a reason")),
         };
         if strict && matches!(verdict, Verdict::Wait(_)) {
