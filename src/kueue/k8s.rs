@@ -163,17 +163,17 @@ pub fn objects(text: &str, file: &str) -> Result<Vec<Object>, ObjectError> {
         let kind = get_path(&value, "kind")
             .and_then(text_of)
             .unwrap_or_default();
-        if kind.ends_with("List") {
-            if let Some(Value::Sequence(items)) = get_path(&value, "items") {
-                for (i, item) in items.iter().enumerate() {
-                    out.push(object(
-                        item.clone(),
-                        file,
-                        &format!("document {} item {}", index + 1, i + 1),
-                    )?);
-                }
-                continue;
+        if kind.ends_with("List")
+            && let Some(Value::Sequence(items)) = get_path(&value, "items")
+        {
+            for (i, item) in items.iter().enumerate() {
+                out.push(object(
+                    item.clone(),
+                    file,
+                    &format!("document {} item {}", index + 1, i + 1),
+                )?);
             }
+            continue;
         }
         out.push(object(value, file, &format!("document {}", index + 1))?);
     }

@@ -189,3 +189,44 @@ fn models_lists_the_kueue_layer() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.contains("kueue"), "{stdout}");
 }
+
+/// The bundled sharing-anomaly scenario (1x8 and 2x4 teams in one cohort): the 1x8 team
+/// waits 2.5 h under kueue where it would start at once alone, and nobody suffers under
+/// hived (the numbers its comment explains).
+#[test]
+fn the_kueue_sharing_anomaly_scenario_shows_the_one_by_eight_team_suffering() {
+    let dir = scratch("kueue", "sharing");
+    let output = cellsim()
+        .arg("run")
+        .arg(example("sharing-anomaly.yaml"))
+        .arg("--out")
+        .arg(&dir)
+        .arg("--quiet")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let row = |model: &str, vc: &str| -> Vec<String> {
+        stdout
+            .lines()
+            .find(|l| l.starts_with(model) && l.split_whitespace().nth(1) == Some(vc))
+            .unwrap_or_else(|| panic!("no {model} {vc} row in\n{stdout}"))
+            .split_whitespace()
+            .map(str::to_string)
+            .collect()
+    };
+    let kueue = row("kueue+priority", "one-by-eight");
+    assert_eq!(kueue[4..6], ["02:30:00", "00:00:00"], "{stdout}");
+    assert_eq!(kueue.last().map(String::as_str), Some("yes"));
+    for vc in ["one-by-eight", "two-by-four"] {
+        assert_eq!(
+            row("hived", vc).last().map(String::as_str),
+            Some("no"),
+            "{stdout}"
+        );
+    }
+}

@@ -127,6 +127,14 @@ struct FlavorNodes {
     biggest_node: u32,
 }
 
+/// The settings of one ClusterQueue the offers use.
+#[derive(Debug, Clone, Copy)]
+struct CqSpec {
+    strict: bool,
+    preemption: crate::kueue::Preemption,
+    fungibility: crate::kueue::Fungibility,
+}
+
 /// An admitted workload.
 #[derive(Debug, Clone)]
 struct Admitted {
@@ -149,6 +157,10 @@ pub struct Kueue {
     cq_names: Vec<String>,
     /// Per ClusterQueue: its flavors' indices, in its order.
     cq_flavors: Vec<Vec<usize>>,
+    /// Per ClusterQueue: its settings (looked up by index: offers are the hot path).
+    cq_specs: Vec<CqSpec>,
+    /// Per ClusterQueue: the other ClusterQueues of its cohort tree.
+    cohort_peers: Vec<Vec<usize>>,
     flavors: Vec<FlavorNodes>,
     running: HashMap<String, Admitted>,
     /// Running workloads per ClusterQueue, by name (deterministic candidate order).
@@ -158,6 +170,29 @@ pub struct Kueue {
     /// Per StrictFIFO ClusterQueue: the waiting head that blocks it (its queue key).
     blocked_by: HashMap<usize, (QueueKey, String)>,
     next_seq: u64,
+    /// Per cohort-tree root: bumped whenever a workload of the tree is admitted or
+    /// leaves, the only changes a quota answer depends on.
+    tree_gen: Vec<u64>,
+    /// Bumped on every placement or release anywhere: placement answers depend on it.
+    pool_gen: u64,
+    /// Bumped when a waiting workload leaves or a node changes health.
+    epoch: u64,
+    /// Whether the decision being made looked at placement.
+    touched_pool: bool,
+    /// The last wait of each waiting workload and the state it was decided in: while
+    /// that state holds, the answer is the same (Kueue likewise parks an inadmissible
+    /// workload until its cohort changes). The engine offers every waiting workload
+    /// after each release, so this keeps offers cheap on large clusters.
+    memo: HashMap<String, Memo>,
+}
+
+/// A remembered wait and the generations it was decided at.
+#[derive(Debug, Clone)]
+struct Memo {
+    tree_gen: u64,
+    pool_gen: Option<u64>,
+    epoch: u64,
+    wait: Wait,
 }
 
 /// Kueue's queue order: higher priority first, then earlier queued.
@@ -207,9 +242,20 @@ impl Kueue {
                 }
             })
             .collect();
-        let mut cq_names = vec![String::new(); tree.cq_index.len()];
-        let mut cq_flavors = vec![Vec::new(); tree.cq_index.len()];
+        let n = tree.cq_index.len();
+        let mut cq_names = vec![String::new(); n];
+        let mut cq_flavors = vec![Vec::new(); n];
+        let mut cq_specs = Vec::with_capacity(n);
+        let cohort_peers: Vec<Vec<usize>> = (0..n)
+            .map(|i| (0..n).filter(|&j| j != i && tree.same_tree(i, j)).collect())
+            .collect();
         for (name, &i) in &tree.cq_index {
+            let spec = &config.cluster_queues[name];
+            cq_specs.push(CqSpec {
+                strict: spec.queueing == QueueingStrategy::StrictFifo,
+                preemption: spec.preemption,
+                fungibility: spec.fungibility,
+            });
             cq_names[i] = name.clone();
             cq_flavors[i] = config.cluster_queues[name]
                 .flavors
@@ -217,6 +263,7 @@ impl Kueue {
                 .map(|q| tree.flavor_index[&q.flavor])
                 .collect();
         }
+        let tree_nodes = tree.node_count();
         Ok(Kueue {
             pool: Pool::new(cluster),
             running_by_cq: vec![BTreeSet::new(); cq_names.len()],
@@ -224,11 +271,18 @@ impl Kueue {
             config,
             cq_names,
             cq_flavors,
+            cq_specs,
+            cohort_peers,
             flavors,
             running: HashMap::new(),
             queued: HashMap::new(),
             blocked_by: HashMap::new(),
             next_seq: 0,
+            tree_gen: vec![0; tree_nodes],
+            pool_gen: 0,
+            epoch: 0,
+            touched_pool: false,
+            memo: HashMap::new(),
         })
     }
 
@@ -294,8 +348,7 @@ impl Kueue {
         gpus: i64,
         queued: (SimTimeMs, u64),
     ) -> Option<Vec<String>> {
-        let spec = &self.config.cluster_queues[&self.cq_names[cq]];
-        let rules = spec.preemption;
+        let rules = self.cq_specs[cq].preemption;
         let priority = request.priority;
         let mut candidates: Vec<(String, bool)> = Vec::new(); // (name, other CQ)
         if rules.within_cluster_queue != WithinClusterQueue::Never {
@@ -314,9 +367,8 @@ impl Kueue {
         }
         let reclaim = rules.reclaim_within_cohort;
         if reclaim != ReclaimWithinCohort::Never {
-            for other in 0..self.cq_names.len() {
-                if other == cq || !self.tree.same_tree(cq, other) || !self.tree.borrowing(other, f)
-                {
+            for &other in &self.cohort_peers[cq] {
+                if !self.tree.borrowing(other, f) {
                     continue;
                 }
                 for name in &self.running_by_cq[other] {
@@ -436,6 +488,7 @@ impl Kueue {
         f: usize,
         victims: Vec<String>,
     ) -> Verdict {
+        self.touched_pool = true;
         let mut trial = self.pool.clone();
         for name in &victims {
             trial.release(name);
@@ -480,9 +533,13 @@ impl Kueue {
         ctx: &OfferContext<'_>,
     ) -> Verdict {
         let nodes = self.flavors[f].nodes.as_ref();
+        self.touched_pool = true;
         match self.pool.place_on(request, nodes) {
             PoolAnswer::Bind(placement) => {
                 self.tree.add_usage(cq, f, gpus);
+                self.tree_gen[self.tree.root_of(cq)] += 1;
+                self.pool_gen += 1;
+                self.memo.remove(&request.name);
                 let queued = self.queued.remove(&request.name).unwrap_or((ctx.now_ms, 0));
                 self.running.insert(
                     request.name.clone(),
@@ -546,6 +603,57 @@ impl Layer for Kueue {
                 self.cq_names.join(", ")
             ));
         };
+        let tree_gen = self.tree_gen[self.tree.root_of(cq)];
+        if let Some(memo) = self.memo.get(&request.name) {
+            let valid = memo.tree_gen == tree_gen
+                && memo.epoch == self.epoch
+                && memo.pool_gen.is_none_or(|g| g == self.pool_gen);
+            if valid {
+                return Verdict::Wait(memo.wait.clone());
+            }
+        }
+        self.touched_pool = false;
+        let verdict = self.decide(request, cq, ctx);
+        if let Verdict::Wait(wait) = &verdict {
+            let memo = Memo {
+                tree_gen,
+                pool_gen: self.touched_pool.then_some(self.pool_gen),
+                epoch: self.epoch,
+                wait: wait.clone(),
+            };
+            self.memo.insert(request.name.clone(), memo);
+        } else {
+            self.memo.remove(&request.name);
+        }
+        verdict
+    }
+
+    fn release(&mut self, group: &str) {
+        if let Some(w) = self.running.remove(group) {
+            self.tree.add_usage(w.cq, w.flavor, -w.gpus);
+            self.running_by_cq[w.cq].remove(group);
+            self.tree_gen[self.tree.root_of(w.cq)] += 1;
+        } else if self.queued.contains_key(group) {
+            // A waiting workload left: a StrictFIFO queue it headed may move.
+            self.epoch += 1;
+        }
+        self.memo.remove(group);
+        self.queued.remove(group);
+        self.pool.release(group);
+        self.pool_gen += 1;
+    }
+
+    fn set_node_health(&mut self, node: &str, healthy: bool) -> Result<(), String> {
+        self.epoch += 1;
+        self.pool_gen += 1;
+        self.pool.set_node_health(node, healthy)
+    }
+}
+
+impl Kueue {
+    /// The decision for `request` of ClusterQueue `cq`, worked out afresh.
+    fn decide(&mut self, request: &GroupRequest, cq: usize, ctx: &mut OfferContext<'_>) -> Verdict {
+        let vc = &request.virtual_cluster;
         let gpus = i64::try_from(request.leaf_count()).unwrap_or(i64::MAX);
         let queued = match self.queued.get(&request.name) {
             Some(&q) => q,
@@ -557,18 +665,19 @@ impl Layer for Kueue {
             }
         };
         let key = self.key_of(request.priority, queued);
-        let strict = self.config.cluster_queues[vc].queueing == QueueingStrategy::StrictFifo;
-        if strict {
-            if let Some((head_key, head)) = self.blocked_by.get(&cq) {
-                if *head != request.name && *head_key < key && self.queued.contains_key(head) {
-                    return Verdict::Wait(Wait::new(
-                        WaitKind::Queue,
-                        gpus as u64,
-                        None,
-                        format!("waiting behind {head}, the head of StrictFIFO ClusterQueue {vc}"),
-                    ));
-                }
-            }
+        let strict = self.cq_specs[cq].strict;
+        if strict
+            && let Some((head_key, head)) = self.blocked_by.get(&cq)
+            && *head != request.name
+            && *head_key < key
+            && self.queued.contains_key(head)
+        {
+            return Verdict::Wait(Wait::new(
+                WaitKind::Queue,
+                gpus as u64,
+                None,
+                format!("waiting behind {head}, the head of StrictFIFO ClusterQueue {vc}"),
+            ));
         }
         let largest_pod = request
             .members
@@ -576,7 +685,7 @@ impl Layer for Kueue {
             .map(|m| m.leaf_cell_number)
             .max()
             .unwrap_or(0);
-        let fungibility = self.config.cluster_queues[vc].fungibility;
+        let fungibility = self.cq_specs[cq].fungibility;
         let mut first_wait: Option<Wait> = None;
         let mut borrow_choice: Option<usize> = None;
         let mut preempt_choice: Option<(usize, Vec<String>)> = None;
@@ -639,19 +748,6 @@ impl Layer for Kueue {
             }
         }
         verdict
-    }
-
-    fn release(&mut self, group: &str) {
-        if let Some(w) = self.running.remove(group) {
-            self.tree.add_usage(w.cq, w.flavor, -w.gpus);
-            self.running_by_cq[w.cq].remove(group);
-        }
-        self.queued.remove(group);
-        self.pool.release(group);
-    }
-
-    fn set_node_health(&mut self, node: &str, healthy: bool) -> Result<(), String> {
-        self.pool.set_node_health(node, healthy)
     }
 }
 

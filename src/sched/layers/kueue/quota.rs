@@ -204,6 +204,17 @@ impl QuotaTree {
         }
     }
 
+    /// The root of the node's cohort tree (itself without a cohort), and how many nodes
+    /// there are (for per-root tables).
+    pub(crate) fn root_of(&self, node: usize) -> usize {
+        self.root[node]
+    }
+
+    /// Nodes (ClusterQueues and cohorts) in the tree.
+    pub(crate) fn node_count(&self) -> usize {
+        self.nodes.len()
+    }
+
     /// The ClusterQueue's usage of `f`.
     pub(crate) fn usage(&self, cq: usize, f: usize) -> i64 {
         self.nodes[cq].usage[f]

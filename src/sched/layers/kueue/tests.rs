@@ -298,3 +298,41 @@ fn a_workload_no_flavor_can_ever_hold_is_rejected() {
         "reject"
     );
 }
+
+#[test]
+fn borrow_within_cohort_preempts_low_priority_borrowers_while_borrowing() {
+    let extra = "  preemption:\n    reclaimWithinCohort: LowerPriority\n    borrowWithinCohort: {policy: LowerPriority, maxPriorityThreshold: 100}\n";
+    let mut k = layer(&[
+        cq("a", "c", &[("f", "nominalQuota: 4")], extra),
+        cq("b", "c", &[("f", "nominalQuota: 4")], ""),
+        cq("d", "c", &[("f", "nominalQuota: 8")], ""),
+    ]);
+    // b borrows 4 of d's quota at priority 50; d lends the rest to b as well.
+    assert_eq!(offer(&mut k, &request("b1", "b", 50, 1, 8), 0), "start");
+    assert_eq!(offer(&mut k, &request("b2", "b", 50, 1, 8), 1), "start");
+    // a needs 8: 4 of its own and 4 borrowed. Without borrowWithinCohort it could only
+    // reclaim to fit its nominal 4; with it, b's youngest borrower (priority 50 <= 100)
+    // goes although a itself then borrows.
+    assert_eq!(
+        offer(&mut k, &request("a1", "a", 500, 1, 8), 2),
+        "preempt:b2"
+    );
+}
+
+#[test]
+fn a_workload_above_the_threshold_is_not_preempted_for_borrowing() {
+    let extra = "  preemption:\n    reclaimWithinCohort: LowerPriority\n    borrowWithinCohort: {policy: LowerPriority, maxPriorityThreshold: 10}\n";
+    let mut k = layer(&[
+        cq("a", "c", &[("f", "nominalQuota: 4")], extra),
+        cq("b", "c", &[("f", "nominalQuota: 4")], ""),
+        cq("d", "c", &[("f", "nominalQuota: 8")], ""),
+    ]);
+    assert_eq!(offer(&mut k, &request("b1", "b", 50, 1, 8), 0), "start");
+    assert_eq!(offer(&mut k, &request("b2", "b", 50, 1, 8), 1), "start");
+    // Priority 50 is above the threshold 10: a may only reclaim to fit its nominal 4,
+    // which needs 8 here, so it waits.
+    assert_eq!(
+        offer(&mut k, &request("a1", "a", 500, 1, 8), 2),
+        "wait:capacity"
+    );
+}
