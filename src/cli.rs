@@ -242,7 +242,7 @@ pub struct ReplayArgs {
     /// --cluster a `kubectl get nodes -o yaml` dump (or a spec string) and --trace a
     /// `kubectl get workloads -A -o yaml` dump; ClusterQueues are the VCs (default model
     /// kueue+priority).
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["scenario", "vcs", "format", "mapping", "sharing"])]
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["scenario", "vcs", "format", "mapping", "sharing", "summary_only"])]
     pub kueue: Option<PathBuf>,
     /// The trace file (required without --scenario).
     #[arg(long, value_name = "PATH")]

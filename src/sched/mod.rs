@@ -11,7 +11,8 @@
 //!
 //! Today's three names keep their meaning: `hived` = `hived+priority`, `yarn-cs` =
 //! `yarn-cs+priority` (its queue has always been ordered by priority, then submit time),
-//! `fifo` = `shared+fifo` (one queue, strict order).
+//! `fifo` = `shared+fifo` (one queue, strict order); `kueue` = `kueue+priority` (Kueue's
+//! own order: priority, then creation).
 
 pub mod layers;
 mod model;
@@ -45,7 +46,7 @@ pub const MODEL_NAMES: [&str; 3] = [hived::NAME, yarn_cs::NAME, FIFO];
 pub const FIFO: &str = "fifo";
 
 /// The short names and the `LAYER+POLICY` pair each one means.
-pub const ALIASES: [(&str, &str, &str); 3] = [
+pub const ALIASES: [(&str, &str, &str); 4] = [
     (hived::NAME, layers::hived::NAME, policies::priority::NAME),
     (
         yarn_cs::NAME,
@@ -53,6 +54,11 @@ pub const ALIASES: [(&str, &str, &str); 3] = [
         policies::priority::NAME,
     ),
     (FIFO, layers::shared::NAME, policies::fifo::NAME),
+    (
+        layers::kueue::NAME,
+        layers::kueue::NAME,
+        policies::priority::NAME,
+    ),
 ];
 
 /// What a model answers when a waiting group is offered to it.
