@@ -275,6 +275,13 @@ pub struct ReplayArgs {
     /// VCs from this YAML file (a HiveD `virtualClusters` section) instead of the trace.
     #[arg(long, value_name = "FILE")]
     pub vcs: Option<PathBuf>,
+    /// Kueue objects (`kubectl get resourceflavors,clusterqueues,cohorts,localqueues,
+    /// workloadpriorityclasses -A -o yaml`): replay under the `kueue` layer, with
+    /// --cluster a `kubectl get nodes -o yaml` dump (or a spec string) and --trace a
+    /// `kubectl get workloads -A -o yaml` dump; ClusterQueues are the VCs (default model
+    /// kueue+priority).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["scenario", "vcs", "format", "mapping", "sharing", "summary_only"])]
+    pub kueue: Option<PathBuf>,
     /// The trace file (required without --scenario).
     #[arg(long, value_name = "PATH")]
     pub trace: Option<PathBuf>,

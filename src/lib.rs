@@ -6,6 +6,7 @@ pub mod cell;
 pub mod cli;
 pub mod config;
 pub mod fill;
+pub mod kueue;
 pub mod labs;
 pub mod live;
 pub mod placement;

@@ -385,6 +385,9 @@ fn compare(args: &CompareArgs) -> Result<(), Failure> {
 /// the sharing-anomaly check needs every run whole, so with it the replay reports as
 /// `cellsim run` does.
 fn replay(args: &ReplayArgs) -> Result<(), Failure> {
+    if let Some(kueue) = &args.kueue {
+        return replay_kueue(args, kueue);
+    }
     let options = replay_options(args).map_err(Failure::InvalidInput)?;
     if !args.sharing {
         return replay_streaming(&options, args);
@@ -404,6 +407,49 @@ fn replay(args: &ReplayArgs) -> Result<(), Failure> {
         out: Some(out),
         models: Vec::new(),
         no_sharing: false,
+        jobs: args.jobs,
+        quiet: args.quiet,
+    };
+    simulate_and_report(&scenario, &run_args).map(|_| ())
+}
+
+/// `cellsim replay --kueue`: the Kueue objects, nodes and workloads read into a scenario
+/// (`cellsim::kueue::prepare`), then run and reported as `cellsim run` does.
+fn replay_kueue(args: &ReplayArgs, kueue: &std::path::Path) -> Result<(), Failure> {
+    let (Some(cluster), Some(trace)) = (&args.cluster, &args.trace) else {
+        return Err(Failure::InvalidInput(
+            "replay --kueue needs --cluster (kubectl get nodes -o yaml, or a spec) and --trace (kubectl get workloads -A -o yaml)".to_string(),
+        ));
+    };
+    let horizon_ms = args
+        .horizon
+        .as_deref()
+        .map(sim::scenario::parse_duration)
+        .transpose()
+        .map_err(|e| Failure::InvalidInput(format!("--horizon: {e}")))?;
+    let options = cellsim::kueue::KueueReplayOptions {
+        cluster: cluster.clone(),
+        rack_nodes: args.rack_nodes,
+        kueue: kueue.to_path_buf(),
+        trace: trace.clone(),
+        models: args.models.clone(),
+        seed: args.seed.unwrap_or(0),
+        horizon_ms,
+        name: None,
+    };
+    let prepared = cellsim::kueue::prepare(&options).map_err(Failure::InvalidInput)?;
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("out").join(&prepared.scenario.name));
+    write_ingest_notes(&out, prepared.notes)?;
+    let mut scenario = prepared.scenario;
+    scenario.warnings.clear();
+    let run_args = RunArgs {
+        scenario: None,
+        out: Some(out),
+        models: Vec::new(),
+        no_sharing: true,
         jobs: args.jobs,
         quiet: args.quiet,
     };

@@ -70,7 +70,11 @@ use crate::sim::{JobRecord, RunResult, Scenario, ScenarioError, SimTimeMs};
 
 /// The models whose VCs the sharing anomaly is about (the others have no VC guarantees:
 /// `fifo` ignores VCs).
-pub const SHARING_MODELS: [&str; 2] = [sched::hived::NAME, sched::yarn_cs::NAME];
+pub const SHARING_MODELS: [&str; 3] = [
+    sched::hived::NAME,
+    sched::yarn_cs::NAME,
+    sched::layers::kueue::NAME,
+];
 
 /// Whether the sharing check applies to `model`: its layer shares the cluster among VCs
 /// with guarantees (`hived`, `yarn-cs`, with any policy). `isolated` is the private

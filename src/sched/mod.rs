@@ -11,7 +11,8 @@
 //!
 //! Today's three names keep their meaning: `hived` = `hived+priority`, `yarn-cs` =
 //! `yarn-cs+priority` (its queue has always been ordered by priority, then submit time),
-//! `fifo` = `shared+fifo` (one queue, strict order).
+//! `fifo` = `shared+fifo` (one queue, strict order); `kueue` = `kueue+priority` (Kueue's
+//! own order: priority, then creation).
 
 pub mod layers;
 mod model;
@@ -45,7 +46,7 @@ pub const MODEL_NAMES: [&str; 3] = [hived::NAME, yarn_cs::NAME, FIFO];
 pub const FIFO: &str = "fifo";
 
 /// The short names and the `LAYER+POLICY` pair each one means.
-pub const ALIASES: [(&str, &str, &str); 3] = [
+pub const ALIASES: [(&str, &str, &str); 4] = [
     (hived::NAME, layers::hived::NAME, policies::priority::NAME),
     (
         yarn_cs::NAME,
@@ -53,6 +54,11 @@ pub const ALIASES: [(&str, &str, &str); 3] = [
         policies::priority::NAME,
     ),
     (FIFO, layers::shared::NAME, policies::fifo::NAME),
+    (
+        layers::kueue::NAME,
+        layers::kueue::NAME,
+        policies::priority::NAME,
+    ),
 ];
 
 /// What a model answers when a waiting group is offered to it.
@@ -238,6 +244,9 @@ pub struct ModelOptions {
     pub tiresias: policies::tiresias::TiresiasOptions,
     /// `easy` policy settings.
     pub easy: policies::easy::EasyOptions,
+    /// `kueue` layer settings: the Kueue objects and each flavor's nodes (replay
+    /// `--kueue`); `None` reads the cluster's VCs as ClusterQueues.
+    pub kueue: Option<std::sync::Arc<layers::kueue::KueueOptions>>,
     /// Extra run time a suspended group needs to resume, for preemptive policies
     /// (`srtf`, `tiresias`).
     pub resume_delay_ms: SimTimeMs,

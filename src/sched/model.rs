@@ -53,6 +53,9 @@ impl Scheduler for Model {
     }
 
     fn strict_order(&self) -> StrictOrder {
+        if self.layer.owns_queue_order() {
+            return StrictOrder::No;
+        }
         match (self.policy.strict_order(), self.layer.one_queue()) {
             (false, _) => StrictOrder::No,
             (true, true) => StrictOrder::Global,

@@ -5,7 +5,7 @@
 //! only does physical packing (same cell tree, same buddy and packing rules as `hived`)
 //! and never preempts. Quotas, borrowing and ordering belong to the layers and policies.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use super::layers::{allocator_wait, reason_text};
 use super::{Wait, WaitKind};
@@ -52,12 +52,23 @@ impl Pool {
     /// Places `request` as a priority-0 group of the pool, ignoring its VC, priority,
     /// pinned cell and lazy-preemption setting.
     pub(crate) fn place(&mut self, request: &GroupRequest) -> PoolAnswer {
+        self.place_on(request, None)
+    }
+
+    /// [`Pool::place`] on `nodes` only (all nodes when `None`), as kube-scheduler would
+    /// filter them by a node selector.
+    pub(crate) fn place_on(
+        &mut self,
+        request: &GroupRequest,
+        nodes: Option<&HashSet<String>>,
+    ) -> PoolAnswer {
         let pooled = &mut self.pooled;
+        pooled.ignore_k8s_suggested_nodes = nodes.is_none();
         pooled.name.clone_from(&request.name);
         pooled.leaf_cell_type.clone_from(&request.leaf_cell_type);
         pooled.members.clone_from(&request.members);
         let pooled = &self.pooled;
-        match self.alloc.schedule(pooled, None) {
+        match self.alloc.schedule(pooled, nodes) {
             Decision::Bind(placement) => PoolAnswer::Bind(placement),
             Decision::Wait { reason } => PoolAnswer::Wait(pool_wait(&reason, request)),
             Decision::Reject { error } => PoolAnswer::Reject(reject_text(request, &error)),

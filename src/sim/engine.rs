@@ -384,7 +384,12 @@ impl<'a, 's, S: RunSink> Engine<'a, 's, S> {
         rng: &'s mut ChaCha8Rng,
         sink: S,
     ) -> Self {
-        let mut vcs: BTreeMap<String, VcCapacity> = sched::guaranteed_gpus(&scenario.config)
+        // Under Kueue objects a ClusterQueue's share is its nominal quota, not cells.
+        let shares = match &scenario.model_options.kueue {
+            Some(kueue) => kueue.nominal_gpus(),
+            None => sched::guaranteed_gpus(&scenario.config),
+        };
+        let mut vcs: BTreeMap<String, VcCapacity> = shares
             .into_iter()
             .map(|(vc, g)| (vc, VcCapacity { guaranteed_gpus: g }))
             .collect();

@@ -623,6 +623,7 @@ impl Reader<'_> {
                     .unwrap_or(100),
             },
             resume_delay_ms: raw.resume_delay.map_or(0, |d| d.0),
+            kueue: None,
         };
         sched::yarn_cs::YarnCs::new(&config, &model_options.yarn_cs)
             .map_err(|e| self.invalid("yarnCs", e))?;

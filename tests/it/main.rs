@@ -13,6 +13,7 @@ mod feature_demos;
 mod fill;
 mod gen_trace;
 mod inspect_shapes;
+mod kueue;
 mod labs;
 mod live_crash;
 mod live_extender;

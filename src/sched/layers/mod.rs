@@ -8,10 +8,12 @@
 //! - [`yarn_cs`]: GPU-count quotas with borrowing and reclaim.
 //! - [`isolated`]: each VC alone on its own share, no borrowing (HiveD's "private
 //!   cluster").
+//! - [`kueue`]: Kubernetes Kueue's ClusterQueues, cohorts, flavors and preemption.
 //! - [`shared`]: one pool, no VCs.
 
 pub mod hived;
 pub mod isolated;
+pub mod kueue;
 pub mod shared;
 pub mod yarn_cs;
 
@@ -20,7 +22,13 @@ use crate::cell::{GroupRequest, WaitReason};
 use crate::config::CellConfig;
 
 /// Names of the layers [`layer_by_name`] knows.
-pub const LAYER_NAMES: [&str; 4] = [hived::NAME, yarn_cs::NAME, isolated::NAME, shared::NAME];
+pub const LAYER_NAMES: [&str; 5] = [
+    hived::NAME,
+    yarn_cs::NAME,
+    isolated::NAME,
+    shared::NAME,
+    kueue::NAME,
+];
 
 /// An inter-VC layer: which GPUs a group may use, and the placement on them.
 pub trait Layer {
@@ -33,6 +41,12 @@ pub trait Layer {
     /// True when the layer has one queue for the whole cluster (no VCs): a policy's
     /// strict order and its victims then span every VC.
     fn one_queue(&self) -> bool {
+        false
+    }
+
+    /// True when the layer decides itself which waiting groups block others (Kueue's
+    /// per-ClusterQueue queueing strategy): the policy's strict order is then not applied.
+    fn owns_queue_order(&self) -> bool {
         false
     }
 
@@ -74,6 +88,13 @@ pub fn layer_by_name(
         yarn_cs::NAME => Ok(Box::new(yarn_cs::YarnCs::new(config, &options.yarn_cs)?)),
         isolated::NAME => Ok(Box::new(isolated::Isolated::new(config))),
         shared::NAME => Ok(Box::new(shared::Shared::new(config))),
+        kueue::NAME => {
+            let kueue = match &options.kueue {
+                Some(kueue) => kueue::Kueue::new(config, kueue)?,
+                None => kueue::Kueue::new(config, &kueue::KueueOptions::of_cluster(config))?,
+            };
+            Ok(Box::new(kueue))
+        }
         other => Err(format!(
             "unknown layer {other:?}; use one of: {}",
             LAYER_NAMES.join(", ")
@@ -103,6 +124,11 @@ pub fn descriptions() -> Vec<(&'static str, &'static str, &'static str)> {
             shared::NAME,
             "one pool for the whole cluster, no VCs",
             shared::DESCRIPTION,
+        ),
+        (
+            kueue::NAME,
+            "Kubernetes Kueue: ClusterQueue quotas, cohorts, flavors, preemption",
+            kueue::DESCRIPTION,
         ),
     ]
 }

@@ -1,0 +1,164 @@
+//! A Kueue replay: the cluster (a `kubectl get nodes -o yaml` dump, or a spec string
+//! whose nodes get GPU-product labels), the Kueue objects and a Workload dump (or any
+//! trace-shaped Workload list) put together into a [`Scenario`] whose VCs are the
+//! ClusterQueues and whose model options carry the Kueue objects and each flavor's nodes
+//! for the `kueue` layer. Running it is the caller's business, as for any scenario.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::k8s::Skipped;
+use super::nodes::{KubeNode, cluster_of_nodes, nodes_of_config, read_nodes_file};
+use super::objects::{KueueConfig, read_kueue_file};
+use super::workloads::{read_workloads_str, sim_jobs};
+use crate::config::{BuildOptions, VirtualClusterSpec, build_cluster};
+use crate::sched::ModelOptions;
+use crate::sched::layers::kueue::KueueOptions;
+use crate::sim::{Scenario, SimTimeMs};
+use crate::workload::IngestReport;
+
+/// The model a Kueue replay runs when none is named.
+pub const DEFAULT_MODEL: &str = "kueue+priority";
+
+/// What to replay.
+#[derive(Debug, Clone, Default)]
+pub struct KueueReplayOptions {
+    /// `kubectl get nodes -o yaml` output, or a spec string such as `"4x A100x8"`.
+    pub cluster: String,
+    /// Nodes per rack (default: from the topology labels).
+    pub rack_nodes: Option<u32>,
+    /// The Kueue objects file.
+    pub kueue: PathBuf,
+    /// `kubectl get workloads -A -o yaml` output.
+    pub trace: PathBuf,
+    /// Models; [`DEFAULT_MODEL`] when empty.
+    pub models: Vec<String>,
+    /// Seed of each run's RNG.
+    pub seed: u64,
+    /// Stop simulating at this time, if set.
+    pub horizon_ms: Option<SimTimeMs>,
+    /// Scenario name; from the trace's file name when `None`.
+    pub name: Option<String>,
+}
+
+/// A Kueue replay ready to run.
+#[derive(Debug, Clone)]
+pub struct KueueReplay {
+    /// The scenario: ClusterQueues as VCs, the workloads as jobs.
+    pub scenario: Scenario,
+    /// What was read and set aside, for people (one line each).
+    pub notes: String,
+}
+
+/// Reads the three inputs and returns the scenario.
+pub fn prepare(options: &KueueReplayOptions) -> Result<KueueReplay, String> {
+    for model in &options.models {
+        crate::sched::check_model_name(model)?;
+    }
+    let kueue = read_kueue_file(&options.kueue).map_err(|e| e.to_string())?;
+    let mut notes: Vec<String> = kueue.notes.iter().map(|n| format!("kueue: {n}")).collect();
+    let (nodes, mut config) = if Path::new(&options.cluster).is_file() {
+        let read = read_nodes_file(Path::new(&options.cluster)).map_err(|e| e.to_string())?;
+        notes.extend(read.notes.iter().map(|n| format!("nodes: {n}")));
+        let config = cluster_of_nodes(&read.nodes, options.rack_nodes, &options.cluster)
+            .map_err(|e| format!("cluster {}: {e}", options.cluster))?;
+        (read.nodes, config)
+    } else {
+        let build = BuildOptions {
+            rack_nodes: options.rack_nodes,
+        };
+        let config = build_cluster(&options.cluster, None, &build)
+            .map_err(|e| format!("cluster {}: {e}", options.cluster))?;
+        (nodes_of_config(&config), config)
+    };
+    let flavor_nodes = flavor_nodes(&kueue, &nodes, &mut notes);
+    config.virtual_clusters = kueue
+        .cluster_queues
+        .keys()
+        .map(|cq| (cq.clone(), VirtualClusterSpec::default()))
+        .collect();
+    let trace_file = options.trace.display().to_string();
+    let text = super::read_text(&options.trace).map_err(|e| e.to_string())?;
+    let mut skipped = Skipped::default();
+    let workloads = read_workloads_str(&text, &trace_file, &kueue.priority_classes, &mut skipped)
+        .map_err(|e| e.to_string())?;
+    if !skipped.is_empty() {
+        notes.push(format!(
+            "trace: skipped objects other than Workload: {skipped}"
+        ));
+    }
+    let mut report = IngestReport::default();
+    let jobs = sim_jobs(workloads, &kueue, &mut report);
+    let mut text_notes = format!(
+        "trace {trace_file}: {} workloads read, {} jobs to replay on {} ClusterQueues\n",
+        report.jobs_read,
+        jobs.len(),
+        kueue.cluster_queues.len()
+    );
+    for line in report.lines() {
+        text_notes.push_str(&format!("  set aside or changed: {line}\n"));
+    }
+    for note in &notes {
+        text_notes.push_str(&format!("  {note}\n"));
+    }
+    let mut warnings = config.warnings.clone();
+    warnings.extend(report.lines());
+    let model_options = ModelOptions {
+        kueue: Some(Arc::new(KueueOptions {
+            config: kueue,
+            flavor_nodes,
+        })),
+        ..ModelOptions::default()
+    };
+    let scenario = Scenario {
+        name: options.name.clone().unwrap_or_else(|| {
+            options
+                .trace
+                .file_stem()
+                .map_or_else(|| "kueue".to_string(), |s| s.to_string_lossy().into_owned())
+        }),
+        source: trace_file,
+        seed: options.seed,
+        horizon_ms: options.horizon_ms,
+        models: if options.models.is_empty() {
+            vec![DEFAULT_MODEL.to_string()]
+        } else {
+            options.models.clone()
+        },
+        config,
+        checkpoint_interval_ms: None,
+        model_options,
+        jobs,
+        node_events: Vec::new(),
+        warnings,
+    };
+    Ok(KueueReplay {
+        scenario,
+        notes: text_notes,
+    })
+}
+
+/// The nodes each flavor selects by its `nodeLabels`, noting flavors with none.
+fn flavor_nodes(
+    kueue: &KueueConfig,
+    nodes: &[KubeNode],
+    notes: &mut Vec<String>,
+) -> BTreeMap<String, Vec<String>> {
+    let mut out = BTreeMap::new();
+    for (name, flavor) in &kueue.flavors {
+        let selected: Vec<String> = nodes
+            .iter()
+            .filter(|n| n.matches(&flavor.node_labels))
+            .map(|n| n.name.clone())
+            .collect();
+        if selected.is_empty() {
+            notes.push(format!(
+                "kueue: ResourceFlavor {name} selects no node with GPUs (nodeLabels {:?}); workloads can never run on it",
+                flavor.node_labels
+            ));
+        }
+        out.insert(name.clone(), selected);
+    }
+    out
+}

@@ -1,0 +1,374 @@
+//! Kueue Workload objects, as `kubectl get workloads -A -o yaml` prints them, read as a
+//! trace: each finished workload is one job (its queue, priority, pod sets with their
+//! GPU requests, its creation time, and its run time from admission to finish). What
+//! cannot be replayed is counted in the [`IngestReport`] with first examples: unfinished
+//! workloads (no run time), workloads without GPUs, workloads of an unknown LocalQueue.
+
+use std::collections::BTreeMap;
+
+use serde_yaml_ng::Value;
+
+use super::k8s::{self, Object, ObjectError, Skipped};
+use super::objects::{GPU_RESOURCE, KueueConfig};
+use crate::cell::{GroupMember, GroupRequest};
+use crate::sim::SimJob;
+use crate::workload::IngestReport;
+
+/// Problem kinds this reader notes in the [`IngestReport`].
+pub mod issue {
+    /// The workload has not finished, so its run time is unknown.
+    pub const NOT_FINISHED: &str = "not finished (run time unknown)";
+    /// No pod of the workload asks for a GPU.
+    pub const NO_GPUS: &str = "no GPU requested";
+    /// The workload's LocalQueue is not among the Kueue objects.
+    pub const UNKNOWN_QUEUE: &str = "LocalQueue not in the Kueue objects";
+    /// Pod sets without GPUs (launchers, CPU-only workers) are left out of the gang.
+    pub const CPU_POD_SETS: &str = "pod sets without GPUs left out";
+    /// A Topology-Aware Scheduling request on a pod set (read past, not modelled).
+    pub const TOPOLOGY_REQUEST: &str = "topology request not modelled";
+}
+
+/// One pod set: `count` pods of `gpus` GPUs each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PodSet {
+    /// Pods.
+    pub count: u32,
+    /// GPUs per pod.
+    pub gpus: u32,
+}
+
+/// One Workload as read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KueueWorkload {
+    /// `metadata.namespace`.
+    pub namespace: String,
+    /// `metadata.name`.
+    pub name: String,
+    /// `spec.queueName`: a LocalQueue of the namespace.
+    pub queue: String,
+    /// `status.admission.clusterQueue`, when it was admitted.
+    pub admitted_to: Option<String>,
+    /// `spec.priority`, or the value of `spec.priorityClassName` (0 when neither).
+    pub priority: i32,
+    /// `spec.priorityClassName`, if any.
+    pub priority_class: Option<String>,
+    /// `metadata.creationTimestamp`, ms since the epoch.
+    pub created_ms: i64,
+    /// Pod sets in order (GPU-less ones included, with `gpus` 0).
+    pub pod_sets: Vec<PodSet>,
+    /// Admission (`Admitted`, else `QuotaReserved`) to `Finished`, when both happened.
+    pub run_ms: Option<u64>,
+    /// Pod sets with a topology request (annotation or `topologyRequest`).
+    pub topology_requests: u32,
+}
+
+/// Reads the workloads of `text` (`file` names it in messages). `priority_classes` gives
+/// the value of a `priorityClassName` when `spec.priority` is absent. Other kinds are
+/// counted in `skipped`.
+pub fn read_workloads_str(
+    text: &str,
+    file: &str,
+    priority_classes: &BTreeMap<String, i32>,
+    skipped: &mut Skipped,
+) -> Result<Vec<KueueWorkload>, ObjectError> {
+    let mut out = Vec::new();
+    for object in k8s::objects(text, file)? {
+        if object.kind != "Workload" || !object.api_version.starts_with("kueue.x-k8s.io/") {
+            skipped.add(&object.kind);
+            continue;
+        }
+        out.push(read_workload(&object, priority_classes)?);
+    }
+    Ok(out)
+}
+
+fn read_workload(
+    object: &Object,
+    classes: &BTreeMap<String, i32>,
+) -> Result<KueueWorkload, ObjectError> {
+    let created_ms = object
+        .get("metadata.creationTimestamp")
+        .ok_or_else(|| {
+            object.error(
+                "metadata.creationTimestamp",
+                "a workload needs its creation time",
+            )
+        })
+        .and_then(|v| {
+            k8s::timestamp_ms(v).map_err(|e| object.error("metadata.creationTimestamp", e))
+        })?;
+    let queue = object.str_at("spec.queueName")?.unwrap_or_default();
+    let priority_class = object.str_at("spec.priorityClassName")?;
+    let priority = match object.get("spec.priority") {
+        Some(v) => v
+            .as_i64()
+            .and_then(|p| i32::try_from(p).ok())
+            .ok_or_else(|| {
+                object.error(
+                    "spec.priority",
+                    format!("expected a whole number, found {}", k8s::describe(v)),
+                )
+            })?,
+        None => priority_class
+            .as_ref()
+            .and_then(|c| classes.get(c))
+            .copied()
+            .unwrap_or(0),
+    };
+    let mut pod_sets = Vec::new();
+    let mut topology_requests = 0;
+    for (i, set) in k8s::list_at(object, object.get("spec.podSets"), "spec.podSets")?
+        .iter()
+        .enumerate()
+    {
+        let path = format!("spec.podSets[{i}]");
+        let count = match k8s::get_path(set, "count") {
+            None => 1,
+            Some(v) => v
+                .as_u64()
+                .and_then(|c| u32::try_from(c).ok())
+                .ok_or_else(|| {
+                    object.error(
+                        &format!("{path}.count"),
+                        format!("expected a whole number, found {}", k8s::describe(v)),
+                    )
+                })?,
+        };
+        let gpus = pod_gpus(object, set, &path)?;
+        let annotated = [
+            "kueue.x-k8s.io/podset-required-topology",
+            "kueue.x-k8s.io/podset-preferred-topology",
+        ]
+        .iter()
+        .any(|a| {
+            k8s::get_path(set, "template.metadata.annotations")
+                .and_then(Value::as_mapping)
+                .is_some_and(|m| m.contains_key(*a))
+        });
+        if annotated || k8s::get_path(set, "topologyRequest").is_some() {
+            topology_requests += 1;
+        }
+        pod_sets.push(PodSet { count, gpus });
+    }
+    let condition_time = |kind: &str| -> Result<Option<i64>, ObjectError> {
+        let conditions =
+            k8s::list_at(object, object.get("status.conditions"), "status.conditions")?;
+        for (i, c) in conditions.iter().enumerate() {
+            let is_it = k8s::get_path(c, "type").and_then(k8s::text).as_deref() == Some(kind)
+                && k8s::get_path(c, "status").and_then(k8s::text).as_deref() == Some("True");
+            if is_it {
+                let path = format!("status.conditions[{i}].lastTransitionTime");
+                let at = k8s::get_path(c, "lastTransitionTime")
+                    .ok_or_else(|| object.error(&path, "a condition needs lastTransitionTime"))?;
+                return k8s::timestamp_ms(at)
+                    .map(Some)
+                    .map_err(|e| object.error(&path, e));
+            }
+        }
+        Ok(None)
+    };
+    let admitted = match condition_time("Admitted")? {
+        Some(t) => Some(t),
+        None => condition_time("QuotaReserved")?,
+    };
+    let finished = condition_time("Finished")?;
+    let run_ms = match (admitted, finished) {
+        (Some(start), Some(end)) => {
+            if end < start {
+                return Err(object.error(
+                    "status.conditions",
+                    "the Finished condition is older than the admission; check the timestamps",
+                ));
+            }
+            Some((end - start) as u64)
+        }
+        _ => None,
+    };
+    Ok(KueueWorkload {
+        namespace: object.namespace.clone(),
+        name: object.name.clone(),
+        queue,
+        admitted_to: object.str_at("status.admission.clusterQueue")?,
+        priority,
+        priority_class,
+        created_ms,
+        pod_sets,
+        run_ms,
+        topology_requests,
+    })
+}
+
+/// GPUs one pod of a pod set asks for: the sum over its containers of the
+/// `nvidia.com/gpu` request (the limit where no request is written, as Kubernetes
+/// defaults it).
+fn pod_gpus(object: &Object, set: &Value, path: &str) -> Result<u32, ObjectError> {
+    let containers_path = format!("{path}.template.spec.containers");
+    let containers = k8s::list_at(
+        object,
+        k8s::get_path(set, "template.spec.containers"),
+        &containers_path,
+    )?;
+    let mut total: u64 = 0;
+    for (c, container) in containers.iter().enumerate() {
+        for part in ["requests", "limits"] {
+            let key = format!("resources.{part}");
+            if let Some(v) = k8s::get_path(container, &key)
+                .and_then(Value::as_mapping)
+                .and_then(|m| m.get(GPU_RESOURCE))
+            {
+                let field = format!("{containers_path}[{c}].{key}[\"{GPU_RESOURCE}\"]");
+                total += k8s::whole_quantity(v).map_err(|e| object.error(&field, e))?;
+                break;
+            }
+        }
+    }
+    u32::try_from(total).map_err(|_| {
+        object.error(
+            &containers_path,
+            format!("{total} GPUs per pod is too many"),
+        )
+    })
+}
+
+/// The workloads as scenario jobs, ordered by creation time (then namespace and name),
+/// with times from the first creation: a job per finished workload that asks for GPUs
+/// and whose LocalQueue maps to a ClusterQueue (the job's VC). The rest is noted in
+/// `report`.
+pub fn sim_jobs(
+    mut workloads: Vec<KueueWorkload>,
+    kueue: &KueueConfig,
+    report: &mut IngestReport,
+) -> Vec<SimJob> {
+    workloads.sort_by(|a, b| {
+        (a.created_ms, &a.namespace, &a.name).cmp(&(b.created_ms, &b.namespace, &b.name))
+    });
+    let origin = workloads.first().map_or(0, |w| w.created_ms);
+    let mut jobs = Vec::with_capacity(workloads.len());
+    for w in workloads {
+        report.jobs_read += 1;
+        let id = format!("{}/{}", w.namespace, w.name);
+        let Some(run_ms) = w.run_ms else {
+            report.note(issue::NOT_FINISHED, || id.clone());
+            continue;
+        };
+        let Some(cq) = kueue.cluster_queue_of(&w.namespace, &w.queue) else {
+            report.note(issue::UNKNOWN_QUEUE, || {
+                format!("{id} (queue {:?})", w.queue)
+            });
+            continue;
+        };
+        let members: Vec<GroupMember> = w
+            .pod_sets
+            .iter()
+            .filter(|s| s.gpus > 0 && s.count > 0)
+            .map(|s| GroupMember {
+                pod_number: s.count,
+                leaf_cell_number: s.gpus,
+            })
+            .collect();
+        if members.is_empty() {
+            report.note(issue::NO_GPUS, || id.clone());
+            continue;
+        }
+        if members.len() < w.pod_sets.len() {
+            report.note(issue::CPU_POD_SETS, || id.clone());
+        }
+        if w.topology_requests > 0 {
+            report.note(issue::TOPOLOGY_REQUEST, || id.clone());
+        }
+        let request = GroupRequest {
+            name: id.clone(),
+            virtual_cluster: cq.to_string(),
+            priority: w.priority,
+            leaf_cell_type: None,
+            pinned_cell_id: None,
+            lazy_preemption_enable: false,
+            ignore_k8s_suggested_nodes: true,
+            members,
+        };
+        jobs.push(SimJob {
+            priority_label: w
+                .priority_class
+                .clone()
+                .unwrap_or_else(|| w.priority.to_string()),
+            vc: cq.to_string(),
+            priority: w.priority,
+            user: Some(w.namespace.clone()),
+            submit_ms: (w.created_ms - origin) as u64,
+            duration_ms: run_ms,
+            kill_at_ms: None,
+            groups: vec![request],
+            id,
+        });
+    }
+    jobs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const WORKLOAD: &str = r#"
+apiVersion: kueue.x-k8s.io/v1beta1
+kind: Workload
+metadata:
+  name: job-train-1
+  namespace: team-a
+  creationTimestamp: "2026-11-02T08:00:00Z"
+spec:
+  queueName: q
+  priority: 50
+  podSets:
+  - name: launcher
+    count: 1
+    template: {spec: {containers: [{name: l, resources: {requests: {cpu: "1"}}}]}}
+  - name: worker
+    count: 2
+    template:
+      spec:
+        containers:
+        - name: w
+          resources:
+            limits: {nvidia.com/gpu: "4"}
+status:
+  admission: {clusterQueue: team-a-cq}
+  conditions:
+  - {type: QuotaReserved, status: "True", lastTransitionTime: "2026-11-02T08:01:00Z"}
+  - {type: Admitted, status: "True", lastTransitionTime: "2026-11-02T08:01:00Z"}
+  - {type: Finished, status: "True", lastTransitionTime: "2026-11-02T09:01:00Z", reason: Succeeded}
+"#;
+
+    #[test]
+    fn a_finished_workload_has_its_pod_sets_and_run_time() {
+        let mut skipped = Skipped::default();
+        let w = read_workloads_str(WORKLOAD, "w.yaml", &BTreeMap::new(), &mut skipped).unwrap();
+        assert_eq!(w.len(), 1);
+        assert_eq!(
+            w[0].pod_sets,
+            [PodSet { count: 1, gpus: 0 }, PodSet { count: 2, gpus: 4 }]
+        );
+        assert_eq!(w[0].run_ms, Some(3_600_000));
+        assert_eq!(w[0].priority, 50);
+        assert_eq!(w[0].admitted_to.as_deref(), Some("team-a-cq"));
+    }
+
+    #[test]
+    fn a_bad_priority_names_the_workload() {
+        let text = WORKLOAD.replace("priority: 50", "priority: high");
+        let err = read_workloads_str(&text, "w.yaml", &BTreeMap::new(), &mut Skipped::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("w.yaml: Workload team-a/job-train-1: field spec.priority"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn priority_classes_give_the_priority_when_spec_has_none() {
+        let text = WORKLOAD.replace("priority: 50", "priorityClassName: high");
+        let classes = BTreeMap::from([("high".to_string(), 900)]);
+        let w = read_workloads_str(&text, "w.yaml", &classes, &mut Skipped::default()).unwrap();
+        assert_eq!(w[0].priority, 900);
+    }
+}

@@ -1,0 +1,755 @@
+//! The `kueue` layer: Kubernetes Kueue's admission over ClusterQueues (a ClusterQueue is
+//! a VC). A workload is admitted whole when one flavor of its ClusterQueue has room for
+//! all its GPUs: the ClusterQueue's nominal quota plus what it may borrow from its cohort
+//! ([`quota`]: within its `borrowingLimit`, from what the others lend within their
+//! `lendingLimit`). Flavors are tried in order with `flavorFungibility`; a workload that
+//! does not fit may preempt (`withinClusterQueue`, `reclaimWithinCohort`,
+//! `borrowWithinCohort`), with the fewest victims found as Kueue finds them (remove
+//! candidates in order until it fits, then give back every victim it fits without).
+//! `StrictFIFO` ClusterQueues block behind their head; `BestEffortFIFO` ones do not.
+//! The admitted workload's pods are placed on the nodes of its flavor by the shared
+//! allocator (`sched/pool.rs`, packing as kube-scheduler's MostAllocated would).
+//!
+//! Wait kinds: `quota` (the ClusterQueue's own nominal quota plus borrowing limit is
+//! used up), `capacity` (its own limits allow it, but the cohort has nothing left to
+//! lend; or, rarely, the flavor's nodes are full), `shape` / `gang` (admitted by quota,
+//! but the nodes of the flavor are fragmented), `queue` (behind the head of a StrictFIFO
+//! ClusterQueue).
+
+mod quota;
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use super::Layer;
+use crate::cell::{GroupRequest, Victim};
+use crate::config::CellConfig;
+use crate::kueue::{KueueConfig, QueueingStrategy, ReclaimWithinCohort, WithinClusterQueue};
+use crate::sched::pool::{Pool, PoolAnswer};
+use crate::sched::{OfferContext, Verdict, Wait, WaitKind};
+use crate::sim::SimTimeMs;
+use quota::QuotaTree;
+
+/// The layer's name.
+pub const NAME: &str = "kueue";
+
+/// What the layer does and does not model.
+pub const DESCRIPTION: &str = "Kubernetes Kueue admission: each ClusterQueue is a VC with \
+per-flavor nvidia.com/gpu quotas (nominalQuota, borrowingLimit, lendingLimit) in cohorts, \
+hierarchical Cohort objects with their own quota included; a workload is admitted whole on \
+the first flavor (in the ClusterQueue's order, with flavorFungibility) where it fits, then \
+its pods are placed on that flavor's nodes by the shared allocator (packing). StrictFIFO \
+ClusterQueues block behind their head (Kueue's order: priority, then creation), \
+BestEffortFIFO ones do not. Preemption: withinClusterQueue (Never, LowerPriority, \
+LowerOrNewerEqualPriority), reclaimWithinCohort (Never, LowerPriority, Any) and \
+borrowWithinCohort, fewest victims as Kueue picks them. Needs the Kueue objects (replay \
+--kueue). Does not model: fair sharing (weights are read, not used), resources other than \
+nvidia.com/gpu, a different flavor per pod set, partial admission, Topology-Aware \
+Scheduling, admission checks, LeastAllocated spreading.";
+
+/// What the layer is built from: the Kueue objects and the nodes of each flavor.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct KueueOptions {
+    /// The Kueue objects.
+    pub config: KueueConfig,
+    /// Names of the cluster's nodes each ResourceFlavor selects (by `nodeLabels`).
+    pub flavor_nodes: BTreeMap<String, Vec<String>>,
+}
+
+impl KueueOptions {
+    /// Each ClusterQueue's nominal GPUs over all its flavors: its share in reports.
+    pub fn nominal_gpus(&self) -> BTreeMap<String, u32> {
+        self.config
+            .cluster_queues
+            .keys()
+            .map(|cq| {
+                let gpus = self.config.nominal_gpus(cq);
+                (cq.clone(), u32::try_from(gpus).unwrap_or(u32::MAX))
+            })
+            .collect()
+    }
+
+    /// The VCs of `cluster` read as ClusterQueues, for a scenario that brings no Kueue
+    /// objects: one ResourceFlavor `gpu` on every node; each VC a ClusterQueue whose
+    /// nominal quota is its guaranteed GPUs, all in one cohort `cluster` with no
+    /// borrowing limit, BestEffortFIFO, preemption `withinClusterQueue: LowerPriority`
+    /// and `reclaimWithinCohort: Any` (a common Kueue setup).
+    pub fn of_cluster(cluster: &CellConfig) -> KueueOptions {
+        use crate::kueue::{ClusterQueue, Flavor, FlavorQuota, Fungibility, Preemption};
+        let flavor = "gpu".to_string();
+        let mut config = KueueConfig::default();
+        config.flavors.insert(
+            flavor.clone(),
+            Flavor {
+                name: flavor.clone(),
+                node_labels: BTreeMap::new(),
+            },
+        );
+        for (vc, gpus) in crate::sched::guaranteed_gpus(cluster) {
+            let cq = ClusterQueue {
+                name: vc.clone(),
+                cohort: Some("cluster".to_string()),
+                flavors: vec![FlavorQuota {
+                    flavor: flavor.clone(),
+                    nominal: u64::from(gpus),
+                    borrowing_limit: None,
+                    lending_limit: None,
+                }],
+                queueing: QueueingStrategy::BestEffortFifo,
+                preemption: Preemption {
+                    within_cluster_queue: WithinClusterQueue::LowerPriority,
+                    reclaim_within_cohort: ReclaimWithinCohort::Any,
+                    borrow_within_cohort: None,
+                },
+                fungibility: Fungibility::default(),
+                fair_weight: 1.0,
+            };
+            config.cluster_queues.insert(vc, cq);
+        }
+        let nodes = crate::kueue::nodes_of_config(cluster)
+            .into_iter()
+            .map(|n| n.name)
+            .collect();
+        KueueOptions {
+            config,
+            flavor_nodes: BTreeMap::from([(flavor, nodes)]),
+        }
+    }
+}
+
+/// One flavor as the layer uses it.
+#[derive(Debug, Clone)]
+struct FlavorNodes {
+    name: String,
+    /// Its nodes; `None` when it selects every node (no restriction to pass).
+    nodes: Option<HashSet<String>>,
+    /// GPUs of its largest node: a pod bigger than that never fits on it.
+    biggest_node: u32,
+}
+
+/// The settings of one ClusterQueue the offers use.
+#[derive(Debug, Clone, Copy)]
+struct CqSpec {
+    strict: bool,
+    preemption: crate::kueue::Preemption,
+    fungibility: crate::kueue::Fungibility,
+}
+
+/// An admitted workload.
+#[derive(Debug, Clone)]
+struct Admitted {
+    cq: usize,
+    flavor: usize,
+    gpus: i64,
+    priority: i32,
+    /// When it joined the queue (Kueue's creation or requeue time) and in which order.
+    queued: (SimTimeMs, u64),
+    /// Admission order, for "most recently admitted first".
+    admitted_seq: u64,
+}
+
+/// Kueue's admission and preemption over the shared allocator.
+pub struct Kueue {
+    pool: Pool,
+    tree: QuotaTree,
+    config: KueueConfig,
+    /// ClusterQueue names by node index.
+    cq_names: Vec<String>,
+    /// Per ClusterQueue: its flavors' indices, in its order.
+    cq_flavors: Vec<Vec<usize>>,
+    /// Per ClusterQueue: its settings (looked up by index: offers are the hot path).
+    cq_specs: Vec<CqSpec>,
+    /// Per ClusterQueue: the other ClusterQueues of its cohort tree.
+    cohort_peers: Vec<Vec<usize>>,
+    flavors: Vec<FlavorNodes>,
+    running: HashMap<String, Admitted>,
+    /// Running workloads per ClusterQueue, by name (deterministic candidate order).
+    running_by_cq: Vec<BTreeSet<String>>,
+    /// Waiting workloads: when they joined the queue and in which order.
+    queued: HashMap<String, (SimTimeMs, u64)>,
+    /// Per StrictFIFO ClusterQueue: the waiting head that blocks it (its queue key).
+    blocked_by: HashMap<usize, (QueueKey, String)>,
+    next_seq: u64,
+    /// Per cohort-tree root: bumped whenever a workload of the tree is admitted or
+    /// leaves, the only changes a quota answer depends on.
+    tree_gen: Vec<u64>,
+    /// Bumped on every placement or release anywhere: placement answers depend on it.
+    pool_gen: u64,
+    /// Bumped when a waiting workload leaves or a node changes health.
+    epoch: u64,
+    /// Whether the decision being made looked at placement.
+    touched_pool: bool,
+    /// The last wait of each waiting workload and the state it was decided in: while
+    /// that state holds, the answer is the same (Kueue likewise parks an inadmissible
+    /// workload until its cohort changes). The engine offers every waiting workload
+    /// after each release, so this keeps offers cheap on large clusters.
+    memo: HashMap<String, Memo>,
+}
+
+/// A remembered wait and the generations it was decided at.
+#[derive(Debug, Clone)]
+struct Memo {
+    tree_gen: u64,
+    pool_gen: Option<u64>,
+    epoch: u64,
+    wait: Wait,
+}
+
+/// Kueue's queue order: higher priority first, then earlier queued.
+type QueueKey = (Reverse<i32>, SimTimeMs, u64);
+
+/// How a workload fits one flavor.
+enum FlavorFit {
+    Fits { borrows: bool },
+    Preempts(Vec<String>),
+    No(Wait),
+}
+
+impl Kueue {
+    /// A `kueue` layer over `cluster` with the Kueue objects of `options`.
+    /// Fails when a flavor's node list names a node the cluster does not have.
+    pub fn new(cluster: &CellConfig, options: &KueueOptions) -> Result<Kueue, String> {
+        let config = options.config.clone();
+        let tree = QuotaTree::new(&config);
+        let node_gpus: HashMap<String, u32> = crate::kueue::nodes_of_config(cluster)
+            .into_iter()
+            .map(|n| (n.name, n.gpus))
+            .collect();
+        let all_nodes = node_gpus.len();
+        for (flavor, nodes) in &options.flavor_nodes {
+            if let Some(node) = nodes.iter().find(|n| !node_gpus.contains_key(*n)) {
+                return Err(format!(
+                    "ResourceFlavor {flavor} selects node {node:?}, which the cluster does not have"
+                ));
+            }
+        }
+        let flavors: Vec<FlavorNodes> = tree
+            .flavor_index
+            .keys()
+            .map(|name| {
+                let nodes: HashSet<String> = options
+                    .flavor_nodes
+                    .get(name)
+                    .into_iter()
+                    .flatten()
+                    .cloned()
+                    .collect();
+                let biggest_node = nodes.iter().map(|n| node_gpus[n]).max().unwrap_or(0);
+                FlavorNodes {
+                    name: name.clone(),
+                    nodes: (nodes.len() < all_nodes).then_some(nodes),
+                    biggest_node,
+                }
+            })
+            .collect();
+        let n = tree.cq_index.len();
+        let mut cq_names = vec![String::new(); n];
+        let mut cq_flavors = vec![Vec::new(); n];
+        let mut cq_specs = Vec::with_capacity(n);
+        let cohort_peers: Vec<Vec<usize>> = (0..n)
+            .map(|i| (0..n).filter(|&j| j != i && tree.same_tree(i, j)).collect())
+            .collect();
+        for (name, &i) in &tree.cq_index {
+            let spec = &config.cluster_queues[name];
+            cq_specs.push(CqSpec {
+                strict: spec.queueing == QueueingStrategy::StrictFifo,
+                preemption: spec.preemption,
+                fungibility: spec.fungibility,
+            });
+            cq_names[i] = name.clone();
+            cq_flavors[i] = config.cluster_queues[name]
+                .flavors
+                .iter()
+                .map(|q| tree.flavor_index[&q.flavor])
+                .collect();
+        }
+        let tree_nodes = tree.node_count();
+        Ok(Kueue {
+            pool: Pool::new(cluster),
+            running_by_cq: vec![BTreeSet::new(); cq_names.len()],
+            tree,
+            config,
+            cq_names,
+            cq_flavors,
+            cq_specs,
+            cohort_peers,
+            flavors,
+            running: HashMap::new(),
+            queued: HashMap::new(),
+            blocked_by: HashMap::new(),
+            next_seq: 0,
+            tree_gen: vec![0; tree_nodes],
+            pool_gen: 0,
+            epoch: 0,
+            touched_pool: false,
+            memo: HashMap::new(),
+        })
+    }
+
+    /// GPUs each ClusterQueue has admitted, per flavor name (for tests and reports).
+    pub fn usage(&self, cq: &str, flavor: &str) -> Option<i64> {
+        let c = *self.tree.cq_index.get(cq)?;
+        let f = *self.tree.flavor_index.get(flavor)?;
+        Some(self.tree.usage(c, f))
+    }
+
+    fn key_of(&self, priority: i32, queued: (SimTimeMs, u64)) -> QueueKey {
+        (Reverse(priority), queued.0, queued.1)
+    }
+
+    /// How `request` (of ClusterQueue `cq`, `gpus` GPUs) fits flavor `f`.
+    fn fit(&mut self, request: &GroupRequest, cq: usize, f: usize, gpus: i64) -> FlavorFit {
+        let available = self.tree.available(cq, f);
+        if gpus <= available {
+            let borrows = self.tree.usage(cq, f) + gpus > self.tree.nominal(cq, f);
+            return FlavorFit::Fits { borrows };
+        }
+        let queued = self.queued.get(&request.name).copied().unwrap_or((0, 0));
+        if let Some(victims) = self.preemption(request, cq, f, gpus, queued) {
+            return FlavorFit::Preempts(victims);
+        }
+        FlavorFit::No(self.quota_wait(cq, f, gpus, available))
+    }
+
+    fn quota_wait(&self, cq: usize, f: usize, gpus: i64, available: i64) -> Wait {
+        let name = &self.cq_names[cq];
+        let flavor = &self.flavors[f].name;
+        let used = self.tree.usage(cq, f);
+        let nominal = self.tree.nominal(cq, f);
+        let free = u64::try_from(available.max(0)).unwrap_or(0);
+        match self.tree.own_room(cq, f) {
+            Some(room) if gpus > room => Wait::new(
+                WaitKind::Quota,
+                gpus as u64,
+                Some(free),
+                format!(
+                    "waiting for quota: ClusterQueue {name} uses {used} of its {nominal} nominal GPUs of flavor {flavor}, may hold {} by its limits, and this workload needs {gpus}",
+                    used + room
+                ),
+            ),
+            _ => Wait::new(
+                WaitKind::Capacity,
+                gpus as u64,
+                Some(free),
+                format!(
+                    "waiting for cohort capacity: ClusterQueue {name} may borrow, but its cohort has only {free} GPUs of flavor {flavor} to give and this workload needs {gpus}"
+                ),
+            ),
+        }
+    }
+
+    /// Victims so that `request` fits flavor `f` of `cq`, as Kueue chooses them; `None`
+    /// when preemption cannot make it fit.
+    fn preemption(
+        &mut self,
+        request: &GroupRequest,
+        cq: usize,
+        f: usize,
+        gpus: i64,
+        queued: (SimTimeMs, u64),
+    ) -> Option<Vec<String>> {
+        let rules = self.cq_specs[cq].preemption;
+        let priority = request.priority;
+        let mut candidates: Vec<(String, bool)> = Vec::new(); // (name, other CQ)
+        if rules.within_cluster_queue != WithinClusterQueue::Never {
+            for name in &self.running_by_cq[cq] {
+                let w = &self.running[name];
+                let ok = w.flavor == f
+                    && (w.priority < priority
+                        || (rules.within_cluster_queue
+                            == WithinClusterQueue::LowerOrNewerEqualPriority
+                            && w.priority == priority
+                            && w.queued > queued));
+                if ok {
+                    candidates.push((name.clone(), false));
+                }
+            }
+        }
+        let reclaim = rules.reclaim_within_cohort;
+        if reclaim != ReclaimWithinCohort::Never {
+            for &other in &self.cohort_peers[cq] {
+                if !self.tree.borrowing(other, f) {
+                    continue;
+                }
+                for name in &self.running_by_cq[other] {
+                    let w = &self.running[name];
+                    let ok = w.flavor == f
+                        && (reclaim == ReclaimWithinCohort::Any || w.priority < priority);
+                    if ok {
+                        candidates.push((name.clone(), true));
+                    }
+                }
+            }
+        }
+        if candidates.is_empty() {
+            return None;
+        }
+        // Kueue's order: other ClusterQueues first, lower priority first, most recently
+        // admitted first.
+        candidates.sort_by_key(|(name, other)| {
+            let w = &self.running[name];
+            (Reverse(*other), w.priority, Reverse(w.admitted_seq))
+        });
+        if candidates.iter().all(|(_, other)| !other) {
+            return self.minimal(&candidates, cq, f, gpus, true);
+        }
+        if let Some(threshold) = rules.borrow_within_cohort {
+            let allowed: Vec<(String, bool)> = candidates
+                .iter()
+                .filter(|(name, other)| {
+                    let p = self.running[name].priority;
+                    !other || (p < priority && threshold.is_none_or(|t| p <= t))
+                })
+                .cloned()
+                .collect();
+            if let Some(victims) = self.minimal(&allowed, cq, f, gpus, true) {
+                return Some(victims);
+            }
+        }
+        if let Some(victims) = self.minimal(&candidates, cq, f, gpus, false) {
+            return Some(victims);
+        }
+        let same: Vec<(String, bool)> = candidates.into_iter().filter(|(_, o)| !o).collect();
+        self.minimal(&same, cq, f, gpus, true)
+    }
+
+    /// Kueue's minimal preemption set: take candidates away in order until the workload
+    /// fits (without borrowing unless `allow_borrowing`), then give back every one it
+    /// still fits without, last taken first.
+    fn minimal(
+        &mut self,
+        candidates: &[(String, bool)],
+        cq: usize,
+        f: usize,
+        gpus: i64,
+        allow_borrowing: bool,
+    ) -> Option<Vec<String>> {
+        let fits = |tree: &QuotaTree| {
+            gpus <= tree.available(cq, f)
+                && (allow_borrowing || tree.usage(cq, f) + gpus <= tree.nominal(cq, f))
+        };
+        let mut taken: Vec<(usize, i64)> = Vec::new(); // (candidate index, gpus)
+        let mut found = false;
+        for (i, (name, other)) in candidates.iter().enumerate() {
+            let w = &self.running[name];
+            // A lender taken back to its nominal quota is no longer a reclaim target.
+            if *other && !self.tree.borrowing(w.cq, f) {
+                continue;
+            }
+            let (wcq, wg) = (w.cq, w.gpus);
+            self.tree.add_usage(wcq, f, -wg);
+            taken.push((i, wg));
+            if fits(&self.tree) {
+                found = true;
+                break;
+            }
+        }
+        let mut victims = Vec::new();
+        if found {
+            // Give back, from the one before the last down to the first, what is not needed.
+            let mut keep = vec![true; taken.len()];
+            for t in (0..taken.len().saturating_sub(1)).rev() {
+                let (i, g) = taken[t];
+                let wcq = self.running[&candidates[i].0].cq;
+                self.tree.add_usage(wcq, f, g);
+                if fits(&self.tree) {
+                    keep[t] = false;
+                } else {
+                    self.tree.add_usage(wcq, f, -g);
+                }
+            }
+            for (t, &(i, _)) in taken.iter().enumerate() {
+                if keep[t] {
+                    victims.push(candidates[i].0.clone());
+                }
+            }
+            for (t, &(i, g)) in taken.iter().enumerate() {
+                if keep[t] {
+                    let wcq = self.running[&candidates[i].0].cq;
+                    self.tree.add_usage(wcq, f, g);
+                }
+            }
+        } else {
+            for &(i, g) in &taken {
+                let wcq = self.running[&candidates[i].0].cq;
+                self.tree.add_usage(wcq, f, g);
+            }
+        }
+        found.then_some(victims)
+    }
+
+    /// Preempts `victims` only if the workload can then be placed on flavor `f`'s nodes:
+    /// Kueue would admit it and leave its pods pending, holding the quota; here a
+    /// workload admitted by quota runs only once placed, so a preemption that frees
+    /// quota but no room to run would be undone at once and repeated.
+    fn preempt_if_placeable(
+        &mut self,
+        request: &GroupRequest,
+        f: usize,
+        victims: Vec<String>,
+    ) -> Verdict {
+        self.touched_pool = true;
+        let mut trial = self.pool.clone();
+        for name in &victims {
+            trial.release(name);
+        }
+        match trial.place_on(request, self.flavors[f].nodes.as_ref()) {
+            PoolAnswer::Bind(_) => {}
+            PoolAnswer::Wait(wait) => {
+                let sentence = format!(
+                    "preempting by quota on flavor {} would not make room on its nodes: {}",
+                    self.flavors[f].name, wait.sentence
+                );
+                return Verdict::Wait(Wait { sentence, ..wait });
+            }
+            PoolAnswer::Reject(reason) => return Verdict::Reject(reason),
+        }
+        Verdict::Preempt(
+            victims
+                .into_iter()
+                .map(|name| {
+                    let w = &self.running[&name];
+                    Victim {
+                        pods: self
+                            .pool
+                            .placement(&name)
+                            .map(|p| p.pods)
+                            .unwrap_or_default(),
+                        virtual_cluster: self.cq_names[w.cq].clone(),
+                        priority: w.priority,
+                        group: name,
+                    }
+                })
+                .collect(),
+        )
+    }
+
+    fn admit(
+        &mut self,
+        request: &GroupRequest,
+        cq: usize,
+        f: usize,
+        gpus: i64,
+        ctx: &OfferContext<'_>,
+    ) -> Verdict {
+        let nodes = self.flavors[f].nodes.as_ref();
+        self.touched_pool = true;
+        match self.pool.place_on(request, nodes) {
+            PoolAnswer::Bind(placement) => {
+                self.tree.add_usage(cq, f, gpus);
+                self.tree_gen[self.tree.root_of(cq)] += 1;
+                self.pool_gen += 1;
+                self.memo.remove(&request.name);
+                let queued = self.queued.remove(&request.name).unwrap_or((ctx.now_ms, 0));
+                self.running.insert(
+                    request.name.clone(),
+                    Admitted {
+                        cq,
+                        flavor: f,
+                        gpus,
+                        priority: request.priority,
+                        queued,
+                        admitted_seq: self.next_seq,
+                    },
+                );
+                self.next_seq += 1;
+                self.running_by_cq[cq].insert(request.name.clone());
+                if self
+                    .blocked_by
+                    .get(&cq)
+                    .is_some_and(|(_, head)| *head == request.name)
+                {
+                    self.blocked_by.remove(&cq);
+                }
+                Verdict::Start(placement)
+            }
+            PoolAnswer::Wait(wait) => {
+                let sentence = format!(
+                    "admitted by quota on flavor {} but {}",
+                    self.flavors[f].name, wait.sentence
+                );
+                Verdict::Wait(Wait { sentence, ..wait })
+            }
+            PoolAnswer::Reject(reason) => Verdict::Reject(reason),
+        }
+    }
+}
+
+impl Layer for Kueue {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn describe(&self) -> &'static str {
+        DESCRIPTION
+    }
+
+    fn owns_queue_order(&self) -> bool {
+        true
+    }
+
+    fn share_gpus(&self, vc: &str) -> Option<u64> {
+        self.config
+            .cluster_queues
+            .contains_key(vc)
+            .then(|| self.config.nominal_gpus(vc))
+    }
+
+    fn offer(&mut self, request: &GroupRequest, ctx: &mut OfferContext<'_>) -> Verdict {
+        let vc = &request.virtual_cluster;
+        let Some(&cq) = self.tree.cq_index.get(vc) else {
+            return Verdict::Reject(format!(
+                "unknown ClusterQueue {vc:?}; the Kueue objects define {}",
+                self.cq_names.join(", ")
+            ));
+        };
+        let tree_gen = self.tree_gen[self.tree.root_of(cq)];
+        if let Some(memo) = self.memo.get(&request.name) {
+            let valid = memo.tree_gen == tree_gen
+                && memo.epoch == self.epoch
+                && memo.pool_gen.is_none_or(|g| g == self.pool_gen);
+            if valid {
+                return Verdict::Wait(memo.wait.clone());
+            }
+        }
+        self.touched_pool = false;
+        let verdict = self.decide(request, cq, ctx);
+        if let Verdict::Wait(wait) = &verdict {
+            let memo = Memo {
+                tree_gen,
+                pool_gen: self.touched_pool.then_some(self.pool_gen),
+                epoch: self.epoch,
+                wait: wait.clone(),
+            };
+            self.memo.insert(request.name.clone(), memo);
+        } else {
+            self.memo.remove(&request.name);
+        }
+        verdict
+    }
+
+    fn release(&mut self, group: &str) {
+        if let Some(w) = self.running.remove(group) {
+            self.tree.add_usage(w.cq, w.flavor, -w.gpus);
+            self.running_by_cq[w.cq].remove(group);
+            self.tree_gen[self.tree.root_of(w.cq)] += 1;
+        } else if self.queued.contains_key(group) {
+            // A waiting workload left: a StrictFIFO queue it headed may move.
+            self.epoch += 1;
+        }
+        self.memo.remove(group);
+        self.queued.remove(group);
+        self.pool.release(group);
+        self.pool_gen += 1;
+    }
+
+    fn set_node_health(&mut self, node: &str, healthy: bool) -> Result<(), String> {
+        self.epoch += 1;
+        self.pool_gen += 1;
+        self.pool.set_node_health(node, healthy)
+    }
+}
+
+impl Kueue {
+    /// The decision for `request` of ClusterQueue `cq`, worked out afresh.
+    fn decide(&mut self, request: &GroupRequest, cq: usize, ctx: &mut OfferContext<'_>) -> Verdict {
+        let vc = &request.virtual_cluster;
+        let gpus = i64::try_from(request.leaf_count()).unwrap_or(i64::MAX);
+        let queued = match self.queued.get(&request.name) {
+            Some(&q) => q,
+            None => {
+                let q = (ctx.now_ms, self.next_seq);
+                self.next_seq += 1;
+                self.queued.insert(request.name.clone(), q);
+                q
+            }
+        };
+        let key = self.key_of(request.priority, queued);
+        let strict = self.cq_specs[cq].strict;
+        if strict
+            && let Some((head_key, head)) = self.blocked_by.get(&cq)
+            && *head != request.name
+            && *head_key < key
+            && self.queued.contains_key(head)
+        {
+            return Verdict::Wait(Wait::new(
+                WaitKind::Queue,
+                gpus as u64,
+                None,
+                format!("waiting behind {head}, the head of StrictFIFO ClusterQueue {vc}"),
+            ));
+        }
+        let largest_pod = request
+            .members
+            .iter()
+            .map(|m| m.leaf_cell_number)
+            .max()
+            .unwrap_or(0);
+        let fungibility = self.cq_specs[cq].fungibility;
+        let mut first_wait: Option<Wait> = None;
+        let mut borrow_choice: Option<usize> = None;
+        let mut preempt_choice: Option<(usize, Vec<String>)> = None;
+        let mut chosen: Option<usize> = None;
+        let mut possible = false;
+        for i in 0..self.cq_flavors[cq].len() {
+            let f = self.cq_flavors[cq][i];
+            if largest_pod > self.flavors[f].biggest_node || gpus > self.tree.potential(cq, f) {
+                continue;
+            }
+            possible = true;
+            match self.fit(request, cq, f, gpus) {
+                FlavorFit::Fits { borrows: false } => {
+                    chosen = Some(f);
+                    break;
+                }
+                FlavorFit::Fits { borrows: true } => {
+                    if fungibility.stop_when_can_borrow {
+                        chosen = Some(f);
+                        break;
+                    }
+                    borrow_choice.get_or_insert(f);
+                }
+                FlavorFit::Preempts(victims) => {
+                    if fungibility.stop_when_can_preempt && borrow_choice.is_none() {
+                        preempt_choice = Some((f, victims));
+                        break;
+                    }
+                    if preempt_choice.is_none() {
+                        preempt_choice = Some((f, victims));
+                    }
+                }
+                FlavorFit::No(wait) => {
+                    first_wait.get_or_insert(wait);
+                }
+            }
+        }
+        if !possible {
+            self.queued.remove(&request.name);
+            return Verdict::Reject(format!(
+                "workload {:?} needs {gpus} GPUs ({}) but no flavor of ClusterQueue {vc} could ever hold it \
+                 (its quota with everything it may borrow, or the largest node of the flavor, is smaller); \
+                 raise the quota or ask for fewer GPUs",
+                request.name,
+                request.shape()
+            ));
+        }
+        let verdict = match (chosen.or(borrow_choice), preempt_choice) {
+            (Some(f), _) => self.admit(request, cq, f, gpus, ctx),
+            (None, Some((f, victims))) => self.preempt_if_placeable(request, f, victims),
+            (None, None) => Verdict::Wait(first_wait.expect("a possible flavor gave a reason")),
+        };
+        if strict && matches!(verdict, Verdict::Wait(_)) {
+            let replace = self
+                .blocked_by
+                .get(&cq)
+                .is_none_or(|(k, head)| key <= *k || !self.queued.contains_key(head));
+            if replace {
+                self.blocked_by.insert(cq, (key, request.name.clone()));
+            }
+        }
+        verdict
+    }
+}
+
+#[cfg(test)]
+mod tests;
