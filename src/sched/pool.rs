@@ -105,6 +105,11 @@ impl Pool {
         }
     }
 
+    /// Where `group` runs in the pool, if it does.
+    pub(crate) fn placement(&self, group: &str) -> Option<GroupPlacement> {
+        self.alloc.placement(group)
+    }
+
     pub(crate) fn set_node_health(&mut self, node: &str, healthy: bool) -> Result<(), String> {
         self.alloc
             .set_node_health(node, healthy)

@@ -628,6 +628,47 @@ impl Layer for Kueue {
         verdict
     }
 
+    fn fits_without(&mut self, request: &GroupRequest, released: &[String]) -> bool {
+        let Some(&cq) = self.tree.cq_index.get(&request.virtual_cluster) else {
+            return false;
+        };
+        let gpus = i64::try_from(request.leaf_count()).unwrap_or(i64::MAX);
+        // The victims' quota is given back for the question and taken again after it.
+        let freed: Vec<(usize, usize, i64)> = released
+            .iter()
+            .filter_map(|g| self.running.get(g))
+            .map(|w| (w.cq, w.flavor, w.gpus))
+            .collect();
+        for &(c, f, g) in &freed {
+            self.tree.add_usage(c, f, -g);
+        }
+        let by_quota: Vec<usize> = self.cq_flavors[cq]
+            .iter()
+            .copied()
+            .filter(|&f| gpus <= self.tree.available(cq, f))
+            .collect();
+        for &(c, f, g) in &freed {
+            self.tree.add_usage(c, f, g);
+        }
+        if by_quota.is_empty() {
+            return false;
+        }
+        // Then room on one of those flavors' nodes, on a copy of the pool (as the
+        // layer's own preemption check does: the pool's trial cannot filter nodes).
+        let mut trial = self.pool.clone();
+        for name in released {
+            trial.release(name);
+        }
+        by_quota.into_iter().any(|f| {
+            let nodes = self.flavors[f].nodes.clone();
+            let mut attempt = trial.clone();
+            matches!(
+                attempt.place_on(request, nodes.as_ref()),
+                PoolAnswer::Bind(_)
+            )
+        })
+    }
+
     fn release(&mut self, group: &str) {
         if let Some(w) = self.running.remove(group) {
             self.tree.add_usage(w.cq, w.flavor, -w.gpus);
