@@ -6,10 +6,11 @@ pub mod cell;
 pub mod cli;
 pub mod config;
 pub mod labs;
+#[cfg(feature = "live")]
 pub mod live;
-pub mod progress;
 pub mod replay;
 pub mod report;
+pub mod run;
 pub mod sched;
 pub mod sim;
 pub mod sweep;
