@@ -25,11 +25,16 @@ use rayon::prelude::*;
 
 use crate::config::ConfigErrors;
 use crate::labs::{self, LabError};
+use crate::report::rejections::{Rejections, rejections_html};
 use crate::report::summary::{RunSummary, SummarySink};
 use crate::report::{self, WriteError};
 use crate::sim::engine::run_model_into;
+use crate::sim::sink::RunSink;
 use crate::sim::source::ScenarioJobs;
-use crate::sim::{RunResult, Scenario, ScenarioError, simulate_with_progress};
+use crate::sim::{
+    JobOutcome, JobRecord, RunResult, Scenario, ScenarioError, SimEvent, SimJob, SimTimeMs,
+    TimelinePoint, VcCapacity, simulate_with_progress,
+};
 
 pub use exit::Exit;
 pub use progress::Progress;
@@ -145,6 +150,84 @@ pub fn for_each_model<T: Send>(
     ran.into_iter().collect()
 }
 
+/// The jobs `run`'s model rejected, with the first reasons.
+pub fn rejections_of(run: &RunResult) -> Rejections {
+    let mut rejections = Rejections::new(&run.model);
+    for event in &run.events {
+        rejections.note(event);
+    }
+    rejections.jobs = run.jobs.len() as u32;
+    rejections.count = run
+        .jobs
+        .iter()
+        .filter(|j| j.outcome == JobOutcome::Rejected)
+        .count() as u32;
+    rejections
+}
+
+/// A sink that hands everything on to `inner` and notes the jobs the model rejected,
+/// for runs whose output is written as it goes.
+pub struct NoteRejections<S> {
+    inner: S,
+    rejections: Rejections,
+}
+
+impl<S: RunSink> NoteRejections<S> {
+    /// Notes the rejections of `model`'s run into `inner`.
+    pub fn new(model: &str, inner: S) -> NoteRejections<S> {
+        NoteRejections {
+            inner,
+            rejections: Rejections::new(model),
+        }
+    }
+
+    /// The inner sink and what was rejected.
+    pub fn into_parts(self) -> (S, Rejections) {
+        (self.inner, self.rejections)
+    }
+}
+
+impl<S: RunSink> RunSink for NoteRejections<S> {
+    fn logs(&self) -> bool {
+        self.inner.logs()
+    }
+
+    fn submitted(&mut self, job: &SimJob) {
+        self.inner.submitted(job);
+    }
+
+    fn event(&mut self, event: SimEvent) {
+        self.rejections.note(&event);
+        self.inner.event(event);
+    }
+
+    fn timeline(
+        &mut self,
+        point: TimelinePoint,
+        until_ms: SimTimeMs,
+        vcs: &std::collections::BTreeMap<String, VcCapacity>,
+    ) {
+        self.inner.timeline(point, until_ms, vcs);
+    }
+
+    fn job(&mut self, seq: usize, record: JobRecord) {
+        self.rejections.jobs += 1;
+        if record.outcome == JobOutcome::Rejected {
+            self.rejections.count += 1;
+        }
+        self.inner.job(seq, record);
+    }
+}
+
+/// Says on stderr, per model in order, how many jobs it rejected and the first reasons;
+/// returns the report page's section on them.
+fn say_rejections(all: &[Rejections]) -> String {
+    for line in all.iter().filter_map(Rejections::line) {
+        eprintln!("{line}");
+    }
+    rejections_html(all)
+}
+
 /// The first line of a run's stdout: "scenario NAME: N jobs, M models".
 fn run_heading(scenario: &str, jobs: usize, models: usize) -> String {
     let s = if models == 1 { "" } else { "s" };
@@ -206,16 +289,18 @@ pub fn run_scenario(scenario: &Scenario, run: &ScenarioRun) -> Result<(), RunErr
             report::write_exports(&dir, &[report::sharing::sharing_export(found)])
                 .map_err(RunError::Write)?;
         }
-        Ok((summary, page, sharing_check))
+        Ok((summary, page, sharing_check, rejections_of(&result)))
     };
     let mut summaries = Vec::new();
     let mut pages = Vec::new();
     let mut sharing_reports = Vec::new();
-    for (model, (summary, page, sharing_check)) in
+    let mut rejections = Vec::new();
+    for (model, (summary, page, sharing_check, rejected)) in
         models.iter().zip(for_each_model(&models, run.jobs, run_one)?)
     {
         summaries.push(summary);
         pages.push(page);
+        rejections.push(rejected);
         match sharing_check {
             Some(Ok(found)) => sharing_reports.push(found),
             // The check is an extra; a VC it cannot isolate must not sink the run.
@@ -225,11 +310,10 @@ pub fn run_scenario(scenario: &Scenario, run: &ScenarioRun) -> Result<(), RunErr
             None => {}
         }
     }
-    let extra = if sharing_reports.is_empty() {
-        String::new()
-    } else {
-        report::sharing::sharing_html(&sharing_reports)
-    };
+    let mut extra = say_rejections(&rejections);
+    if !sharing_reports.is_empty() {
+        extra.push_str(&report::sharing::sharing_html(&sharing_reports));
+    }
     report::write_exports(out, &[report::page_export(&scenario.name, &pages, &extra)])
         .map_err(RunError::Write)?;
     let mut stdout = std::io::stdout().lock();

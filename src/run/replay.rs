@@ -6,7 +6,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use super::output::{self, Manifest};
-use super::{Progress, RunError, ScenarioRun, for_each_model, run_heading, run_scenario};
+use super::{
+    NoteRejections, Progress, RunError, ScenarioRun, for_each_model, run_heading, run_scenario,
+};
 use crate::replay::{self as prepare, ReplayError, ReplayOptions};
 use crate::report::stream::ReportSink;
 use crate::report::summary::{SummarySink, summary_json};
@@ -136,8 +138,9 @@ fn replay_streaming(options: &ReplayOptions, run: &ReplayRun) -> Result<(), RunE
     let run_one = |model: &String| -> Result<_, RunError> {
         let dir = out.join(model);
         if run.summary_only {
-            let sink = SummarySink::default();
+            let sink = NoteRejections::new(model, SummarySink::default());
             let (header, sink) = run_replay(&jobs, model, sink, &progress, job_count)?;
+            let (sink, rejected) = sink.into_parts();
             let summary = sink.summary(&header);
             let files = [
                 Export {
@@ -150,22 +153,26 @@ fn replay_streaming(options: &ReplayOptions, run: &ReplayRun) -> Result<(), RunE
                 },
             ];
             report::write_exports(&dir, &files).map_err(RunError::Write)?;
-            Ok((summary, None))
+            Ok((summary, None, rejected))
         } else {
-            let sink = ReportSink::create(&dir).map_err(RunError::Write)?;
+            let sink = NoteRejections::new(model, ReportSink::create(&dir).map_err(RunError::Write)?);
             let (header, sink) = run_replay(&jobs, model, sink, &progress, job_count)?;
+            let (sink, rejected) = sink.into_parts();
             let (summary, page) = sink.finish(&header).map_err(RunError::Write)?;
-            Ok((summary, Some(page)))
+            Ok((summary, Some(page), rejected))
         }
     };
     let mut summaries = Vec::new();
     let mut pages = Vec::new();
-    for (summary, page) in for_each_model(&scenario.models, run.jobs, run_one)? {
+    let mut rejections = Vec::new();
+    for (summary, page, rejected) in for_each_model(&scenario.models, run.jobs, run_one)? {
         summaries.push(summary);
         pages.extend(page);
+        rejections.push(rejected);
     }
+    let extra = super::say_rejections(&rejections);
     if !run.summary_only {
-        let page = report::page_export(&scenario.name, &pages, "");
+        let page = report::page_export(&scenario.name, &pages, &extra);
         report::write_exports(&out, &[page]).map_err(RunError::Write)?;
     }
     let mut stdout = std::io::stdout().lock();

@@ -588,7 +588,7 @@ nodeEvents: [{at: 1m, node: k80-n4, event: down}]
                 assert!(!v.suffers, "{model} {v:?}");
             }
             assert_eq!(report.notes.len(), 1, "{:?}", report.notes);
-            let csv = String::from_utf8(sharing_csv(&report)).unwrap();
+            let csv = String::from_utf8(crate::report::sharing::sharing_csv(&report)).unwrap();
             assert_eq!(csv.lines().count(), 4, "{csv}");
         }
     }

@@ -31,6 +31,7 @@ mod live_standalone;
 mod live_support;
 mod main_job;
 mod openpai_jobs;
+mod outputs;
 mod policies;
 mod queue_delay;
 mod rebuild;
