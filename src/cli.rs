@@ -100,7 +100,9 @@ pub enum Command {
     /// Generate a synthetic trace (native cellsim CSV), fitted to Philly by default.
     ///
     /// Seeded Poisson arrivals with a daily cycle, GPU counts, run times and VC mix; the
-    /// defaults are fitted to the Philly trace. A spec file (YAML, see traces/README.md) overrides any default; --jobs, --seed,
+    /// defaults are fitted to the Philly trace. A spec file (YAML; every key with its
+    /// default in the "gen-trace spec" section of traces/README.md, all of them used in
+    /// traces/gen-spec-example.yaml) overrides any default; --jobs, --seed,
     /// --load and --cluster-gpus override the spec. Jobs are written as they are drawn, so
     /// traces of millions of jobs take constant memory. Exits 1 on a bad spec, 3 when the
     /// output cannot be written.
@@ -164,8 +166,8 @@ pub struct SweepArgs {
     /// The sweep file (YAML).
     #[arg(value_name = "SWEEP")]
     pub sweep: PathBuf,
-    /// Output folder (default: out/NAME-sweep, or out/NAME-shard-I-of-N-sweep with
-    /// --shard).
+    /// Output folder (default: out/NAME-sweep, or out/NAME-sweep-shard-I-of-N with
+    /// --shard; out/NAME when NAME ends in -sweep).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// Worker threads (default: one per core).
@@ -296,7 +298,8 @@ pub struct ReplayArgs {
     /// Models to run, comma-separated or repeated (default: hived,yarn-cs,fifo).
     #[arg(long = "model", value_name = "MODEL", value_delimiter = ',', long_help = model_help())]
     pub models: Vec<String>,
-    /// Output folder; each model writes into DIR/MODEL/. Default: out/NAME-replay.
+    /// Output folder; each model writes into DIR/MODEL/. Default: out/NAME-replay (out/NAME
+    /// when NAME starts with replay-).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// Replace another run's results in the output folder: remove what that run wrote

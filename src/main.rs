@@ -23,8 +23,10 @@ enum Failure {
     /// `cellsim compare` found a regression (the table is printed).
     Regressed,
     /// `cellsim load` could not reach the server or read / write a file.
+    #[cfg(feature = "live")]
     LoadIo(String),
     /// `cellsim load --check` found the server differing from the ledger.
+    #[cfg(feature = "live")]
     Mismatch(usize),
 }
 
@@ -58,10 +60,12 @@ fn main() -> ExitCode {
             eprintln!("error: {message}");
             Exit::BadInput
         }
+        #[cfg(feature = "live")]
         Err(Failure::LoadIo(message)) => {
             eprintln!("error: {message}");
             Exit::CannotWrite
         }
+        #[cfg(feature = "live")]
         Err(Failure::Mismatch(count)) => {
             eprintln!(
                 "cellsim: the server differs from the ledger in {count} place(s) (see MISMATCH lines)"
@@ -210,10 +214,11 @@ fn compare(args: &CompareArgs) -> Result<(), Failure> {
         .map_err(|e| Failure::CompareInput(e.to_string()))?;
     run::output::check_comparable(&args.baseline, &args.candidate)
         .map_err(Failure::CompareInput)?;
-    let baseline = compare::load(&args.baseline).map_err(|e| Failure::CompareInput(e.to_string()))?;
-    let candidate = compare::load(&args.candidate).map_err(|e| Failure::CompareInput(e.to_string()))?;
-    let comparison =
-        compare::compare(baseline, candidate, &tolerances)
+    let baseline =
+        compare::load(&args.baseline).map_err(|e| Failure::CompareInput(e.to_string()))?;
+    let candidate =
+        compare::load(&args.candidate).map_err(|e| Failure::CompareInput(e.to_string()))?;
+    let comparison = compare::compare(baseline, candidate, &tolerances)
         .map_err(|e| Failure::CompareInput(e.to_string()))?;
     let _ = std::io::stdout()
         .lock()
@@ -242,8 +247,7 @@ fn gen_trace(args: &GenTraceArgs) -> Result<(), Failure> {
     if let (Some(load), Some(gpus)) = (args.load, args.cluster_gpus) {
         spec.arrival = Arrival::load(load, gpus);
     }
-    let jobs =
-        cellsim::workload::generate(&spec).map_err(|e| RunError::Input(e.to_string()))?;
+    let jobs = cellsim::workload::generate(&spec).map_err(|e| RunError::Input(e.to_string()))?;
     let write_error = |source: std::io::Error| {
         Failure::Run(RunError::Write(WriteError {
             path: args.out.clone(),
@@ -280,7 +284,7 @@ fn validate(args: &ValidateArgs) -> Result<(), Failure> {
 
 /// `cellsim merge`: join shard folders.
 fn merge(args: &MergeArgs) -> Result<(), Failure> {
-    let outcome = cellsim::sweep::merge(&args.out, &args.shards).map_err(|e| Failure::Run(RunError::Sweep(e)))?;
+    let outcome = run::merge(&args.out, &args.shards)?;
     println!(
         "Merged {} shard folders of sweep {} ({} points) into {}",
         outcome.shards,

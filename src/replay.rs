@@ -430,7 +430,10 @@ fn ingest_text_of(
 /// "runs opportunistically" (a VC without cells); each group's kinds in name order.
 fn ingest_groups(
     ingest: &IngestReport,
-) -> Vec<(&'static str, Vec<(&String, &crate::workload::trace::IssueTally)>)> {
+) -> Vec<(
+    &'static str,
+    Vec<(&String, &crate::workload::trace::IssueTally)>,
+)> {
     use crate::sim::from_trace::issue;
     use crate::workload::{ingest as kinds, openb, philly};
     let group = |kind: &str| match kind {
@@ -443,7 +446,12 @@ fn ingest_groups(
         | philly::ATTEMPT_WITHOUT_TIMES => 2,
         _ => 1,
     };
-    let headings = ["reordered", "set aside", "changed", "runs opportunistically"];
+    let headings = [
+        "reordered",
+        "set aside",
+        "changed",
+        "runs opportunistically",
+    ];
     headings
         .iter()
         .enumerate()

@@ -167,8 +167,9 @@ impl Running {
 
 /// Reads and validates a config file; returns it with its text.
 pub fn read_config(path: &Path) -> Result<(CellConfig, String), ServeError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| ServeError::Input(format!("cannot read the config {}: {e}", path.display())))?;
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        ServeError::Input(format!("cannot read the config {}: {e}", path.display()))
+    })?;
     let config =
         crate::config::load_str(&text, &path.display().to_string()).map_err(ServeError::Config)?;
     for w in &config.warnings {

@@ -96,12 +96,7 @@ pub fn rejections_html(all: &[Rejections]) -> String {
         if !r.first.is_empty() {
             out.push_str("<ul>");
             for (job, reason) in &r.first {
-                let _ = write!(
-                    out,
-                    "<li>{}: {}</li>",
-                    escape_xml(job),
-                    escape_xml(reason)
-                );
+                let _ = write!(out, "<li>{}: {}</li>", escape_xml(job), escape_xml(reason));
             }
             out.push_str("</ul>");
         }
@@ -134,10 +129,16 @@ mod tests {
         assert_eq!(r.first.len(), FIRST);
         let line = r.line().unwrap();
         assert!(line.starts_with("warning: hived rejected 4 of 9 job(s): a: a is <too> big; b:"));
-        assert!(line.ends_with("and 1 more (every one in events.log and jobs.csv)"), "{line}");
+        assert!(
+            line.ends_with("and 1 more (every one in events.log and jobs.csv)"),
+            "{line}"
+        );
         let html = rejections_html(&[r, Rejections::new("fifo")]);
         assert!(html.contains("a is &lt;too&gt; big"), "{html}");
-        assert!(!html.contains("fifo"), "a model that rejected nothing is left out");
+        assert!(
+            !html.contains("fifo"),
+            "a model that rejected nothing is left out"
+        );
         assert_eq!(rejections_html(&[Rejections::new("fifo")]), "");
         assert_eq!(Rejections::new("fifo").line(), None);
     }

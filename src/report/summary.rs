@@ -14,8 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::sim::sink::RunSink;
 use crate::sim::{
-    GpuTimeTotals, JobOutcome, JobRecord, RunResult, SimEvent, SimTimeMs, TimelinePoint,
-    VcCapacity,
+    GpuTimeTotals, JobOutcome, JobRecord, RunResult, SimEvent, SimTimeMs, TimelinePoint, VcCapacity,
 };
 
 /// Version of the [`RunSummary`] JSON shape; bump it on any incompatible change.

@@ -39,7 +39,7 @@ use crate::sim::{
 pub use exit::Exit;
 pub use progress::Progress;
 pub use replay::{ReplayRun, replay};
-pub use sweep::{PlanRun, SweepRun, plan, sweep};
+pub use sweep::{PlanRun, SweepRun, merge, plan, sweep};
 
 /// Why a command of the pipeline failed. Each variant maps to one exit code
 /// ([`RunError::exit`]); none of them can be continued from.
@@ -99,7 +99,11 @@ impl RunError {
 /// with the model's name: the same result as [`crate::sim::run_model`].
 ///
 /// Errors: an unknown model name or bad model options (the message says which).
-pub fn simulate(scenario: &Scenario, model: &str, progress: &Progress) -> Result<RunResult, String> {
+pub fn simulate(
+    scenario: &Scenario,
+    model: &str,
+    progress: &Progress,
+) -> Result<RunResult, String> {
     let mut scheduler =
         crate::sched::model_with_options(model, &scenario.config, &scenario.model_options)?;
     let mut rng = ChaCha8Rng::seed_from_u64(scenario.seed);
@@ -295,8 +299,9 @@ pub fn run_scenario(scenario: &Scenario, run: &ScenarioRun) -> Result<(), RunErr
     let mut pages = Vec::new();
     let mut sharing_reports = Vec::new();
     let mut rejections = Vec::new();
-    for (model, (summary, page, sharing_check, rejected)) in
-        models.iter().zip(for_each_model(&models, run.jobs, run_one)?)
+    for (model, (summary, page, sharing_check, rejected)) in models
+        .iter()
+        .zip(for_each_model(&models, run.jobs, run_one)?)
     {
         summaries.push(summary);
         pages.push(page);
@@ -370,7 +375,8 @@ pub fn labs(run: &LabRun) -> Result<(), RunError> {
         let dir = run.out.join(lab.name());
         let manifest = output::Manifest::new("lab", &outcome.scenario.source)
             .with_models(&outcome.scenario.models)
-            .with_seed(outcome.scenario.seed);
+            .with_seed(outcome.scenario.seed)
+            .with_files(&["report.html", "answers.txt"]);
         output::prepare(&dir, &manifest, run.replace)?;
         let report = labs::write_lab(&outcome, &dir).map_err(RunError::Write)?;
         if i > 0 {
@@ -415,10 +421,13 @@ pub fn main_job() -> Result<(), RunError> {
     Ok(())
 }
 
-/// The default output folder of a command: `out/NAME` for `run`, `out/NAME-COMMAND`
-/// for the others, so that two commands on inputs of one name never share a folder.
+/// The default output folder of a command: `out/NAME` for `run`, `out/NAME-COMMAND` for
+/// the others (`out/NAME` when NAME already says the command, as `replay-example` or
+/// `example-sweep` do), so that two commands on inputs of one name do not share a folder.
 pub fn default_out(command: &str, name: &str) -> PathBuf {
-    if command == "run" {
+    let says_it =
+        name.starts_with(&format!("{command}-")) || name.ends_with(&format!("-{command}"));
+    if command == "run" || says_it {
         Path::new("out").join(name)
     } else {
         Path::new("out").join(format!("{name}-{command}"))
@@ -445,6 +454,17 @@ mod tests {
             default_out("replay", "example"),
             Path::new("out/example-replay")
         );
-        assert_ne!(default_out("sweep", "philly"), default_out("replay", "philly"));
+        assert_ne!(
+            default_out("sweep", "philly"),
+            default_out("replay", "philly")
+        );
+        assert_eq!(
+            default_out("sweep", "example-sweep"),
+            Path::new("out/example-sweep")
+        );
+        assert_eq!(
+            default_out("replay", "replay-example"),
+            Path::new("out/replay-example")
+        );
     }
 }

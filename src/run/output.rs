@@ -129,7 +129,11 @@ impl Manifest {
         }
         text.push('`');
         if !self.models.is_empty() {
-            text.push_str(&format!(" (models {}; seed {})", self.models.join(", "), self.seed));
+            text.push_str(&format!(
+                " (models {}; seed {})",
+                self.models.join(", "),
+                self.seed
+            ));
         } else {
             text.push_str(&format!(" (seed {})", self.seed));
         }
@@ -171,7 +175,12 @@ pub fn prepare(dir: &Path, manifest: &Manifest, replace: bool) -> Result<(), Run
     let listing: Vec<PathBuf> = match std::fs::read_dir(dir) {
         Ok(entries) => entries.filter_map(|e| e.ok().map(|e| e.path())).collect(),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-        Err(e) => return Err(RunError::Input(format!("{}: cannot read: {e}", dir.display()))),
+        Err(e) => {
+            return Err(RunError::Input(format!(
+                "{}: cannot read: {e}",
+                dir.display()
+            )));
+        }
     };
     if !listing.is_empty() {
         let existing = read_manifest(dir);
@@ -228,6 +237,12 @@ pub fn prepare(dir: &Path, manifest: &Manifest, replace: bool) -> Result<(), Run
             }
         }
     }
+    write_manifest(dir, manifest)
+}
+
+/// Writes `manifest` into `dir` (created if needed), without the checks of [`prepare`]:
+/// for folders whose own rule was checked already (a sweep's).
+pub fn write_manifest(dir: &Path, manifest: &Manifest) -> Result<(), RunError> {
     std::fs::create_dir_all(dir).map_err(|e| write_error(dir, e))?;
     let path = dir.join(MANIFEST_FILE);
     let mut json = serde_json::to_string_pretty(manifest).expect("plain data serialises");
@@ -369,10 +384,8 @@ mod tests {
     use super::*;
 
     fn temp(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!(
-            "cellsim-output-{name}-{}",
-            std::process::id()
-        ));
+        let dir =
+            std::env::temp_dir().join(format!("cellsim-output-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         dir
     }
@@ -398,7 +411,10 @@ mod tests {
         assert!(message.contains("--replace"), "{message}");
         assert!(message.contains("models hived, fifo"), "{message}");
         prepare(&dir, &run(&["hived"]), true).unwrap();
-        assert!(!dir.join("fifo").exists(), "the earlier run's folders are removed");
+        assert!(
+            !dir.join("fifo").exists(),
+            "the earlier run's folders are removed"
+        );
         assert!(!dir.join("report.html").exists());
         assert_eq!(read_manifest(&dir).unwrap(), Some(run(&["hived"])));
         std::fs::remove_dir_all(&dir).unwrap();
@@ -411,7 +427,10 @@ mod tests {
         std::fs::write(dir.join("notes.txt"), "mine").unwrap();
         assert!(prepare(&dir, &run(&["hived"]), false).is_err());
         prepare(&dir, &run(&["hived"]), true).unwrap();
-        assert!(dir.join("notes.txt").exists(), "files it did not write are kept");
+        assert!(
+            dir.join("notes.txt").exists(),
+            "files it did not write are kept"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -429,7 +448,10 @@ mod tests {
         std::fs::create_dir_all(cand.join("fifo")).unwrap();
         std::fs::write(cand.join("fifo/summary.json"), "{}").unwrap();
         let message = check_comparable(&base, &cand).unwrap_err();
-        assert!(message.contains("fifo") && message.contains("earlier run"), "{message}");
+        assert!(
+            message.contains("fifo") && message.contains("earlier run"),
+            "{message}"
+        );
         assert!(check_comparable(&base, &cand.join("fifo")).is_err());
         std::fs::remove_dir_all(cand.join("fifo")).unwrap();
         let other = run(&["hived"]).with_seed(7);

@@ -48,7 +48,9 @@ fn manifest(options: &ReplayOptions, run: &ReplayRun, models: &[String]) -> Mani
         manifest = manifest.with_option("--sharing");
     }
     if run.summary_only {
-        manifest.with_option("--summary-only").with_files(&["ingest.txt"])
+        manifest
+            .with_option("--summary-only")
+            .with_files(&["ingest.txt"])
     } else {
         manifest.with_files(&["ingest.txt", "report.html"])
     }
@@ -120,11 +122,7 @@ fn replay_streaming(options: &ReplayOptions, run: &ReplayRun) -> Result<(), RunE
     };
     let (scenario, ingest_text, job_count) = match &jobs {
         ReplayJobs::Streamed(s) => (&s.scenario, s.ingest_text(), s.jobs),
-        ReplayJobs::InMemory(p) => (
-            &p.scenario,
-            prepare::ingest_text(p),
-            p.scenario.jobs.len(),
-        ),
+        ReplayJobs::InMemory(p) => (&p.scenario, prepare::ingest_text(p), p.scenario.jobs.len()),
     };
     let out = run
         .out
@@ -155,7 +153,8 @@ fn replay_streaming(options: &ReplayOptions, run: &ReplayRun) -> Result<(), RunE
             report::write_exports(&dir, &files).map_err(RunError::Write)?;
             Ok((summary, None, rejected))
         } else {
-            let sink = NoteRejections::new(model, ReportSink::create(&dir).map_err(RunError::Write)?);
+            let sink =
+                NoteRejections::new(model, ReportSink::create(&dir).map_err(RunError::Write)?);
             let (header, sink) = run_replay(&jobs, model, sink, &progress, job_count)?;
             let (sink, rejected) = sink.into_parts();
             let (summary, page) = sink.finish(&header).map_err(RunError::Write)?;

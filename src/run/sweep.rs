@@ -2,7 +2,7 @@
 //! its points (each through [`super::summary`]) with a bar, write the results and say
 //! where they are.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use super::output::{self, Manifest};
 use super::{Progress, RunError};
@@ -13,7 +13,8 @@ use crate::sweep::{self, PlanOverrides, SweepError, SweepOptions, points::Shard}
 pub struct SweepRun {
     /// The sweep file.
     pub sweep: PathBuf,
-    /// The output folder (default: `out/NAME-sweep`, or `out/NAME-sweep-shard-I-of-N`).
+    /// The output folder (default: `out/NAME-sweep`, or `out/NAME-sweep-shard-I-of-N`;
+    /// see [`super::default_out`]).
     pub out: Option<PathBuf>,
     /// Worker threads (default: one per core).
     pub jobs: Option<u16>,
@@ -38,15 +39,13 @@ pub fn sweep(run: &SweepRun) -> Result<(), RunError> {
     let spec = sweep::load_file(&run.sweep).map_err(RunError::Sweep)?;
     let prepared = sweep::Sweep::prepare(spec).map_err(RunError::Sweep)?;
     let out = run.out.clone().unwrap_or_else(|| {
-        let name = if shard == Shard::ALL {
-            prepared.spec.name.clone()
+        let all = super::default_out("sweep", &prepared.spec.name);
+        if shard == Shard::ALL {
+            all
         } else {
-            format!(
-                "{}-shard-{}-of-{}",
-                prepared.spec.name, shard.index, shard.count
-            )
-        };
-        super::default_out("sweep", &name)
+            let name = all.file_name().unwrap_or_default().to_string_lossy();
+            all.with_file_name(format!("{name}-shard-{}-of-{}", shard.index, shard.count))
+        }
     });
     let mut manifest = Manifest::new("sweep", &run.sweep.display().to_string())
         .with_input_file(&run.sweep)
@@ -60,7 +59,12 @@ pub fn sweep(run: &SweepRun) -> Result<(), RunError> {
     if shard != Shard::ALL {
         manifest = manifest.with_option(&format!("--shard {}/{}", shard.index, shard.count));
     }
-    output::prepare(&out, &manifest, run.replace)?;
+    // A sweep's own folder (its sweep.json) has its own rule: the same sweep continues
+    // with --resume, another is refused. Any other folder follows the manifest's rule.
+    let sweep_folder = out.join(sweep::results::MANIFEST_FILE).is_file();
+    if !sweep_folder {
+        output::prepare(&out, &manifest, run.replace)?;
+    }
     let options = SweepOptions {
         out: out.clone(),
         jobs: run.jobs.map(usize::from),
@@ -71,6 +75,9 @@ pub fn sweep(run: &SweepRun) -> Result<(), RunError> {
     let outcome =
         sweep::run(&prepared, &options, &Progress::new(run.quiet)).map_err(RunError::Sweep)?;
     let seconds = started.elapsed().as_secs_f64();
+    if sweep_folder {
+        output::write_manifest(&out, &manifest)?;
+    }
     let slice = if shard == Shard::ALL {
         String::new()
     } else {
@@ -159,4 +166,32 @@ pub fn plan(run: &PlanRun) -> Result<(), RunError> {
         })?;
     println!("Evidence: {}", path.display());
     Ok(())
+}
+
+/// `cellsim merge`: joins the shard folders into `out` (see [`sweep::merge`]) and gives
+/// it the manifest an unsharded sweep writes (the shards' without `--shard`).
+pub fn merge(out: &Path, shards: &[PathBuf]) -> Result<sweep::MergeOutcome, RunError> {
+    if !out.join(sweep::results::MANIFEST_FILE).is_file() {
+        // Not a merged sweep already: a folder holding something else is refused.
+        if let Some(manifest) = shard_manifest(shards)? {
+            output::prepare(out, &manifest, false)?;
+        }
+    }
+    let outcome = sweep::merge(out, shards).map_err(RunError::Sweep)?;
+    if let Some(manifest) = shard_manifest(shards)? {
+        output::write_manifest(out, &manifest)?;
+    }
+    Ok(outcome)
+}
+
+/// The first shard's manifest without its `--shard` option, if it has one.
+fn shard_manifest(shards: &[PathBuf]) -> Result<Option<Manifest>, RunError> {
+    let Some(first) = shards.first() else {
+        return Ok(None);
+    };
+    let manifest = output::read_manifest(first).map_err(RunError::Input)?;
+    Ok(manifest.map(|mut m| {
+        m.options.retain(|o| !o.starts_with("--shard "));
+        m
+    }))
 }

@@ -76,4 +76,3 @@ impl RunSink for CollectRun {
         self.jobs.push((seq, record));
     }
 }
-

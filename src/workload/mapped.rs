@@ -386,7 +386,9 @@ impl FromStr for ColumnMapping {
             };
             let key = key.trim();
             let Some(slot) = MAPPING_KEYS.iter().position(|k| *k == key) else {
-                let closest = MAPPING_KEYS.iter().min_by_key(|k| strsim::levenshtein(key, k));
+                let closest = MAPPING_KEYS
+                    .iter()
+                    .min_by_key(|k| strsim::levenshtein(key, k));
                 let hint = closest
                     .filter(|k| strsim::levenshtein(key, k) <= 2)
                     .map(|k| format!("did you mean {k}? "))

@@ -205,7 +205,10 @@ fn a_model_folder_left_from_an_earlier_run_is_refused() {
     let replaced = run(&["--model", "hived", "--replace"]);
     assert!(replaced.status.success());
     let stderr = String::from_utf8_lossy(&replaced.stderr);
-    assert!(stderr.contains("removed what") && stderr.contains("fifo/"), "{stderr}");
+    assert!(
+        stderr.contains("removed what") && stderr.contains("fifo/"),
+        "{stderr}"
+    );
     assert!(!out.join("fifo").exists());
     // A stray model folder (copied in by hand) is caught by compare.
     std::fs::create_dir_all(out.join("fifo")).unwrap();
@@ -216,6 +219,9 @@ fn a_model_folder_left_from_an_earlier_run_is_refused() {
     .unwrap();
     let (code, _, stderr) = compare(&root().join(BASELINE), &out, &[]);
     assert_eq!(code, 1, "{stderr}");
-    assert!(stderr.contains("fifo") && stderr.contains("earlier run"), "{stderr}");
+    assert!(
+        stderr.contains("fifo") && stderr.contains("earlier run"),
+        "{stderr}"
+    );
     let _ = std::fs::remove_dir_all(out);
 }

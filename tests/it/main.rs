@@ -34,6 +34,7 @@ mod openpai_jobs;
 mod outputs;
 mod policies;
 mod queue_delay;
+mod readme;
 mod rebuild;
 mod reconfig_safety;
 mod replay;

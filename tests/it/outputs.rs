@@ -91,10 +91,16 @@ fn run_and_replay_of_one_name_write_different_default_folders_with_manifests() {
     let run_manifest = std::fs::read_to_string(dir.join("out/example/manifest.json")).unwrap();
     let replay_manifest =
         std::fs::read_to_string(dir.join("out/example-replay/manifest.json")).unwrap();
-    assert!(run_manifest.contains("\"command\": \"run\""), "{run_manifest}");
+    assert!(
+        run_manifest.contains("\"command\": \"run\""),
+        "{run_manifest}"
+    );
     assert!(run_manifest.contains("example.yaml"), "{run_manifest}");
     assert!(run_manifest.contains("\"yarn-cs\""), "{run_manifest}");
-    assert!(run_manifest.contains("\"cellsimVersion\""), "{run_manifest}");
+    assert!(
+        run_manifest.contains("\"cellsimVersion\""),
+        "{run_manifest}"
+    );
     assert!(replay_manifest.contains("\"command\": \"replay\""));
     assert!(replay_manifest.contains("example.csv"), "{replay_manifest}");
     // The two folders are not comparable runs, and compare says so.
@@ -154,7 +160,10 @@ fn a_missing_serve_config_exits_1_as_its_help_says() {
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("no-such.yaml"));
     let help = text(&cellsim_in(&dir, &["serve", "--help"]).stdout);
-    assert!(help.contains("Exits 1 on a missing or invalid config"), "{help}");
+    assert!(
+        help.contains("Exits 1 on a missing or invalid config"),
+        "{help}"
+    );
     let _ = std::fs::remove_dir_all(dir);
 }
 
@@ -175,12 +184,22 @@ fn ingest_notes_say_reordered_rows_are_not_set_aside() {
     let out = cellsim_in(
         &dir,
         &[
-            "replay", "--cluster", "2x V100x8", "--trace", "t.csv", "--model", "hived", "--quiet",
+            "replay",
+            "--cluster",
+            "2x V100x8",
+            "--trace",
+            "t.csv",
+            "--model",
+            "hived",
+            "--quiet",
         ],
     );
     let stderr = text(&out.stderr);
     assert!(out.status.success(), "{stderr}");
-    assert!(stderr.contains("  reordered: out of order: 1 row(s)"), "{stderr}");
+    assert!(
+        stderr.contains("  reordered: out of order: 1 row(s)"),
+        "{stderr}"
+    );
     assert!(!stderr.contains("set aside or changed"), "{stderr}");
     let notes = std::fs::read_to_string(dir.join("out/t-replay/ingest.txt")).unwrap();
     assert!(notes.contains("reordered: out of order"), "{notes}");
