@@ -300,7 +300,7 @@ pub fn check_comparable(baseline: &Path, candidate: &Path) -> Result<(), String>
     for (label, path) in [("baseline", baseline), ("candidate", candidate)] {
         let (dir, model) = run_folder(path);
         let Some(manifest) = read_manifest(&dir)? else {
-            return Ok(());
+            continue;
         };
         if model.is_none() {
             let stray: Vec<String> = model_folders(&dir)
@@ -330,6 +330,10 @@ pub fn check_comparable(baseline: &Path, candidate: &Path) -> Result<(), String>
             ));
         }
         sides.push((label, dir, manifest));
+    }
+    // Folders written before manifests existed are compared as they are.
+    if sides.len() < 2 {
+        return Ok(());
     }
     let (_, base_dir, base) = &sides[0];
     let (_, cand_dir, cand) = &sides[1];

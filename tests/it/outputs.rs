@@ -197,7 +197,7 @@ fn ingest_notes_say_reordered_rows_are_not_set_aside() {
     let stderr = text(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(
-        stderr.contains("  reordered: out of order: 1 row(s)"),
+        stderr.contains("  reordered: out of order: 2 row(s)"),
         "{stderr}"
     );
     assert!(!stderr.contains("set aside or changed"), "{stderr}");

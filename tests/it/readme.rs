@@ -160,8 +160,8 @@ fn the_serve_walkthrough_cluster_is_the_one_inside_deploy_config() {
         .map(|l| format!("{l}\n"))
         .collect();
     assert_eq!(
-        body.trim_end(),
-        embedded.trim_end(),
+        body.trim(),
+        embedded.trim(),
         "deploy/cluster.yaml must be the cluster.yaml of deploy/config.yaml"
     );
 }
