@@ -64,7 +64,7 @@ fn lean_scale_run(trace: &str) {
     let (prepared, read) = prepare_scale_run(trace);
     let read_peak = peak_rss_mib().unwrap_or(f64::NAN);
     let started = Instant::now();
-    let summary = report::summary::run_summary(&prepared.scenario, "hived").expect("known model");
+    let summary = cellsim::run::summary(&prepared.scenario, "hived").expect("known model");
     let simulate = started.elapsed();
     println!(
         "{} jobs: read {:.3} s (peak {read_peak:.0} MiB), run_summary {:.3} s (peak {:.0} MiB); \
@@ -178,7 +178,7 @@ fn full_runs(scenario: &Scenario, read: Duration, models: &[&str]) {
         drop(page);
         // The sweep path: the same summary without the log or the timeline.
         let started = Instant::now();
-        let lean = report::summary::run_summary(scenario, model).expect("known model");
+        let lean = cellsim::run::summary(scenario, model).expect("known model");
         let lean_time = started.elapsed();
         assert_eq!(lean, summary, "run_summary must equal summarize(run_model)");
         println!(

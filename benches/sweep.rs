@@ -12,7 +12,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use cellsim::progress::Progress;
+use cellsim::run::Progress;
 use cellsim::sweep::{self, SweepOptions, points::Shard};
 
 /// Peak resident memory of this process so far, in MiB (Linux `VmHWM`).

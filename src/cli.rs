@@ -1,6 +1,8 @@
-//! Command-line definitions (clap derive): the raw form of what the user asked for. No I/O
-//! happens here; `main.rs` dispatches each [`Command`] to the library. New subcommands are
-//! new variants of [`Command`] with their own `…Args` struct.
+//! Command-line definitions (clap derive): the raw form of what the user asked for, and
+//! its built form, the settings of the run pipeline (`…Args::built`, [`crate::run`]).
+//! No I/O happens here, except that a run's manifest fingerprints its input file;
+//! `main.rs` dispatches each [`Command`] to the library. New subcommands are new variants
+//! of [`Command`] with their own `…Args` struct.
 
 use std::path::PathBuf;
 
@@ -8,7 +10,13 @@ use clap::{Args, Parser, Subcommand};
 
 /// cellsim: a discrete-event GPU-cluster simulator with HiveD cell allocation.
 #[derive(Debug, Clone, Parser)]
-#[command(name = "cellsim", version, about, propagate_version = true)]
+#[command(
+    name = "cellsim",
+    version,
+    about,
+    propagate_version = true,
+    after_help = crate::run::exit::TABLE
+)]
 pub struct Cli {
     /// What to do; without a subcommand, the main job: the five labs and the
     /// sharing-anomaly demo.
@@ -24,6 +32,7 @@ pub enum Command {
     /// Reads a HiveD config, an OpenPAI services-configuration.yaml (HiveD config under
     /// hivedscheduler.config) or an OpenPAI layout.yaml; the format is recognised from
     /// content. Exits 1 and lists every problem on stderr when the config is invalid.
+    #[command(after_help = crate::run::exit::TABLE)]
     Validate(ValidateArgs),
     /// Simulate a scenario with each of its scheduler models and write the reports.
     ///
@@ -33,6 +42,7 @@ pub enum Command {
     /// per-model summary table and the sharing-anomaly table. Without SCENARIO, runs the
     /// bundled default scenario (scenarios/default.yaml). Exits 1 when the scenario is
     /// invalid, 3 when a report cannot be written.
+    #[command(after_help = crate::run::exit::TABLE)]
     Run(RunArgs),
     /// Run one of the course's scheduling labs (or all five) and answer its questions.
     ///
@@ -41,6 +51,7 @@ pub enum Command {
     /// preemptions) and the answers to the lab's questions read off the simulated events,
     /// and writes the reports into DIR/LAB/ (report.html, answers.txt, and per model the
     /// files of `cellsim run`). Exits 3 when a report cannot be written.
+    #[command(after_help = crate::run::exit::TABLE)]
     Lab(LabArgs),
     /// Run live: a Kubernetes scheduler extender that is a drop-in for HiveD.
     ///
@@ -50,7 +61,10 @@ pub enum Command {
     /// are watched, and state is rebuilt from bound pods on start. With --standalone, binds
     /// are acknowledged locally, every change is journaled (fsync'd) to --journal, and
     /// DELETE /v1/pods/NS/NAME, PUT /v1/nodes/NAME and GET /v1/nodes report what
-    /// Kubernetes would. Exits 1 on an invalid config or journal, 3 on an I/O failure.
+    /// Kubernetes would. Exits 1 on a missing or invalid config or journal, 3 on an I/O
+    /// failure. Needs the `live` cargo feature (on by default).
+    #[cfg(feature = "live")]
+    #[command(after_help = crate::run::exit::TABLE)]
     Serve(ServeArgs),
     /// Drive a running standalone `cellsim serve` with pods, to measure or check it.
     ///
@@ -60,8 +74,11 @@ pub enum Command {
     /// filter / bind / delete latency (p50, p99, max). With --ledger FILE, what the server
     /// acknowledged is added to FILE; with --check, the server is checked against FILE
     /// instead (every held group on its nodes and devices, every deleted group gone;
-    /// groups left in doubt by a crash are then deleted) and the exit code is 1 when it
-    /// differs. Exits 3 when the server cannot be reached or a file written.
+    /// groups left in doubt by a crash are then deleted) and the exit code is 4 when it
+    /// differs. Exits 3 when the server cannot be reached or a file written. Needs the
+    /// `live` cargo feature (on by default).
+    #[cfg(feature = "live")]
+    #[command(after_help = crate::run::exit::TABLE)]
     Load(LoadArgs),
     /// Replay a job trace on a cluster under each scheduler model and write the reports.
     ///
@@ -78,14 +95,18 @@ pub enum Command {
     /// (e.g. gen-trace's) is read as a stream, so memory stays small whatever its length;
     /// other traces are sorted in memory first. Exits 1 on a bad cluster, trace or option,
     /// 3 when a report cannot be written.
+    #[command(after_help = crate::run::exit::TABLE)]
     Replay(ReplayArgs),
     /// Generate a synthetic trace (native cellsim CSV), fitted to Philly by default.
     ///
     /// Seeded Poisson arrivals with a daily cycle, GPU counts, run times and VC mix; the
-    /// defaults are fitted to the Philly trace. A spec file (YAML, see traces/README.md) overrides any default; --jobs, --seed,
+    /// defaults are fitted to the Philly trace. A spec file (YAML; every key with its
+    /// default in the "gen-trace spec" section of traces/README.md, all of them used in
+    /// traces/gen-spec-example.yaml) overrides any default; --jobs, --seed,
     /// --load and --cluster-gpus override the spec. Jobs are written as they are drawn, so
     /// traces of millions of jobs take constant memory. Exits 1 on a bad spec, 3 when the
     /// output cannot be written.
+    #[command(after_help = crate::run::exit::TABLE)]
     GenTrace(GenTraceArgs),
     /// Compare a candidate run with a baseline and fail on regressions (the CI gate).
     ///
@@ -95,9 +116,13 @@ pub enum Command {
     /// wait_p99, jct_mean, utilisation, preemptions, finished) with its baseline,
     /// candidate, delta and verdict (ok, REGRESSED, improved). A metric regresses when it
     /// gets worse by more than max(relative x baseline, absolute): by default 5%, with an
-    /// absolute slack of 1s for waits and JCT and 1 for preemptions. Exits 0 when nothing
-    /// regressed, 1 when something did, 2 on bad input (unreadable or invalid file,
-    /// another schemaVersion, models or VCs that differ, a bad --tolerance).
+    /// absolute slack of 1s for waits and JCT and 1 for preemptions. Before reading, the
+    /// folders' manifest.json files are checked: a folder holding model folders its run did
+    /// not write, or two runs of different inputs, seeds or clusters, are refused. Exits 0
+    /// when nothing regressed, 4 when something did, 1 on bad input (unreadable or invalid
+    /// file, another schemaVersion, models or VCs that differ, runs that are not
+    /// comparable, a bad --tolerance).
+    #[command(after_help = crate::run::exit::TABLE)]
     Compare(CompareArgs),
     /// Run a parameter sweep: a base scenario over the product of its axes, in parallel.
     ///
@@ -110,6 +135,7 @@ pub enum Command {
     /// preemptions) and p95-wait.svg. --shard I/N runs every N-th point only, for batch
     /// engines; `cellsim merge` joins the shard folders. Exits 1 on a bad sweep file or
     /// folder, 3 when results cannot be written.
+    #[command(after_help = crate::run::exit::TABLE)]
     Sweep(SweepArgs),
     /// Answer "how many nodes to add so that every VC's p95 wait meets a target".
     ///
@@ -119,15 +145,18 @@ pub enum Command {
     /// it evaluated show that more nodes made a p95 worse, says so and scans every step
     /// from 0 instead. Prints the answer with every count evaluated and writes
     /// DIR/plan.json. Exits 1 on bad input, 3 when plan.json cannot be written.
+    #[command(after_help = crate::run::exit::TABLE)]
     Plan(PlanArgs),
     /// List the scheduler models: the short names, the layers and the policies, one line
     /// each. A model is LAYER+POLICY (e.g. hived+tiresias, yarn-cs+srtf, isolated+sjf).
+    #[command(after_help = crate::run::exit::TABLE)]
     Models,
     /// Join the folders of a sharded sweep (`cellsim sweep --shard I/N`) into one.
     ///
     /// The folders must hold the same sweep and together every point; the output is
     /// what one unsharded `cellsim sweep` writes, byte for byte. Exits 1 when shards are
     /// missing or belong to different sweeps, 3 when the output cannot be written.
+    #[command(after_help = crate::run::exit::TABLE)]
     Merge(MergeArgs),
     /// The FGD paper's fragmentation experiment on GPU-sharing pods (openb).
     ///
@@ -148,7 +177,8 @@ pub struct SweepArgs {
     /// The sweep file (YAML).
     #[arg(value_name = "SWEEP")]
     pub sweep: PathBuf,
-    /// Output folder (default: out/NAME, or out/NAME-shard-I-of-N with --shard).
+    /// Output folder (default: out/NAME-sweep, or out/NAME-sweep-shard-I-of-N with
+    /// --shard; out/NAME when NAME ends in -sweep).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// Worker threads (default: one per core).
@@ -160,6 +190,12 @@ pub struct SweepArgs {
     /// Run only the I-th of N slices (every N-th point), e.g. 2/4.
     #[arg(long, value_name = "I/N")]
     pub shard: Option<String>,
+    /// Replace another run's results in the output folder: remove what that run wrote
+    /// (its model folders and files, as its manifest.json lists them) and say so. Without
+    /// it, a folder holding another run's results (or files no manifest accounts for) is
+    /// refused; the same run may always write again.
+    #[arg(long)]
+    pub replace: bool,
     /// No progress bar.
     #[arg(long, short)]
     pub quiet: bool,
@@ -195,6 +231,12 @@ pub struct PlanArgs {
     /// Nodes are added in multiples of this (overrides plan.step; default 1).
     #[arg(long, value_name = "N")]
     pub step: Option<u32>,
+    /// Replace another run's results in the output folder: remove what that run wrote
+    /// (its model folders and files, as its manifest.json lists them) and say so. Without
+    /// it, a folder holding another run's results (or files no manifest accounts for) is
+    /// refused; the same run may always write again.
+    #[arg(long)]
+    pub replace: bool,
     /// No progress bar.
     #[arg(long, short)]
     pub quiet: bool,
@@ -222,6 +264,10 @@ pub struct FillArgs {
     /// Output folder.
     #[arg(long, value_name = "DIR", default_value = "out/fill")]
     pub out: PathBuf,
+    /// Replace another run's results in DIR (what its manifest.json lists) instead of
+    /// refusing to mix with them.
+    #[arg(long)]
+    pub replace: bool,
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
@@ -301,9 +347,16 @@ pub struct ReplayArgs {
     /// Models to run, comma-separated or repeated (default: hived,yarn-cs,fifo).
     #[arg(long = "model", value_name = "MODEL", value_delimiter = ',', long_help = model_help())]
     pub models: Vec<String>,
-    /// Output folder; each model writes into DIR/MODEL/. Default: out/NAME.
+    /// Output folder; each model writes into DIR/MODEL/. Default: out/NAME-replay (out/NAME
+    /// when NAME starts with replay-).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Replace another run's results in the output folder: remove what that run wrote
+    /// (its model folders and files, as its manifest.json lists them) and say so. Without
+    /// it, a folder holding another run's results (or files no manifest accounts for) is
+    /// refused; the same run may always write again.
+    #[arg(long)]
+    pub replace: bool,
     /// Seed of each run's RNG (default 0).
     #[arg(long)]
     pub seed: Option<u64>,
@@ -354,6 +407,7 @@ pub struct GenTraceArgs {
 }
 
 /// Options of `cellsim serve`.
+#[cfg(feature = "live")]
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
     /// The cluster config (HiveD config, services-configuration.yaml or layout.yaml).
@@ -394,6 +448,7 @@ pub struct ServeArgs {
     pub max_connections: u64,
 }
 
+#[cfg(feature = "live")]
 impl ServeArgs {
     /// The built options of the server.
     pub fn options(&self) -> crate::live::ServeOptions {
@@ -422,6 +477,7 @@ impl ServeArgs {
 }
 
 /// Options of `cellsim load`.
+#[cfg(feature = "live")]
 #[derive(Debug, Clone, Args)]
 pub struct LoadArgs {
     /// The cluster config the server runs (for the VCs, GPUs and node names).
@@ -472,6 +528,12 @@ pub struct LabArgs {
     /// Output folder; each lab writes into DIR/LAB/. Default: out/labs.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Replace another run's results in the output folder: remove what that run wrote
+    /// (its model folders and files, as its manifest.json lists them) and say so. Without
+    /// it, a folder holding another run's results (or files no manifest accounts for) is
+    /// refused; the same run may always write again.
+    #[arg(long)]
+    pub replace: bool,
 }
 
 /// Options of `cellsim run`.
@@ -483,14 +545,21 @@ pub struct RunArgs {
     /// Output folder; each model writes into DIR/MODEL/. Default: out/SCENARIO-NAME.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
-    /// Run only this model (repeat for several); default: the scenario's `models`.
+    /// Models to run, comma-separated or repeated; default: the scenario's `models`.
     #[arg(
         long = "model",
         value_name = "M",
         value_parser = model_name,
+        value_delimiter = ',',
         long_help = model_help(),
     )]
     pub models: Vec<String>,
+    /// Replace another run's results in the output folder: remove what that run wrote
+    /// (its model folders and files, as its manifest.json lists them) and say so. Without
+    /// it, a folder holding another run's results (or files no manifest accounts for) is
+    /// refused; the same run may always write again.
+    #[arg(long)]
+    pub replace: bool,
     /// Skip the sharing-anomaly check (each VC's jobs re-run alone on a private cluster of
     /// its guaranteed cells, for hived and yarn-cs); it costs one extra run per VC.
     #[arg(long)]
@@ -507,8 +576,8 @@ pub struct RunArgs {
 /// `--model`'s long help: what each model does and does not model.
 fn model_help() -> String {
     let mut text = String::from(
-        "Run only this model (repeat for several); default: the scenario's `models`. A model \
-         is LAYER+POLICY (e.g. hived+tiresias) or a short name; `cellsim models` lists them.\n",
+        "Models to run, comma-separated or repeated (--model a,b or --model a --model b); \
+         default: the scenario's `models`. A model is LAYER+POLICY (e.g. hived+tiresias) or a short name; `cellsim models` lists them.\n",
     );
     for (kind, name, _, description) in crate::sched::model_descriptions() {
         text.push_str(&format!("\n{kind} {name}: {description}\n"));
@@ -527,6 +596,180 @@ pub struct ValidateArgs {
     /// The cluster config file to check.
     #[arg(value_name = "FILE")]
     pub file: PathBuf,
+}
+
+impl RunArgs {
+    /// The pipeline's settings for running `scenario` (loaded from [`RunArgs::scenario`]).
+    pub fn built(&self, scenario: &crate::sim::Scenario) -> crate::run::ScenarioRun {
+        use crate::run::output::Manifest;
+        let manifest = match &self.scenario {
+            Some(path) => Manifest::new("run", &path.display().to_string()).with_input_file(path),
+            None => Manifest::new("run", "scenarios/default.yaml (built in)"),
+        }
+        .with_seed(scenario.seed)
+        .with_files(&["report.html"]);
+        crate::run::ScenarioRun {
+            out: self
+                .out
+                .clone()
+                .unwrap_or_else(|| crate::run::default_out("run", &scenario.name)),
+            models: self.models.clone(),
+            sharing: !self.no_sharing,
+            jobs: self.jobs,
+            progress: crate::run::Progress::new(self.quiet),
+            manifest: if self.no_sharing {
+                manifest.with_option("--no-sharing")
+            } else {
+                manifest
+            },
+            replace: self.replace,
+        }
+    }
+}
+
+impl LabArgs {
+    /// The pipeline's settings.
+    pub fn built(&self) -> crate::run::LabRun {
+        crate::run::LabRun {
+            lab: self.lab.clone(),
+            out: self
+                .out
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("out").join("labs")),
+            replace: self.replace,
+        }
+    }
+}
+
+impl SweepArgs {
+    /// The pipeline's settings.
+    pub fn built(&self) -> crate::run::SweepRun {
+        crate::run::SweepRun {
+            sweep: self.sweep.clone(),
+            out: self.out.clone(),
+            jobs: self.jobs,
+            resume: self.resume,
+            shard: self.shard.clone(),
+            quiet: self.quiet,
+            replace: self.replace,
+        }
+    }
+}
+
+impl PlanArgs {
+    /// The pipeline's settings.
+    pub fn built(&self) -> crate::run::PlanRun {
+        crate::run::PlanRun {
+            sweep: self.sweep.clone(),
+            out: self.out.clone(),
+            jobs: self.jobs,
+            overrides: crate::sweep::PlanOverrides {
+                sku: self.sku.clone(),
+                gpus: self.gpus,
+                model: self.model.clone(),
+                target_p95: self.target_p95.clone(),
+                max_nodes: self.max_nodes,
+                step: self.step,
+            },
+            quiet: self.quiet,
+            replace: self.replace,
+        }
+    }
+}
+
+impl ReplayArgs {
+    /// The pipeline's settings (what to replay is [`ReplayArgs::options`]).
+    pub fn built(&self) -> crate::run::ReplayRun {
+        crate::run::ReplayRun {
+            out: self.out.clone(),
+            sharing: self.sharing,
+            summary_only: self.summary_only,
+            jobs: self.jobs,
+            quiet: self.quiet,
+            replace: self.replace,
+        }
+    }
+
+    /// The Kueue replay's options when `--kueue` is given (`None` otherwise).
+    ///
+    /// Errors: `--kueue` without both --cluster and --trace, or a bad --horizon.
+    pub fn kueue_options(&self) -> Result<Option<crate::kueue::KueueReplayOptions>, String> {
+        let Some(kueue) = &self.kueue else {
+            return Ok(None);
+        };
+        let (Some(cluster), Some(trace)) = (&self.cluster, &self.trace) else {
+            return Err(
+                "replay --kueue needs --cluster (kubectl get nodes -o yaml, or a spec) \
+                 and --trace (kubectl get workloads -A -o yaml)"
+                    .to_string(),
+            );
+        };
+        let horizon_ms = self
+            .horizon
+            .as_deref()
+            .map(crate::sim::scenario::parse_duration)
+            .transpose()
+            .map_err(|e| format!("--horizon: {e}"))?;
+        Ok(Some(crate::kueue::KueueReplayOptions {
+            cluster: cluster.clone(),
+            rack_nodes: self.rack_nodes,
+            kueue: kueue.clone(),
+            trace: trace.clone(),
+            models: self.models.clone(),
+            seed: self.seed.unwrap_or(0),
+            horizon_ms,
+            name: None,
+        }))
+    }
+
+    /// The library's replay options: the scenario file's, if any, overridden by the flags.
+    ///
+    /// Errors: a bad scenario file or option value, or neither a scenario nor both
+    /// --cluster and --trace (the message says which).
+    pub fn options(&self) -> Result<crate::replay::ReplayOptions, String> {
+        let mut options = match &self.scenario {
+            Some(path) => crate::replay::options_from_file(path).map_err(|e| e.to_string())?,
+            None => match (&self.cluster, &self.trace) {
+                (Some(_), Some(_)) => crate::replay::ReplayOptions::default(),
+                _ => {
+                    return Err(
+                        "replay needs --cluster PATH_OR_SPEC and --trace PATH, or --scenario FILE"
+                            .to_string(),
+                    );
+                }
+            },
+        };
+        if let Some(cluster) = &self.cluster {
+            options.cluster = cluster.clone();
+        }
+        if let Some(trace) = &self.trace {
+            options.trace = trace.clone();
+        }
+        let text = crate::replay::TextOptions {
+            cluster_format: self.cluster_format.as_deref(),
+            format: self.format.as_deref(),
+            mapping: self.mapping.as_deref(),
+            fractional: self.fractional.as_deref(),
+            horizon: self.horizon.as_deref(),
+        };
+        options.set_text_options(&text, |key| match key {
+            "clusterFormat" => "--cluster-format".to_string(),
+            flag => format!("--{flag}"),
+        })?;
+        if self.rack_nodes.is_some() {
+            options.rack_nodes = self.rack_nodes;
+        }
+        if self.vcs.is_some() {
+            options.vcs_file = self.vcs.clone();
+        }
+        if !self.models.is_empty() {
+            options.models = self.models.clone();
+        }
+        if let Some(seed) = self.seed {
+            options.seed = seed;
+        }
+        Ok(options)
+    }
 }
 
 impl Cli {
@@ -550,6 +793,7 @@ mod tests {
         Cli::command().debug_assert();
     }
 
+    #[cfg(feature = "live")]
     #[test]
     fn serve_standalone_needs_a_journal() {
         assert!(

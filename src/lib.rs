@@ -8,11 +8,12 @@ pub mod config;
 pub mod fill;
 pub mod kueue;
 pub mod labs;
+#[cfg(feature = "live")]
 pub mod live;
 pub mod placement;
-pub mod progress;
 pub mod replay;
 pub mod report;
+pub mod run;
 pub mod sched;
 pub mod sim;
 pub mod sweep;

@@ -413,8 +413,30 @@ fn ingest_text_of(
         "trace {}: {} rows read as jobs, {} jobs to replay",
         scenario.source, ingest.jobs_read, jobs
     );
-    for line in ingest.lines() {
-        let _ = writeln!(out, "  set aside or changed: {line}");
+    // Sorted rows are not lost, and jobs of a VC without cells still run: each kind of
+    // note says which of these it is, so no count reads as rows dropped when none were.
+    for (heading, kinds) in ingest_groups(ingest) {
+        for (kind, tally) in kinds {
+            let _ = writeln!(
+                out,
+                "  {heading}: {kind}: {} row(s), e.g. {}",
+                tally.count,
+                tally.examples.join("; ")
+            );
+        }
+    }
+    let without_cells: Vec<String> = crate::sched::guaranteed_gpus(&scenario.config)
+        .into_iter()
+        .filter(|(_, gpus)| *gpus == 0)
+        .map(|(vc, _)| vc)
+        .collect();
+    if !without_cells.is_empty() {
+        let _ = writeln!(
+            out,
+            "  runs opportunistically: VC(s) without guaranteed cells: {}; their jobs are kept \
+             and run at opportunistic priority (-1) on idle GPUs, preempted by guaranteed jobs",
+            without_cells.join(", ")
+        );
     }
     for warning in &scenario.config.warnings {
         let _ = writeln!(out, "  cluster: {warning}");
@@ -569,6 +591,48 @@ impl JobSelection {
 pub const NOT_SELECTED_VC: &str = "job of a VC not in onlyVcs (left out)";
 /// Ingest report kind of a job submitted outside `submitFrom`..`submitUntil`.
 pub const OUTSIDE_WINDOW: &str = "submitted outside submitFrom..submitUntil (left out)";
+
+/// The ingest notes grouped by what happened to the rows: "reordered" (read in submit
+/// order, none lost), "set aside" (not replayed), "changed" (replayed, altered as said),
+/// "runs opportunistically" (a VC without cells); each group's kinds in name order.
+fn ingest_groups(
+    ingest: &IngestReport,
+) -> Vec<(
+    &'static str,
+    Vec<(&String, &crate::workload::trace::IssueTally)>,
+)> {
+    use crate::sim::from_trace::issue;
+    use crate::workload::{ingest as kinds, openb, philly};
+    let group = |kind: &str| match kind {
+        kinds::OUT_OF_ORDER => 0,
+        issue::NO_GUARANTEE => 3,
+        kinds::DUPLICATE_ID
+        | kinds::LARGER_THAN_CLUSTER
+        | openb::FRACTIONAL_ROUNDED_UP
+        | openb::NEVER_SCHEDULED
+        | philly::ATTEMPT_WITHOUT_TIMES => 2,
+        _ => 1,
+    };
+    let headings = [
+        "reordered",
+        "set aside",
+        "changed",
+        "runs opportunistically",
+    ];
+    headings
+        .iter()
+        .enumerate()
+        .map(|(i, heading)| {
+            let kinds = ingest
+                .issues
+                .iter()
+                .filter(|(kind, _)| group(kind) == i)
+                .collect();
+            (*heading, kinds)
+        })
+        .filter(|(_, kinds): &(_, Vec<_>)| !kinds.is_empty())
+        .collect()
+}
 
 /// A replay scenario file (`cellsim replay --scenario FILE`): the command's options as
 /// YAML, paths relative to the file. Unknown keys are errors.

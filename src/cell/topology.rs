@@ -253,20 +253,6 @@ impl Topology {
         &self.leaves[r.start as usize..r.end as usize]
     }
 
-    /// Whether the cell is pinned or lies inside a pinned cell.
-    pub fn in_pinned_cell(&self, mut cell: CellId) -> bool {
-        loop {
-            let shape = &self.cells[cell as usize];
-            if shape.pinned_cell_id.is_some() {
-                return true;
-            }
-            match shape.parent {
-                Some(p) => cell = p,
-                None => return false,
-            }
-        }
-    }
-
     /// Shape of a cell.
     pub fn cell(&self, cell: CellId) -> &CellShape {
         &self.cells[cell as usize]
@@ -291,22 +277,6 @@ impl Topology {
         self.cells[cell as usize]
             .node
             .map(|n| self.nodes[n as usize].name.as_str())
-    }
-
-    /// Packing units (node-level cells, or the cell itself when below node level) inside `cell`.
-    pub fn units_within(&self, cell: CellId) -> std::borrow::Cow<'_, [CellId]> {
-        let shape = &self.cells[cell as usize];
-        let chain = &self.chains[shape.chain as usize];
-        if shape.level <= chain.node_level {
-            return std::borrow::Cow::Owned(vec![cell]);
-        }
-        // Ids are depth-first, so the subtree is `cell..=its last leaf` and the chain's
-        // packing units inside it are one run of the (ascending) unit list.
-        let end = self.leaves[shape.leaf_range.end as usize - 1] + 1;
-        let units = &chain.packing_units;
-        let lo = units.partition_point(|&u| u < cell);
-        let hi = units.partition_point(|&u| u < end);
-        std::borrow::Cow::Borrowed(&units[lo..hi])
     }
 }
 

@@ -258,34 +258,14 @@ pub(crate) fn closest(name: &str, known: &[&'static str]) -> Option<&'static str
     best.map(|(_, k)| k)
 }
 
-/// Optimal string alignment distance (Levenshtein plus adjacent transpositions).
+/// Optimal string alignment distance (Levenshtein plus adjacent transpositions), with
+/// `strsim`.
 fn edit_distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
     // Long keys are never misspellings of our short ones; skip the quadratic work.
-    if a.len().abs_diff(b.len()) > 2 || a.len() > 64 {
+    if a.chars().count().abs_diff(b.chars().count()) > 2 || a.len() > 256 {
         return usize::MAX;
     }
-    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
-    for (i, row) in d.iter_mut().enumerate() {
-        row[0] = i;
-    }
-    for (j, cell) in d[0].iter_mut().enumerate() {
-        *cell = j;
-    }
-    for i in 1..=a.len() {
-        for j in 1..=b.len() {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut v = (d[i - 1][j] + 1)
-                .min(d[i][j - 1] + 1)
-                .min(d[i - 1][j - 1] + cost);
-            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                v = v.min(d[i - 2][j - 2] + 1);
-            }
-            d[i][j] = v;
-        }
-    }
-    d[a.len()][b.len()]
+    strsim::osa_distance(a, b)
 }
 
 /// A whole number >= `min` that fits in `u32`, with messages naming `what` and `fix`.

@@ -18,7 +18,7 @@ use rayon::prelude::*;
 
 use crate::cell::sharing::SharedCluster;
 use crate::placement::{self, TypicalPods};
-use crate::progress::Progress;
+use crate::run::Progress;
 pub use input::FillPod;
 pub use run::{CurvePoint, FillRun};
 

@@ -101,16 +101,18 @@ pub struct Latencies {
 impl Latencies {
     fn of(mut samples: Vec<u64>) -> Latencies {
         samples.sort_unstable();
-        let at = |q: f64| {
-            samples
-                .get(((samples.len() as f64 * q).ceil() as usize).saturating_sub(1))
-                .copied()
-                .unwrap_or(0)
+        // Nearest rank, with the one percentile helper of the reports.
+        let at = |pct: u32| {
+            if samples.is_empty() {
+                0
+            } else {
+                crate::report::summary::percentile(&samples, pct)
+            }
         };
         Latencies {
             count: samples.len(),
-            p50_us: at(0.5),
-            p99_us: at(0.99),
+            p50_us: at(50),
+            p99_us: at(99),
             max_us: samples.last().copied().unwrap_or(0),
         }
     }

@@ -86,14 +86,21 @@ pub enum ServeError {
     /// A file, socket or the Kubernetes API failed (exit 3).
     #[error("{0}")]
     Io(String),
+    /// The config file named on the command line cannot be read, e.g. it does not exist
+    /// (exit 1: bad input, as for every command).
+    #[error("{0}")]
+    Input(String),
 }
 
 impl ServeError {
-    /// The process exit code: 1 invalid input, 3 I/O failure.
+    /// The process exit code ([`crate::run::exit`]): 1 bad input, 3 I/O failure.
     pub fn exit_code(&self) -> u8 {
+        use crate::run::Exit;
         match self {
-            ServeError::Config(_) | ServeError::Journal(_) => 1,
-            ServeError::Io(_) => 3,
+            ServeError::Config(_) | ServeError::Journal(_) | ServeError::Input(_) => {
+                Exit::BadInput.code()
+            }
+            ServeError::Io(_) => Exit::CannotWrite.code(),
         }
     }
 }
@@ -160,8 +167,9 @@ impl Running {
 
 /// Reads and validates a config file; returns it with its text.
 pub fn read_config(path: &Path) -> Result<(CellConfig, String), ServeError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| ServeError::Io(format!("cannot read the config {}: {e}", path.display())))?;
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        ServeError::Input(format!("cannot read the config {}: {e}", path.display()))
+    })?;
     let config =
         crate::config::load_str(&text, &path.display().to_string()).map_err(ServeError::Config)?;
     for w in &config.warnings {

@@ -22,7 +22,7 @@ use serde_json::Value;
 
 use super::extender::{ExtenderFilterResult, ExtenderPreemptionResult, MetaPod, MetaVictims};
 use super::journal::{Entry, GroupCommit, Journal, JournalError, OpenReport, SnapshotPod, Ticket};
-use super::metrics::{CellGauges, Metrics, Outcome};
+use super::metrics::{Metrics, Outcome};
 use super::pod::PodInfo;
 use crate::cell::{
     Allocator, BindRecord, Decision, GroupState, PodSchedulingSpec, RebuildReport, SchedulePhase,
@@ -494,12 +494,6 @@ impl LiveState {
     /// The metrics.
     pub fn metrics(&self) -> &Metrics {
         &self.metrics
-    }
-
-    /// `GET /metrics` text (counts and encodes under the caller's lock; the HTTP handler
-    /// counts with [`CellGauges::of`] under the lock and encodes after it).
-    pub fn render_metrics(&self) -> String {
-        self.metrics.render(&CellGauges::of(&self.alloc))
     }
 
     /// Known pods by uid.

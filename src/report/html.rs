@@ -39,13 +39,10 @@ footer{margin-top:28px;color:#888;font-size:0.85em}";
 /// Width below which the models stack instead of standing side by side, per model.
 const MIN_PANEL_PX: usize = 480;
 
-/// Nearest-rank percentile of sorted values.
-fn percentile(sorted: &[u64], p: f64) -> Option<u64> {
-    if sorted.is_empty() {
-        return None;
-    }
-    let rank = (p / 100.0 * sorted.len() as f64).ceil() as usize;
-    Some(sorted[rank.clamp(1, sorted.len()) - 1])
+/// Nearest-rank percentile of sorted values (the one helper, [`super::summary::percentile`]);
+/// `None` for none.
+fn percentile(sorted: &[u64], pct: u32) -> Option<u64> {
+    (!sorted.is_empty()).then(|| super::summary::percentile(sorted, pct))
 }
 
 fn mean(values: &[u64]) -> Option<u64> {
@@ -90,7 +87,7 @@ fn vc_table(run: &RunDigest) -> String {
             row.jobs,
             row.waits_ms.len(),
             hms_or_dash(mean(&row.waits_ms)),
-            hms_or_dash(percentile(&row.waits_ms, 95.0)),
+            hms_or_dash(percentile(&row.waits_ms, 95)),
             row.preemptions,
             hms_or_dash(mean(&row.queue_delays_ms)),
             reasons_text(&row.wait_by_reason_ms),
@@ -327,8 +324,8 @@ mod tests {
     #[test]
     fn percentile_is_nearest_rank() {
         let v: Vec<u64> = (1..=20).collect();
-        assert_eq!(percentile(&v, 95.0), Some(19));
-        assert_eq!(percentile(&[5], 95.0), Some(5));
-        assert_eq!(percentile(&[], 95.0), None);
+        assert_eq!(percentile(&v, 95), Some(19));
+        assert_eq!(percentile(&[5], 95), Some(5));
+        assert_eq!(percentile(&[], 95), None);
     }
 }

@@ -15,6 +15,7 @@ pub mod digest;
 pub mod group_runs;
 pub mod html;
 pub mod plots;
+pub mod rejections;
 pub mod sharing;
 pub mod stream;
 pub mod summary;

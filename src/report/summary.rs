@@ -12,12 +12,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::sim::engine::run_model_into;
 use crate::sim::sink::RunSink;
-use crate::sim::source::ScenarioJobs;
 use crate::sim::{
-    GpuTimeTotals, JobOutcome, JobRecord, RunResult, Scenario, SimEvent, SimTimeMs, TimelinePoint,
-    VcCapacity,
+    GpuTimeTotals, JobOutcome, JobRecord, RunResult, SimEvent, SimTimeMs, TimelinePoint, VcCapacity,
 };
 
 /// Version of the [`RunSummary`] JSON shape; bump it on any incompatible change.
@@ -468,23 +465,6 @@ impl RunSink for SummarySink {
     }
 }
 
-/// Runs `model` over `scenario` and returns its summary: exactly
-/// `summarize(&run_model(scenario, model)?)`, without building what only the other
-/// reports need (the event log, the timeline, the job records). For sweeps.
-///
-/// Errors: an unknown model name or bad model options (the message says which).
-pub fn run_summary(scenario: &Scenario, model: &str) -> Result<RunSummary, String> {
-    let mut jobs = ScenarioJobs::new(&scenario.jobs);
-    let (header, sink) = run_model_into(
-        scenario,
-        &mut jobs,
-        model,
-        SummarySink::default(),
-        &|_, _| {},
-    )?;
-    Ok(sink.summary(&header))
-}
-
 /// `summary.json`: the summary as pretty JSON with a trailing newline.
 pub fn summary_json(summary: &RunSummary) -> String {
     let mut text = serde_json::to_string_pretty(summary).expect("plain data serialises");
@@ -495,6 +475,7 @@ pub fn summary_json(summary: &RunSummary) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sim::Scenario;
     use crate::sim::{TimelinePoint, VcCapacity};
 
     #[test]
@@ -542,11 +523,11 @@ mod tests {
         assert!(summary_json(&s).contains("\"schemaVersion\": 2"));
     }
 
-    /// `run_summary` must give exactly what summarising a full run gives.
+    /// `crate::run::summary` must give exactly what summarising a full run gives.
     fn assert_lean_summary_matches(scenario: &Scenario) {
         for model in crate::sched::MODEL_NAMES {
             let full = summarize(&crate::sim::run_model(scenario, model).unwrap());
-            let lean = run_summary(scenario, model).unwrap();
+            let lean = crate::run::summary(scenario, model).unwrap();
             assert_eq!(lean, full, "{} under {model}", scenario.name);
             // Also as text: the f64 utilisation must be the same bits, not just close.
             assert_eq!(summary_json(&lean), summary_json(&full));
@@ -560,7 +541,7 @@ mod tests {
 
     #[test]
     fn lean_summary_equals_the_full_one_on_the_sharing_demo() {
-        assert_lean_summary_matches(&crate::report::sharing::demo_scenario().unwrap());
+        assert_lean_summary_matches(&crate::run::sharing::demo_scenario().unwrap());
     }
 
     #[test]
@@ -594,6 +575,6 @@ mod tests {
     #[test]
     fn an_unknown_model_is_an_error_not_a_panic() {
         let scenario = crate::sim::scenario::default_scenario().unwrap();
-        assert!(run_summary(&scenario, "no-such-model").is_err());
+        assert!(crate::run::summary(&scenario, "no-such-model").is_err());
     }
 }

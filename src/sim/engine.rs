@@ -53,7 +53,7 @@ use rand_chacha::ChaCha8Rng;
 use super::queue::EventQueue;
 use super::record::*;
 use super::scenario::{NodeEvent, NodeEventKind, Scenario, SimJob};
-use super::sink::{CollectRun, LeanRun, RunSink};
+use super::sink::{CollectRun, RunSink};
 use super::source::{JobSource, JobSpec, ScenarioJobs};
 use crate::cell::topology::Topology;
 use crate::cell::{GroupPlacement, GroupRequest, PodPlacement};
@@ -67,25 +67,6 @@ pub fn run_model(scenario: &Scenario, model: &str) -> Result<RunResult, String> 
     let mut model = sched::model_with_options(model, &scenario.config, &scenario.model_options)?;
     let mut rng = ChaCha8Rng::seed_from_u64(scenario.seed);
     Ok(simulate(scenario, model.as_mut(), &mut rng))
-}
-
-/// [`run_model`] keeping only what a summary needs: the job records (without their
-/// nodes), no event log, and instead of the timeline its integral ([`GpuTimeTotals`]).
-/// The result's `events` and `timeline` are empty and each job's `nodes` too; everything
-/// else is what [`run_model`] gives. For sweeps, where the event log (hundreds of bytes
-/// per job) and the timeline would be built only to be summed and dropped.
-pub fn run_model_for_summary(
-    scenario: &Scenario,
-    model: &str,
-) -> Result<(RunResult, GpuTimeTotals), String> {
-    let (header, sink) = run_model_into(
-        scenario,
-        &mut ScenarioJobs::new(&scenario.jobs),
-        model,
-        LeanRun::default(),
-        &|_, _| {},
-    )?;
-    Ok(sink.into_result(header))
 }
 
 /// Runs `scenario`'s cluster, node events and options through the model called `model`
@@ -1769,44 +1750,6 @@ jobs:
                 .windows(2)
                 .all(|w| w[0].0 <= w[1].0 && w[0].1 < w[1].1)
         );
-    }
-
-    #[test]
-    fn a_summary_only_run_keeps_the_records_and_sums_the_timeline() {
-        // Preemption, a node failure, a node leaving and coming back, a kill and a horizon
-        // cut: every path that moves busy GPUs or capacity.
-        let s = scenario(
-            "horizon: 20m
-jobs:
-- {id: t, duration: 10m, request: {priorityClass: test, tasks: [{instances: 2, gpus: 1}]}}
-- {id: p, submit: 1m, duration: 2m, request: {priorityClass: prod, tasks: [{gpus: 1}]}}
-- {id: k, submit: 2m, duration: 1h, killAt: 15m, request: {tasks: [{gpus: 1}]}}
-- {id: long, submit: 3m, duration: 1h, request: {tasks: [{gpus: 1}]}}
-nodeEvents:
-- {at: 4m, node: hostname-dan, event: down}
-- {at: 5m, node: hostname-dan, event: up}
-- {at: 6m, node: hostname-carol, event: removed}
-- {at: 8m, node: hostname-carol, event: added}
-",
-        );
-        for model in sched::MODEL_NAMES {
-            let full = run_model(&s, model).unwrap();
-            let (lean, totals) = run_model_for_summary(&s, model).unwrap();
-            assert!(
-                lean.events.is_empty() && lean.timeline.is_empty(),
-                "{model}"
-            );
-            let mut expected = full.clone();
-            expected.events.clear();
-            expected.timeline.clear();
-            for job in &mut expected.jobs {
-                job.nodes.clear();
-            }
-            assert_eq!(lean, expected, "{model}");
-            let from_timeline = GpuTimeTotals::of_timeline(&full.timeline, full.end_ms, &full.vcs);
-            assert_eq!(totals, from_timeline, "{model}");
-            assert!(totals.used_gpu_ms() > 0, "{model}");
-        }
     }
 
     #[test]

@@ -1,8 +1,8 @@
 //! Where a run's output goes as the engine makes it: a [`RunSink`] receives the event log,
 //! the timeline points and the job records one at a time, so that what is kept is the
 //! sink's choice. [`CollectRun`] keeps everything (a [`RunResult`] for the reports);
-//! [`LeanRun`] keeps the job records and sums the timeline; a sink that writes files or
-//! tallies as it goes keeps nothing per job.
+//! a sink that writes files or tallies as it goes (the reports' and the summary's) keeps
+//! nothing per job.
 
 use std::collections::BTreeMap;
 
@@ -70,49 +70,6 @@ impl RunSink for CollectRun {
 
     fn timeline(&mut self, point: TimelinePoint, _: SimTimeMs, _: &BTreeMap<String, VcCapacity>) {
         self.timeline.push(point);
-    }
-
-    fn job(&mut self, seq: usize, record: JobRecord) {
-        self.jobs.push((seq, record));
-    }
-}
-
-/// Keeps the job records (without their nodes) and, instead of the timeline, its
-/// integral: what a summary needs, without the log.
-#[derive(Debug, Default)]
-pub struct LeanRun {
-    totals: GpuTimeTotals,
-    jobs: Vec<(usize, JobRecord)>,
-}
-
-impl LeanRun {
-    /// `header` with the job records (in submit order; empty log and timeline), and the
-    /// timeline's integral.
-    pub fn into_result(mut self, header: RunResult) -> (RunResult, GpuTimeTotals) {
-        self.jobs.sort_unstable_by_key(|(seq, _)| *seq);
-        let result = RunResult {
-            jobs: self.jobs.into_iter().map(|(_, job)| job).collect(),
-            ..header
-        };
-        (result, self.totals)
-    }
-}
-
-impl RunSink for LeanRun {
-    fn logs(&self) -> bool {
-        false
-    }
-
-    fn event(&mut self, _: SimEvent) {}
-
-    fn timeline(
-        &mut self,
-        point: TimelinePoint,
-        until_ms: SimTimeMs,
-        vcs: &BTreeMap<String, VcCapacity>,
-    ) {
-        self.totals
-            .add(&point, until_ms.saturating_sub(point.t), vcs);
     }
 
     fn job(&mut self, seq: usize, record: JobRecord) {

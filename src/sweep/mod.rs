@@ -32,7 +32,7 @@ use results::{PointResult, RunsWriter, SweepManifest};
 use spec::SweepSpec;
 
 use crate::config::CellConfig;
-use crate::progress::Progress;
+use crate::run::Progress;
 
 pub use plan::{PlanAnswer, plan};
 pub use spec::{PlanOverrides, load_file, load_file_with, load_str};
@@ -131,10 +131,9 @@ impl Sweep {
     /// Runs `point` on `config` (its cluster) and digests the run.
     pub fn run_point(&self, config: &CellConfig, point: &Point) -> Result<PointResult, SweepError> {
         let made = self.base.scenario(&self.spec, config, point);
-        let summary =
-            crate::report::summary::run_summary(&made.scenario, &point.model).map_err(|e| {
-                SweepError::Input(format!("point {} ({}): {e}", point.index, point.key()))
-            })?;
+        let summary = crate::run::summary(&made.scenario, &point.model).map_err(|e| {
+            SweepError::Input(format!("point {} ({}): {e}", point.index, point.key()))
+        })?;
         Ok(PointResult {
             point: point.clone(),
             key: point.key(),

@@ -12,7 +12,7 @@ use super::points::Point;
 use super::results::PointResult;
 use super::spec::PlanSpec;
 use super::{Sweep, SweepError, run_points};
-use crate::progress::Progress;
+use crate::run::Progress;
 use crate::sim::SimTimeMs;
 
 /// One number of nodes evaluated.

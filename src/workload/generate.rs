@@ -622,13 +622,6 @@ impl GenSpec {
         }
     }
 
-    /// The offered load this spec puts on a cluster of `cluster_gpus` GPUs: mean GPUs
-    /// demanded over capacity (checks the spec first).
-    pub fn offered_load(&self, cluster_gpus: u64) -> Result<f64, GenSpecError> {
-        let rate = self.jobs_per_hour()?;
-        Ok(rate / 3600.0 * self.mean_gpu_seconds() / cluster_gpus.max(1) as f64)
-    }
-
     /// Every problem that would stop [`generate`], first one found.
     pub fn check(&self) -> Result<(), GenSpecError> {
         let fail = |field: &str, message: String| {
@@ -1163,7 +1156,6 @@ mod tests {
         let rate = spec.jobs_per_hour().unwrap();
         let expected = 0.5 * 1000.0 * 3600.0 / spec.mean_gpu_seconds();
         assert!((rate - expected).abs() < 1e-9);
-        assert!((spec.offered_load(1000).unwrap() - 0.5).abs() < 1e-12);
     }
 
     #[test]

@@ -284,26 +284,6 @@ fn split_items(text: &str) -> Result<Vec<&str>, MappingError> {
     Ok(items)
 }
 
-/// Edit distance, to suggest the key a typo meant.
-fn distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut previous = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let current = row[j + 1];
-            row[j + 1] = if ca == *cb {
-                previous
-            } else {
-                1 + previous.min(row[j]).min(row[j + 1])
-            };
-            previous = current;
-        }
-    }
-    row[b.len()]
-}
-
 fn parse_column(item: &str, text: &str) -> Result<ColumnRef, MappingError> {
     if text.is_empty() {
         return Err(mapping_error(
@@ -406,9 +386,11 @@ impl FromStr for ColumnMapping {
             };
             let key = key.trim();
             let Some(slot) = MAPPING_KEYS.iter().position(|k| *k == key) else {
-                let closest = MAPPING_KEYS.iter().min_by_key(|k| distance(key, k));
+                let closest = MAPPING_KEYS
+                    .iter()
+                    .min_by_key(|k| strsim::levenshtein(key, k));
                 let hint = closest
-                    .filter(|k| distance(key, k) <= 2)
+                    .filter(|k| strsim::levenshtein(key, k) <= 2)
                     .map(|k| format!("did you mean {k}? "))
                     .unwrap_or_default();
                 return Err(mapping_error(

@@ -1,6 +1,8 @@
 //! `cellsim compare`, the regression gate (issue 5, item 4): the regression scenario run
 //! afresh matches its committed baseline (exit 0); the same scenario with every job 20%
-//! longer is caught (exit 1, REGRESSED rows); bad input exits 2 naming the file or field.
+//! longer is caught (exit 4, REGRESSED rows); bad input exits 1 naming the file or field
+//! (the one exit-code table, issue 16 §5); run folders whose manifests say they are not
+//! one run, or not comparable, are refused (issue 16 §1).
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -94,7 +96,7 @@ fn jobs_twenty_percent_longer_are_caught_as_a_regression() {
     let dir = scratch("compare", "slower");
     write_summaries(&scenario, &dir);
     let (code, stdout, stderr) = compare(&root().join(BASELINE), &dir, &[]);
-    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert_eq!(code, 4, "{stdout}{stderr}");
     assert!(stdout.contains("REGRESSED"), "{stdout}");
     assert!(
         stdout
@@ -113,14 +115,14 @@ fn jobs_twenty_percent_longer_are_caught_as_a_regression() {
 }
 
 #[test]
-fn bad_input_exits_2_naming_the_file_or_field() {
+fn bad_input_exits_1_naming_the_file_or_field() {
     let dir = scratch("compare", "bad");
     let base_file = root().join(BASELINE).join("hived").join("summary.json");
     let good = std::fs::read_to_string(&base_file).unwrap();
 
     let missing = dir.join("nope.json");
     let (code, _, stderr) = compare(&base_file, &missing, &[]);
-    assert_eq!(code, 2, "{stderr}");
+    assert_eq!(code, 1, "{stderr}");
     assert!(stderr.contains("nope.json"), "{stderr}");
 
     let bad_field = dir.join("bad-field.json");
@@ -130,7 +132,7 @@ fn bad_input_exits_2_naming_the_file_or_field() {
     )
     .unwrap();
     let (code, _, stderr) = compare(&base_file, &bad_field, &[]);
-    assert_eq!(code, 2, "{stderr}");
+    assert_eq!(code, 1, "{stderr}");
     assert!(
         stderr.contains("bad-field.json") && stderr.contains("overall.finished"),
         "{stderr}"
@@ -139,7 +141,7 @@ fn bad_input_exits_2_naming_the_file_or_field() {
     let not_json = dir.join("not-json.json");
     std::fs::write(&not_json, "{ this is not json").unwrap();
     let (code, _, stderr) = compare(&not_json, &base_file, &[]);
-    assert_eq!(code, 2, "{stderr}");
+    assert_eq!(code, 1, "{stderr}");
     assert!(stderr.contains("not-json.json"), "{stderr}");
 
     let other_schema = dir.join("v99.json");
@@ -149,11 +151,11 @@ fn bad_input_exits_2_naming_the_file_or_field() {
     )
     .unwrap();
     let (code, _, stderr) = compare(&base_file, &other_schema, &[]);
-    assert_eq!(code, 2, "{stderr}");
+    assert_eq!(code, 1, "{stderr}");
     assert!(stderr.contains("schemaVersion is 99"), "{stderr}");
 
     let (code, _, stderr) = compare(&base_file, &base_file, &["--tolerance", "wait_p42=5%"]);
-    assert_eq!(code, 2, "{stderr}");
+    assert_eq!(code, 1, "{stderr}");
     assert!(
         stderr.contains("wait_p42") && stderr.contains("wait_p95"),
         "{stderr}"
@@ -166,13 +168,60 @@ fn bad_input_exits_2_naming_the_file_or_field() {
     std::fs::create_dir_all(partial.join("other")).unwrap();
     std::fs::write(partial.join("other").join("summary.json"), &good).unwrap();
     let (code, _, stderr) = compare(&root().join(BASELINE), &partial, &[]);
-    assert_eq!(code, 2, "{stderr}");
+    assert_eq!(code, 1, "{stderr}");
     assert!(stderr.contains("other"), "{stderr}");
 
     let empty = scratch("compare", "empty");
     let (code, _, stderr) = compare(&root().join(BASELINE), &empty, &[]);
-    assert_eq!(code, 2, "{stderr}");
+    assert_eq!(code, 1, "{stderr}");
     assert!(stderr.contains("no summary.json"), "{stderr}");
     let _ = std::fs::remove_dir_all(dir);
     let _ = std::fs::remove_dir_all(empty);
+}
+
+#[test]
+fn a_model_folder_left_from_an_earlier_run_is_refused() {
+    // See: issue 16 §1: `run --model hived` into a three-model folder left the others,
+    // and compare read them as one run. Now the second run needs --replace, which
+    // removes them; a folder whose manifest does not account for a model is refused.
+    let out = scratch("compare", "stale");
+    let run = |extra: &[&str]| {
+        let mut args: Vec<&std::ffi::OsStr> = vec![
+            "run".as_ref(),
+            SCENARIO.as_ref(),
+            "--out".as_ref(),
+            out.as_os_str(),
+            "--quiet".as_ref(),
+            "--no-sharing".as_ref(),
+        ];
+        args.extend(extra.iter().map(|s| std::ffi::OsStr::new(*s)));
+        cellsim(&args)
+    };
+    assert!(run(&[]).status.success());
+    let refused = run(&["--model", "hived"]);
+    assert_eq!(refused.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("--replace"), "{stderr}");
+    let replaced = run(&["--model", "hived", "--replace"]);
+    assert!(replaced.status.success());
+    let stderr = String::from_utf8_lossy(&replaced.stderr);
+    assert!(
+        stderr.contains("removed what") && stderr.contains("fifo/"),
+        "{stderr}"
+    );
+    assert!(!out.join("fifo").exists());
+    // A stray model folder (copied in by hand) is caught by compare.
+    std::fs::create_dir_all(out.join("fifo")).unwrap();
+    std::fs::copy(
+        root().join(BASELINE).join("fifo").join("summary.json"),
+        out.join("fifo").join("summary.json"),
+    )
+    .unwrap();
+    let (code, _, stderr) = compare(&root().join(BASELINE), &out, &[]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains("fifo") && stderr.contains("earlier run"),
+        "{stderr}"
+    );
+    let _ = std::fs::remove_dir_all(out);
 }

@@ -15,19 +15,29 @@ mod gen_trace;
 mod inspect_shapes;
 mod kueue;
 mod labs;
+#[cfg(feature = "live")]
 mod live_crash;
+#[cfg(feature = "live")]
 mod live_extender;
+#[cfg(feature = "live")]
 mod live_inspect;
+#[cfg(feature = "live")]
 mod live_kube;
+#[cfg(feature = "live")]
 mod live_limits;
+#[cfg(feature = "live")]
 mod live_parity;
+#[cfg(feature = "live")]
 mod live_standalone;
+#[cfg(feature = "live")]
 mod live_support;
 mod main_job;
 mod openpai_jobs;
+mod outputs;
 mod policies;
 mod published;
 mod queue_delay;
+mod readme;
 mod rebuild;
 mod reconfig_safety;
 mod replay;

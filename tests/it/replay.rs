@@ -392,10 +392,12 @@ fn streamed_reports_equal_the_reports_of_the_whole_run() {
     .unwrap();
     let whole = dir.join("whole");
     let mut pages = Vec::new();
+    let mut rejections = Vec::new();
     for model in MODEL_NAMES {
         let run = run_model(&prepared.scenario, model).unwrap();
         let (_, page) = report::write_run_with_page(&whole.join(model), &run).unwrap();
         pages.push(page);
+        rejections.push(cellsim::run::rejections_of(&run));
         for file in report::RUN_FILES {
             let read = |root: &PathBuf| std::fs::read(root.join(model).join(file)).unwrap();
             assert!(
@@ -411,7 +413,9 @@ fn streamed_reports_equal_the_reports_of_the_whole_run() {
         let gantt = std::fs::read_to_string(streamed.join(model).join("gantt.svg")).unwrap();
         assert!(gantt.contains("(first 3000 of "), "{model}");
     }
-    let page = report::page_export(&prepared.scenario.name, &pages, "");
+    // The page also says which jobs each model rejected.
+    let extra = report::rejections::rejections_html(&rejections);
+    let page = report::page_export(&prepared.scenario.name, &pages, &extra);
     assert!(std::fs::read(streamed.join("report.html")).unwrap() == page.bytes);
 }
 

@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use cellsim::report::sharing::{SharingReport, sharing_anomaly, tolerance_ms};
+use cellsim::run::sharing::{SharingReport, sharing_anomaly, tolerance_ms};
 use cellsim::sim::{Scenario, scenario::load_file};
 
 const MINUTE_MS: u64 = 60_000;

@@ -548,7 +548,8 @@ fn bad_sweep_files_options_and_folders_are_refused_naming_the_file_and_key() {
         "--quiet",
         "--resume",
     ]);
-    assert!(err.contains("not a sweep folder"), "{err}");
+    // Refused by the output-folder rule (no manifest says what wrote it; issue 16 §1).
+    assert!(err.contains("no manifest.json says what wrote it"), "{err}");
     assert_eq!(
         std::fs::read_to_string(foreign.join("runs.jsonl")).unwrap(),
         "something else\n"

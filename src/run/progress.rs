@@ -2,7 +2,7 @@
 //! from what the user asked (`--quiet`) and whether stderr is a terminal: when it is not,
 //! or when asked to be quiet, every bar it hands out is hidden and its updates return at
 //! once. Otherwise a run's bar starts hidden and appears only once the run has taken more
-//! than [`SHOW_AFTER`], so quick runs print nothing. [`run_model_with_progress`] runs one
+//! than [`SHOW_AFTER`], so quick runs print nothing. [`crate::run::simulate`] runs one
 //! model of a scenario with such a bar, fed by the engine's progress hook
 //! ([`crate::sim::simulate_with_progress`]).
 //!
@@ -13,11 +13,8 @@ use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
 
-use crate::sched;
-use crate::sim::{RunResult, Scenario, SimTimeMs, simulate_with_progress};
+use crate::sim::{Scenario, SimTimeMs};
 
 /// A run's bar stays hidden until the run has lasted this long.
 pub const SHOW_AFTER: Duration = Duration::from_secs(1);
@@ -177,28 +174,13 @@ pub fn expected_events(scenario: &Scenario) -> u64 {
     (jobs + groups + kills + scenario.node_events.len()) as u64
 }
 
-/// Run `scenario` through the model called `model`, like [`crate::sim::run_model`], with
-/// a bar from `progress` labelled with the model's name. The result is the same as
-/// `run_model`'s.
-pub fn run_model_with_progress(
-    scenario: &Scenario,
-    model: &str,
-    progress: &Progress,
-) -> Result<RunResult, String> {
-    let mut scheduler =
-        sched::model_with_options(model, &scenario.config, &scenario.model_options)?;
-    let mut rng = ChaCha8Rng::seed_from_u64(scenario.seed);
-    let bar = progress.run_bar(model, expected_events(scenario));
-    let result = simulate_with_progress(scenario, scheduler.as_mut(), &mut rng, &|now, events| {
-        bar.update(now, events)
-    });
-    bar.finish();
-    Ok(result)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sched;
+    use crate::sim::simulate_with_progress;
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
 
     #[test]
     fn progress_off_a_terminal_is_hidden_and_does_nothing() {
@@ -277,7 +259,7 @@ jobs:
         let last = Cell::new(0);
         simulate_with_progress(&s, model.as_mut(), &mut rng, &|_, n| last.set(n));
         assert_eq!(last.get(), expected_events(&s));
-        let run = run_model_with_progress(&s, "hived", &Progress::hidden()).unwrap();
+        let run = crate::run::simulate(&s, "hived", &Progress::hidden()).unwrap();
         assert_eq!(run, crate::sim::run_model(&s, "hived").unwrap());
     }
 
