@@ -292,7 +292,13 @@ fn fill(args: &cellsim::cli::FillArgs) -> Result<(), Failure> {
     use cellsim::fill::{self, FillError};
     use cellsim::run::output::{self, Manifest};
     let started = std::time::Instant::now();
-    let options = fill::FillOptions::from_args(args).map_err(|e| RunError::Input(e.to_string()))?;
+    let to_run_error = |e: FillError| match e {
+        FillError::Write { path, source } => RunError::Write(WriteError { path, source }),
+        other => RunError::Input(other.to_string()),
+    };
+    let options = fill::FillOptions::from_args(args).map_err(to_run_error)?;
+    // Inputs are read and checked first, so a bad file leaves the folder untouched.
+    let input = fill::load(&options).map_err(to_run_error)?;
     let manifest = Manifest::new("fill", &args.trace.display().to_string())
         .with_input_file(&args.trace)
         .with_cluster(&args.cluster.display().to_string())
@@ -301,10 +307,8 @@ fn fill(args: &cellsim::cli::FillArgs) -> Result<(), Failure> {
         .with_option(&format!("--seeds {}", args.seeds))
         .with_files(&["curve.csv", "table.csv", "unallocated.svg", "index.html"]);
     output::prepare(&args.out, &manifest, args.replace)?;
-    let outcome = fill::fill(&options, &run::Progress::new(args.quiet)).map_err(|e| match e {
-        FillError::Write { path, source } => RunError::Write(WriteError { path, source }),
-        other => RunError::Input(other.to_string()),
-    })?;
+    let outcome = fill::fill_loaded(&input, &options, &run::Progress::new(args.quiet))
+        .map_err(to_run_error)?;
     print!("{}", fill::report::table_text(&outcome.table));
     let seconds = started.elapsed().as_secs_f64();
     eprintln!("{} runs in {seconds:.1} s", outcome.runs.len());

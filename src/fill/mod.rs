@@ -134,8 +134,16 @@ fn option_error(option: &str, message: String) -> FillError {
     }
 }
 
-/// Runs every placement x seed and writes the outputs into `options.out`.
-pub fn fill(options: &FillOptions, progress: &Progress) -> Result<FillOutcome, FillError> {
+/// The inputs of a fill, read and checked: nothing is written before they are.
+pub struct FillInput {
+    pods: Vec<input::FillPod>,
+    cluster: SharedCluster,
+    typical: TypicalPods,
+}
+
+/// Reads and checks what `options` names: the node and pod lists, `--inflate` and the
+/// placement names.
+pub fn load(options: &FillOptions) -> Result<FillInput, FillError> {
     if !(options.inflate > 0.0 && options.inflate.is_finite()) {
         return Err(option_error(
             "--inflate",
@@ -154,6 +162,32 @@ pub fn fill(options: &FillOptions, progress: &Progress) -> Result<FillOutcome, F
         placement::scorer(name, &typical)
             .map_err(|e| option_error("--placement", e.to_string()))?;
     }
+    Ok(FillInput {
+        pods,
+        cluster,
+        typical,
+    })
+}
+
+/// Reads the inputs ([`load`]), runs every placement x seed and writes the outputs into
+/// `options.out`.
+pub fn fill(options: &FillOptions, progress: &Progress) -> Result<FillOutcome, FillError> {
+    let input = load(options)?;
+    fill_loaded(&input, options, progress)
+}
+
+/// Runs every placement x seed on inputs already read and writes the outputs into
+/// `options.out`.
+pub fn fill_loaded(
+    input: &FillInput,
+    options: &FillOptions,
+    progress: &Progress,
+) -> Result<FillOutcome, FillError> {
+    let FillInput {
+        pods,
+        cluster,
+        typical,
+    } = input;
     let jobs: Vec<(&str, u64)> = options
         .placements
         .iter()
@@ -164,16 +198,16 @@ pub fn fill(options: &FillOptions, progress: &Progress) -> Result<FillOutcome, F
     let runs: Vec<FillRun> = jobs
         .par_iter()
         .map(|&(name, seed)| {
-            let (order, mut rng) = sampler::inflate(&pods, capacity, options.inflate, seed);
+            let (order, mut rng) = sampler::inflate(pods, capacity, options.inflate, seed);
             // Checked above, so this cannot fail; an unknown name would have stopped us.
-            let mut scorer = placement::scorer(name, &typical)
+            let mut scorer = placement::scorer(name, typical)
                 .map_err(|e| option_error("--placement", e.to_string()))?;
             let result = run::run(
-                &cluster,
-                &pods,
+                cluster,
+                pods,
                 &order,
                 scorer.as_mut(),
-                &typical,
+                typical,
                 &mut rng,
                 seed,
             );
