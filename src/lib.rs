@@ -13,4 +13,5 @@ pub mod report;
 pub mod sched;
 pub mod sim;
 pub mod sweep;
+pub mod time;
 pub mod workload;

@@ -199,7 +199,14 @@ impl Metric {
     fn format(self, value: Option<f64>) -> String {
         match value {
             None => "-".to_string(),
-            Some(v) if self.is_time() => format!("{:.1}s", v / 1000.0),
+            Some(v) if self.is_time() => {
+                let ms = v.round();
+                if ms < 0.0 {
+                    crate::time::human_signed(ms as i64)
+                } else {
+                    crate::time::human_duration(ms as u64)
+                }
+            }
             Some(v) if self == Metric::Utilisation => format!("{:.1}%", v * 100.0),
             Some(v) => format!("{v:.0}"),
         }

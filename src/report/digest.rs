@@ -36,7 +36,8 @@ pub struct RunDigest {
     pub gantt_runs: Vec<GroupRun>,
     /// Group runs in the whole run.
     pub group_runs_total: usize,
-    /// Busy GPUs per VC over time in [`RunDigest::vc_names`] order, averaged over time
+    /// Busy GPUs per VC over time in [`RunDigest::vc_names`] order, then the GPUs of the
+    /// nodes present (the capacity, which follows node events), averaged over time
     /// buckets when there are too many steps to draw.
     pub busy_steps: Vec<Step>,
     /// Time up to which the busy steps hold: the end, or the last timeline point if later.
@@ -83,9 +84,10 @@ impl RunDigest {
         let points = run.timeline.iter().map(|p| {
             let mut busy = Vec::new();
             columns.read(&p.busy_by_vc, &mut busy);
+            busy.push(p.capacity_gpus);
             (p.t, busy)
         });
-        digest.busy_steps = plot_steps(points, digest.vc_names.len(), run.end_ms);
+        digest.busy_steps = plot_steps(points, digest.vc_names.len() + 1, run.end_ms);
         digest.busy_until_ms = run.end_ms.max(run.timeline.last().map_or(0, |p| p.t));
         digest
     }

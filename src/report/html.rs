@@ -12,7 +12,7 @@ use std::path::Path;
 
 use super::digest::RunDigest;
 use super::plots::{
-    escape_xml, fmt_hms, gantt_svg_of, utilisation_svg_of, vc_color_hex, wait_cdf_svg_of,
+    escape_xml, gantt_svg_of, utilisation_svg_of, vc_color_hex, wait_cdf_svg_of,
 };
 use crate::sim::record::RunResult;
 
@@ -57,7 +57,7 @@ fn mean(values: &[u64]) -> Option<u64> {
 }
 
 fn hms_or_dash(ms: Option<u64>) -> String {
-    ms.map_or_else(|| "–".to_string(), |v| fmt_hms(v, v > 0 && v < 10_000))
+    ms.map_or_else(|| "–".to_string(), crate::time::human_duration)
 }
 
 fn vc_table(run: &RunDigest) -> String {
@@ -78,8 +78,9 @@ fn vc_table(run: &RunDigest) -> String {
     for (vc, row) in rows {
         let color = names
             .iter()
-            .position(|n| n == vc)
-            .map_or_else(|| "#bbbbbb".to_string(), vc_color_hex);
+            .any(|n| n == vc)
+            .then(|| vc_color_hex(names, vc))
+            .unwrap_or_else(|| "#bbbbbb".to_string());
         let _ = writeln!(
             out,
             "<tr><td><span class=\"sw\" style=\"background:{color}\"></span>{}</td>\
@@ -234,7 +235,7 @@ pub fn report_html_of(scenario: &str, runs: &[PageRun], extra_sections: &str) ->
             "<p class=\"meta\">Models: {} · seed {seeds} · {jobs} jobs on {gpus} GPUs · \
              simulated until {}</p>\n</header>\n",
             join_escaped(runs.iter().map(|r| r.digest.model.as_str())),
-            fmt_hms(end_ms, false),
+            crate::time::human_duration(end_ms),
         );
         out.push_str(extra_sections);
         section(&mut out, "Per-VC summary", runs, |r| vc_table(&r.digest));

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use super::plots::VcColumns;
 use super::summary::{RunSummary, Stats};
 use crate::sim::{JobOutcome, JobRecord, PodSpot, RunResult, SimEvent, SimTimeMs, TimelinePoint};
+use crate::time::human_or_dash;
 use crate::workload::openpai::PRIORITY_CLASSES;
 
 /// Milliseconds as seconds with three decimals (`1500` → `1.500`).
@@ -562,9 +563,9 @@ pub fn summary_table(summaries: &[RunSummary]) -> String {
                 s.model.clone(),
                 s.overall.jobs.to_string(),
                 s.overall.finished.to_string(),
-                w.map_or("-".to_string(), |w| clock(w.mean)),
-                w.map_or("-".to_string(), |w| clock(w.p95)),
-                s.overall.mean_jct_ms.map_or("-".to_string(), clock),
+                human_or_dash(w.map(|w| w.mean)),
+                human_or_dash(w.map(|w| w.p95)),
+                human_or_dash(s.overall.mean_jct_ms),
                 format!("{:.1}%", s.utilisation * 100.0),
                 s.overall.preemptions.to_string(),
             ]

@@ -227,11 +227,11 @@ fn path_prefix(yaml_path: &str) -> String {
     }
 }
 
-/// Parse a duration: a number with a unit (`ms`, `s`, `m`, `h`), possibly several
-/// (`1h30m`), or a bare number of seconds. Decimals are allowed down to the millisecond
+/// Parse a duration: a number with a unit (`ms`, `s`, `m`, `h`, `d`), possibly several
+/// (`1h30m`, `2d12h`), or a bare number of seconds. Decimals are allowed down to the millisecond
 /// (`1.5s`, `0.25m`).
 pub fn parse_duration(text: &str) -> Result<SimTimeMs, String> {
-    let fix = "write a number with a unit (ms, s, m, h), e.g. \"90s\", \"1h30m\", \"0.5s\", \
+    let fix = "write a number with a unit (ms, s, m, h, d), e.g. \"90s\", \"1h30m\", \"30d\", \
                or an integer number of seconds";
     let s = text.trim();
     if s.is_empty() {
@@ -260,6 +260,7 @@ pub fn parse_duration(text: &str) -> Result<SimTimeMs, String> {
             "s" => 1_000,
             "m" => 60_000,
             "h" => 3_600_000,
+            "d" => 86_400_000,
             "" => {
                 return Err(format!(
                     "invalid duration {text:?}: {number:?} has no unit; {fix}"
@@ -1071,6 +1072,9 @@ cluster:
         assert_eq!(parse_duration("1.5s"), Ok(1_500));
         assert_eq!(parse_duration("0.25m"), Ok(15_000));
         assert_eq!(parse_duration(" 5m "), Ok(300_000));
+        // See: issue 16 (`--horizon 30d`, the example of `replay --help`).
+        assert_eq!(parse_duration("30d"), Ok(30 * 86_400_000));
+        assert_eq!(parse_duration("1d12h"), Ok(36 * 3_600_000));
     }
 
     #[test]
