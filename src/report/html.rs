@@ -233,13 +233,31 @@ pub fn report_html_of(scenario: &str, runs: &[PageRun], extra_sections: &str) ->
         let _ = write!(
             out,
             "<p class=\"meta\">Models: {} · seed {seeds} · {jobs} jobs on {gpus} GPUs · \
-             simulated until {}</p>\n</header>\n",
+             simulated until {}</p>\n",
             join_escaped(runs.iter().map(|r| r.digest.model.as_str())),
             crate::time::human_duration(end_ms),
         );
+        let utils: Vec<String> = runs
+            .iter()
+            .map(|r| {
+                let (busy, arrivals) = &r.digest.windows;
+                format!(
+                    "{} {}, arrival util {}",
+                    escape_xml(&r.digest.model),
+                    busy.text(),
+                    arrivals.text()
+                )
+            })
+            .collect();
+        let _ = write!(
+            out,
+            "<p class=\"meta\">Utilisation: {}.<br><small>{}.</small></p>\n</header>\n",
+            utils.join(" · "),
+            escape_xml(super::tables::UTIL_NOTE)
+        );
         out.push_str(extra_sections);
         section(&mut out, "Per-VC summary", runs, |r| vc_table(&r.digest));
-        section(&mut out, "Gantt chart (one lane per GPU)", runs, |r| {
+        section(&mut out, "Gantt chart (one lane per GPU), or occupancy per VC for large runs", runs, |r| {
             r.plots.gantt.clone()
         });
         section(&mut out, "Busy GPUs over time", runs, |r| {

@@ -438,6 +438,160 @@ fn no_data_svg(title: &str, why: &str) -> String {
 /// Group runs beyond which the Gantt chart shows only the earliest ones.
 pub const MAX_GANTT_RUNS: usize = 3_000;
 
+/// GPUs beyond which a Gantt lane would be thinner than a few pixels.
+pub const MAX_GANTT_GPUS: u32 = 256;
+
+/// Whether a Gantt chart of `run` can be read: at most [`MAX_GANTT_RUNS`] group runs on
+/// at most [`MAX_GANTT_GPUS`] GPUs. Larger runs get the occupancy heat map instead
+/// ([`occupancy_svg_of`]): a Gantt of the first runs of a 100-day trace on a full-length
+/// axis made the cluster look idle (issue 16).
+pub fn gantt_readable(run: &RunDigest) -> bool {
+    run.group_runs_total <= MAX_GANTT_RUNS && run.total_gpus <= MAX_GANTT_GPUS
+}
+
+/// Time columns of the occupancy heat map.
+const HEAT_COLUMNS: u64 = 240;
+
+/// The heat map's colour of `share` (busy GPUs over the VC's guarantee): white to blue
+/// up to the guarantee, blue to red for borrowing beyond it (red from 150 %).
+fn heat_color(share: f64) -> RGBColor {
+    let lerp = |a: u8, b: u8, f: f64| (f64::from(a) + (f64::from(b) - f64::from(a)) * f) as u8;
+    let (from, to, f) = if share <= 1.0 {
+        ((247, 251, 255), (8, 69, 148), share.max(0.0))
+    } else {
+        ((8, 69, 148), (203, 24, 29), ((share - 1.0) / 0.5).min(1.0))
+    };
+    RGBColor(
+        lerp(from.0, to.0, f),
+        lerp(from.1, to.1, f),
+        lerp(from.2, to.2, f),
+    )
+}
+
+/// Occupancy over time per VC, for runs too large for a Gantt chart: one row per VC that
+/// used GPUs, one column per 1/240 of the run, coloured by the VC's busy GPUs (time
+/// average over the column) as a share of its guaranteed GPUs (white 0 %, dark blue
+/// 100 %, red 150 % and more: borrowing); a VC without a guarantee is measured against
+/// its own peak. The bottom row is the whole cluster against the GPUs present.
+pub fn occupancy_svg_of(run: &RunDigest) -> String {
+    let names = &run.vc_names;
+    let title = format!(
+        "Occupancy: {} ({} group runs on {} GPUs: too many for a Gantt chart)",
+        run.model, run.group_runs_total, run.total_gpus
+    );
+    let t_end = run.busy_until_ms;
+    let steps = &run.busy_steps;
+    if run.jobs == 0 || t_end == 0 || steps.is_empty() {
+        return no_data_svg(&title, "no jobs or zero duration");
+    }
+    let columns = steps[0].1.len();
+    let buckets = super::busy::averaged_steps(steps.clone(), columns, t_end, HEAT_COLUMNS);
+    let used: Vec<usize> = (0..names.len())
+        .filter(|&k| steps.iter().any(|s| s.1.get(k).is_some_and(|&b| b > 0)))
+        .collect();
+    // Rows top to bottom: the VCs, then the cluster.
+    let mut rows: Vec<(String, Vec<f64>)> = used
+        .iter()
+        .map(|&k| {
+            let guaranteed = run
+                .vcs
+                .get(&names[k])
+                .and_then(|v| v.guaranteed_gpus)
+                .unwrap_or(0);
+            let peak = steps.iter().map(|s| s.1[k]).max().unwrap_or(0);
+            let (reference, label) = if guaranteed > 0 {
+                (guaranteed, format!("{} ({guaranteed} GPUs)", names[k]))
+            } else {
+                (peak.max(1), format!("{} (no guarantee; peak {peak})", names[k]))
+            };
+            let shares = buckets
+                .iter()
+                .map(|b| f64::from(b.1[k]) / f64::from(reference))
+                .collect();
+            (label, shares)
+        })
+        .collect();
+    let cap_k = names.len();
+    rows.push((
+        "whole cluster".to_string(),
+        buckets
+            .iter()
+            .map(|b| {
+                let busy: u32 = b.1[..cap_k].iter().sum();
+                let present = b.1.get(cap_k).copied().unwrap_or(run.total_gpus).max(1);
+                f64::from(busy) / f64::from(present)
+            })
+            .collect(),
+    ));
+    let legend: Vec<LegendItem> = [(0.0, "0%"), (0.5, "50%"), (1.0, "100% of the guarantee"), (1.5, "150%+ (borrowing)")]
+        .iter()
+        .map(|&(share, label)| LegendItem {
+            swatch: Swatch::Fill(heat_color(share)),
+            label: label.to_string(),
+        })
+        .collect();
+    let n = rows.len();
+    let row_h: u32 = (480 / n as u32).clamp(14, 28);
+    let y_label_w = rows
+        .iter()
+        .map(|(l, _)| text_px(l, LABEL_SIZE))
+        .fold(0.0, f64::max)
+        .clamp(40.0, 320.0) as u32
+        + 16;
+    let head_h = header_height(&legend);
+    let height = head_h + n as u32 * row_h + X_LABEL_AREA + 12;
+    let ticks = time_ticks(t_end);
+    let y_keys: Vec<f64> = (0..n).map(|i| (n - i) as f64 - 0.5).collect();
+    let width = t_end.div_ceil(HEAT_COLUMNS).max(1);
+
+    render(&title, height, |root| {
+        let (head, body) = root.split_vertically(head_h);
+        draw_header(&head, &title, &legend)?;
+        let x_fmt = |v: &f64| crate::time::axis_label(v.round() as u64);
+        let y_fmt = |v: &f64| {
+            let i = n as f64 - 1.0 - v.floor();
+            if i >= 0.0 && (i as usize) < n {
+                rows[i as usize].0.clone()
+            } else {
+                String::new()
+            }
+        };
+        let mut chart = ChartBuilder::on(&body)
+            .margin_right(24)
+            .margin_bottom(12)
+            .x_label_area_size(X_LABEL_AREA)
+            .y_label_area_size(y_label_w)
+            .build_cartesian_2d(
+                TickedAxis::new(0.0, t_end as f64, ticks.clone()),
+                TickedAxis::new(0.0, n as f64, y_keys.clone()),
+            )?;
+        chart
+            .configure_mesh()
+            .disable_y_mesh()
+            .disable_x_mesh()
+            .x_label_formatter(&x_fmt)
+            .y_label_formatter(&y_fmt)
+            .x_desc(TIME_DESC)
+            .label_style(font(LABEL_SIZE))
+            .axis_desc_style(font(LABEL_SIZE))
+            .draw()?;
+        let mut cells = Vec::new();
+        for (i, (_, shares)) in rows.iter().enumerate() {
+            let y0 = (n - 1 - i) as f64;
+            for (b, &share) in buckets.iter().zip(shares) {
+                let x0 = b.0 as f64;
+                let x1 = (b.0 + width).min(t_end) as f64;
+                cells.push(Rectangle::new(
+                    [(x0, y0 + 0.06), (x1, y0 + 0.94)],
+                    heat_color(share).filled(),
+                ));
+            }
+        }
+        chart.draw_series(cells)?;
+        Ok(())
+    })
+}
+
 /// One Gantt lane: a device of a node.
 struct Lane {
     node: String,
@@ -489,6 +643,9 @@ pub fn gantt_svg(run: &RunResult) -> String {
 
 /// [`gantt_svg`] of a run's digest.
 pub fn gantt_svg_of(run: &RunDigest) -> String {
+    if !gantt_readable(run) {
+        return occupancy_svg_of(run);
+    }
     let names = &run.vc_names;
     let (runs, total) = (&run.gantt_runs, run.group_runs_total);
     let cut = total > MAX_GANTT_RUNS;
@@ -767,7 +924,12 @@ pub fn utilisation_svg(run: &RunResult) -> String {
 /// [`utilisation_svg`] of a run's digest.
 pub fn utilisation_svg_of(run: &RunDigest) -> String {
     let names = &run.vc_names;
-    let title = format!("Busy GPUs: {}", run.model);
+    let title = format!(
+        "Busy GPUs: {} (util {}; arrivals {})",
+        run.model,
+        run.windows.0.text(),
+        run.windows.1.utilisation.map_or("-".to_string(), |u| format!("{:.1}%", u * 100.0))
+    );
     let t_end = run.busy_until_ms;
     if run.jobs == 0 || t_end == 0 {
         return no_data_svg(&title, "no jobs or zero duration");

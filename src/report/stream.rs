@@ -192,6 +192,7 @@ impl ReportSink {
             }
         };
         digest.busy_until_ms = header.end_ms.max(last_t);
+        digest.windows = (summary.busy_window, summary.arrival_window);
         let page = PageRun::of_digest(digest);
         write_exports(&dir, &summary_files(&summary, &page.plots))?;
         Ok((summary, page))
@@ -295,6 +296,10 @@ impl RunSink for ReportSink {
             });
             self.check("timeline.csv", written);
         }
+    }
+
+    fn arrivals_ended(&mut self, last_submit_ms: SimTimeMs) {
+        self.summary.end_arrivals(last_submit_ms);
     }
 
     fn job(&mut self, seq: usize, record: JobRecord) {

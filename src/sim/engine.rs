@@ -510,6 +510,10 @@ impl<'a, 's, S: RunSink> Engine<'a, 's, S> {
                 let spec = self.source.next_job().expect("a job was peeked");
                 self.on_job_submitted(spec);
                 self.handled += 1;
+                if self.source.peek_submit().is_none() {
+                    // Before this time's point is recorded: it holds past the arrivals.
+                    self.sink.arrivals_ended(t);
+                }
             }
             while let Some(ev) = self.queue.pop_at(t) {
                 if !self.is_stale(&ev) {
@@ -1798,7 +1802,12 @@ nodeEvents:
                 job.nodes.clear();
             }
             assert_eq!(lean, expected, "{model}");
-            let from_timeline = GpuTimeTotals::of_timeline(&full.timeline, full.end_ms, &full.vcs);
+            let from_timeline = GpuTimeTotals::of_timeline(
+                &full.timeline,
+                full.end_ms,
+                &full.vcs,
+                arrivals_end(&full.jobs, full.end_ms),
+            );
             assert_eq!(totals, from_timeline, "{model}");
             assert!(totals.used_gpu_ms() > 0, "{model}");
         }
