@@ -96,26 +96,14 @@ pub fn tick_step(span_ms: SimTimeMs, max_ticks: u64) -> SimTimeMs {
         })
 }
 
-/// A time-axis label: [`human_duration`], shortened to `3d` for whole days and to `04:00`
-/// style `HH:MM` for whole minutes under a day, so that round ticks stay short.
+/// A time-axis label: [`human_duration`], shortened to `3d` for whole days so that the
+/// round ticks of long runs stay short.
 pub fn axis_label(ms: SimTimeMs) -> String {
-    if ms == 0 {
-        return "0".to_string();
+    if ms > 0 && ms % DAY_MS == 0 {
+        format!("{}d", ms / DAY_MS)
+    } else {
+        human_duration(ms)
     }
-    if ms % DAY_MS == 0 {
-        return format!("{}d", ms / DAY_MS);
-    }
-    if ms % 60_000 == 0 && ms >= 60_000 {
-        let m = ms / 60_000;
-        let hm = format!("{:02}:{:02}", m / 60 % 24, m % 60);
-        let days = ms / DAY_MS;
-        return if days == 0 {
-            hm
-        } else {
-            format!("{days}d {hm}")
-        };
-    }
-    human_duration(ms)
 }
 
 #[cfg(test)]
@@ -154,8 +142,9 @@ mod tests {
         assert_eq!(tick_step(60_000, 8), 10_000);
         assert!(1000 * DAY_MS / tick_step(1000 * DAY_MS, 8) <= 8);
         assert_eq!(axis_label(14 * DAY_MS), "14d");
-        assert_eq!(axis_label(7_200_000), "02:00");
-        assert_eq!(axis_label(DAY_MS + 7_200_000), "1d 02:00");
+        assert_eq!(axis_label(7_200_000), "02:00:00");
+        assert_eq!(axis_label(DAY_MS + 7_200_000), "1d 02:00:00");
         assert_eq!(axis_label(30_000), "30s");
+        assert_eq!(axis_label(0), "0s");
     }
 }

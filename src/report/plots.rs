@@ -35,7 +35,7 @@ const LEGEND_ROW_H: u32 = 22;
 const X_LABEL_AREA: u32 = 48;
 const FONT: &str = "sans-serif";
 /// The time axis' description: what its labels mean.
-const TIME_DESC: &str = "time since t = 0 (Nd = days, HH:MM = hours:minutes)";
+const TIME_DESC: &str = "time since t = 0 (Nd = days, HH:MM:SS)";
 const TITLE_SIZE: f64 = 20.0;
 const LABEL_SIZE: f64 = 14.0;
 const BAR_LABEL_SIZE: f64 = 13.0;
@@ -1160,7 +1160,7 @@ pub fn wait_cdf_svg_of(run: &RunDigest) -> String {
             .light_line_style(TRANSPARENT)
             .x_label_formatter(&x_fmt)
             .y_label_formatter(&y_fmt)
-            .x_desc("wait, log scale (Nd = days, HH:MM = hours:minutes)")
+            .x_desc("wait, log scale (Nd = days, HH:MM:SS)")
             .y_desc("started jobs")
             .label_style(font(LABEL_SIZE))
             .axis_desc_style(font(LABEL_SIZE))

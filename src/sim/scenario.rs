@@ -511,6 +511,9 @@ pub fn load_str(
         file: source,
         base_dir,
     };
+    if let Some(message) = crate::config::yaml::not_a_mapping(text, "a scenario") {
+        return Err(reader.invalid("", message));
+    }
     let raw: RawScenario =
         serde_path_to_error::deserialize(serde_yaml_ng::Deserializer::from_str(text))
             .map_err(|e| reader.parse_error(e))?;
@@ -556,7 +559,14 @@ impl Reader<'_> {
         {
             message = rest.to_string();
         }
-        let hint = if message.contains("unknown field") || message.contains("unknown variant") {
+        let field = path.rsplit('.').next().unwrap_or("").to_string();
+        let field = field.split('[').next().unwrap_or("").to_string();
+        if let Some(plain) = crate::config::yaml::unsigned_message(&message, &field) {
+            message = plain;
+        }
+        let hint = if message.contains("must be a positive") {
+            String::new()
+        } else if message.contains("unknown field") || message.contains("unknown variant") {
             format!("remove the key or fix its spelling ({EXAMPLE} documents every key)")
         } else if message.contains("missing field") {
             format!("add it ({EXAMPLE} documents every key)")
@@ -969,6 +979,13 @@ impl Reader<'_> {
             let instances = task.instances.unwrap_or(1);
             if instances == 0 {
                 return Err(self.invalid(format!("{tpath}.instances"), "must be at least 1"));
+            }
+            let max = crate::workload::openpai::MAX_INSTANCES;
+            if instances > max {
+                return Err(self.invalid(
+                    format!("{tpath}.instances"),
+                    format!("{instances} is more than the limit of {max} instances per task"),
+                ));
             }
             if task.gpus == 0 {
                 return Err(self.invalid(
