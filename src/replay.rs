@@ -465,6 +465,49 @@ pub fn options_from_str(text: &str, path: &Path) -> Result<ReplayOptions, Replay
     let file = path.display();
     let raw: ReplayFile =
         crate::config::yaml::from_str_at(text, &file.to_string()).map_err(ReplayError::Option)?;
+    options_from_raw(raw, path)
+}
+
+/// The options written inline under `section:` of another file (a sweep's `replay:`),
+/// already parsed as `inline`; `text` is that file's text and `path` its path. An error
+/// names the line of the offending key in that file (issue 16: the block was written
+/// out again and read, so lines were those of the copy).
+pub fn options_from_inline(
+    inline: &serde_yaml_ng::Value,
+    section: &str,
+    text: &str,
+    path: &Path,
+) -> Result<ReplayOptions, ReplayError> {
+    let raw: ReplayFile = serde_path_to_error::deserialize(inline).map_err(|e| {
+        let key_path = e.path().to_string();
+        let key = key_path.rsplit('.').next().unwrap_or("").to_string();
+        let mut message = e.into_inner().to_string();
+        // "unknown field `horizn`" names the key inside the message, not in the path.
+        let named = message
+            .split('`')
+            .nth(1)
+            .filter(|_| message.starts_with("unknown field"))
+            .map(str::to_string);
+        let key = named.unwrap_or(key);
+        let at = crate::config::yaml::line_of_key_under(text, section, &key)
+            .map(|(line, column)| format!(":{line}:{column}"))
+            .unwrap_or_default();
+        if let Some(cut) = message.find(" at line ") {
+            message.truncate(cut);
+        }
+        let dotted = if key_path == "." || key_path.is_empty() {
+            format!("{section}.{key}")
+        } else {
+            format!("{section}.{key_path}")
+        };
+        ReplayError::Option(format!("{}{at}: {dotted}: {message}", path.display()))
+    })?;
+    options_from_raw(raw, path)
+}
+
+/// [`ReplayOptions`] of a parsed replay scenario read from (or written in) `path`.
+fn options_from_raw(raw: ReplayFile, path: &Path) -> Result<ReplayOptions, ReplayError> {
+    let file = path.display();
     let base = path.parent().unwrap_or(Path::new("."));
     // A cluster that names an existing file relative to the scenario is that file; any
     // other text (a spec string) is kept as written.

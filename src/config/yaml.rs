@@ -152,6 +152,35 @@ pub(crate) fn unsigned_message(message: &str, field: &str) -> Option<String> {
     }
 }
 
+/// Line and column (from 1) of `key:` inside the top-level section `section:` of the YAML
+/// `text` (block or flow style): where an error about a key of an inline block is
+/// reported in the user's file. `None` when it cannot be found.
+pub(crate) fn line_of_key_under(text: &str, section: &str, key: &str) -> Option<(usize, usize)> {
+    let head = format!("{section}:");
+    let start = text
+        .lines()
+        .position(|l| l.starts_with(&head))?;
+    let wanted = format!("{key}:");
+    for (i, line) in text.lines().enumerate().skip(start) {
+        let body = if i == start { &line[head.len()..] } else { line };
+        // The section ends at the next line that starts in column 1 (not a comment).
+        if i > start && !line.is_empty() && !line.starts_with([' ', '\t', '#']) {
+            break;
+        }
+        let offset = line.len() - body.len();
+        let mut from = 0;
+        while let Some(found) = body[from..].find(&wanted) {
+            let at = from + found;
+            let before = body[..at].chars().last();
+            if before.is_none_or(|c| c == ' ' || c == '{' || c == ',' || c == '\t') {
+                return Some((i + 1, offset + at + 1));
+            }
+            from = at + wanted.len();
+        }
+    }
+    None
+}
+
 /// Look `key` up in a mapping.
 pub(crate) fn get<'a>(map: &'a Mapping, key: &str) -> Option<&'a Value> {
     map.get(key)
