@@ -593,6 +593,7 @@ fn replay_options(args: &ReplayArgs) -> Result<cellsim::replay::ReplayOptions, S
         "clusterFormat" => "--cluster-format".to_string(),
         flag => format!("--{flag}"),
     })?;
+    options.shift_submit |= args.shift_submit;
     if args.rack_nodes.is_some() {
         options.rack_nodes = args.rack_nodes;
     }

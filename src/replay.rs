@@ -49,6 +49,28 @@ pub struct ReplayOptions {
     /// The scenario's name (report titles, default output folder); from the trace's file
     /// name when `None`.
     pub name: Option<String>,
+    /// Move numeric submit times too so that the first submit is at 0 (`--shift-submit`,
+    /// `shiftSubmit: true`). Calendar datetimes always are; numbers are kept as written
+    /// unless this is set.
+    pub shift_submit: bool,
+}
+
+impl ReplayOptions {
+    /// The ingest step these options call for.
+    pub fn ingest(&self) -> Ingest {
+        Ingest {
+            origin: origin(self.shift_submit),
+            ..Ingest::default()
+        }
+    }
+}
+
+fn origin(shift_submit: bool) -> crate::workload::TimeOrigin {
+    if shift_submit {
+        crate::workload::TimeOrigin::FirstSubmit
+    } else {
+        crate::workload::TimeOrigin::Auto
+    }
 }
 
 /// A replay ready to run, with what it took to get there.
@@ -103,7 +125,7 @@ pub fn prepare(options: &ReplayOptions) -> Result<Replay, ReplayError> {
     let reader = open_trace(&options.trace, &options.read)?;
     let ingest = Ingest {
         max_gpus: None,
-        ..Ingest::default()
+        ..options.ingest()
     };
     let ingested = ingest.sorted(reader)?;
     let mut report = ingested.report;
@@ -144,6 +166,7 @@ pub struct StreamedReplay {
     pub read_time: Duration,
     trace: PathBuf,
     read: ReadOptions,
+    ingest_step: Ingest,
     shape: ClusterShape,
     /// Lines of the rows the first pass renamed (their id repeats an earlier row's).
     renamed_lines: Arc<[u64]>,
@@ -161,7 +184,8 @@ impl StreamedReplay {
         let shape = self.shape.clone();
         // Notes were taken when the replay was prepared; this pass repeats them.
         let mut notes = IngestReport::default();
-        let jobs = Ingest::default()
+        let jobs = self
+            .ingest_step
             .stream_renaming(reader, Arc::clone(&self.renamed_lines))
             .filter_map(move |row| match row {
                 Ok(job) => sim_job(job, &shape, &mut notes).map(Ok),
@@ -202,7 +226,9 @@ impl StreamedReplay {
 pub fn prepare_streamed(options: &ReplayOptions) -> Result<Option<StreamedReplay>, ReplayError> {
     let cluster = build(options)?;
     let started = Instant::now();
-    let mut stream = Ingest::default().stream(open_trace(&options.trace, &options.read)?);
+    let mut stream = options
+        .ingest()
+        .stream(open_trace(&options.trace, &options.read)?);
     let mut demand: BTreeMap<String, u64> = BTreeMap::new();
     for job in stream.by_ref() {
         let job = job?;
@@ -226,7 +252,10 @@ pub fn prepare_streamed(options: &ReplayOptions) -> Result<Option<StreamedReplay
     let shape = ClusterShape::of(&config);
     let mut jobs = 0;
     let reader = open_trace(&options.trace, &options.read)?;
-    for job in Ingest::default().stream_renaming(reader, Arc::clone(&renamed_lines)) {
+    for job in options
+        .ingest()
+        .stream_renaming(reader, Arc::clone(&renamed_lines))
+    {
         if sim_job(job?, &shape, &mut report).is_some() {
             jobs += 1;
         }
@@ -241,6 +270,7 @@ pub fn prepare_streamed(options: &ReplayOptions) -> Result<Option<StreamedReplay
         read_time,
         trace: options.trace.clone(),
         read: options.read.clone(),
+        ingest_step: options.ingest(),
         shape,
         renamed_lines,
     }))
@@ -413,6 +443,7 @@ fn ingest_text_of(
 /// rackNodes: 8                      # optional
 /// vcs: vcs.yaml                     # optional: VCs from a file instead of the trace
 /// trace: ../traces/example.csv
+/// shiftSubmit: true                 # optional: numeric submit times start at 0 too
 /// format: native                    # optional: native, philly-csv, philly-json, openb, mapped
 /// mapping: "submit=…,duration=…"    # optional, for any CSV
 /// fractional: whole                 # optional, openb: whole or skip
@@ -425,6 +456,8 @@ fn ingest_text_of(
 struct ReplayFile {
     #[serde(default)]
     name: Option<String>,
+    #[serde(default)]
+    shift_submit: bool,
     cluster: String,
     #[serde(default)]
     cluster_format: Option<String>,
@@ -527,6 +560,7 @@ fn options_from_raw(raw: ReplayFile, path: &Path) -> Result<ReplayOptions, Repla
         models: raw.models,
         seed: raw.seed,
         name: raw.name,
+        shift_submit: raw.shift_submit,
         ..ReplayOptions::default()
     };
     let text = TextOptions {

@@ -20,7 +20,6 @@ use crate::replay::ReplayOptions;
 use crate::sim::from_trace::{ClusterShape, sim_jobs};
 use crate::sim::{Scenario, SimJob, SimTimeMs};
 use crate::workload::detect::open_trace;
-use crate::workload::ingest::Ingest;
 use crate::workload::{IngestReport, TraceJob};
 
 /// What every point starts from, read once.
@@ -104,7 +103,8 @@ impl Base {
                     None => {
                         let reader = open_trace(&options.trace, &options.read)
                             .map_err(|e| input(e.to_string()))?;
-                        let ingested = Ingest::default()
+                        let ingested = options
+                            .ingest()
                             .sorted(reader)
                             .map_err(|e| input(e.to_string()))?;
                         (ingested.jobs, ingested.report)
