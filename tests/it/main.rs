@@ -11,6 +11,8 @@ mod config_validation;
 mod doomed_per_vc;
 mod feature_demos;
 mod gen_trace;
+mod honest_reports;
+mod input_errors;
 mod inspect_shapes;
 mod labs;
 mod live_crash;
