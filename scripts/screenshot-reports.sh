@@ -39,13 +39,13 @@ shot() {
 shot "$work/labs/priority/report.html" "$out/lab-priority.png" 3200
 
 "$bin" run "$repo/scenarios/example.yaml" --out "$work/example" >/dev/null
-shot "$work/example/report.html" "$out/example.png" 3200
+shot "$work/example/report.html" "$out/example.png" 4800
 
 philly="$repo/../shared/traces/philly"
 if [ -d "$philly" ]; then
     "$bin" replay --cluster "$philly/cluster_machine_list" --trace "$philly/philly.csv" \
         --out "$work/philly" >/dev/null 2>&1
-    shot "$work/philly/report.html" "$out/philly.png" 4200
+    shot "$work/philly/report.html" "$out/philly.png" 9000
 else
     echo "skipped the Philly page: $philly is absent" >&2
 fi

@@ -723,6 +723,8 @@ mod tests {
             end_ms: 100_000,
             total_gpus: 4,
             utilisation: 0.5,
+            busy_window: Default::default(),
+            arrival_window: Default::default(),
             gpu_ms_used: 200_000,
             overall: jobs.clone(),
             vcs: BTreeMap::from([(
