@@ -1656,9 +1656,9 @@ mod tests {
         assert_eq!(clock(780_000), "00:13:00");
         assert_eq!(clock(3_723_000), "01:02:03");
         assert_eq!(clock(1_500), "1.5s");
-        assert_eq!(span(360_000), "6 min");
-        assert_eq!(span(30_000), "30 s");
-        assert_eq!(span(390_000), "6 min 30 s");
+        assert_eq!(span(360_000), "00:06:00");
+        assert_eq!(span(30_000), "30s");
+        assert_eq!(span(390_000), "00:06:30");
     }
 
     #[test]

@@ -137,7 +137,13 @@ pub(crate) fn not_a_mapping(text: &str, expected: &str) -> Option<String> {
 /// number (issue 16). `field` is the last key of the value's path. `None` for any other
 /// message.
 pub(crate) fn unsigned_message(message: &str, field: &str) -> Option<String> {
-    let unsigned = ["expected u8", "expected u16", "expected u32", "expected u64", "expected usize"];
+    let unsigned = [
+        "expected u8",
+        "expected u16",
+        "expected u32",
+        "expected u64",
+        "expected usize",
+    ];
     if !unsigned.iter().any(|u| message.contains(u)) {
         return None;
     }
@@ -146,9 +152,13 @@ pub(crate) fn unsigned_message(message: &str, field: &str) -> Option<String> {
     if value.starts_with('-') {
         Some(format!("{field} must be a positive number, found {value}"))
     } else if message.starts_with("invalid value: integer") {
-        Some(format!("{field} must be a positive number small enough to count, found {value}"))
+        Some(format!(
+            "{field} must be a positive number small enough to count, found {value}"
+        ))
     } else {
-        Some(format!("{field} must be a whole positive number, found {value}"))
+        Some(format!(
+            "{field} must be a whole positive number, found {value}"
+        ))
     }
 }
 
@@ -157,12 +167,14 @@ pub(crate) fn unsigned_message(message: &str, field: &str) -> Option<String> {
 /// reported in the user's file. `None` when it cannot be found.
 pub(crate) fn line_of_key_under(text: &str, section: &str, key: &str) -> Option<(usize, usize)> {
     let head = format!("{section}:");
-    let start = text
-        .lines()
-        .position(|l| l.starts_with(&head))?;
+    let start = text.lines().position(|l| l.starts_with(&head))?;
     let wanted = format!("{key}:");
     for (i, line) in text.lines().enumerate().skip(start) {
-        let body = if i == start { &line[head.len()..] } else { line };
+        let body = if i == start {
+            &line[head.len()..]
+        } else {
+            line
+        };
         // The section ends at the next line that starts in column 1 (not a comment).
         if i > start && !line.is_empty() && !line.starts_with([' ', '\t', '#']) {
             break;
@@ -456,7 +468,10 @@ mod tests {
         let message = not_a_mapping(&csv, "a scenario").unwrap();
         assert!(message.contains("\"a,b,c…\""), "{message}");
         assert!(message.len() < 400, "{message}");
-        assert_eq!(first_line(&"x".repeat(500)).chars().count(), QUOTED_CHARS + 1);
+        assert_eq!(
+            first_line(&"x".repeat(500)).chars().count(),
+            QUOTED_CHARS + 1
+        );
         assert!(not_a_mapping("a: 1\n", "a scenario").is_none());
         assert!(not_a_mapping("", "a scenario").is_none());
     }

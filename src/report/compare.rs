@@ -827,7 +827,7 @@ mod tests {
         let path = Path::new("x/summary.json");
         let good = summary_json(&summary(1, 0));
         assert_eq!(parse_summary(path, &good).unwrap(), summary(1, 0));
-        let old = good.replace("\"schemaVersion\": 2", "\"schemaVersion\": 0");
+        let old = good.replace("\"schemaVersion\": 3", "\"schemaVersion\": 0");
         assert!(matches!(
             parse_summary(path, &old),
             Err(CompareError::Schema { .. })

@@ -11,9 +11,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use super::digest::RunDigest;
-use super::plots::{
-    escape_xml, gantt_svg_of, utilisation_svg_of, vc_color_hex, wait_cdf_svg_of,
-};
+use super::plots::{escape_xml, gantt_svg_of, utilisation_svg_of, vc_color_hex, wait_cdf_svg_of};
 use crate::sim::record::RunResult;
 
 const CSS: &str = "\
@@ -257,9 +255,12 @@ pub fn report_html_of(scenario: &str, runs: &[PageRun], extra_sections: &str) ->
         );
         out.push_str(extra_sections);
         section(&mut out, "Per-VC summary", runs, |r| vc_table(&r.digest));
-        section(&mut out, "Gantt chart (one lane per GPU), or occupancy per VC for large runs", runs, |r| {
-            r.plots.gantt.clone()
-        });
+        section(
+            &mut out,
+            "Gantt chart (one lane per GPU), or occupancy per VC for large runs",
+            runs,
+            |r| r.plots.gantt.clone(),
+        );
         section(&mut out, "Busy GPUs over time", runs, |r| {
             r.plots.utilisation.clone()
         });
@@ -323,12 +324,12 @@ mod tests {
         // vc1: job-a waited 1 min, job-c 1 min; job-a was preempted once.
         assert!(
             html.contains(
-                "vc1</td><td>1</td><td>2</td><td>2</td><td>0:01:00</td><td>0:01:00</td><td>1</td>"
+                "vc1</td><td>1</td><td>2</td><td>2</td><td>00:01:00</td><td>00:01:00</td><td>1</td>"
             ),
             "{html}"
         );
         assert!(html.contains(
-            "vc2</td><td>1</td><td>1</td><td>1</td><td>0:01:00</td><td>0:01:00</td><td>0</td>"
+            "vc2</td><td>1</td><td>1</td><td>1</td><td>00:01:00</td><td>00:01:00</td><td>0</td>"
         ));
     }
 

@@ -225,7 +225,6 @@ fn vc_legend<'a>(names: &[String], shown: impl IntoIterator<Item = &'a String>) 
     items
 }
 
-
 /// Escapes text for HTML and SVG content and attribute values.
 pub(crate) fn escape_xml(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -502,7 +501,10 @@ pub fn occupancy_svg_of(run: &RunDigest) -> String {
             let (reference, label) = if guaranteed > 0 {
                 (guaranteed, format!("{} ({guaranteed} GPUs)", names[k]))
             } else {
-                (peak.max(1), format!("{} (no guarantee; peak {peak})", names[k]))
+                (
+                    peak.max(1),
+                    format!("{} (no guarantee; peak {peak})", names[k]),
+                )
             };
             let shares = buckets
                 .iter()
@@ -523,13 +525,18 @@ pub fn occupancy_svg_of(run: &RunDigest) -> String {
             })
             .collect(),
     ));
-    let legend: Vec<LegendItem> = [(0.0, "0%"), (0.5, "50%"), (1.0, "100% of the guarantee"), (1.5, "150%+ (borrowing)")]
-        .iter()
-        .map(|&(share, label)| LegendItem {
-            swatch: Swatch::Fill(heat_color(share)),
-            label: label.to_string(),
-        })
-        .collect();
+    let legend: Vec<LegendItem> = [
+        (0.0, "0%"),
+        (0.5, "50%"),
+        (1.0, "100% of the guarantee"),
+        (1.5, "150%+ (borrowing)"),
+    ]
+    .iter()
+    .map(|&(share, label)| LegendItem {
+        swatch: Swatch::Fill(heat_color(share)),
+        label: label.to_string(),
+    })
+    .collect();
     let n = rows.len();
     let row_h: u32 = (480 / n as u32).clamp(14, 28);
     let y_label_w = rows
@@ -679,7 +686,10 @@ pub fn gantt_svg_of(run: &RunDigest) -> String {
         return no_data_svg(&title, "no group ran");
     }
     let used_vcs: BTreeSet<&str> = runs.iter().map(|r| r.vc.as_str()).collect();
-    let mut legend = vc_legend(names, names.iter().filter(|n| used_vcs.contains(n.as_str())));
+    let mut legend = vc_legend(
+        names,
+        names.iter().filter(|n| used_vcs.contains(n.as_str())),
+    );
     if used_vcs.contains("?") && !names.iter().any(|n| n == "?") {
         legend.push(LegendItem {
             swatch: Swatch::Fill(vc_color(names, "?")),
@@ -928,7 +938,10 @@ pub fn utilisation_svg_of(run: &RunDigest) -> String {
         "Busy GPUs: {} (util {}; arrivals {})",
         run.model,
         run.windows.0.text(),
-        run.windows.1.utilisation.map_or("-".to_string(), |u| format!("{:.1}%", u * 100.0))
+        run.windows
+            .1
+            .utilisation
+            .map_or("-".to_string(), |u| format!("{:.1}%", u * 100.0))
     );
     let t_end = run.busy_until_ms;
     if run.jobs == 0 || t_end == 0 {
@@ -970,7 +983,9 @@ pub fn utilisation_svg_of(run: &RunDigest) -> String {
     // The capacity follows node events (the steps' last column); before the first point
     // that has nodes it is not drawn.
     let cap_k = names.len();
-    let cap_from = steps.iter().position(|s| s.1.get(cap_k).is_some_and(|&c| c > 0));
+    let cap_from = steps
+        .iter()
+        .position(|s| s.1.get(cap_k).is_some_and(|&c| c > 0));
     let cap_times: Vec<u64> = cap_from.map_or_else(Vec::new, |i| times[i..].to_vec());
     let cap_values: Vec<u64> = cap_from.map_or_else(Vec::new, |i| {
         steps[i..].iter().map(|s| u64::from(s.1[cap_k])).collect()
@@ -1423,13 +1438,19 @@ pub(crate) mod tests {
         // One filled bar per run in its VC's colour, plus the legend swatch; vc1 has two
         // runs of job-a and one of job-c, and the preempted run's label sits on a patch.
         assert_eq!(
-            svg.matches(&format!("fill=\"{}\"", vc_color_hex(&two_vcs, "vc1").to_uppercase()))
-                .count(),
+            svg.matches(&format!(
+                "fill=\"{}\"",
+                vc_color_hex(&two_vcs, "vc1").to_uppercase()
+            ))
+            .count(),
             3 + 1 + 1
         );
         assert_eq!(
-            svg.matches(&format!("fill=\"{}\"", vc_color_hex(&two_vcs, "vc2").to_uppercase()))
-                .count(),
+            svg.matches(&format!(
+                "fill=\"{}\"",
+                vc_color_hex(&two_vcs, "vc2").to_uppercase()
+            ))
+            .count(),
             1 + 1
         );
     }
@@ -1454,8 +1475,14 @@ pub(crate) mod tests {
     #[test]
     fn cdf_has_one_series_per_vc() {
         let svg = wait_cdf_svg(&sample_run("hived"));
-        assert!(svg.contains(">\nvc1 (2 jobs)\n</text>"));
-        assert!(svg.contains(">\nvc2 (1 jobs)\n</text>"));
+        assert!(
+            svg.contains(">\nvc1 (2 jobs, 0% no wait)\n</text>"),
+            "{svg}"
+        );
+        assert!(
+            svg.contains(">\nvc2 (1 jobs, 0% no wait)\n</text>"),
+            "{svg}"
+        );
         let series = svg
             .lines()
             .filter(|l| l.starts_with("<polyline") && l.contains("stroke-width=\"2\""))
@@ -1468,7 +1495,7 @@ pub(crate) mod tests {
         let svg = utilisation_svg(&sample_run("hived"));
         assert_eq!(svg.matches("<polygon").count(), 2);
         assert!(svg.contains(">\ncapacity (2 GPUs)\n</text>"));
-        assert!(svg.contains(">\n0:25:00\n</text>"), "{svg}");
+        assert!(svg.contains(">\n00:25:00\n</text>"), "{svg}");
     }
 
     #[test]

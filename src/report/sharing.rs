@@ -60,7 +60,6 @@ use super::Export;
 use super::plots::escape_xml;
 use super::summary::Stats;
 use super::tables::seconds;
-use crate::time::{human_or_dash, human_signed};
 use crate::config::{
     CellConfig, CellTypeSpec, PhysicalCellSpec, VirtualCellSpec, VirtualClusterSpec,
 };
@@ -68,6 +67,7 @@ use crate::progress::{Progress, run_model_with_progress};
 use crate::sched;
 use crate::sim::scenario::load_str;
 use crate::sim::{JobRecord, RunResult, Scenario, ScenarioError, SimTimeMs};
+use crate::time::{human_or_dash, human_signed};
 
 /// The models whose VCs the sharing anomaly is about (the others have no VC guarantees:
 /// `fifo` ignores VCs).

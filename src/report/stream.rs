@@ -180,7 +180,8 @@ impl ReportSink {
                 // known only now, so the points are read back from the file just written.
                 let t_end = header.end_ms.max(last_t);
                 let path = dir.join("timeline.csv");
-                let points = read_timeline(&path, columns.len() + 1).map_err(failed("timeline.csv"))?;
+                let points =
+                    read_timeline(&path, columns.len() + 1).map_err(failed("timeline.csv"))?;
                 let mut bad = None;
                 let points = points.map_while(|row| row.map_err(|e| bad = Some(e)).ok());
                 let steps = steps_of(points.map(reorder), vcs);

@@ -404,16 +404,20 @@ impl JobTallies {
 
     /// The utilisation windows of the run whose header is `result` and whose timeline
     /// is summed up in `gpu_time`: first submit to last end, and first to last submit.
-    pub fn windows(&self, result: &RunResult, gpu_time: &GpuTimeTotals) -> (UtilWindow, UtilWindow) {
+    pub fn windows(
+        &self,
+        result: &RunResult,
+        gpu_time: &GpuTimeTotals,
+    ) -> (UtilWindow, UtilWindow) {
         let gpu_ms_used = gpu_time.used_gpu_ms();
         let end = result.end_ms;
         // No job runs before the first submit, none after the last end: the busy window
         // holds all the GPU time used.
         let first = self.first_submit_ms.unwrap_or(0).min(end);
-        let last_end = if self.open {
-            end
-        } else {
-            self.last_end_ms.unwrap_or(first).clamp(first, end)
+        // A run without job records (hand-made timelines) is measured over all of it.
+        let last_end = match self.last_end_ms {
+            Some(last) if !self.open => last.clamp(first, end),
+            _ => end,
         };
         let busy_window = UtilWindow::of(
             first,
@@ -644,7 +648,7 @@ mod tests {
         assert_eq!(s.vcs["a"].gpu_ms_borrowed, 2 * 50);
         assert_eq!(s.vcs["a"].gpu_ms_guaranteed, 100);
         assert!((s.utilisation - 200.0 / 400.0).abs() < 1e-12);
-        assert!(summary_json(&s).contains("\"schemaVersion\": 2"));
+        assert!(summary_json(&s).contains("\"schemaVersion\": 3"));
     }
 
     /// `run_summary` must give exactly what summarising a full run gives.

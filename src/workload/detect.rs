@@ -128,7 +128,10 @@ pub fn detect_format(path: &Path) -> Result<TraceFormat, TraceError> {
 /// The header columns each CSV format needs, for messages and detection.
 const NEEDED_COLUMNS: [(&str, &[&str]); 3] = [
     ("native", &["submit_s", "duration_s", "gpus"]),
-    ("philly-csv", &["timestamp", "duration", "num_gpus", "cluster"]),
+    (
+        "philly-csv",
+        &["timestamp", "duration", "num_gpus", "cluster"],
+    ),
     ("openb", &["name", "num_gpu", "gpu_milli"]),
 ];
 
@@ -167,7 +170,11 @@ fn no_known_format(path: &Path) -> String {
                 .copied()
                 .filter(|n| !columns.contains(n))
                 .collect();
-            format!("{name} needs {} (lacks {})", needed.join(", "), lacks.join(", "))
+            format!(
+                "{name} needs {} (lacks {})",
+                needed.join(", "),
+                lacks.join(", ")
+            )
         })
         .collect::<Vec<_>>()
         .join("; ");

@@ -53,13 +53,23 @@ fn utilisation_is_measured_from_the_first_submit_and_the_window_is_said() {
     let trace = late_trace(&dir);
     let out = dir.join("out");
     let stdout = ok(&[
-        "replay", "--cluster", "1x V100x8", "--trace", s(&trace), "--model", "fifo", "--out",
+        "replay",
+        "--cluster",
+        "1x V100x8",
+        "--trace",
+        s(&trace),
+        "--model",
+        "fifo",
+        "--out",
         s(&out),
     ]);
     let row = stdout.lines().find(|l| l.starts_with("fifo")).unwrap();
     assert!(row.contains("100.0%"), "{stdout}");
     assert!(row.contains("22d 00:00:00 - 22d 02:00:00"), "{stdout}");
-    assert!(stdout.contains("from the first submit to the last job's end"), "{stdout}");
+    assert!(
+        stdout.contains("from the first submit to the last job's end"),
+        "{stdout}"
+    );
     let summary: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.join("fifo/summary.json")).unwrap()).unwrap();
     assert_eq!(summary["utilisation"], 1.0);
@@ -79,8 +89,16 @@ fn shift_submit_starts_numeric_times_at_zero() {
     let trace = late_trace(&dir);
     let out = dir.join("out");
     ok(&[
-        "replay", "--cluster", "1x V100x8", "--trace", s(&trace), "--model", "fifo",
-        "--shift-submit", "--out", s(&out),
+        "replay",
+        "--cluster",
+        "1x V100x8",
+        "--trace",
+        s(&trace),
+        "--model",
+        "fifo",
+        "--shift-submit",
+        "--out",
+        s(&out),
     ]);
     let jobs = std::fs::read_to_string(out.join("fifo/jobs.csv")).unwrap();
     let submits: Vec<&str> = jobs
@@ -96,8 +114,18 @@ fn shift_submit_starts_numeric_times_at_zero() {
 fn a_horizon_in_days_is_accepted() {
     let dir = scratch("honest-reports", "horizon");
     ok(&[
-        "replay", "--cluster", "8x V100x8 rack=4; 16x K80x2", "--trace", "traces/example.csv",
-        "--model", "fifo", "--horizon", "30d", "--summary-only", "--out", s(&dir),
+        "replay",
+        "--cluster",
+        "8x V100x8 rack=4; 16x K80x2",
+        "--trace",
+        "traces/example.csv",
+        "--model",
+        "fifo",
+        "--horizon",
+        "30d",
+        "--summary-only",
+        "--out",
+        s(&dir),
     ]);
 }
 
@@ -105,7 +133,12 @@ fn a_horizon_in_days_is_accepted() {
 #[test]
 fn durations_read_one_way_in_tables_and_lab_answers() {
     let dir = scratch("honest-reports", "durations");
-    let stdout = ok(&["run", "scenarios/example.yaml", "--out", s(&dir.join("run"))]);
+    let stdout = ok(&[
+        "run",
+        "scenarios/example.yaml",
+        "--out",
+        s(&dir.join("run")),
+    ]);
     let hived = stdout.lines().find(|l| l.starts_with("hived ")).unwrap();
     assert!(hived.contains(" 0s "), "{stdout}");
     assert!(hived.contains("00:09:00"), "{stdout}");
@@ -121,7 +154,11 @@ fn big_trace(dir: &Path) -> std::path::PathBuf {
     for i in 0..4_000u64 {
         let duration = 3_600 + (i * 7_919) % 20_000;
         let gpus = 1 << (i % 4);
-        text.push_str(&format!("j{i},{},{duration},{gpus},vc{:02}\n", i * 216, i % 16));
+        text.push_str(&format!(
+            "j{i},{},{duration},{gpus},vc{:02}\n",
+            i * 216,
+            i % 16
+        ));
     }
     let path = dir.join("big.csv");
     std::fs::write(&path, text).unwrap();
@@ -145,15 +182,25 @@ fn plots_stay_readable_at_trace_scale() {
     let trace = big_trace(&dir);
     let out = dir.join("out");
     ok(&[
-        "replay", "--cluster", "40x V100x8 rack=8", "--trace", s(&trace), "--model", "fifo",
-        "--out", s(&out),
+        "replay",
+        "--cluster",
+        "40x V100x8 rack=8",
+        "--trace",
+        s(&trace),
+        "--model",
+        "fifo",
+        "--out",
+        s(&out),
     ]);
     let gantt = std::fs::read_to_string(out.join("fifo/gantt.svg")).unwrap();
     assert!(gantt.contains("Occupancy: fifo"), "no occupancy map");
     assert!(gantt.contains("whole cluster"));
     let busy = std::fs::read_to_string(out.join("fifo/utilisation.svg")).unwrap();
     assert_eq!(polygon_fills(&busy).len(), 16, "one colour per VC");
-    assert!(busy.contains("\n2d\n") || busy.contains(">2d<"), "day ticks");
+    assert!(
+        busy.contains("\n2d\n") || busy.contains(">2d<"),
+        "day ticks"
+    );
     assert!(!busy.contains("48:00:00"), "hours past 24");
     let cdf = std::fs::read_to_string(out.join("fifo/wait_cdf.svg")).unwrap();
     assert!(cdf.contains("log scale"));
@@ -167,7 +214,10 @@ fn the_capacity_line_follows_node_events() {
     let dir = scratch("honest-reports", "capacity");
     ok(&["run", "scenarios/example.yaml", "--out", s(&dir)]);
     let busy = std::fs::read_to_string(dir.join("hived/utilisation.svg")).unwrap();
-    assert!(busy.contains("GPUs present (up to 2; follows node events)"), "{busy}");
+    assert!(
+        busy.contains("GPUs present (up to 2; follows node events)"),
+        "{busy}"
+    );
 }
 
 // See: issue 16 (keep the page under a few MB at full Philly).

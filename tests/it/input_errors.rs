@@ -37,7 +37,10 @@ fn s(path: &Path) -> &str {
 fn csv_trace(dir: &Path, rows: usize) -> std::path::PathBuf {
     let mut text = String::from("timestamp,duration,num_gpus,gpu_time,cluster\n");
     for i in 0..rows {
-        text.push_str(&format!("2017-10-09 07:{:02}:55,66.0,1,66.0,11cb48\n", i % 60));
+        text.push_str(&format!(
+            "2017-10-09 07:{:02}:55,66.0,1,66.0,11cb48\n",
+            i % 60
+        ));
     }
     let path = dir.join("philly.csv");
     std::fs::write(&path, text).unwrap();
@@ -58,12 +61,19 @@ fn a_csv_where_yaml_belongs_quotes_its_first_line_only() {
         vec!["validate", csv],
     ] {
         let err = refused(&args);
-        assert!(err.len() < 1_000, "{args:?} printed {} bytes: {err}", err.len());
+        assert!(
+            err.len() < 1_000,
+            "{args:?} printed {} bytes: {err}",
+            err.len()
+        );
         assert!(
             err.contains("timestamp,duration,num_gpus,gpu_time,cluster"),
             "{args:?}: {err}"
         );
-        assert!(!err.contains("11cb48"), "{args:?} quoted a second line: {err}");
+        assert!(
+            !err.contains("11cb48"),
+            "{args:?} quoted a second line: {err}"
+        );
         assert!(err.contains("CSV"), "{args:?}: {err}");
     }
 }
@@ -101,7 +111,10 @@ fn a_missing_cluster_file_is_said_not_to_exist() {
     ]);
     assert!(err.contains("the file does not exist"), "{err}");
     assert!(err.contains("8x V100x8"), "{err}");
-    assert!(!err.contains("must start with the number of nodes"), "{err}");
+    assert!(
+        !err.contains("must start with the number of nodes"),
+        "{err}"
+    );
 }
 
 /// The example scenario with its first one-instance, one-GPU task changed to `task`,
@@ -131,7 +144,10 @@ fn a_negative_gpu_count_names_the_field_and_says_positive() {
     let scenario = example_with(&dir, "{instances: 1, gpus: -1}");
     let err = refused(&["run", s(&scenario), "--out", s(&dir.join("out"))]);
     assert!(err.contains("tasks[0].gpus"), "{err}");
-    assert!(err.contains("gpus must be a positive number, found -1"), "{err}");
+    assert!(
+        err.contains("gpus must be a positive number, found -1"),
+        "{err}"
+    );
     assert!(!err.contains("u32"), "{err}");
 }
 
@@ -147,7 +163,11 @@ fn huge_instance_counts_are_refused_with_the_field_and_the_limit() {
     let job = std::fs::read_to_string(root().join("scenarios/jobs/mnist-vc1-prod.yaml")).unwrap();
     assert!(job.contains("instances: 1\n"));
     let huge = dir.join("huge-job.yaml");
-    std::fs::write(&huge, job.replace("instances: 1\n", "instances: 300000000\n")).unwrap();
+    std::fs::write(
+        &huge,
+        job.replace("instances: 1\n", "instances: 300000000\n"),
+    )
+    .unwrap();
     let text = std::fs::read_to_string(&scenario)
         .unwrap()
         .replace(
@@ -170,21 +190,19 @@ fn a_bad_key_in_a_sweeps_inline_replay_is_reported_at_its_line() {
     let dir = scratch("input-errors", "sweep-line");
     let text = std::fs::read_to_string(root().join("scenarios/planning/example-sweep.yaml"))
         .unwrap()
-        .replace("trace: ../../traces/example.csv", &format!(
-            "trace: {}",
-            root().join("traces/example.csv").display()
-        ));
+        .replace(
+            "trace: ../../traces/example.csv",
+            &format!("trace: {}", root().join("traces/example.csv").display()),
+        );
     let text = text.replacen("  seed: 1\n", "  seed: 1\n  horizn: 30d\n", 1);
-    let line = text
-        .lines()
-        .position(|l| l == "  horizn: 30d")
-        .unwrap()
-        + 1;
+    let line = text.lines().position(|l| l == "  horizn: 30d").unwrap() + 1;
     let path = dir.join("sweep.yaml");
     std::fs::write(&path, text).unwrap();
     let err = refused(&["sweep", s(&path), "--out", s(&dir.join("out"))]);
     assert!(
-        err.contains(&format!("sweep.yaml:{line}:3: replay.horizn: unknown field")),
+        err.contains(&format!(
+            "sweep.yaml:{line}:3: replay.horizn: unknown field"
+        )),
         "{err}"
     );
 }

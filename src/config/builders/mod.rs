@@ -472,6 +472,10 @@ mod tests {
         let err = detect_cluster_format("no/such/file.yaml")
             .unwrap_err()
             .to_string();
+        assert!(err.contains("the file does not exist"), "{err}");
+        let err = detect_cluster_format("four V100 nodes")
+            .unwrap_err()
+            .to_string();
         assert!(
             err.contains("neither an existing file nor a cluster spec"),
             "{err}"
