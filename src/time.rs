@@ -99,7 +99,7 @@ pub fn tick_step(span_ms: SimTimeMs, max_ticks: u64) -> SimTimeMs {
 /// A time-axis label: [`human_duration`], shortened to `3d` for whole days so that the
 /// round ticks of long runs stay short.
 pub fn axis_label(ms: SimTimeMs) -> String {
-    if ms > 0 && ms % DAY_MS == 0 {
+    if ms > 0 && ms.is_multiple_of(DAY_MS) {
         format!("{}d", ms / DAY_MS)
     } else {
         human_duration(ms)

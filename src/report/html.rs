@@ -74,11 +74,11 @@ fn vc_table(run: &RunDigest) -> String {
          </thead><tbody>\n",
     );
     for (vc, row) in rows {
-        let color = names
-            .iter()
-            .any(|n| n == vc)
-            .then(|| vc_color_hex(names, vc))
-            .unwrap_or_else(|| "#bbbbbb".to_string());
+        let color = if names.iter().any(|n| n == vc) {
+            vc_color_hex(names, vc)
+        } else {
+            "#bbbbbb".to_string()
+        };
         let _ = writeln!(
             out,
             "<tr><td><span class=\"sw\" style=\"background:{color}\"></span>{}</td>\
@@ -228,10 +228,10 @@ pub fn report_html_of(scenario: &str, runs: &[PageRun], extra_sections: &str) ->
         let end_ms = runs.iter().map(|r| r.digest.end_ms).max().unwrap_or(0);
         let jobs = runs.iter().map(|r| r.digest.jobs).max().unwrap_or(0);
         let gpus = runs.iter().map(|r| r.digest.total_gpus).max().unwrap_or(0);
-        let _ = write!(
+        let _ = writeln!(
             out,
             "<p class=\"meta\">Models: {} · seed {seeds} · {jobs} jobs on {gpus} GPUs · \
-             simulated until {}</p>\n",
+             simulated until {}</p>",
             join_escaped(runs.iter().map(|r| r.digest.model.as_str())),
             crate::time::human_duration(end_ms),
         );
