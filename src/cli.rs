@@ -363,6 +363,11 @@ pub struct ReplayArgs {
     /// Stop simulating at this time (e.g. 30d, 12h; default: when every job is done).
     #[arg(long, value_name = "DURATION")]
     pub horizon: Option<String>,
+    /// Move numeric submit times so that the first submit is at 0 (calendar datetimes
+    /// always are); without it numbers are kept as written and a trace whose first job
+    /// comes on day 22 starts its reports there.
+    #[arg(long)]
+    pub shift_submit: bool,
     /// Run the sharing-anomaly check too (each VC's jobs again on a private cluster of its
     /// guarantee, for hived and yarn-cs): one extra run per VC and model, and each run is
     /// kept whole in memory.
@@ -756,6 +761,7 @@ impl ReplayArgs {
             "clusterFormat" => "--cluster-format".to_string(),
             flag => format!("--{flag}"),
         })?;
+        options.shift_submit |= self.shift_submit;
         if self.rack_nodes.is_some() {
             options.rack_nodes = self.rack_nodes;
         }

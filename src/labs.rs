@@ -667,34 +667,15 @@ fn vc_nodes(config: &CellConfig) -> BTreeMap<String, BTreeSet<String>> {
 // ---------------------------------------------------------------------------------------
 // Words.
 
-/// A time since the scenario start as `m:ss` (`h:mm:ss` from an hour on).
+/// A time since the scenario start, in the one format of durations
+/// ([`crate::time::human_duration`]: `42.5s`, `00:05:30`, `3d 04:05:06`).
 pub fn clock(ms: SimTimeMs) -> String {
-    let s = ms / 1000;
-    let base = if s >= 3600 {
-        format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
-    } else {
-        format!("{}:{:02}", s / 60, s % 60)
-    };
-    if ms.is_multiple_of(1000) {
-        base
-    } else {
-        format!("{base}.{:03}", ms % 1000)
-    }
+    crate::time::human_duration(ms)
 }
 
-/// A duration in words: `6 min`, `30 s`, `6 min 30 s`.
+/// A duration, in the same format.
 fn span(ms: SimTimeMs) -> String {
-    let s = ms / 1000;
-    let text = match (s / 60, s % 60) {
-        (0, sec) => format!("{sec} s"),
-        (min, 0) => format!("{min} min"),
-        (min, sec) => format!("{min} min {sec} s"),
-    };
-    if ms.is_multiple_of(1000) {
-        text
-    } else {
-        format!("{text} {} ms", ms % 1000)
-    }
+    crate::time::human_duration(ms)
 }
 
 /// `hostname-dan GPU 0`, pods joined by "and".
@@ -1670,14 +1651,14 @@ mod tests {
 
     #[test]
     fn clock_and_span_read_like_a_stopwatch() {
-        assert_eq!(clock(0), "0:00");
-        assert_eq!(clock(330_000), "5:30");
-        assert_eq!(clock(780_000), "13:00");
-        assert_eq!(clock(3_723_000), "1:02:03");
-        assert_eq!(clock(1_500), "0:01.500");
-        assert_eq!(span(360_000), "6 min");
-        assert_eq!(span(30_000), "30 s");
-        assert_eq!(span(390_000), "6 min 30 s");
+        assert_eq!(clock(0), "0s");
+        assert_eq!(clock(330_000), "00:05:30");
+        assert_eq!(clock(780_000), "00:13:00");
+        assert_eq!(clock(3_723_000), "01:02:03");
+        assert_eq!(clock(1_500), "1.5s");
+        assert_eq!(span(360_000), "00:06:00");
+        assert_eq!(span(30_000), "30s");
+        assert_eq!(span(390_000), "00:06:30");
     }
 
     #[test]

@@ -17,4 +17,5 @@ pub mod run;
 pub mod sched;
 pub mod sim;
 pub mod sweep;
+pub mod time;
 pub mod workload;

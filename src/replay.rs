@@ -54,6 +54,28 @@ pub struct ReplayOptions {
     /// Load factor: submit times are divided by it (1.0, the default, keeps them), as
     /// the sweep's `load` axis does.
     pub load: Option<f64>,
+    /// Move numeric submit times too so that the first submit is at 0 (`--shift-submit`,
+    /// `shiftSubmit: true`). Calendar datetimes always are; numbers are kept as written
+    /// unless this is set.
+    pub shift_submit: bool,
+}
+
+impl ReplayOptions {
+    /// The ingest step these options call for.
+    pub fn ingest(&self) -> Ingest {
+        Ingest {
+            origin: origin(self.shift_submit),
+            ..Ingest::default()
+        }
+    }
+}
+
+fn origin(shift_submit: bool) -> crate::workload::TimeOrigin {
+    if shift_submit {
+        crate::workload::TimeOrigin::FirstSubmit
+    } else {
+        crate::workload::TimeOrigin::Auto
+    }
 }
 
 /// A replay ready to run, with what it took to get there.
@@ -112,7 +134,7 @@ pub fn read_selected(options: &ReplayOptions) -> Result<Ingested, ReplayError> {
         max_gpus: None,
         // A window is in the trace's own times, so they are kept as written until then.
         origin: if everything {
-            TimeOrigin::Auto
+            origin(options.shift_submit)
         } else {
             TimeOrigin::AsIs
         },
@@ -124,6 +146,14 @@ pub fn read_selected(options: &ReplayOptions) -> Result<Ingested, ReplayError> {
             .select
             .apply(&mut ingested.jobs, absolute, &mut ingested.report)
             .map_err(|e| ReplayError::Option(format!("trace {}: {e}", options.trace.display())))?;
+        if options.shift_submit
+            && let Some(first) = ingested.jobs.iter().map(|j| j.submit_ms).min()
+        {
+            // The selection keeps a relative trace's times; --shift-submit moves them too.
+            for job in &mut ingested.jobs {
+                job.submit_ms -= first;
+            }
+        }
     }
     if let Some(load) = options.load {
         for job in &mut ingested.jobs {
@@ -176,6 +206,7 @@ pub struct StreamedReplay {
     pub read_time: Duration,
     trace: PathBuf,
     read: ReadOptions,
+    ingest_step: Ingest,
     shape: ClusterShape,
     /// Lines of the rows the first pass renamed (their id repeats an earlier row's).
     renamed_lines: Arc<[u64]>,
@@ -193,7 +224,8 @@ impl StreamedReplay {
         let shape = self.shape.clone();
         // Notes were taken when the replay was prepared; this pass repeats them.
         let mut notes = IngestReport::default();
-        let jobs = Ingest::default()
+        let jobs = self
+            .ingest_step
             .stream_renaming(reader, Arc::clone(&self.renamed_lines))
             .filter_map(move |row| match row {
                 Ok(job) => sim_job(job, &shape, &mut notes).map(Ok),
@@ -238,7 +270,9 @@ pub fn prepare_streamed(options: &ReplayOptions) -> Result<Option<StreamedReplay
     }
     let cluster = build(options)?;
     let started = Instant::now();
-    let mut stream = Ingest::default().stream(open_trace(&options.trace, &options.read)?);
+    let mut stream = options
+        .ingest()
+        .stream(open_trace(&options.trace, &options.read)?);
     let mut demand: BTreeMap<String, u64> = BTreeMap::new();
     for job in stream.by_ref() {
         let job = job?;
@@ -262,7 +296,10 @@ pub fn prepare_streamed(options: &ReplayOptions) -> Result<Option<StreamedReplay
     let shape = ClusterShape::of(&config);
     let mut jobs = 0;
     let reader = open_trace(&options.trace, &options.read)?;
-    for job in Ingest::default().stream_renaming(reader, Arc::clone(&renamed_lines)) {
+    for job in options
+        .ingest()
+        .stream_renaming(reader, Arc::clone(&renamed_lines))
+    {
         if sim_job(job?, &shape, &mut report).is_some() {
             jobs += 1;
         }
@@ -277,6 +314,7 @@ pub fn prepare_streamed(options: &ReplayOptions) -> Result<Option<StreamedReplay
         read_time,
         trace: options.trace.clone(),
         read: options.read.clone(),
+        ingest_step: options.ingest(),
         shape,
         renamed_lines,
     }))
@@ -644,6 +682,7 @@ fn ingest_groups(
 /// rackNodes: 8                      # optional
 /// vcs: vcs.yaml                     # optional: VCs from a file instead of the trace
 /// trace: ../traces/example.csv
+/// shiftSubmit: true                 # optional: numeric submit times start at 0 too
 /// format: native                    # optional: native, philly-csv, philly-json, openb, mapped
 /// mapping: "submit=…,duration=…"    # optional, for any CSV
 /// fractional: whole                 # optional, openb: whole or skip
@@ -660,6 +699,8 @@ fn ingest_groups(
 struct ReplayFile {
     #[serde(default)]
     name: Option<String>,
+    #[serde(default)]
+    shift_submit: bool,
     cluster: String,
     #[serde(default)]
     cluster_format: Option<String>,
@@ -708,6 +749,49 @@ pub fn options_from_str(text: &str, path: &Path) -> Result<ReplayOptions, Replay
     let file = path.display();
     let raw: ReplayFile =
         crate::config::yaml::from_str_at(text, &file.to_string()).map_err(ReplayError::Option)?;
+    options_from_raw(raw, path)
+}
+
+/// The options written inline under `section:` of another file (a sweep's `replay:`),
+/// already parsed as `inline`; `text` is that file's text and `path` its path. An error
+/// names the line of the offending key in that file (issue 16: the block was written
+/// out again and read, so lines were those of the copy).
+pub fn options_from_inline(
+    inline: &serde_yaml_ng::Value,
+    section: &str,
+    text: &str,
+    path: &Path,
+) -> Result<ReplayOptions, ReplayError> {
+    let raw: ReplayFile = serde_path_to_error::deserialize(inline).map_err(|e| {
+        let key_path = e.path().to_string();
+        let key = key_path.rsplit('.').next().unwrap_or("").to_string();
+        let mut message = e.into_inner().to_string();
+        // "unknown field `horizn`" names the key inside the message, not in the path.
+        let named = message
+            .split('`')
+            .nth(1)
+            .filter(|_| message.starts_with("unknown field"))
+            .map(str::to_string);
+        let key = named.unwrap_or(key);
+        let at = crate::config::yaml::line_of_key_under(text, section, &key)
+            .map(|(line, column)| format!(":{line}:{column}"))
+            .unwrap_or_default();
+        if let Some(cut) = message.find(" at line ") {
+            message.truncate(cut);
+        }
+        let dotted = if key_path == "." || key_path.is_empty() {
+            format!("{section}.{key}")
+        } else {
+            format!("{section}.{key_path}")
+        };
+        ReplayError::Option(format!("{}{at}: {dotted}: {message}", path.display()))
+    })?;
+    options_from_raw(raw, path)
+}
+
+/// [`ReplayOptions`] of a parsed replay scenario read from (or written in) `path`.
+fn options_from_raw(raw: ReplayFile, path: &Path) -> Result<ReplayOptions, ReplayError> {
+    let file = path.display();
     let base = path.parent().unwrap_or(Path::new("."));
     // A cluster that names an existing file relative to the scenario is that file; any
     // other text (a spec string) is kept as written.
@@ -747,6 +831,7 @@ pub fn options_from_str(text: &str, path: &Path) -> Result<ReplayOptions, Replay
         models: raw.models,
         seed: raw.seed,
         name: raw.name,
+        shift_submit: raw.shift_submit,
         ..ReplayOptions::default()
     };
     let text = TextOptions {

@@ -87,6 +87,10 @@ pub fn detect_format(value: &Value) -> Result<ConfigFormat, String> {
 /// expanded, validated config with its warnings.
 pub fn load_str(text: &str, source: &str) -> Result<CellConfig, ConfigErrors> {
     let mut diag = Diag::new(source);
+    if let Some(message) = yaml::not_a_mapping(text, "a cluster config") {
+        diag.error("", message);
+        return Err(diag.into_errors());
+    }
     let config =
         yaml::parse(text, "", None, &mut diag).and_then(|value| match detect_format(&value) {
             Ok(ConfigFormat::HivedConfig) => hived::build(&value, &mut diag),

@@ -86,11 +86,111 @@ pub(crate) fn describe(value: &Value) -> String {
         Value::Null => "nothing (null)".to_string(),
         Value::Bool(b) => format!("the boolean {b}"),
         Value::Number(n) => format!("the number {n}"),
-        Value::String(s) => format!("the string {s:?}"),
+        Value::String(s) => format!("the string {:?}", first_line(s)),
         Value::Sequence(_) => "a list".to_string(),
         Value::Mapping(_) => "a mapping".to_string(),
         Value::Tagged(t) => format!("a value tagged {}", t.tag),
     }
+}
+
+/// Characters of a line quoted in a message, at most.
+const QUOTED_CHARS: usize = 100;
+
+/// The first line of `text`, cut at [`QUOTED_CHARS`] characters (with `…` when cut or
+/// when more lines follow): what a message quotes of a long value, so that a 3 MB file
+/// read as one YAML string is never printed whole (issue 16).
+pub(crate) fn first_line(text: &str) -> String {
+    let line = text.lines().next().unwrap_or("");
+    let mut quoted: String = line.chars().take(QUOTED_CHARS).collect();
+    if quoted.len() < line.len() || text.trim_end().len() > line.len() {
+        quoted.push('…');
+    }
+    quoted
+}
+
+/// When `text` is YAML but not a mapping at the top level (a CSV trace given where a
+/// YAML file belongs reads as one long string), the error to print: what was expected,
+/// what the file reads as, and its first line only. `None` for a mapping, an empty
+/// document, or text that is not YAML at all (the parser's error says where).
+pub(crate) fn not_a_mapping(text: &str, expected: &str) -> Option<String> {
+    let value: Value = serde_yaml_ng::from_str(text).ok()?;
+    let kind = match &value {
+        Value::Mapping(_) | Value::Null => return None,
+        Value::String(_) => "one long string",
+        Value::Sequence(_) => "a list",
+        Value::Number(_) | Value::Bool(_) => "a single value",
+        Value::Tagged(_) => "a tagged value",
+    };
+    let first = first_line(text);
+    let csv_hint = if text.lines().next().is_some_and(|l| l.contains(',')) {
+        "; it looks like a CSV file (a trace?): traces go to `cellsim replay --trace FILE`"
+    } else {
+        ""
+    };
+    Some(format!(
+        "expected {expected} (YAML `key: value` lines), but the file reads as {kind}; its first line is {first:?}{csv_hint}"
+    ))
+}
+
+/// serde's complaint about a number that does not fit an unsigned field ("invalid type:
+/// integer `-1`, expected u32"), said for people: the field must be a positive whole
+/// number (issue 16). `field` is the last key of the value's path. `None` for any other
+/// message.
+pub(crate) fn unsigned_message(message: &str, field: &str) -> Option<String> {
+    let unsigned = [
+        "expected u8",
+        "expected u16",
+        "expected u32",
+        "expected u64",
+        "expected usize",
+    ];
+    if !unsigned.iter().any(|u| message.contains(u)) {
+        return None;
+    }
+    let value = message.split('`').nth(1)?;
+    let field = if field.is_empty() { "the value" } else { field };
+    if value.starts_with('-') {
+        Some(format!("{field} must be a positive number, found {value}"))
+    } else if message.starts_with("invalid value: integer") {
+        Some(format!(
+            "{field} must be a positive number small enough to count, found {value}"
+        ))
+    } else {
+        Some(format!(
+            "{field} must be a whole positive number, found {value}"
+        ))
+    }
+}
+
+/// Line and column (from 1) of `key:` inside the top-level section `section:` of the YAML
+/// `text` (block or flow style): where an error about a key of an inline block is
+/// reported in the user's file. `None` when it cannot be found.
+pub(crate) fn line_of_key_under(text: &str, section: &str, key: &str) -> Option<(usize, usize)> {
+    let head = format!("{section}:");
+    let start = text.lines().position(|l| l.starts_with(&head))?;
+    let wanted = format!("{key}:");
+    for (i, line) in text.lines().enumerate().skip(start) {
+        let body = if i == start {
+            &line[head.len()..]
+        } else {
+            line
+        };
+        // The section ends at the next line that starts in column 1 (not a comment).
+        if i > start && !line.is_empty() && !line.starts_with([' ', '\t', '#']) {
+            break;
+        }
+        let offset = line.len() - body.len();
+        let mut from = 0;
+        while let Some(found) = body[from..].find(&wanted) {
+            let at = from + found;
+            let before = body[..at].chars().last();
+            if before.is_none_or(|c| c == ' ' || c == '{' || c == ',' || c == '\t') {
+                return Some((i + 1, offset + at + 1));
+            }
+            from = at + wanted.len();
+        }
+    }
+    None
 }
 
 /// Look `key` up in a mapping.
@@ -111,7 +211,10 @@ pub(crate) fn typed<T: DeserializeOwned>(value: &Value, path: &str, diag: &mut D
                 key_path(path, &inner)
             };
             let last = inner.rsplit('.').next().unwrap_or("");
-            diag.error(&full, format!("{}; {}", err.inner(), type_hint(last)));
+            let message = err.inner().to_string();
+            let message = unsigned_message(&message, last)
+                .unwrap_or_else(|| format!("{message}; {}", type_hint(last)));
+            diag.error(&full, message);
             None
         }
     }
@@ -302,14 +405,20 @@ pub(crate) fn whole_number(
 /// Reads `text` as YAML into `T`; on failure, a message `FILE at KEY.PATH: what is wrong`
 /// (no `at` part when the whole document is wrong), for readers of whole files.
 pub(crate) fn from_str_at<T: DeserializeOwned>(text: &str, file: &str) -> Result<T, String> {
+    if let Some(message) = not_a_mapping(text, "a mapping of keys") {
+        return Err(format!("{file}: {message}"));
+    }
     serde_path_to_error::deserialize(serde_yaml_ng::Deserializer::from_str(text)).map_err(|e| {
         let at = e.path().to_string();
+        let last = at.rsplit('.').next().unwrap_or("").to_string();
         let at = if at == "." {
             String::new()
         } else {
             format!(" at {at}")
         };
-        format!("{file}{at}: {}", e.inner())
+        let inner = e.inner().to_string();
+        let inner = unsigned_message(&inner, &last).unwrap_or(inner);
+        format!("{file}{at}: {inner}")
     })
 }
 
@@ -331,6 +440,20 @@ mod tests {
     fn edit_distance_counts_transpositions_as_one() {
         assert_eq!(edit_distance("abcd", "abdc"), 1);
         assert_eq!(edit_distance("kitten", "sitting"), 3);
+    }
+
+    #[test]
+    fn a_long_string_is_quoted_by_its_first_line_only() {
+        let csv = format!("a,b,c\n{}", "1,2,3\n".repeat(10_000));
+        let message = not_a_mapping(&csv, "a scenario").unwrap();
+        assert!(message.contains("\"a,b,c…\""), "{message}");
+        assert!(message.len() < 400, "{message}");
+        assert_eq!(
+            first_line(&"x".repeat(500)).chars().count(),
+            QUOTED_CHARS + 1
+        );
+        assert!(not_a_mapping("a: 1\n", "a scenario").is_none());
+        assert!(not_a_mapping("", "a scenario").is_none());
     }
 
     #[test]

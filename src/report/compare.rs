@@ -199,7 +199,14 @@ impl Metric {
     fn format(self, value: Option<f64>) -> String {
         match value {
             None => "-".to_string(),
-            Some(v) if self.is_time() => format!("{:.1}s", v / 1000.0),
+            Some(v) if self.is_time() => {
+                let ms = v.round();
+                if ms < 0.0 {
+                    crate::time::human_signed(ms as i64)
+                } else {
+                    crate::time::human_duration(ms as u64)
+                }
+            }
             Some(v) if self == Metric::Utilisation => format!("{:.1}%", v * 100.0),
             Some(v) => format!("{v:.0}"),
         }
@@ -716,6 +723,8 @@ mod tests {
             end_ms: 100_000,
             total_gpus: 4,
             utilisation: 0.5,
+            busy_window: Default::default(),
+            arrival_window: Default::default(),
             gpu_ms_used: 200_000,
             overall: jobs.clone(),
             vcs: BTreeMap::from([(
@@ -818,7 +827,7 @@ mod tests {
         let path = Path::new("x/summary.json");
         let good = summary_json(&summary(1, 0));
         assert_eq!(parse_summary(path, &good).unwrap(), summary(1, 0));
-        let old = good.replace("\"schemaVersion\": 2", "\"schemaVersion\": 0");
+        let old = good.replace("\"schemaVersion\": 3", "\"schemaVersion\": 0");
         assert!(matches!(
             parse_summary(path, &old),
             Err(CompareError::Schema { .. })

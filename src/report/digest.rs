@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::busy::{Step, plot_steps};
 use super::group_runs::{GroupRun, earliest_group_runs};
 use super::plots::{MAX_GANTT_RUNS, VcColumns, timeline_vc_names};
-use super::summary::JobTallies;
+use super::summary::{JobTallies, UtilWindow};
 use crate::sim::{RunResult, SimTimeMs};
 
 /// One model's run, as the plots and the report page show it.
@@ -36,11 +36,15 @@ pub struct RunDigest {
     pub gantt_runs: Vec<GroupRun>,
     /// Group runs in the whole run.
     pub group_runs_total: usize,
-    /// Busy GPUs per VC over time in [`RunDigest::vc_names`] order, averaged over time
+    /// Busy GPUs per VC over time in [`RunDigest::vc_names`] order, then the GPUs of the
+    /// nodes present (the capacity, which follows node events), averaged over time
     /// buckets when there are too many steps to draw.
     pub busy_steps: Vec<Step>,
     /// Time up to which the busy steps hold: the end, or the last timeline point if later.
     pub busy_until_ms: SimTimeMs,
+    /// Utilisation from the first submit to the last end, and over the arrival window
+    /// (as in the run's summary).
+    pub windows: (UtilWindow, UtilWindow),
 }
 
 /// One VC's row of the page's table and its wait-time CDF.
@@ -79,13 +83,21 @@ impl RunDigest {
             timeline_vcs,
             earliest_group_runs(run, MAX_GANTT_RUNS),
         );
+        let gpu_time = crate::sim::GpuTimeTotals::of_timeline(
+            &run.timeline,
+            run.end_ms,
+            &run.vcs,
+            crate::sim::arrivals_end(&run.jobs, run.end_ms),
+        );
+        digest.windows = tallies.windows(run, &gpu_time);
         let mut columns = VcColumns::new(&digest.vc_names);
         let points = run.timeline.iter().map(|p| {
             let mut busy = Vec::new();
             columns.read(&p.busy_by_vc, &mut busy);
+            busy.push(p.capacity_gpus);
             (p.t, busy)
         });
-        digest.busy_steps = plot_steps(points, digest.vc_names.len(), run.end_ms);
+        digest.busy_steps = plot_steps(points, digest.vc_names.len() + 1, run.end_ms);
         digest.busy_until_ms = run.end_ms.max(run.timeline.last().map_or(0, |p| p.t));
         digest
     }
@@ -139,6 +151,7 @@ impl RunDigest {
             group_runs_total,
             busy_steps: Vec::new(),
             busy_until_ms: header.end_ms,
+            windows: Default::default(),
         }
     }
 }

@@ -11,9 +11,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use super::digest::RunDigest;
-use super::plots::{
-    escape_xml, fmt_hms, gantt_svg_of, utilisation_svg_of, vc_color_hex, wait_cdf_svg_of,
-};
+use super::plots::{escape_xml, gantt_svg_of, utilisation_svg_of, vc_color_hex, wait_cdf_svg_of};
 use crate::sim::record::RunResult;
 
 const CSS: &str = "\
@@ -54,7 +52,7 @@ fn mean(values: &[u64]) -> Option<u64> {
 }
 
 fn hms_or_dash(ms: Option<u64>) -> String {
-    ms.map_or_else(|| "–".to_string(), |v| fmt_hms(v, v > 0 && v < 10_000))
+    ms.map_or_else(|| "–".to_string(), crate::time::human_duration)
 }
 
 fn vc_table(run: &RunDigest) -> String {
@@ -73,10 +71,11 @@ fn vc_table(run: &RunDigest) -> String {
          </thead><tbody>\n",
     );
     for (vc, row) in rows {
-        let color = names
-            .iter()
-            .position(|n| n == vc)
-            .map_or_else(|| "#bbbbbb".to_string(), vc_color_hex);
+        let color = if names.iter().any(|n| n == vc) {
+            vc_color_hex(names, vc)
+        } else {
+            "#bbbbbb".to_string()
+        };
         let _ = writeln!(
             out,
             "<tr><td><span class=\"sw\" style=\"background:{color}\"></span>{}</td>\
@@ -226,18 +225,39 @@ pub fn report_html_of(scenario: &str, runs: &[PageRun], extra_sections: &str) ->
         let end_ms = runs.iter().map(|r| r.digest.end_ms).max().unwrap_or(0);
         let jobs = runs.iter().map(|r| r.digest.jobs).max().unwrap_or(0);
         let gpus = runs.iter().map(|r| r.digest.total_gpus).max().unwrap_or(0);
-        let _ = write!(
+        let _ = writeln!(
             out,
             "<p class=\"meta\">Models: {} · seed {seeds} · {jobs} jobs on {gpus} GPUs · \
-             simulated until {}</p>\n</header>\n",
+             simulated until {}</p>",
             join_escaped(runs.iter().map(|r| r.digest.model.as_str())),
-            fmt_hms(end_ms, false),
+            crate::time::human_duration(end_ms),
+        );
+        let utils: Vec<String> = runs
+            .iter()
+            .map(|r| {
+                let (busy, arrivals) = &r.digest.windows;
+                format!(
+                    "{} {}, arrival util {}",
+                    escape_xml(&r.digest.model),
+                    busy.text(),
+                    arrivals.text()
+                )
+            })
+            .collect();
+        let _ = write!(
+            out,
+            "<p class=\"meta\">Utilisation: {}.<br><small>{}.</small></p>\n</header>\n",
+            utils.join(" · "),
+            escape_xml(super::tables::UTIL_NOTE)
         );
         out.push_str(extra_sections);
         section(&mut out, "Per-VC summary", runs, |r| vc_table(&r.digest));
-        section(&mut out, "Gantt chart (one lane per GPU)", runs, |r| {
-            r.plots.gantt.clone()
-        });
+        section(
+            &mut out,
+            "Gantt chart (one lane per GPU), or occupancy per VC for large runs",
+            runs,
+            |r| r.plots.gantt.clone(),
+        );
         section(&mut out, "Busy GPUs over time", runs, |r| {
             r.plots.utilisation.clone()
         });
@@ -301,12 +321,12 @@ mod tests {
         // vc1: job-a waited 1 min, job-c 1 min; job-a was preempted once.
         assert!(
             html.contains(
-                "vc1</td><td>1</td><td>2</td><td>2</td><td>0:01:00</td><td>0:01:00</td><td>1</td>"
+                "vc1</td><td>1</td><td>2</td><td>2</td><td>00:01:00</td><td>00:01:00</td><td>1</td>"
             ),
             "{html}"
         );
         assert!(html.contains(
-            "vc2</td><td>1</td><td>1</td><td>1</td><td>0:01:00</td><td>0:01:00</td><td>0</td>"
+            "vc2</td><td>1</td><td>1</td><td>1</td><td>00:01:00</td><td>00:01:00</td><td>0</td>"
         ));
     }
 

@@ -100,7 +100,12 @@ fn summary_and_page(result: &RunResult) -> (RunSummary, PageRun) {
     for job in &result.jobs {
         tallies.add(job);
     }
-    let gpu_time = GpuTimeTotals::of_timeline(&result.timeline, result.end_ms, &result.vcs);
+    let gpu_time = GpuTimeTotals::of_timeline(
+        &result.timeline,
+        result.end_ms,
+        &result.vcs,
+        crate::sim::arrivals_end(&result.jobs, result.end_ms),
+    );
     let summary = tallies.summary(result, &gpu_time);
     let page = PageRun::of_digest(RunDigest::of_tallied(result, &tallies));
     (summary, page)

@@ -34,12 +34,17 @@ const LEGEND_ROW_H: u32 = 22;
 /// Room under the plotting area for the time axis labels and description.
 const X_LABEL_AREA: u32 = 48;
 const FONT: &str = "sans-serif";
+/// The time axis' description: what its labels mean.
+const TIME_DESC: &str = "time since t = 0 (Nd = days, HH:MM:SS)";
 const TITLE_SIZE: f64 = 20.0;
 const LABEL_SIZE: f64 = 14.0;
 const BAR_LABEL_SIZE: f64 = 13.0;
 
-/// Tableau 10: distinguishable categorical colours, assigned to VCs in name order.
-pub(crate) const PALETTE: [RGBColor; 10] = [
+/// Distinguishable categorical colours, assigned to VCs in name order: Tableau 10, then
+/// ten more of Trubetskoy's "20 distinct colours" that differ from them (Philly has 15
+/// VCs; issue 16). A run with more VCs than colours gives the ones past the 19th
+/// [`OTHER`] and names them "other" in the legends.
+pub(crate) const PALETTE: [RGBColor; 20] = [
     RGBColor(78, 121, 167),
     RGBColor(242, 142, 43),
     RGBColor(89, 161, 79),
@@ -50,7 +55,20 @@ pub(crate) const PALETTE: [RGBColor; 10] = [
     RGBColor(255, 157, 167),
     RGBColor(156, 117, 95),
     RGBColor(186, 176, 172),
+    RGBColor(128, 0, 0),
+    RGBColor(0, 0, 117),
+    RGBColor(128, 128, 0),
+    RGBColor(240, 50, 230),
+    RGBColor(191, 239, 69),
+    RGBColor(66, 212, 244),
+    RGBColor(145, 30, 180),
+    RGBColor(220, 190, 255),
+    RGBColor(170, 255, 195),
+    RGBColor(255, 216, 177),
 ];
+/// The colour of the VCs past the palette's 19th colour, when a run has more VCs than
+/// colours.
+const OTHER: RGBColor = RGBColor(120, 120, 120);
 const GRID: RGBColor = RGBColor(225, 225, 225);
 const NODE_RULE: RGBColor = RGBColor(170, 170, 170);
 const SWATCH_GREY: RGBColor = RGBColor(190, 190, 190);
@@ -161,26 +179,50 @@ pub(crate) fn timeline_vc_names(run: &RunResult) -> BTreeSet<&str> {
     names
 }
 
-/// The colour of the VC at `index` in [`vc_names`] order, as `#rrggbb`.
-pub(crate) fn vc_color_hex(index: usize) -> String {
-    let RGBColor(r, g, b) = PALETTE[index % PALETTE.len()];
+/// The colour of `vc` among the run's VCs `names`, as `#rrggbb`.
+pub(crate) fn vc_color_hex(names: &[String], vc: &str) -> String {
+    let RGBColor(r, g, b) = vc_color(names, vc);
     format!("#{r:02x}{g:02x}{b:02x}")
+}
+
+/// Whether `vc` shares the [`OTHER`] colour: the run has more VCs than the palette has
+/// colours and `vc` is not among the first 19 (or is not a VC of the run).
+fn is_other(names: &[String], vc: &str) -> bool {
+    let i = names.iter().position(|n| n == vc).unwrap_or(names.len());
+    names.len() > PALETTE.len() && i >= PALETTE.len() - 1
 }
 
 fn vc_color(names: &[String], vc: &str) -> RGBColor {
     let i = names.iter().position(|n| n == vc).unwrap_or(names.len());
-    PALETTE[i % PALETTE.len()]
+    if is_other(names, vc) {
+        OTHER
+    } else {
+        PALETTE[i % PALETTE.len()]
+    }
 }
 
-/// Formats milliseconds as `h:mm:ss`, with `.mmm` when `millis` is set.
-pub(crate) fn fmt_hms(ms: u64, millis: bool) -> String {
-    let s = ms / 1000;
-    let (h, m, sec) = (s / 3600, s / 60 % 60, s % 60);
-    if millis {
-        format!("{h}:{m:02}:{sec:02}.{:03}", ms % 1000)
-    } else {
-        format!("{h}:{m:02}:{sec:02}")
+/// Legend entries for the VCs `shown` (in order), one per colour: the VCs that share
+/// [`OTHER`] make one "other (N VCs)" entry at the end.
+fn vc_legend<'a>(names: &[String], shown: impl IntoIterator<Item = &'a String>) -> Vec<LegendItem> {
+    let mut items = Vec::new();
+    let mut others = 0;
+    for vc in shown {
+        if is_other(names, vc) {
+            others += 1;
+        } else {
+            items.push(LegendItem {
+                swatch: Swatch::Fill(vc_color(names, vc)),
+                label: vc.clone(),
+            });
+        }
     }
+    if others > 0 {
+        items.push(LegendItem {
+            swatch: Swatch::Fill(OTHER),
+            label: format!("other ({others} VCs)"),
+        });
+    }
+    items
 }
 
 /// Escapes text for HTML and SVG content and attribute values.
@@ -199,23 +241,12 @@ pub(crate) fn escape_xml(s: &str) -> String {
     out
 }
 
-/// Tick positions for a time axis from 0 to `end_ms`: round steps (1 s, 5 min, 1 h …),
-/// at most about ten, plus whether labels need milliseconds.
-fn time_ticks(end_ms: u64) -> (Vec<f64>, bool) {
-    const STEPS_MS: [u64; 27] = [
-        1, 2, 5, 10, 20, 50, 100, 200, 500, 1_000, 2_000, 5_000, 10_000, 15_000, 30_000, 60_000,
-        120_000, 300_000, 600_000, 900_000, 1_800_000, 3_600_000, 7_200_000, 10_800_000,
-        21_600_000, 43_200_000, 86_400_000,
-    ];
-    const MAX_TICKS: u64 = 10;
+/// Tick positions for a time axis from 0 to `end_ms`: round steps (1 s, 5 min, 1 h, 1 day,
+/// 2 weeks …), at most about ten ([`crate::time::tick_step`]).
+fn time_ticks(end_ms: u64) -> Vec<f64> {
     let end = end_ms.max(1);
-    let step = STEPS_MS
-        .iter()
-        .copied()
-        .find(|s| end / s <= MAX_TICKS)
-        .unwrap_or_else(|| 86_400_000 * end.div_ceil(86_400_000 * MAX_TICKS));
-    let ticks = (0..=end / step).map(|i| (i * step) as f64).collect();
-    (ticks, step < 1000)
+    let step = crate::time::tick_step(end, 10);
+    (0..=end / step).map(|i| (i * step) as f64).collect()
 }
 
 /// A round step for an integer axis from 0 to `max` with at most about eight ticks.
@@ -406,6 +437,168 @@ fn no_data_svg(title: &str, why: &str) -> String {
 /// Group runs beyond which the Gantt chart shows only the earliest ones.
 pub const MAX_GANTT_RUNS: usize = 3_000;
 
+/// GPUs beyond which a Gantt lane would be thinner than a few pixels.
+pub const MAX_GANTT_GPUS: u32 = 256;
+
+/// Whether a Gantt chart of `run` can be read: at most [`MAX_GANTT_RUNS`] group runs on
+/// at most [`MAX_GANTT_GPUS`] GPUs. Larger runs get the occupancy heat map instead
+/// ([`occupancy_svg_of`]): a Gantt of the first runs of a 100-day trace on a full-length
+/// axis made the cluster look idle (issue 16).
+pub fn gantt_readable(run: &RunDigest) -> bool {
+    run.group_runs_total <= MAX_GANTT_RUNS && run.total_gpus <= MAX_GANTT_GPUS
+}
+
+/// Time columns of the occupancy heat map.
+const HEAT_COLUMNS: u64 = 240;
+
+/// The heat map's colour of `share` (busy GPUs over the VC's guarantee): white to blue
+/// up to the guarantee, blue to red for borrowing beyond it (red from 150 %).
+fn heat_color(share: f64) -> RGBColor {
+    let lerp = |a: u8, b: u8, f: f64| (f64::from(a) + (f64::from(b) - f64::from(a)) * f) as u8;
+    let (from, to, f) = if share <= 1.0 {
+        ((247, 251, 255), (8, 69, 148), share.max(0.0))
+    } else {
+        ((8, 69, 148), (203, 24, 29), ((share - 1.0) / 0.5).min(1.0))
+    };
+    RGBColor(
+        lerp(from.0, to.0, f),
+        lerp(from.1, to.1, f),
+        lerp(from.2, to.2, f),
+    )
+}
+
+/// Occupancy over time per VC, for runs too large for a Gantt chart: one row per VC that
+/// used GPUs, one column per 1/240 of the run, coloured by the VC's busy GPUs (time
+/// average over the column) as a share of its guaranteed GPUs (white 0 %, dark blue
+/// 100 %, red 150 % and more: borrowing); a VC without a guarantee is measured against
+/// its own peak. The bottom row is the whole cluster against the GPUs present.
+pub fn occupancy_svg_of(run: &RunDigest) -> String {
+    let names = &run.vc_names;
+    let title = format!(
+        "Occupancy: {} ({} group runs on {} GPUs: too many for a Gantt chart)",
+        run.model, run.group_runs_total, run.total_gpus
+    );
+    let t_end = run.busy_until_ms;
+    let steps = &run.busy_steps;
+    if run.jobs == 0 || t_end == 0 || steps.is_empty() {
+        return no_data_svg(&title, "no jobs or zero duration");
+    }
+    let columns = steps[0].1.len();
+    let buckets = super::busy::averaged_steps(steps.clone(), columns, t_end, HEAT_COLUMNS);
+    let used: Vec<usize> = (0..names.len())
+        .filter(|&k| steps.iter().any(|s| s.1.get(k).is_some_and(|&b| b > 0)))
+        .collect();
+    // Rows top to bottom: the VCs, then the cluster.
+    let mut rows: Vec<(String, Vec<f64>)> = used
+        .iter()
+        .map(|&k| {
+            let guaranteed = run
+                .vcs
+                .get(&names[k])
+                .and_then(|v| v.guaranteed_gpus)
+                .unwrap_or(0);
+            let peak = steps.iter().map(|s| s.1[k]).max().unwrap_or(0);
+            let (reference, label) = if guaranteed > 0 {
+                (guaranteed, format!("{} ({guaranteed} GPUs)", names[k]))
+            } else {
+                (
+                    peak.max(1),
+                    format!("{} (no guarantee; peak {peak})", names[k]),
+                )
+            };
+            let shares = buckets
+                .iter()
+                .map(|b| f64::from(b.1[k]) / f64::from(reference))
+                .collect();
+            (label, shares)
+        })
+        .collect();
+    let cap_k = names.len();
+    rows.push((
+        "whole cluster".to_string(),
+        buckets
+            .iter()
+            .map(|b| {
+                let busy: u32 = b.1[..cap_k].iter().sum();
+                let present = b.1.get(cap_k).copied().unwrap_or(run.total_gpus).max(1);
+                f64::from(busy) / f64::from(present)
+            })
+            .collect(),
+    ));
+    let legend: Vec<LegendItem> = [
+        (0.0, "0%"),
+        (0.5, "50%"),
+        (1.0, "100% of the guarantee"),
+        (1.5, "150%+ (borrowing)"),
+    ]
+    .iter()
+    .map(|&(share, label)| LegendItem {
+        swatch: Swatch::Fill(heat_color(share)),
+        label: label.to_string(),
+    })
+    .collect();
+    let n = rows.len();
+    let row_h: u32 = (480 / n as u32).clamp(14, 28);
+    let y_label_w = rows
+        .iter()
+        .map(|(l, _)| text_px(l, LABEL_SIZE))
+        .fold(0.0, f64::max)
+        .clamp(40.0, 320.0) as u32
+        + 16;
+    let head_h = header_height(&legend);
+    let height = head_h + n as u32 * row_h + X_LABEL_AREA + 12;
+    let ticks = time_ticks(t_end);
+    let y_keys: Vec<f64> = (0..n).map(|i| (n - i) as f64 - 0.5).collect();
+    let width = t_end.div_ceil(HEAT_COLUMNS).max(1);
+
+    render(&title, height, |root| {
+        let (head, body) = root.split_vertically(head_h);
+        draw_header(&head, &title, &legend)?;
+        let x_fmt = |v: &f64| crate::time::axis_label(v.round() as u64);
+        let y_fmt = |v: &f64| {
+            let i = n as f64 - 1.0 - v.floor();
+            if i >= 0.0 && (i as usize) < n {
+                rows[i as usize].0.clone()
+            } else {
+                String::new()
+            }
+        };
+        let mut chart = ChartBuilder::on(&body)
+            .margin_right(24)
+            .margin_bottom(12)
+            .x_label_area_size(X_LABEL_AREA)
+            .y_label_area_size(y_label_w)
+            .build_cartesian_2d(
+                TickedAxis::new(0.0, t_end as f64, ticks.clone()),
+                TickedAxis::new(0.0, n as f64, y_keys.clone()),
+            )?;
+        chart
+            .configure_mesh()
+            .disable_y_mesh()
+            .disable_x_mesh()
+            .x_label_formatter(&x_fmt)
+            .y_label_formatter(&y_fmt)
+            .x_desc(TIME_DESC)
+            .label_style(font(LABEL_SIZE))
+            .axis_desc_style(font(LABEL_SIZE))
+            .draw()?;
+        let mut cells = Vec::new();
+        for (i, (_, shares)) in rows.iter().enumerate() {
+            let y0 = (n - 1 - i) as f64;
+            for (b, &share) in buckets.iter().zip(shares) {
+                let x0 = b.0 as f64;
+                let x1 = (b.0 + width).min(t_end) as f64;
+                cells.push(Rectangle::new(
+                    [(x0, y0 + 0.06), (x1, y0 + 0.94)],
+                    heat_color(share).filled(),
+                ));
+            }
+        }
+        chart.draw_series(cells)?;
+        Ok(())
+    })
+}
+
 /// One Gantt lane: a device of a node.
 struct Lane {
     node: String,
@@ -457,6 +650,9 @@ pub fn gantt_svg(run: &RunResult) -> String {
 
 /// [`gantt_svg`] of a run's digest.
 pub fn gantt_svg_of(run: &RunDigest) -> String {
+    if !gantt_readable(run) {
+        return occupancy_svg_of(run);
+    }
     let names = &run.vc_names;
     let (runs, total) = (&run.gantt_runs, run.group_runs_total);
     let cut = total > MAX_GANTT_RUNS;
@@ -490,14 +686,10 @@ pub fn gantt_svg_of(run: &RunDigest) -> String {
         return no_data_svg(&title, "no group ran");
     }
     let used_vcs: BTreeSet<&str> = runs.iter().map(|r| r.vc.as_str()).collect();
-    let mut legend: Vec<LegendItem> = names
-        .iter()
-        .filter(|n| used_vcs.contains(n.as_str()))
-        .map(|n| LegendItem {
-            swatch: Swatch::Fill(vc_color(names, n)),
-            label: n.clone(),
-        })
-        .collect();
+    let mut legend = vc_legend(
+        names,
+        names.iter().filter(|n| used_vcs.contains(n.as_str())),
+    );
     if used_vcs.contains("?") && !names.iter().any(|n| n == "?") {
         legend.push(LegendItem {
             swatch: Swatch::Fill(vc_color(names, "?")),
@@ -555,7 +747,7 @@ pub fn gantt_svg_of(run: &RunDigest) -> String {
         + 16;
     let head_h = header_height(&legend);
     let height = head_h + n as u32 * lane_h + X_LABEL_AREA + 12;
-    let (ticks, millis) = time_ticks(t_end);
+    let ticks = time_ticks(t_end);
     // Lane i (top to bottom) spans y in [n-1-i, n-i]: plotters' y grows upwards.
     let lane_bottom = |i: usize| (n - 1 - i) as f64;
     // A lane label sits at its lane's centre, a node label at the centre of its lanes.
@@ -577,7 +769,7 @@ pub fn gantt_svg_of(run: &RunDigest) -> String {
     render(&title, height, |root| {
         let (head, body) = root.split_vertically(head_h);
         draw_header(&head, &title, &legend)?;
-        let x_fmt = |v: &f64| fmt_hms(v.round() as u64, millis);
+        let x_fmt = |v: &f64| crate::time::axis_label(v.round() as u64);
         let y_fmt = |v: &f64| {
             let i = n as f64 - 1.0 - v.floor();
             if i >= 0.0 && (i as usize) < n {
@@ -602,7 +794,7 @@ pub fn gantt_svg_of(run: &RunDigest) -> String {
             .light_line_style(TRANSPARENT)
             .x_label_formatter(&x_fmt)
             .y_label_formatter(&y_fmt)
-            .x_desc("time (h:mm:ss)")
+            .x_desc(TIME_DESC)
             .label_style(font(LABEL_SIZE))
             .axis_desc_style(font(LABEL_SIZE))
             .draw()?;
@@ -742,7 +934,15 @@ pub fn utilisation_svg(run: &RunResult) -> String {
 /// [`utilisation_svg`] of a run's digest.
 pub fn utilisation_svg_of(run: &RunDigest) -> String {
     let names = &run.vc_names;
-    let title = format!("Busy GPUs: {}", run.model);
+    let title = format!(
+        "Busy GPUs: {} (util {}; arrivals {})",
+        run.model,
+        run.windows.0.text(),
+        run.windows
+            .1
+            .utilisation
+            .map_or("-".to_string(), |u| format!("{:.1}%", u * 100.0))
+    );
     let t_end = run.busy_until_ms;
     if run.jobs == 0 || t_end == 0 {
         return no_data_svg(&title, "no jobs or zero duration");
@@ -764,27 +964,52 @@ pub fn utilisation_svg_of(run: &RunDigest) -> String {
         .and_then(|c| c.iter().max().copied())
         .unwrap_or(0);
     let y_max = peak.max(u64::from(run.total_gpus)).max(1);
-    let mut legend: Vec<LegendItem> = names
+    let y_max = y_max.max(
+        steps
+            .iter()
+            .filter_map(|s| s.1.get(names.len()))
+            .map(|&c| u64::from(c))
+            .max()
+            .unwrap_or(0),
+    );
+    let mut legend = vc_legend(
+        names,
+        names
+            .iter()
+            .enumerate()
+            .filter(|(k, _)| steps.iter().any(|s| s.1[*k] > 0))
+            .map(|(_, n)| n),
+    );
+    // The capacity follows node events (the steps' last column); before the first point
+    // that has nodes it is not drawn.
+    let cap_k = names.len();
+    let cap_from = steps
         .iter()
-        .map(|n| LegendItem {
-            swatch: Swatch::Fill(vc_color(names, n)),
-            label: n.clone(),
-        })
-        .collect();
+        .position(|s| s.1.get(cap_k).is_some_and(|&c| c > 0));
+    let cap_times: Vec<u64> = cap_from.map_or_else(Vec::new, |i| times[i..].to_vec());
+    let cap_values: Vec<u64> = cap_from.map_or_else(Vec::new, |i| {
+        steps[i..].iter().map(|s| u64::from(s.1[cap_k])).collect()
+    });
+    let cap_peak = cap_values.iter().copied().max().unwrap_or(0);
+    let cap_changes = cap_values.windows(2).any(|w| w[0] != w[1]);
     legend.push(LegendItem {
         swatch: Swatch::Dashed,
-        label: format!("capacity ({} GPUs)", run.total_gpus),
+        label: if cap_changes {
+            format!("GPUs present (up to {cap_peak}; follows node events)")
+        } else {
+            format!("capacity ({} GPUs)", run.total_gpus)
+        },
     });
     let head_h = header_height(&legend);
     let height = head_h + 360 + X_LABEL_AREA;
-    let (ticks, millis) = time_ticks(t_end);
+    let ticks = time_ticks(t_end);
     let y_ticks = int_ticks(y_max);
     let zeros = vec![0u64; times.len()];
 
     render(&title, height, |root| {
         let (head, body) = root.split_vertically(head_h);
         draw_header(&head, &title, &legend)?;
-        let x_fmt = |v: &f64| fmt_hms(v.round() as u64, millis);
+        let x_fmt = |v: &f64| crate::time::axis_label(v.round() as u64);
         let y_fmt = |v: &f64| format!("{v:.0}");
         let mut chart = ChartBuilder::on(&body)
             .margin_right(24)
@@ -802,7 +1027,7 @@ pub fn utilisation_svg_of(run: &RunDigest) -> String {
             .light_line_style(TRANSPARENT)
             .x_label_formatter(&x_fmt)
             .y_label_formatter(&y_fmt)
-            .x_desc("time (h:mm:ss)")
+            .x_desc(TIME_DESC)
             .y_desc("busy GPUs")
             .label_style(font(LABEL_SIZE))
             .axis_desc_style(font(LABEL_SIZE))
@@ -821,19 +1046,41 @@ pub fn utilisation_svg_of(run: &RunDigest) -> String {
                 vc_color(names, &names[k]).filled(),
             )))?;
         }
-        let cap = f64::from(run.total_gpus);
-        chart.draw_series(DashedLineSeries::new(
-            vec![(0.0, cap), (t_end as f64, cap)],
-            8,
-            5,
-            BLACK.stroke_width(2),
-        ))?;
+        if !cap_times.is_empty() {
+            chart.draw_series(DashedLineSeries::new(
+                step_line(&cap_times, &cap_values, t_end),
+                8,
+                5,
+                BLACK.stroke_width(2),
+            ))?;
+        }
         Ok(())
     })
 }
 
+/// Round waits for the ticks of the wait CDF's log axis.
+const WAIT_TICKS_MS: [u64; 14] = [
+    1,
+    10,
+    100,
+    1_000,
+    10_000,
+    60_000,
+    600_000,
+    3_600_000,
+    21_600_000,
+    86_400_000,
+    7 * 86_400_000,
+    30 * 86_400_000,
+    365 * 86_400_000,
+    3650 * 86_400_000,
+];
+
 /// The cumulative distribution of wait times (submit to first start) of the jobs that
-/// started, one step line per VC; the y axis is the share of the VC's started jobs.
+/// started, one step line per VC; the y axis is the share of the VC's started jobs. The
+/// wait axis is logarithmic (waits span seconds to weeks); jobs that did not wait at all
+/// cannot sit on it, so each line starts at its zero-wait share at the left edge and the
+/// legend states that share (issue 16).
 pub fn wait_cdf_svg(run: &RunResult) -> String {
     wait_cdf_svg_of(&RunDigest::of(run))
 }
@@ -857,27 +1104,60 @@ pub fn wait_cdf_svg_of(run: &RunDigest) -> String {
         .filter_map(|w| w.last().copied())
         .max()
         .unwrap_or(0);
-    // All jobs starting at once would make an empty axis: show the first second then.
-    let x_end = if max_wait == 0 {
-        1000
-    } else {
-        max_wait + max_wait / 20
-    };
+    let min_positive = waits
+        .values()
+        .filter_map(|w| w.iter().find(|&&x| x > 0).copied())
+        .min();
+    // The axis spans whole decades of round ticks around the positive waits; with no
+    // positive wait at all, 1 s to 10 min.
+    let lo = WAIT_TICKS_MS
+        .iter()
+        .copied()
+        .rev()
+        .find(|&t| t <= min_positive.unwrap_or(1_000).min(1_000))
+        .unwrap_or(1);
+    let hi = WAIT_TICKS_MS
+        .iter()
+        .copied()
+        .find(|&t| t >= max_wait.max(600_000))
+        .unwrap_or(WAIT_TICKS_MS[WAIT_TICKS_MS.len() - 1]);
+    let log = |ms: u64| (ms.max(lo) as f64).log10();
+    let ticks: Vec<f64> = WAIT_TICKS_MS
+        .iter()
+        .filter(|&&t| t >= lo && t <= hi)
+        .map(|&t| log(t))
+        .collect();
+    let all_jobs: usize = waits.values().map(|w| w.len()).sum();
+    let all_zero: usize = waits
+        .values()
+        .map(|w| w.iter().take_while(|&&x| x == 0).count())
+        .sum();
     let legend: Vec<LegendItem> = waits
         .iter()
-        .map(|(vc, w)| LegendItem {
-            swatch: Swatch::Line(vc_color(names, vc)),
-            label: format!("{vc} ({} jobs)", w.len()),
+        .map(|(vc, w)| {
+            let zero = w.iter().take_while(|&&x| x == 0).count();
+            LegendItem {
+                swatch: Swatch::Line(vc_color(names, vc)),
+                label: format!(
+                    "{vc} ({} jobs, {:.0}% no wait)",
+                    w.len(),
+                    zero as f64 * 100.0 / w.len() as f64
+                ),
+            }
         })
         .collect();
+    let title = format!(
+        "{title} ({:.1}% of {all_jobs} started jobs did not wait)",
+        all_zero as f64 * 100.0 / all_jobs as f64
+    );
     let head_h = header_height(&legend);
     let height = head_h + 320 + X_LABEL_AREA;
-    let (ticks, millis) = time_ticks(x_end);
+    let (x_lo, x_hi) = (log(lo), log(hi));
 
     render(&title, height, |root| {
         let (head, body) = root.split_vertically(head_h);
         draw_header(&head, &title, &legend)?;
-        let x_fmt = |v: &f64| fmt_hms(v.round() as u64, millis);
+        let x_fmt = |v: &f64| crate::time::axis_label(10f64.powf(*v).round() as u64);
         let y_fmt = |v: &f64| format!("{:.0}%", v * 100.0);
         let mut chart = ChartBuilder::on(&body)
             .margin_right(24)
@@ -886,7 +1166,7 @@ pub fn wait_cdf_svg_of(run: &RunDigest) -> String {
             .x_label_area_size(X_LABEL_AREA)
             .y_label_area_size(64)
             .build_cartesian_2d(
-                TickedAxis::new(0.0, x_end as f64, ticks.clone()),
+                TickedAxis::new(x_lo, x_hi, ticks.clone()),
                 TickedAxis::new(0.0, 1.04, vec![0.0, 0.25, 0.5, 0.75, 1.0]),
             )?;
         chart
@@ -895,25 +1175,37 @@ pub fn wait_cdf_svg_of(run: &RunDigest) -> String {
             .light_line_style(TRANSPARENT)
             .x_label_formatter(&x_fmt)
             .y_label_formatter(&y_fmt)
-            .x_desc("wait (h:mm:ss)")
+            .x_desc("wait, log scale (Nd = days, HH:MM:SS)")
             .y_desc("started jobs")
             .label_style(font(LABEL_SIZE))
             .axis_desc_style(font(LABEL_SIZE))
             .draw()?;
         for (vc, w) in &waits {
             let n = w.len() as f64;
-            let mut pts = vec![(0.0, 0.0)];
-            for (i, &x) in w.iter().enumerate() {
+            let zero = w.iter().take_while(|&&x| x == 0).count();
+            let mut pts = vec![(x_lo, zero as f64 / n)];
+            // Thousands of steps are more corners than pixels: one per 1/1000 of the axis.
+            let mut last_x = f64::NEG_INFINITY;
+            let min_dx = (x_hi - x_lo) / 1000.0;
+            for (i, &x) in w.iter().enumerate().skip(zero) {
                 // Equal waits make one vertical step.
                 if w.get(i + 1) == Some(&x) {
                     continue;
                 }
-                let x = x as f64;
+                let x = log(x);
                 let below = pts.last().map_or(0.0, |p| p.1);
+                let y = (i + 1) as f64 / n;
+                if x - last_x < min_dx && i + 1 < w.len() {
+                    if let Some(p) = pts.last_mut() {
+                        p.1 = y;
+                    }
+                    continue;
+                }
                 pts.push((x, below));
-                pts.push((x, (i + 1) as f64 / n));
+                pts.push((x, y));
+                last_x = x;
             }
-            pts.push((x_end as f64, 1.0));
+            pts.push((x_hi, 1.0));
             chart.draw_series(LineSeries::new(pts, vc_color(names, vc).stroke_width(2)))?;
         }
         Ok(())
@@ -1137,6 +1429,7 @@ pub(crate) mod tests {
     #[test]
     fn gantt_has_a_lane_per_device_and_a_labelled_bar_per_run() {
         let svg = gantt_svg(&sample_run("hived"));
+        let two_vcs = ["vc1".to_string(), "vc2".to_string()];
         assert!(svg.contains(">\nalpha GPU 0\n</text>"), "{svg}");
         assert!(svg.contains(">\nbeta GPU 0\n</text>"));
         assert_eq!(svg.matches(">\njob-a\n</text>").count(), 2);
@@ -1145,13 +1438,19 @@ pub(crate) mod tests {
         // One filled bar per run in its VC's colour, plus the legend swatch; vc1 has two
         // runs of job-a and one of job-c, and the preempted run's label sits on a patch.
         assert_eq!(
-            svg.matches(&format!("fill=\"{}\"", vc_color_hex(0).to_uppercase()))
-                .count(),
+            svg.matches(&format!(
+                "fill=\"{}\"",
+                vc_color_hex(&two_vcs, "vc1").to_uppercase()
+            ))
+            .count(),
             3 + 1 + 1
         );
         assert_eq!(
-            svg.matches(&format!("fill=\"{}\"", vc_color_hex(1).to_uppercase()))
-                .count(),
+            svg.matches(&format!(
+                "fill=\"{}\"",
+                vc_color_hex(&two_vcs, "vc2").to_uppercase()
+            ))
+            .count(),
             1 + 1
         );
     }
@@ -1176,8 +1475,14 @@ pub(crate) mod tests {
     #[test]
     fn cdf_has_one_series_per_vc() {
         let svg = wait_cdf_svg(&sample_run("hived"));
-        assert!(svg.contains(">\nvc1 (2 jobs)\n</text>"));
-        assert!(svg.contains(">\nvc2 (1 jobs)\n</text>"));
+        assert!(
+            svg.contains(">\nvc1 (2 jobs, 0% no wait)\n</text>"),
+            "{svg}"
+        );
+        assert!(
+            svg.contains(">\nvc2 (1 jobs, 0% no wait)\n</text>"),
+            "{svg}"
+        );
         let series = svg
             .lines()
             .filter(|l| l.starts_with("<polyline") && l.contains("stroke-width=\"2\""))
@@ -1190,7 +1495,7 @@ pub(crate) mod tests {
         let svg = utilisation_svg(&sample_run("hived"));
         assert_eq!(svg.matches("<polygon").count(), 2);
         assert!(svg.contains(">\ncapacity (2 GPUs)\n</text>"));
-        assert!(svg.contains(">\n0:25:00\n</text>"), "{svg}");
+        assert!(svg.contains(">\n00:25:00\n</text>"), "{svg}");
     }
 
     #[test]
@@ -1232,13 +1537,14 @@ pub(crate) mod tests {
 
     #[test]
     fn time_ticks_are_round() {
-        let (t, ms) = time_ticks(26 * 60_000);
-        assert!(!ms);
+        let t = time_ticks(26 * 60_000);
         assert_eq!(t.len(), 6);
         assert_eq!(t[1], 300_000.0);
-        assert_eq!(fmt_hms(3_723_000, false), "1:02:03");
-        assert_eq!(fmt_hms(1_500, true), "0:00:01.500");
-        assert_eq!(time_ticks(0).0, vec![0.0, 1.0]);
+        assert_eq!(time_ticks(0), vec![0.0, 1.0]);
+        // See: issue 16: a 99-day run reads in days, two weeks apart, not `2376:00:00`.
+        let days = time_ticks(99 * crate::time::DAY_MS);
+        assert_eq!(days[1], (14 * crate::time::DAY_MS) as f64);
+        assert_eq!(crate::time::axis_label(days[1] as u64), "14d");
     }
 
     #[test]

@@ -7,8 +7,9 @@ use std::fmt::Write as _;
 
 use super::Export;
 use super::plots::escape_xml;
-use super::tables::{clock, seconds};
+use super::tables::seconds;
 use crate::sim::SimTimeMs;
+use crate::time::{human_or_dash, human_signed};
 
 /// Absolute tolerance: a shared wait at most this much (or [`TOLERANCE_PERCENT`] of the
 /// private wait, whichever is larger) above the private wait is not an anomaly.
@@ -96,15 +97,11 @@ fn signed_seconds(ms: Option<i64>) -> String {
 }
 
 fn opt_clock(ms: Option<u64>) -> String {
-    ms.map_or_else(|| "-".to_string(), clock)
+    human_or_dash(ms)
 }
 
 fn signed_clock(ms: Option<i64>) -> String {
-    match ms {
-        None => "-".to_string(),
-        Some(d) if d < 0 => format!("-{}", clock(d.unsigned_abs())),
-        Some(d) => format!("+{}", clock(d.unsigned_abs())),
-    }
+    ms.map_or_else(|| "-".to_string(), human_signed)
 }
 
 /// `sharing.csv`: one row per VC; times in seconds with three decimals, differences
@@ -188,7 +185,7 @@ fn rows(reports: &[SharingReport]) -> Vec<[String; 11]> {
 
 fn explanation() -> String {
     format!(
-        "Waits (submit to first start, H:MM:SS) of each VC's jobs on the shared cluster and \
+        "Waits (submit to first start) of each VC's jobs on the shared cluster and \
          alone on a private cluster of its guaranteed cells; diff = shared - private. A VC \
          suffers from sharing when a shared wait exceeds the private one by more than \
          max({} s, {TOLERANCE_PERCENT}%) or fewer of its jobs started.",

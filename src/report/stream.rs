@@ -164,10 +164,14 @@ impl ReportSink {
             .iter()
             .map(|n| columns.iter().position(|c| c == n))
             .collect();
+        // The capacity column follows the VC columns in the points and in the steps.
+        let capacity = columns.len();
         let reorder = |(t, busy): Step| -> Step {
-            (t, place.iter().map(|i| i.map_or(0, |i| busy[i])).collect())
+            let mut row: Vec<u32> = place.iter().map(|i| i.map_or(0, |i| busy[i])).collect();
+            row.push(busy[capacity]);
+            (t, row)
         };
-        let vcs = place.len();
+        let vcs = place.len() + 1;
         let last_t = self.steps.last_t();
         digest.busy_steps = match self.steps.into_points() {
             Some(points) => plot_steps(points.into_iter().map(reorder), vcs, header.end_ms),
@@ -176,7 +180,8 @@ impl ReportSink {
                 // known only now, so the points are read back from the file just written.
                 let t_end = header.end_ms.max(last_t);
                 let path = dir.join("timeline.csv");
-                let points = read_timeline(&path, columns.len()).map_err(failed("timeline.csv"))?;
+                let points =
+                    read_timeline(&path, columns.len() + 1).map_err(failed("timeline.csv"))?;
                 let mut bad = None;
                 let points = points.map_while(|row| row.map_err(|e| bad = Some(e)).ok());
                 let steps = steps_of(points.map(reorder), vcs);
@@ -188,6 +193,7 @@ impl ReportSink {
             }
         };
         digest.busy_until_ms = header.end_ms.max(last_t);
+        digest.windows = (summary.busy_window, summary.arrival_window);
         let page = PageRun::of_digest(digest);
         write_exports(&dir, &summary_files(&summary, &page.plots))?;
         Ok((summary, page))
@@ -284,9 +290,17 @@ impl RunSink for ReportSink {
             && self.error.is_none()
         {
             let written = csv.row(&point);
-            self.steps.push(point.t, || csv.last_counts().to_vec());
+            self.steps.push(point.t, || {
+                let mut busy = csv.last_counts().to_vec();
+                busy.push(point.capacity_gpus);
+                busy
+            });
             self.check("timeline.csv", written);
         }
+    }
+
+    fn arrivals_ended(&mut self, last_submit_ms: SimTimeMs) {
+        self.summary.end_arrivals(last_submit_ms);
     }
 
     fn job(&mut self, seq: usize, record: JobRecord) {

@@ -18,11 +18,14 @@ use crate::sim::{
 };
 
 /// Version of the [`RunSummary`] JSON shape; bump it on any incompatible change.
-pub const SCHEMA_VERSION: u32 = 2;
+/// Version 3 (issue 16): `utilisation` is measured over `busyWindow` (first submit to
+/// last end), no longer from time 0 to the end; `arrivalWindow` is new.
+pub const SCHEMA_VERSION: u32 = 3;
 
-/// The versions [`crate::report::compare`] reads: this one and version 1 (which lacks the
-/// queueing-delay fields).
-pub const READABLE_SCHEMA_VERSIONS: [u32; 2] = [1, SCHEMA_VERSION];
+/// The versions [`crate::report::compare`] reads: this one, version 2 and version 1
+/// (which lacks the queueing-delay fields). Versions 1 and 2 measured `utilisation`
+/// from time 0.
+pub const READABLE_SCHEMA_VERSIONS: [u32; 3] = [1, 2, SCHEMA_VERSION];
 
 /// The job-size buckets of the Philly analysis (ATC'19), by GPUs asked for: upper bounds
 /// (inclusive) and names.
@@ -44,9 +47,17 @@ pub struct RunSummary {
     pub end_ms: SimTimeMs,
     /// GPUs in the cluster.
     pub total_gpus: u32,
-    /// Busy GPU time over the GPU time of the nodes present (`total_gpus * end_ms` when
-    /// no node is added or removed), 0 to 1.
+    /// Busy GPU time over the GPU time of the nodes present within
+    /// [`RunSummary::busy_window`] (first submit to last end), 0 to 1; 0 when the window
+    /// is empty. (Before version 3: from time 0 to the end.)
     pub utilisation: f64,
+    /// The window of `utilisation`: from the first submit to the last job's end (the
+    /// end of the run when a job had not ended).
+    #[serde(default)]
+    pub busy_window: UtilWindow,
+    /// Utilisation while jobs still arrive: from the first submit to the last.
+    #[serde(default)]
+    pub arrival_window: UtilWindow,
     /// Busy GPU-milliseconds over the run (including work later lost to preemption).
     pub gpu_ms_used: u64,
     /// Metrics over all jobs.
@@ -56,6 +67,45 @@ pub struct RunSummary {
     /// Queueing delay by job size ([`SIZE_BUCKETS`], in that order). Empty in version 1.
     #[serde(default)]
     pub by_size: Vec<SizeMetrics>,
+}
+
+/// Utilisation over a stated stretch of simulated time.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct UtilWindow {
+    /// Start of the window.
+    pub from_ms: SimTimeMs,
+    /// End of the window.
+    pub to_ms: SimTimeMs,
+    /// Busy GPU time over the GPU time of the nodes present in the window, 0 to 1;
+    /// `None` for an empty window (no job, or all submitted at once) or no GPUs.
+    pub utilisation: Option<f64>,
+}
+
+// The share is a ratio of integers with a positive denominator: never NaN, so equality
+// is an equivalence (the page digest that holds windows compares as `Eq`).
+impl Eq for UtilWindow {}
+
+impl UtilWindow {
+    fn of(from_ms: SimTimeMs, to_ms: SimTimeMs, used: u64, capacity: u64) -> UtilWindow {
+        UtilWindow {
+            from_ms,
+            to_ms,
+            utilisation: (to_ms > from_ms && capacity > 0).then(|| used as f64 / capacity as f64),
+        }
+    }
+
+    /// `43.1% (from 22d 00:00:00 to 99d 03:00:00)`, or a dash and the window.
+    pub fn text(&self) -> String {
+        let share = self
+            .utilisation
+            .map_or("-".to_string(), |u| format!("{:.1}%", u * 100.0));
+        format!(
+            "{share} (from {} to {})",
+            crate::time::human_duration(self.from_ms),
+            crate::time::human_duration(self.to_ms)
+        )
+    }
 }
 
 /// Queueing delay of the jobs of one size bucket.
@@ -300,6 +350,12 @@ impl JobTally {
 #[derive(Default)]
 pub struct JobTallies {
     by_vc: BTreeMap<String, JobTally>,
+    /// Earliest submit.
+    first_submit_ms: Option<SimTimeMs>,
+    /// Latest end of a job that ended.
+    last_end_ms: Option<SimTimeMs>,
+    /// Whether a job had not ended by the end of the run.
+    open: bool,
     /// Per size bucket: jobs, and queueing delays of those that started.
     by_size: [(u32, Vec<u64>); SIZE_BUCKETS.len()],
 }
@@ -313,6 +369,14 @@ impl JobTallies {
             .unwrap_or(SIZE_BUCKETS.len() - 1);
         self.by_size[bucket].0 += 1;
         self.by_size[bucket].1.extend(job.queue_delay_ms());
+        self.first_submit_ms = Some(
+            self.first_submit_ms
+                .map_or(job.submit_ms, |t| t.min(job.submit_ms)),
+        );
+        match job.end_ms {
+            Some(end) => self.last_end_ms = Some(self.last_end_ms.map_or(end, |t| t.max(end))),
+            None => self.open = true,
+        }
         // Looked up first: a name is cloned once per VC, not once per job.
         if let Some(tally) = self.by_vc.get_mut(&job.vc) {
             tally.add(job);
@@ -333,6 +397,39 @@ impl JobTallies {
                 tally.queue_delays.as_slice(),
             )
         })
+    }
+
+    /// The utilisation windows of the run whose header is `result` and whose timeline
+    /// is summed up in `gpu_time`: first submit to last end, and first to last submit.
+    pub fn windows(
+        &self,
+        result: &RunResult,
+        gpu_time: &GpuTimeTotals,
+    ) -> (UtilWindow, UtilWindow) {
+        let gpu_ms_used = gpu_time.used_gpu_ms();
+        let end = result.end_ms;
+        // No job runs before the first submit, none after the last end: the busy window
+        // holds all the GPU time used.
+        let first = self.first_submit_ms.unwrap_or(0).min(end);
+        // A run without job records (hand-made timelines) is measured over all of it.
+        let last_end = match self.last_end_ms {
+            Some(last) if !self.open => last.clamp(first, end),
+            _ => end,
+        };
+        let busy_window = UtilWindow::of(
+            first,
+            last_end,
+            gpu_ms_used,
+            gpu_time.capacity_gpu_ms_between(first, last_end),
+        );
+        let arrivals_end = gpu_time.arrivals_end_ms().unwrap_or(end).clamp(first, end);
+        let arrival_window = UtilWindow::of(
+            first,
+            arrivals_end,
+            gpu_time.used_before_arrivals_end(),
+            gpu_time.capacity_gpu_ms_between(first, arrivals_end),
+        );
+        (busy_window, arrival_window)
     }
 
     /// The summary of the run whose header (identity, end, VCs) is `result` (its jobs
@@ -362,7 +459,7 @@ impl JobTallies {
             })
             .collect();
         let gpu_ms_used = gpu_time.used_gpu_ms();
-        let capacity = gpu_time.capacity_gpu_ms();
+        let (busy_window, arrival_window) = self.windows(result, gpu_time);
         RunSummary {
             schema_version: SCHEMA_VERSION,
             scenario: result.scenario.clone(),
@@ -370,11 +467,9 @@ impl JobTallies {
             seed: result.seed,
             end_ms: result.end_ms,
             total_gpus: result.total_gpus,
-            utilisation: if capacity == 0 {
-                0.0
-            } else {
-                gpu_ms_used as f64 / capacity as f64
-            },
+            utilisation: busy_window.utilisation.unwrap_or(0.0),
+            busy_window,
+            arrival_window,
             gpu_ms_used,
             overall: overall.metrics(),
             vcs,
@@ -393,7 +488,12 @@ impl JobTallies {
 
 /// Digest one run.
 pub fn summarize(result: &RunResult) -> RunSummary {
-    let gpu_time = GpuTimeTotals::of_timeline(&result.timeline, result.end_ms, &result.vcs);
+    let gpu_time = GpuTimeTotals::of_timeline(
+        &result.timeline,
+        result.end_ms,
+        &result.vcs,
+        crate::sim::arrivals_end(&result.jobs, result.end_ms),
+    );
     summarize_with_gpu_time(result, &gpu_time)
 }
 
@@ -438,6 +538,11 @@ impl SummarySink {
             .add(point, until_ms.saturating_sub(point.t), vcs);
     }
 
+    /// The last job was submitted at `t` (what [`RunSink::arrivals_ended`] does).
+    pub fn end_arrivals(&mut self, t: SimTimeMs) {
+        self.gpu_time.end_arrivals(t);
+    }
+
     /// Counts a job's record (what [`RunSink::job`] does).
     pub fn add_job(&mut self, record: &JobRecord) {
         self.tallies.add(record);
@@ -462,6 +567,10 @@ impl RunSink for SummarySink {
 
     fn job(&mut self, _: usize, record: JobRecord) {
         self.add_job(&record);
+    }
+
+    fn arrivals_ended(&mut self, last_submit_ms: SimTimeMs) {
+        self.end_arrivals(last_submit_ms);
     }
 }
 
@@ -520,7 +629,7 @@ mod tests {
         assert_eq!(s.vcs["a"].gpu_ms_borrowed, 2 * 50);
         assert_eq!(s.vcs["a"].gpu_ms_guaranteed, 100);
         assert!((s.utilisation - 200.0 / 400.0).abs() < 1e-12);
-        assert!(summary_json(&s).contains("\"schemaVersion\": 2"));
+        assert!(summary_json(&s).contains("\"schemaVersion\": 3"));
     }
 
     /// `crate::run::summary` must give exactly what summarising a full run gives.

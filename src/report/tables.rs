@@ -11,6 +11,7 @@ use std::sync::Arc;
 use super::plots::VcColumns;
 use super::summary::{RunSummary, Stats};
 use crate::sim::{JobOutcome, JobRecord, PodSpot, RunResult, SimEvent, SimTimeMs, TimelinePoint};
+use crate::time::human_or_dash;
 use crate::workload::openpai::PRIORITY_CLASSES;
 
 /// Milliseconds as seconds with three decimals (`1500` → `1.500`).
@@ -542,7 +543,9 @@ pub fn push_event_line<'j>(
     line.push('\n');
 }
 
-/// The per-model table `cellsim run` prints: jobs, waits, JCT, utilisation, preemptions.
+/// The per-model table `cellsim run` prints: jobs, waits, JCT, utilisation over its
+/// window and over the arrival window, preemptions; then a line saying what the
+/// utilisation windows are.
 pub fn summary_table(summaries: &[RunSummary]) -> String {
     let header = [
         "model",
@@ -552,8 +555,11 @@ pub fn summary_table(summaries: &[RunSummary]) -> String {
         "p95 wait",
         "mean JCT",
         "util",
+        "util window",
+        "arrival util",
         "preemptions",
     ];
+    let share = |u: Option<f64>| u.map_or("-".to_string(), |u| format!("{:.1}%", u * 100.0));
     let rows: Vec<Vec<String>> = summaries
         .iter()
         .map(|s| {
@@ -562,10 +568,16 @@ pub fn summary_table(summaries: &[RunSummary]) -> String {
                 s.model.clone(),
                 s.overall.jobs.to_string(),
                 s.overall.finished.to_string(),
-                w.map_or("-".to_string(), |w| clock(w.mean)),
-                w.map_or("-".to_string(), |w| clock(w.p95)),
-                s.overall.mean_jct_ms.map_or("-".to_string(), clock),
-                format!("{:.1}%", s.utilisation * 100.0),
+                human_or_dash(w.map(|w| w.mean)),
+                human_or_dash(w.map(|w| w.p95)),
+                human_or_dash(s.overall.mean_jct_ms),
+                share(s.busy_window.utilisation),
+                format!(
+                    "{} - {}",
+                    crate::time::human_duration(s.busy_window.from_ms),
+                    crate::time::human_duration(s.busy_window.to_ms)
+                ),
+                share(s.arrival_window.utilisation),
                 s.overall.preemptions.to_string(),
             ]
         })
@@ -596,8 +608,17 @@ pub fn summary_table(summaries: &[RunSummary]) -> String {
     for row in &rows {
         line(row.iter().map(String::as_str).collect());
     }
+    if !summaries.is_empty() {
+        out.push_str(UTIL_NOTE);
+        out.push('\n');
+    }
     out
 }
+
+/// What the utilisation columns mean, printed under the table and shown on the page.
+pub const UTIL_NOTE: &str = "util: busy GPU time over the GPU time of the nodes present \
+     within the util window, from the first submit to the last job's end; arrival util: the \
+     same from the first submit to the last submit (times since t = 0)";
 
 #[cfg(test)]
 mod tests {

@@ -154,10 +154,9 @@ impl RunProgress {
     }
 }
 
-/// `H:MM:SS` of a simulation time.
+/// A simulation time in the one format of durations.
 fn fmt_time(ms: SimTimeMs) -> String {
-    let s = ms / 1000;
-    format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+    crate::time::human_duration(ms)
 }
 
 /// The events a run of `scenario` handles when nothing is preempted, killed or fails: a
@@ -265,7 +264,7 @@ jobs:
 
     #[test]
     fn times_print_as_hours_minutes_seconds() {
-        assert_eq!(fmt_time(0), "0:00:00");
-        assert_eq!(fmt_time(3_723_999), "1:02:03");
+        assert_eq!(fmt_time(0), "0s");
+        assert_eq!(fmt_time(3_723_999), "01:02:03");
     }
 }

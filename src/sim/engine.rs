@@ -496,6 +496,10 @@ impl<'a, 's, S: RunSink> Engine<'a, 's, S> {
                 let spec = self.source.next_job().expect("a job was peeked");
                 self.on_job_submitted(spec);
                 self.handled += 1;
+                if self.source.peek_submit().is_none() {
+                    // Before this time's point is recorded: it holds past the arrivals.
+                    self.sink.arrivals_ended(t);
+                }
             }
             while let Some(ev) = self.queue.pop_at(t) {
                 if !self.is_stale(&ev) {

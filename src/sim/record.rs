@@ -380,6 +380,22 @@ pub struct GpuTimeTotals {
     used_gpu_ms: Vec<u64>,
     borrowed_gpu_ms: Vec<u64>,
     capacity_gpu_ms: u64,
+    /// The last submit, once known ([`GpuTimeTotals::end_arrivals`]).
+    arrivals_end_ms: Option<SimTimeMs>,
+    /// GPU-ms used (all VCs) before `arrivals_end_ms` (all of it while unknown).
+    used_before_arrivals_end: u64,
+    /// Where the GPUs present change: (from, GPUs present); the last holds until
+    /// `held_until_ms`. Node events are few, so this stays short.
+    capacity_steps: Vec<(SimTimeMs, u32)>,
+    held_until_ms: SimTimeMs,
+}
+
+/// When a run's arrivals ended, from its job records: the last submit, or `None` when
+/// the run ended (at its horizon) before some job's submit. What the engine tells its
+/// sink with [`super::sink::RunSink::arrivals_ended`].
+pub fn arrivals_end(jobs: &[JobRecord], end_ms: SimTimeMs) -> Option<SimTimeMs> {
+    let last = jobs.iter().map(|j| j.submit_ms).max()?;
+    (last <= end_ms).then_some(last)
 }
 
 impl Default for GpuTimeTotals {
@@ -390,19 +406,28 @@ impl Default for GpuTimeTotals {
             used_gpu_ms: Vec::new(),
             borrowed_gpu_ms: Vec::new(),
             capacity_gpu_ms: 0,
+            arrivals_end_ms: None,
+            used_before_arrivals_end: 0,
+            capacity_steps: Vec::new(),
+            held_until_ms: 0,
         }
     }
 }
 
 impl GpuTimeTotals {
-    /// The totals of `timeline` for a run that ended at `end_ms`: each point holds until
-    /// the next one (or the end), and not past the end.
+    /// The totals of `timeline` for a run that ended at `end_ms` and whose last job was
+    /// submitted at `arrivals_end_ms` ([`arrivals_end`]): each point holds until the next
+    /// one (or the end), and not past the end.
     pub fn of_timeline(
         timeline: &[TimelinePoint],
         end_ms: SimTimeMs,
         vcs: &BTreeMap<String, VcCapacity>,
+        arrivals_end_ms: Option<SimTimeMs>,
     ) -> GpuTimeTotals {
         let mut totals = GpuTimeTotals::default();
+        if let Some(t) = arrivals_end_ms {
+            totals.end_arrivals(t);
+        }
         for (i, point) in timeline.iter().enumerate() {
             let until = timeline
                 .get(i + 1)
@@ -429,19 +454,64 @@ impl GpuTimeTotals {
                 self.adopt(names, vcs);
             }
         }
+        let mut busy_sum: u64 = 0;
         if self.names.len() == names.len() {
             for (i, &busy) in point.busy_by_vc.counts().iter().enumerate() {
                 self.add_vc(i, busy, held_ms);
+                busy_sum += u64::from(busy);
             }
         } else {
             // A hand-made point naming fewer VCs than seen before.
             for (name, &busy) in &point.busy_by_vc {
                 if let Ok(i) = self.names.binary_search(name) {
                     self.add_vc(i, busy, held_ms);
+                    busy_sum += u64::from(busy);
                 }
             }
         }
         self.capacity_gpu_ms += u64::from(point.capacity_gpus) * held_ms;
+        let before = self
+            .arrivals_end_ms
+            .map_or(held_ms, |end| end.saturating_sub(point.t).min(held_ms));
+        self.used_before_arrivals_end += busy_sum * before;
+        if held_ms > 0 {
+            if self.capacity_steps.last().map(|s| s.1) != Some(point.capacity_gpus) {
+                self.capacity_steps.push((point.t, point.capacity_gpus));
+            }
+            self.held_until_ms = point.t + held_ms;
+        }
+    }
+
+    /// The last job was submitted at `t`: GPU time used from then on is past the
+    /// arrival window. Call before adding a point that holds past `t`.
+    pub fn end_arrivals(&mut self, t: SimTimeMs) {
+        self.arrivals_end_ms = Some(t);
+    }
+
+    /// When the last job was submitted, if the run got that far.
+    pub fn arrivals_end_ms(&self) -> Option<SimTimeMs> {
+        self.arrivals_end_ms
+    }
+
+    /// GPU-ms used by all VCs before the last submit (all of it when it is not known).
+    pub fn used_before_arrivals_end(&self) -> u64 {
+        self.used_before_arrivals_end
+    }
+
+    /// GPU-ms of the nodes present between `from_ms` and `to_ms`.
+    pub fn capacity_gpu_ms_between(&self, from_ms: SimTimeMs, to_ms: SimTimeMs) -> u64 {
+        let mut total = 0;
+        for (i, &(t, gpus)) in self.capacity_steps.iter().enumerate() {
+            let until = self
+                .capacity_steps
+                .get(i + 1)
+                .map_or(self.held_until_ms, |next| next.0);
+            let (a, b) = (t.max(from_ms), until.min(to_ms));
+            if b > a {
+                total += u64::from(gpus) * (b - a);
+            }
+        }
+        total
     }
 
     fn add_vc(&mut self, i: usize, busy: u32, held_ms: SimTimeMs) {

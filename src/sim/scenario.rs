@@ -227,11 +227,11 @@ fn path_prefix(yaml_path: &str) -> String {
     }
 }
 
-/// Parse a duration: a number with a unit (`ms`, `s`, `m`, `h`), possibly several
-/// (`1h30m`), or a bare number of seconds. Decimals are allowed down to the millisecond
+/// Parse a duration: a number with a unit (`ms`, `s`, `m`, `h`, `d`), possibly several
+/// (`1h30m`, `2d12h`), or a bare number of seconds. Decimals are allowed down to the millisecond
 /// (`1.5s`, `0.25m`).
 pub fn parse_duration(text: &str) -> Result<SimTimeMs, String> {
-    let fix = "write a number with a unit (ms, s, m, h), e.g. \"90s\", \"1h30m\", \"0.5s\", \
+    let fix = "write a number with a unit (ms, s, m, h, d), e.g. \"90s\", \"1h30m\", \"30d\", \
                or an integer number of seconds";
     let s = text.trim();
     if s.is_empty() {
@@ -260,6 +260,7 @@ pub fn parse_duration(text: &str) -> Result<SimTimeMs, String> {
             "s" => 1_000,
             "m" => 60_000,
             "h" => 3_600_000,
+            "d" => 86_400_000,
             "" => {
                 return Err(format!(
                     "invalid duration {text:?}: {number:?} has no unit; {fix}"
@@ -510,6 +511,9 @@ pub fn load_str(
         file: source,
         base_dir,
     };
+    if let Some(message) = crate::config::yaml::not_a_mapping(text, "a scenario") {
+        return Err(reader.invalid("", message));
+    }
     let raw: RawScenario =
         serde_path_to_error::deserialize(serde_yaml_ng::Deserializer::from_str(text))
             .map_err(|e| reader.parse_error(e))?;
@@ -555,7 +559,14 @@ impl Reader<'_> {
         {
             message = rest.to_string();
         }
-        let hint = if message.contains("unknown field") || message.contains("unknown variant") {
+        let field = path.rsplit('.').next().unwrap_or("").to_string();
+        let field = field.split('[').next().unwrap_or("").to_string();
+        if let Some(plain) = crate::config::yaml::unsigned_message(&message, &field) {
+            message = plain;
+        }
+        let hint = if message.contains("must be a positive") {
+            String::new()
+        } else if message.contains("unknown field") || message.contains("unknown variant") {
             format!("remove the key or fix its spelling ({EXAMPLE} documents every key)")
         } else if message.contains("missing field") {
             format!("add it ({EXAMPLE} documents every key)")
@@ -970,6 +981,13 @@ impl Reader<'_> {
             if instances == 0 {
                 return Err(self.invalid(format!("{tpath}.instances"), "must be at least 1"));
             }
+            let max = crate::workload::openpai::MAX_INSTANCES;
+            if instances > max {
+                return Err(self.invalid(
+                    format!("{tpath}.instances"),
+                    format!("{instances} is more than the limit of {max} instances per task"),
+                ));
+            }
             if task.gpus == 0 {
                 return Err(self.invalid(
                     format!("{tpath}.gpus"),
@@ -1072,6 +1090,9 @@ cluster:
         assert_eq!(parse_duration("1.5s"), Ok(1_500));
         assert_eq!(parse_duration("0.25m"), Ok(15_000));
         assert_eq!(parse_duration(" 5m "), Ok(300_000));
+        // See: issue 16 (`--horizon 30d`, the example of `replay --help`).
+        assert_eq!(parse_duration("30d"), Ok(30 * 86_400_000));
+        assert_eq!(parse_duration("1d12h"), Ok(36 * 3_600_000));
     }
 
     #[test]

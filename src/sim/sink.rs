@@ -35,6 +35,11 @@ pub trait RunSink {
     /// A job's record, when it ended (or at the end of the run for jobs that did not);
     /// `seq` is the job's place in submit order. Records come in the order jobs end.
     fn job(&mut self, seq: usize, record: JobRecord);
+
+    /// The last job was submitted, at `last_submit_ms`: called once, before any timeline
+    /// point that holds past that time, and never when the horizon cuts submissions off.
+    /// Ends the arrival window over which utilisation is also measured.
+    fn arrivals_ended(&mut self, _last_submit_ms: SimTimeMs) {}
 }
 
 /// Keeps all of a run: the event log, every timeline point and every job's record.

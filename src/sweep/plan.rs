@@ -282,19 +282,10 @@ impl Search<'_> {
     }
 }
 
-/// A wait for people: `1h02m`, `3m05s`, `42s`, or "never started".
+/// A wait for people in the one format of durations (`00:05:00`, `42s`), or "never
+/// started".
 pub fn show(ms: Option<SimTimeMs>) -> String {
-    let Some(ms) = ms else {
-        return "never started".to_string();
-    };
-    let s = ms / 1000;
-    if s >= 3600 {
-        format!("{}h{:02}m", s / 3600, s % 3600 / 60)
-    } else if s >= 60 {
-        format!("{}m{:02}s", s / 60, s % 60)
-    } else {
-        format!("{s}s")
-    }
+    ms.map_or_else(|| "never started".to_string(), crate::time::human_duration)
 }
 
 /// The answer and the evidence as a table for the terminal.

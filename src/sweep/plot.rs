@@ -16,7 +16,9 @@ pub const P95_PLOT: &str = "p95-wait.svg";
 const PANEL_W: u32 = 460;
 const PANEL_H: u32 = 300;
 const COLUMNS: usize = 3;
+/// Height of the title row; one legend row of [`LEGEND_ROW_H`] follows per row of series.
 const HEADER_H: u32 = 40;
+const LEGEND_ROW_H: u32 = 20;
 const FONT: &str = "sans-serif";
 const ALL_JOBS: &str = "(all jobs)";
 
@@ -121,7 +123,8 @@ pub fn p95_wait_svg(name: &str, results: &[PointResult]) -> String {
     let rows = names.len().div_ceil(COLUMNS).max(1);
     let columns = names.len().clamp(1, COLUMNS);
     let width = PANEL_W * columns as u32;
-    let height = HEADER_H + PANEL_H * rows as u32;
+    let (_, legend_rows) = legend_layout(&series_order, width);
+    let height = HEADER_H + legend_rows * LEGEND_ROW_H + PANEL_H * rows as u32;
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (width, height)).into_drawing_area();
@@ -157,7 +160,9 @@ fn draw(
     columns: usize,
 ) -> Result<(), Box<dyn std::error::Error>> {
     root.fill(&WHITE)?;
-    let (head, body) = root.split_vertically(HEADER_H);
+    let (width, _) = root.dim_in_pixel();
+    let (spots, legend_rows) = legend_layout(series_order, width);
+    let (head, body) = root.split_vertically(HEADER_H + legend_rows * LEGEND_ROW_H);
     head.draw(&Text::new(
         format!(
             "{name}: p95 wait per VC against {} (bars: seed range)",
@@ -166,6 +171,19 @@ fn draw(
         (10, 12),
         (FONT, 18).into_font(),
     ))?;
+    // One legend for all panels, above them: inside a panel it covered points (issue 16).
+    for (i, (label, &(lx, ly))) in series_order.iter().zip(&spots).enumerate() {
+        let color = PALETTE[i % PALETTE.len()];
+        head.draw(&PathElement::new(
+            vec![(lx, ly + 7), (lx + 18, ly + 7)],
+            color.stroke_width(3),
+        ))?;
+        head.draw(&Text::new(
+            label.clone(),
+            (lx + 24, ly),
+            (FONT, 12).into_font(),
+        ))?;
+    }
     let max_ms = panels
         .values()
         .flat_map(|s| s.values())
@@ -174,10 +192,11 @@ fn draw(
         .copied()
         .max()
         .unwrap_or(0);
-    let (unit, unit_ms) = if max_ms >= 2 * 3_600_000 {
-        ("h", 3_600_000.0)
+    // Hours or minutes on the axis (round ticks), labelled in the one duration format.
+    let unit_ms = if max_ms >= 2 * 3_600_000 {
+        3_600_000.0
     } else {
-        ("min", 60_000.0)
+        60_000.0
     };
     let cells = body.split_evenly((rows, columns));
     for (panel_name, area) in names.iter().zip(cells.iter()) {
@@ -201,13 +220,14 @@ fn draw(
             .caption(panel_name, (FONT, 15))
             .margin(8)
             .x_label_area_size(32)
-            .y_label_area_size(48)
+            .y_label_area_size(72)
             .build_cartesian_2d(x_lo..x_hi, 0.0..y_hi)?;
         chart
             .configure_mesh()
             .light_line_style(TRANSPARENT)
             .x_desc(x.label())
-            .y_desc(format!("p95 wait ({unit})"))
+            .y_desc("p95 wait")
+            .y_label_formatter(&|v| crate::time::axis_label((v.max(0.0) * unit_ms).round() as u64))
             .label_style((FONT, 11))
             .x_labels(6)
             .x_label_formatter(&|v| x.tick(*v))
@@ -225,12 +245,7 @@ fn draw(
                     (from_ordered_bits(*xb), mean / unit_ms)
                 })
                 .collect();
-            chart
-                .draw_series(LineSeries::new(line.clone(), color.stroke_width(2)))?
-                .label(label)
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2))
-                });
+            chart.draw_series(LineSeries::new(line.clone(), color.stroke_width(2)))?;
             chart.draw_series(line.iter().map(|&p| Circle::new(p, 3, color.filled())))?;
             chart.draw_series(
                 points
@@ -244,15 +259,25 @@ fn draw(
                     }),
             )?;
         }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK.mix(0.3))
-            .label_font((FONT, 11))
-            .position(SeriesLabelPosition::UpperRight)
-            .draw()?;
     }
     Ok(())
+}
+
+/// Top-left pixel of each legend entry in the header (under the title), wrapping at
+/// `width`, and the number of rows.
+fn legend_layout(labels: &[String], width: u32) -> (Vec<(i32, i32)>, u32) {
+    let (mut x, mut row) = (10i32, 0u32);
+    let mut spots = Vec::with_capacity(labels.len());
+    for label in labels {
+        let w = 24 + label.chars().count() as i32 * 7 + 18;
+        if x > 10 && x + w > width as i32 - 10 {
+            x = 10;
+            row += 1;
+        }
+        spots.push((x, (HEADER_H + row * LEGEND_ROW_H) as i32 - 6));
+        x += w;
+    }
+    (spots, if labels.is_empty() { 0 } else { row + 1 })
 }
 
 /// The x range to show: the values' span, widened when it is a single value.

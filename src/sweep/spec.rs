@@ -283,10 +283,10 @@ pub fn load_str_with(
                 generated_trace = true;
             }
             let inline = serde_yaml_ng::Value::Mapping(inline);
-            let text = serde_yaml_ng::to_string(&inline)
-                .map_err(|e| bad("replay", format!("cannot read the inline replay: {e}")))?;
-            let options =
-                replay::options_from_str(&text, path).map_err(|e| bad("replay", e.to_string()))?;
+            // Read from the parsed block, not a copy written out again: an error then
+            // names the line of the sweep file (issue 16).
+            let options = replay::options_from_inline(&inline, "replay", text, path)
+                .map_err(|e| SweepError::Input(e.to_string()))?;
             BaseSpec::Replay(Box::new(options))
         }
         (Some(_), None) => {

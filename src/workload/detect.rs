@@ -4,7 +4,7 @@
 
 use std::fmt;
 use std::fs::File;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
 use super::mapped::{ColumnMapping, MappedReader, read_mapped};
@@ -125,6 +125,66 @@ pub fn detect_format(path: &Path) -> Result<TraceFormat, TraceError> {
     Ok(format_of_first_line(&first))
 }
 
+/// The header columns each CSV format needs, for messages and detection.
+const NEEDED_COLUMNS: [(&str, &[&str]); 3] = [
+    ("native", &["submit_s", "duration_s", "gpus"]),
+    (
+        "philly-csv",
+        &["timestamp", "duration", "num_gpus", "cluster"],
+    ),
+    ("openb", &["name", "num_gpu", "gpu_milli"]),
+];
+
+/// Why a file is in no known format (issue 16): an empty file says so; otherwise its
+/// first line (cut to one line) and, per format, the columns it lacks.
+fn no_known_format(path: &Path) -> String {
+    let mapping_hint = "or give a column mapping (--mapping) such as \
+        submit=timestamp:datetime(%Y-%m-%d %H:%M:%S),duration=duration:s,gpus=num_gpus,vc=cluster";
+    let needs = NEEDED_COLUMNS
+        .iter()
+        .map(|(name, columns)| format!("{name} needs the columns {}", columns.join(", ")))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let first = File::open(path).ok().and_then(|file| {
+        BufReader::new(file.take(64 * 1024))
+            .lines()
+            .map_while(Result::ok)
+            .find(|l| !l.trim().is_empty())
+    });
+    let Some(first) = first else {
+        return format!(
+            "a trace, but the file is empty (no header line); {needs}; philly-json is a JSON \
+             array; {mapping_hint}"
+        );
+    };
+    let line = first.trim_start_matches('\u{feff}').trim();
+    let columns: Vec<&str> = line
+        .split(',')
+        .map(|c| c.trim().trim_matches('"'))
+        .collect();
+    let missing = NEEDED_COLUMNS
+        .iter()
+        .map(|(name, needed)| {
+            let lacks: Vec<&str> = needed
+                .iter()
+                .copied()
+                .filter(|n| !columns.contains(n))
+                .collect();
+            format!(
+                "{name} needs {} (lacks {})",
+                needed.join(", "),
+                lacks.join(", ")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
+    format!(
+        "a trace in a known format, but its first line {:?} matches none: {missing}; \
+         philly-json is a JSON array; {mapping_hint}",
+        crate::config::yaml::first_line(line)
+    )
+}
+
 fn format_of_first_line(line: &str) -> TraceFormat {
     let line = line.trim_start_matches('\u{feff}').trim();
     if line.starts_with('[') {
@@ -202,12 +262,9 @@ pub fn open_trace(path: &Path, options: &ReadOptions) -> Result<TraceReader, Tra
         TraceFormat::Mapped => {
             let Some(mapping) = &options.mapping else {
                 let hint = if options.format.is_some() {
-                    "a column mapping for the mapped format"
+                    "a column mapping for the mapped format".to_string()
                 } else {
-                    "a trace in a known format (native, philly-csv, philly-json, openb), but \
-                     its first line matches none; give a column mapping such as \
-                     submit=timestamp:datetime(%Y-%m-%d %H:%M:%S),duration=duration:s,\
-                     gpus=num_gpus,vc=cluster"
+                    no_known_format(path)
                 };
                 return Err(trace_error(path, 1, None, None, hint));
             };

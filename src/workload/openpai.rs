@@ -67,6 +67,12 @@ use serde::de::{self, Deserializer, MapAccess, Visitor};
 use crate::cell::request::{GroupMember, GroupRequest, OPPORTUNISTIC_PRIORITY};
 use crate::config::{CellConfig, PhysicalCellSpec, SkuSpec};
 
+/// The most instances (pods) one task role or scenario task may ask for. Larger counts
+/// are refused with the field and this limit: a count from input allocates memory per
+/// pod, and `instances: 300000000` aborted the process (issue 16). The largest real
+/// jobs have hundreds to a few thousand pods.
+pub const MAX_INSTANCES: u32 = 100_000;
+
 /// The priority classes OpenPAI knows, with the HiveD priority each maps to.
 pub const PRIORITY_CLASSES: [(&str, i32); 4] = [
     ("crit", 120),
@@ -727,7 +733,14 @@ impl Reader<'_> {
         }
         let instances = match raw.instances {
             None => 1,
-            Some(n) if (1..=i64::from(u32::MAX)).contains(&n) => n as u32,
+            Some(n) if (1..=i64::from(MAX_INSTANCES)).contains(&n) => n as u32,
+            Some(n) if n > i64::from(MAX_INSTANCES) => {
+                return Err(self.invalid(
+                    &format!("{base}.instances"),
+                    format!("{n} instances"),
+                    format!("at most {MAX_INSTANCES} instances per task role"),
+                ));
+            }
             Some(n) => {
                 return Err(self.invalid(
                     &format!("{base}.instances"),

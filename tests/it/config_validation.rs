@@ -579,7 +579,11 @@ fn a_file_that_is_no_cluster_config_is_rejected() {
     let errors = load_errors("protocolVersion: 2\nname: job\ntaskRoles: {}\n");
     assert_error(&errors, "", &["not a cluster config", "machine-sku"]);
     let errors = load_errors("- a\n- b\n");
-    assert_error(&errors, "", &["a mapping at the top level"]);
+    assert_error(
+        &errors,
+        "",
+        &["expected a cluster config", "reads as a list"],
+    );
 }
 
 #[test]

@@ -495,7 +495,7 @@ fn lab4_gang_waits_for_job5_then_both_tasks_start_together() {
     assert!(
         o.answers[1]
             .answer
-            .contains(&format!("{} had been free since 0:00", free[0])),
+            .contains(&format!("{} had been free since {}", free[0], clock(0))),
         "{text}"
     );
 }

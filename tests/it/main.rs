@@ -12,6 +12,8 @@ mod doomed_per_vc;
 mod feature_demos;
 mod fill;
 mod gen_trace;
+mod honest_reports;
+mod input_errors;
 mod inspect_shapes;
 mod kueue;
 mod labs;

@@ -50,7 +50,7 @@ fn a_preempted_job_counts_its_requeue_period_as_queueing_delay() {
     assert_eq!(t.wait_by_kind_ms.iter().sum::<u64>(), 100 * S);
 
     let summary = summarize(&r);
-    assert_eq!(summary.schema_version, 2);
+    assert_eq!(summary.schema_version, 3);
     let a = &summary.vcs["a"].jobs;
     assert_eq!(a.wait_ms.unwrap().mean, 0);
     assert_eq!(a.queue_delay_ms.unwrap().mean, 50 * S);

@@ -421,7 +421,8 @@ fn mapped_example_reads_through_its_documented_mapping() {
     // Without the mapping, the error says to give one.
     let e = open_trace(&path, &ReadOptions::default()).err().unwrap();
     assert!(
-        e.expected.contains("give a column mapping such as submit="),
+        e.expected
+            .contains("give a column mapping (--mapping) such as submit="),
         "{e}"
     );
     let options = ReadOptions {

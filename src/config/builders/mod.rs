@@ -388,10 +388,28 @@ pub fn detect_cluster_format(arg: &str) -> Result<ClusterFormat, ClusterBuildErr
     }
     match parse_cluster_spec(arg) {
         Ok(_) => Ok(ClusterFormat::Spec),
+        // A path that is not there (issue 16: the spec parser's complaint misled).
+        Err(_) if looks_like_path(arg) => Err(ClusterBuildError::Format(
+            "the file does not exist; give an existing cluster file (HiveD/OpenPAI YAML, a \
+             Philly, openb or PAI machine list) or a cluster spec, which looks like \
+             \"8x V100x8\" (\"32x V100x8 rack=16; 64x K80x4\" for several)"
+                .to_string(),
+        )),
         Err(err) => Err(ClusterBuildError::Format(format!(
             "{arg:?} is neither an existing file nor a cluster spec ({err}); give a cluster file path or a spec such as \"32x V100x8 rack=16; 64x K80x4\""
         ))),
     }
+}
+
+/// Whether `arg` reads as a file path rather than a cluster spec: it has a folder
+/// separator or ends in a file extension (`cluster.yaml`, `machines.csv`).
+fn looks_like_path(arg: &str) -> bool {
+    arg.contains('/')
+        || arg.contains('\\')
+        || Path::new(arg)
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| !e.is_empty() && e.chars().all(|c| c.is_ascii_alphabetic()))
 }
 
 /// The first non-blank line of a file (at most 64 KiB of it), without a UTF-8 BOM.
@@ -452,6 +470,10 @@ mod tests {
             Ok(ClusterFormat::Spec)
         );
         let err = detect_cluster_format("no/such/file.yaml")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("the file does not exist"), "{err}");
+        let err = detect_cluster_format("four V100 nodes")
             .unwrap_err()
             .to_string();
         assert!(
