@@ -221,6 +221,10 @@ impl<S: RunSink> RunSink for NoteRejections<S> {
         }
         self.inner.job(seq, record);
     }
+
+    fn arrivals_ended(&mut self, last_submit_ms: SimTimeMs) {
+        self.inner.arrivals_ended(last_submit_ms);
+    }
 }
 
 /// Says on stderr, per model in order, how many jobs it rejected and the first reasons;

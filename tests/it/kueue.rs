@@ -220,7 +220,7 @@ fn the_kueue_sharing_anomaly_scenario_shows_the_one_by_eight_team_suffering() {
             .collect()
     };
     let kueue = row("kueue+priority", "one-by-eight");
-    assert_eq!(kueue[4..6], ["02:30:00", "00:00:00"], "{stdout}");
+    assert_eq!(kueue[4..6], ["02:30:00", "0s"], "{stdout}");
     assert_eq!(kueue.last().map(String::as_str), Some("yes"));
     for vc in ["one-by-eight", "two-by-four"] {
         assert_eq!(
