@@ -222,11 +222,13 @@ enum Interruption {
 
 /// Jobs in flight, by their place in submit order (`seq`): a window from the oldest job
 /// not yet retired to the newest submitted. Retired jobs leave a hole until every job
-/// before them is retired too, so lookups stay an index.
+/// before them is retired too, so lookups stay an index. Jobs are boxed so that a hole
+/// costs one pointer: one long job keeps the window open over every job submitted while
+/// it runs, hundreds of thousands of them in a loaded million-job trace.
 struct LiveJobs<'a> {
     /// Seq of `slots[0]`.
     base: usize,
-    slots: VecDeque<Option<JobRun<'a>>>,
+    slots: VecDeque<Option<Box<JobRun<'a>>>>,
 }
 
 impl<'a> LiveJobs<'a> {
@@ -251,12 +253,12 @@ impl<'a> LiveJobs<'a> {
     }
 
     fn push(&mut self, run: JobRun<'a>) -> usize {
-        self.slots.push_back(Some(run));
+        self.slots.push_back(Some(Box::new(run)));
         self.next_seq() - 1
     }
 
     fn get(&self, seq: usize) -> Option<&JobRun<'a>> {
-        self.slots.get(seq.checked_sub(self.base)?)?.as_ref()
+        self.slots.get(seq.checked_sub(self.base)?)?.as_deref()
     }
 
     /// The job at `seq`, which must be live (the engine only asks for jobs it holds).
@@ -265,7 +267,9 @@ impl<'a> LiveJobs<'a> {
     }
 
     fn run_mut(&mut self, seq: usize) -> &mut JobRun<'a> {
-        self.slots[seq - self.base].as_mut().expect("a live job")
+        self.slots[seq - self.base]
+            .as_deref_mut()
+            .expect("a live job")
     }
 
     /// Takes the job at `seq` out, and drops the holes at the front.
@@ -275,7 +279,7 @@ impl<'a> LiveJobs<'a> {
             self.slots.pop_front();
             self.base += 1;
         }
-        run
+        run.map(|boxed| *boxed)
     }
 
     /// Seqs of the live jobs, in order.
