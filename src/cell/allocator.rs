@@ -1603,7 +1603,7 @@ pub(crate) struct Plan {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use rand::{RngExt, SeedableRng};
     use rand_chacha::ChaCha8Rng;
@@ -1611,7 +1611,7 @@ mod tests {
     /// Two racks of two 4-GPU nodes (GPU -> pair -> node -> rack), a pinned pair, and
     /// four VCs: one rack, one node, the pinned pair, and one pair (a bound cell below
     /// node level, its own packing unit).
-    const CLUSTER: &str = "
+    pub(crate) const CLUSTER: &str = "
 physicalCluster:
   cellTypes:
     PAIR: {childCellType: V100, childCellNumber: 2}

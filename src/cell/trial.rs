@@ -144,28 +144,9 @@ mod tests {
     use rand::{RngExt, SeedableRng};
     use rand_chacha::ChaCha8Rng;
 
-    /// Two racks of two 4-GPU nodes (GPU -> pair -> node -> rack), a pinned pair, and
-    /// four VCs: one rack, one node, the pinned pair, and one pair.
-    const CLUSTER: &str = "
-physicalCluster:
-  cellTypes:
-    PAIR: {childCellType: V100, childCellNumber: 2}
-    NODE: {childCellType: PAIR, childCellNumber: 2, isNodeLevel: true}
-    RACK: {childCellType: NODE, childCellNumber: 2}
-  physicalCells:
-  - cellType: RACK
-    cellChildren: [{cellAddress: n0}, {cellAddress: n1}]
-  - cellType: RACK
-    cellChildren:
-    - cellAddress: n2
-    - cellAddress: n3
-      cellChildren: [{cellAddress: '0', pinnedCellId: pin}]
-virtualClusters:
-  a: {virtualCells: [{cellType: RACK, cellNumber: 1}]}
-  b: {virtualCells: [{cellType: RACK.NODE, cellNumber: 1}]}
-  c: {pinnedCells: [{pinnedCellId: pin}]}
-  d: {virtualCells: [{cellType: RACK.NODE.PAIR, cellNumber: 1}]}
-";
+    // The allocator tests' cluster: two racks of two 4-GPU nodes, a pinned pair, and
+    // four VCs (one rack, one node, the pinned pair, one pair).
+    use crate::cell::allocator::tests::CLUSTER;
 
     fn request(name: String, vc: &str, priority: i32, pods: u32, size: u32) -> GroupRequest {
         GroupRequest {
