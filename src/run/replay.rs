@@ -152,10 +152,17 @@ fn replay_streaming(options: &ReplayOptions, run: &ReplayRun) -> Result<(), RunE
     let jobs = match prepare::prepare_streamed(options).map_err(invalid)? {
         Some(streamed) => ReplayJobs::Streamed(Box::new(streamed)),
         None => {
-            eprintln!(
-                "note: the trace is not in submit order, so it is read into memory and sorted \
-                 (a sorted trace, such as gen-trace's, is streamed)"
-            );
+            if options.select.is_all() && options.load.is_none() {
+                eprintln!(
+                    "note: the trace is not in submit order, so it is read into memory and \
+                     sorted (a sorted trace, such as gen-trace's, is streamed)"
+                );
+            } else {
+                eprintln!(
+                    "note: submitFrom/submitUntil, onlyVcs or load is set, so the trace is read \
+                     into memory to select and re-time its jobs"
+                );
+            }
             ReplayJobs::InMemory(Box::new(prepare::prepare(options).map_err(invalid)?))
         }
     };

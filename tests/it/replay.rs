@@ -541,3 +541,31 @@ fn replay_scenarios_select_jobs_by_window_and_vc_and_scale_the_load() {
         assert!(err.contains(key) && err.contains(hint), "{err}");
     }
 }
+
+/// A sorted trace read into memory because the scenario selects or re-times its jobs is
+/// not said to be out of order (it read as if the trace had been sorted wrongly).
+#[test]
+fn a_selected_sorted_trace_is_not_called_out_of_order() {
+    let dir = crate::common::scratch("replay", "selected-sorted");
+    let trace = generated_trace(&dir, 200, 3);
+    let scenario = dir.join("loaded.yaml");
+    std::fs::write(
+        &scenario,
+        format!(
+            "cluster: \"4x V100x8\"\ntrace: {}\nmodels: [fifo]\nload: 2\n",
+            trace.display()
+        ),
+    )
+    .unwrap();
+    let out = dir.join("out");
+    let (ok, _, err) = replay_cli(&[
+        "--scenario",
+        scenario.to_str().unwrap(),
+        "-q",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    assert!(!err.contains("not in submit order"), "{err}");
+    assert!(err.contains("read into memory to select"), "{err}");
+}
