@@ -654,16 +654,15 @@ impl Layer for Kueue {
             return false;
         }
         // Then room on one of those flavors' nodes, on a copy of the pool (as the
-        // layer's own preemption check does: the pool's trial cannot filter nodes).
+        // layer's own preemption check does: the pool's trial cannot filter nodes). A
+        // flavor that does not fit leaves the copy as it was, so one copy serves all.
         let mut trial = self.pool.clone();
         for name in released {
             trial.release(name);
         }
         by_quota.into_iter().any(|f| {
-            let nodes = self.flavors[f].nodes.clone();
-            let mut attempt = trial.clone();
             matches!(
-                attempt.place_on(request, nodes.as_ref()),
+                trial.place_on(request, self.flavors[f].nodes.as_ref()),
                 PoolAnswer::Bind(_)
             )
         })
