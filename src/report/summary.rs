@@ -14,7 +14,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::sim::sink::RunSink;
 use crate::sim::{
-    GpuTimeTotals, JobOutcome, JobRecord, RunResult, SimEvent, SimTimeMs, TimelinePoint, VcCapacity,
+    GpuTimeTotals, JobOutcome, JobRecord, RunResult, SimEvent, SimJob, SimTimeMs, TimelinePoint,
+    VcCapacity,
 };
 
 /// Version of the [`RunSummary`] JSON shape; bump it on any incompatible change.
@@ -553,6 +554,9 @@ impl RunSink for SummarySink {
     fn logs(&self) -> bool {
         false
     }
+
+    /// Never called: the summary keeps no event log ([`RunSink::logs`] is false).
+    fn submitted(&mut self, _: &SimJob) {}
 
     fn event(&mut self, _: SimEvent) {}
 

@@ -18,7 +18,12 @@ pub trait RunSink {
     /// A job arrived, before the event that logs it; called only when [`RunSink::logs`].
     /// The log names jobs by id: a sink that writes it as it goes learns here what
     /// else to say of them (VC, priority, GPUs).
-    fn submitted(&mut self, _job: &SimJob) {}
+    ///
+    /// Required, as is [`RunSink::arrivals_ended`], though most sinks ignore it: a sink
+    /// that wraps another must forward every hook, and a default no-op would let a
+    /// wrapper drop one silently (it once lost `arrivals_ended`, and with it the
+    /// arrival window of every report).
+    fn submitted(&mut self, job: &SimJob);
 
     /// One event of the log, in time order; called only when [`RunSink::logs`].
     fn event(&mut self, event: SimEvent);
@@ -39,7 +44,7 @@ pub trait RunSink {
     /// The last job was submitted, at `last_submit_ms`: called once, before any timeline
     /// point that holds past that time, and never when the horizon cuts submissions off.
     /// Ends the arrival window over which utilisation is also measured.
-    fn arrivals_ended(&mut self, _last_submit_ms: SimTimeMs) {}
+    fn arrivals_ended(&mut self, last_submit_ms: SimTimeMs);
 }
 
 /// Keeps all of a run: the event log, every timeline point and every job's record.
@@ -69,6 +74,9 @@ impl RunSink for CollectRun {
         true
     }
 
+    /// The log names the job; the result keeps its record, so nothing more to keep.
+    fn submitted(&mut self, _job: &SimJob) {}
+
     fn event(&mut self, event: SimEvent) {
         self.events.push(event);
     }
@@ -80,4 +88,7 @@ impl RunSink for CollectRun {
     fn job(&mut self, seq: usize, record: JobRecord) {
         self.jobs.push((seq, record));
     }
+
+    /// The reports take the arrival window from the jobs' submit times.
+    fn arrivals_ended(&mut self, _last_submit_ms: SimTimeMs) {}
 }
