@@ -453,8 +453,18 @@ fn ingest_text_of(
     );
     // Sorted rows are not lost, and jobs of a VC without cells still run: each kind of
     // note says which of these it is, so no count reads as rows dropped when none were.
+    let without_cells: Vec<String> = crate::sched::guaranteed_gpus(&scenario.config)
+        .into_iter()
+        .filter(|(_, gpus)| *gpus == 0)
+        .map(|(vc, _)| vc)
+        .collect();
     for (heading, kinds) in ingest_groups(ingest) {
         for (kind, tally) in kinds {
+            // The rows of VCs without cells are said once, on the line that names the
+            // VCs below, not a second time as a row count of their own.
+            if kind == crate::sim::from_trace::issue::NO_GUARANTEE && !without_cells.is_empty() {
+                continue;
+            }
             let _ = writeln!(
                 out,
                 "  {heading}: {kind}: {} row(s), e.g. {}",
@@ -463,16 +473,16 @@ fn ingest_text_of(
             );
         }
     }
-    let without_cells: Vec<String> = crate::sched::guaranteed_gpus(&scenario.config)
-        .into_iter()
-        .filter(|(_, gpus)| *gpus == 0)
-        .map(|(vc, _)| vc)
-        .collect();
     if !without_cells.is_empty() {
+        let rows = ingest
+            .issues
+            .get(crate::sim::from_trace::issue::NO_GUARANTEE)
+            .map_or(0, |tally| tally.count);
         let _ = writeln!(
             out,
-            "  runs opportunistically: VC(s) without guaranteed cells: {}; their jobs are kept \
-             and run at opportunistic priority (-1) on idle GPUs, preempted by guaranteed jobs",
+            "  runs opportunistically: VC(s) without guaranteed cells: {}; their {rows} job(s) \
+             are kept and run at opportunistic priority (-1) on idle GPUs, preempted by \
+             guaranteed jobs",
             without_cells.join(", ")
         );
     }

@@ -210,5 +210,12 @@ fn ingest_notes_say_reordered_rows_are_not_set_aside() {
         "{notes}"
     );
     assert!(!notes.contains("set aside: VC without"), "{notes}");
+    // Said once: the VC line counts its rows, with no second line of its own for them.
+    assert!(notes.contains("their 1 job(s) are kept"), "{notes}");
+    assert_eq!(
+        notes.matches("runs opportunistically").count(),
+        1,
+        "{notes}"
+    );
     let _ = std::fs::remove_dir_all(dir);
 }
