@@ -554,34 +554,14 @@ pub fn occupancy_svg_of(run: &RunDigest) -> String {
     render(&title, height, |root| {
         let (head, body) = root.split_vertically(head_h);
         draw_header(&head, &title, &legend)?;
-        let x_fmt = |v: &f64| crate::time::axis_label(v.round() as u64);
-        let y_fmt = |v: &f64| {
-            let i = n as f64 - 1.0 - v.floor();
-            if i >= 0.0 && (i as usize) < n {
-                rows[i as usize].0.clone()
-            } else {
-                String::new()
-            }
+        let frame = LaneFrame {
+            t_end,
+            ticks: &ticks,
+            y_keys: &y_keys,
+            label_width: y_label_w,
+            time_grid: false,
         };
-        let mut chart = ChartBuilder::on(&body)
-            .margin_right(24)
-            .margin_bottom(12)
-            .x_label_area_size(X_LABEL_AREA)
-            .y_label_area_size(y_label_w)
-            .build_cartesian_2d(
-                TickedAxis::new(0.0, t_end as f64, ticks.clone()),
-                TickedAxis::new(0.0, n as f64, y_keys.clone()),
-            )?;
-        chart
-            .configure_mesh()
-            .disable_y_mesh()
-            .disable_x_mesh()
-            .x_label_formatter(&x_fmt)
-            .y_label_formatter(&y_fmt)
-            .x_desc(TIME_DESC)
-            .label_style(font(LABEL_SIZE))
-            .axis_desc_style(font(LABEL_SIZE))
-            .draw()?;
+        let mut chart = frame.draw(&body, n, |i| rows[i].0.clone())?;
         let mut cells = Vec::new();
         for (i, (_, shares)) in rows.iter().enumerate() {
             let y0 = (n - 1 - i) as f64;
@@ -597,6 +577,67 @@ pub fn occupancy_svg_of(run: &RunDigest) -> String {
         chart.draw_series(cells)?;
         Ok(())
     })
+}
+
+/// The frame of a lane chart (the occupancy heat map, the Gantt): time across, `n`
+/// labelled rows down, row 0 at the top (plotters' y grows upwards, so row i spans y in
+/// [n-1-i, n-i]).
+struct LaneFrame<'t> {
+    t_end: u64,
+    ticks: &'t [f64],
+    /// Where row labels go (a row's centre, or the centre of a node's rows).
+    y_keys: &'t [f64],
+    /// Pixels for the row labels.
+    label_width: u32,
+    /// Vertical grid lines at the time ticks (the Gantt); none for the heat map, whose
+    /// cells cover the whole area.
+    time_grid: bool,
+}
+
+type LaneChart<'a> = ChartContext<'a, SVGBackend<'a>, Cartesian2d<TickedAxis, TickedAxis>>;
+
+impl LaneFrame<'_> {
+    /// Draws the axes and labels on `body` (`label(i)`: row i's text) and gives the chart
+    /// to draw the rows in.
+    fn draw<'a>(
+        &self,
+        body: &Area<'a>,
+        n: usize,
+        label: impl Fn(usize) -> String,
+    ) -> Result<LaneChart<'a>, Box<dyn Error>> {
+        let x_fmt = |v: &f64| crate::time::axis_label(v.round() as u64);
+        let y_fmt = |v: &f64| {
+            let i = n as f64 - 1.0 - v.floor();
+            if i >= 0.0 && (i as usize) < n {
+                label(i as usize)
+            } else {
+                String::new()
+            }
+        };
+        let mut chart = ChartBuilder::on(body)
+            .margin_right(24)
+            .margin_bottom(12)
+            .x_label_area_size(X_LABEL_AREA)
+            .y_label_area_size(self.label_width)
+            .build_cartesian_2d(
+                TickedAxis::new(0.0, self.t_end as f64, self.ticks.to_vec()),
+                TickedAxis::new(0.0, n as f64, self.y_keys.to_vec()),
+            )?;
+        let mut mesh = chart.configure_mesh();
+        mesh.disable_y_mesh();
+        if self.time_grid {
+            mesh.bold_line_style(GRID).light_line_style(TRANSPARENT);
+        } else {
+            mesh.disable_x_mesh();
+        }
+        mesh.x_label_formatter(&x_fmt)
+            .y_label_formatter(&y_fmt)
+            .x_desc(TIME_DESC)
+            .label_style(font(LABEL_SIZE))
+            .axis_desc_style(font(LABEL_SIZE))
+            .draw()?;
+        Ok(chart)
+    }
 }
 
 /// One Gantt lane: a device of a node.
@@ -769,35 +810,14 @@ pub fn gantt_svg_of(run: &RunDigest) -> String {
     render(&title, height, |root| {
         let (head, body) = root.split_vertically(head_h);
         draw_header(&head, &title, &legend)?;
-        let x_fmt = |v: &f64| crate::time::axis_label(v.round() as u64);
-        let y_fmt = |v: &f64| {
-            let i = n as f64 - 1.0 - v.floor();
-            if i >= 0.0 && (i as usize) < n {
-                lane_label(i as usize)
-            } else {
-                String::new()
-            }
+        let frame = LaneFrame {
+            t_end,
+            ticks: &ticks,
+            y_keys: &y_keys,
+            label_width: y_label_w,
+            time_grid: true,
         };
-        let mut chart = ChartBuilder::on(&body)
-            .margin_right(24)
-            .margin_bottom(12)
-            .x_label_area_size(X_LABEL_AREA)
-            .y_label_area_size(y_label_w)
-            .build_cartesian_2d(
-                TickedAxis::new(0.0, t_end as f64, ticks.clone()),
-                TickedAxis::new(0.0, n as f64, y_keys.clone()),
-            )?;
-        chart
-            .configure_mesh()
-            .disable_y_mesh()
-            .bold_line_style(GRID)
-            .light_line_style(TRANSPARENT)
-            .x_label_formatter(&x_fmt)
-            .y_label_formatter(&y_fmt)
-            .x_desc(TIME_DESC)
-            .label_style(font(LABEL_SIZE))
-            .axis_desc_style(font(LABEL_SIZE))
-            .draw()?;
+        let mut chart = frame.draw(&body, n, lane_label)?;
 
         let (plot_w, _) = chart.plotting_area().dim_in_pixel();
         let px_per_ms = f64::from(plot_w) / t_end as f64;
