@@ -191,9 +191,10 @@ pub struct SweepArgs {
     #[arg(long, value_name = "I/N")]
     pub shard: Option<String>,
     /// Replace another run's results in the output folder: remove what that run wrote
-    /// (its model folders and files, as its manifest.json lists them) and say so. Without
-    /// it, a folder holding another run's results (or files no manifest accounts for) is
-    /// refused; the same run may always write again.
+    /// (its model folders and files, as its manifest.json lists them) and say so; a
+    /// sweep's folder (another sweep's, or this one's without --resume) starts over.
+    /// Without it, a folder holding another run's results (or files no manifest accounts
+    /// for) is refused.
     #[arg(long)]
     pub replace: bool,
     /// No progress bar.

@@ -187,30 +187,8 @@ pub fn prepare(dir: &Path, manifest: &Manifest, replace: bool) -> Result<(), Run
         match existing {
             Ok(Some(earlier)) if earlier.same_run(manifest) => {}
             Ok(Some(earlier)) if replace => {
-                let mut removed = Vec::new();
-                for entry in earlier.entries() {
-                    let path = dir.join(entry.trim_end_matches('/'));
-                    let gone = if entry.ends_with('/') {
-                        std::fs::remove_dir_all(&path)
-                    } else {
-                        std::fs::remove_file(&path)
-                    };
-                    match gone {
-                        Ok(()) => removed.push(entry),
-                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                        Err(e) => return Err(write_error(&path, e)),
-                    }
-                }
-                eprintln!(
-                    "note: {}: --replace removed what {} wrote there: {}",
-                    dir.display(),
-                    earlier.describe(),
-                    if removed.is_empty() {
-                        "nothing was left of it".to_string()
-                    } else {
-                        removed.join(", ")
-                    }
-                );
+                let removed = remove_entries(dir, &earlier.entries())?;
+                say_removed(dir, &earlier.describe(), &removed);
             }
             Ok(Some(earlier)) => {
                 return Err(RunError::Input(format!(
@@ -238,6 +216,54 @@ pub fn prepare(dir: &Path, manifest: &Manifest, replace: bool) -> Result<(), Run
         }
     }
     write_manifest(dir, manifest)
+}
+
+/// With `--replace`, empties a sweep's folder of what a sweep writes there (`files`, its
+/// `manifest.json` included) so that another sweep, or this one from the start, writes
+/// into it; says on stderr what it removed. A sweep folder has its own rule (the same
+/// sweep continues with `--resume`, another is refused), which [`prepare`] does not know.
+pub fn clear_sweep_folder(dir: &Path, files: &[&str]) -> Result<(), RunError> {
+    let earlier = read_manifest(dir)
+        .ok()
+        .flatten()
+        .map_or_else(|| "an earlier sweep".to_string(), |m| m.describe());
+    let mut entries: Vec<String> = files.iter().map(|f| f.to_string()).collect();
+    entries.push(MANIFEST_FILE.to_string());
+    let removed = remove_entries(dir, &entries)?;
+    say_removed(dir, &earlier, &removed);
+    Ok(())
+}
+
+/// Removes `entries` of `dir` (folders end in `/`); gives those that were there.
+fn remove_entries(dir: &Path, entries: &[String]) -> Result<Vec<String>, RunError> {
+    let mut removed = Vec::new();
+    for entry in entries {
+        let path = dir.join(entry.trim_end_matches('/'));
+        let gone = if entry.ends_with('/') {
+            std::fs::remove_dir_all(&path)
+        } else {
+            std::fs::remove_file(&path)
+        };
+        match gone {
+            Ok(()) => removed.push(entry.clone()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(write_error(&path, e)),
+        }
+    }
+    Ok(removed)
+}
+
+/// The `--replace` note: what was removed from `dir`, and which run had written it.
+fn say_removed(dir: &Path, earlier: &str, removed: &[String]) {
+    eprintln!(
+        "note: {}: --replace removed what {earlier} wrote there: {}",
+        dir.display(),
+        if removed.is_empty() {
+            "nothing was left of it".to_string()
+        } else {
+            removed.join(", ")
+        }
+    );
 }
 
 /// Writes `manifest` into `dir` (created if needed), without the checks of [`prepare`]:

@@ -47,21 +47,27 @@ pub fn sweep(run: &SweepRun) -> Result<(), RunError> {
             all.with_file_name(format!("{name}-shard-{}-of-{}", shard.index, shard.count))
         }
     });
+    let sweep_files = [
+        sweep::results::MANIFEST_FILE,
+        sweep::results::RUNS_FILE,
+        "points.csv",
+        "points.json",
+        "p95-wait.svg",
+    ];
     let mut manifest = Manifest::new("sweep", &run.sweep.display().to_string())
         .with_input_file(&run.sweep)
-        .with_files(&[
-            sweep::results::MANIFEST_FILE,
-            sweep::results::RUNS_FILE,
-            "points.csv",
-            "points.json",
-            "p95-wait.svg",
-        ]);
+        .with_files(&sweep_files);
     if shard != Shard::ALL {
         manifest = manifest.with_option(&format!("--shard {}/{}", shard.index, shard.count));
     }
     // A sweep's own folder (its sweep.json) has its own rule: the same sweep continues
     // with --resume, another is refused. Any other folder follows the manifest's rule.
-    let sweep_folder = out.join(sweep::results::MANIFEST_FILE).is_file();
+    // --replace (without --resume) starts the folder over, whichever sweep wrote it.
+    let mut sweep_folder = out.join(sweep::results::MANIFEST_FILE).is_file();
+    if sweep_folder && run.replace && !run.resume {
+        output::clear_sweep_folder(&out, &sweep_files)?;
+        sweep_folder = false;
+    }
     if !sweep_folder {
         output::prepare(&out, &manifest, run.replace)?;
     }

@@ -265,6 +265,17 @@ fn an_interrupted_sweep_keeps_its_runs_and_resume_finishes_it_to_the_same_bytes(
     std::fs::write(&other, changed).unwrap();
     let err = refused(&["sweep", s(&other), "--out", s(&cut), "--quiet", "--resume"]);
     assert!(err.contains("holds results of another sweep"), "{err}");
+
+    // --replace starts the folder over for the other sweep: what it writes there is
+    // what it writes into a new folder, with nothing of the first sweep left.
+    let fresh = dir.join("fresh");
+    ok(&["sweep", s(&other), "--out", s(&fresh), "--quiet"]);
+    let replaced = cellsim(&["sweep", s(&other), "--out", s(&cut), "--quiet", "--replace"]);
+    let stderr = text(&replaced.stderr);
+    assert!(replaced.status.success(), "{stderr}");
+    assert!(stderr.contains("--replace removed"), "{stderr}");
+    assert!(stderr.contains("runs.jsonl"), "{stderr}");
+    assert_same_outputs(&fresh, &cut);
 }
 
 #[test]
