@@ -106,14 +106,22 @@ impl Allocator {
     /// `left` per level (index level-1): cells obtainable at that level minus the VCs'
     /// unbound demand there, computed top down as in the config check.
     pub(crate) fn safety_left(&self, chain: ChainId) -> Vec<i64> {
+        self.safety_left_after(chain, |_| (0, 0))
+    }
+
+    /// [`Allocator::safety_left`] as it would be with `change(level)` = (free cells,
+    /// unbound demand) added at each level.
+    fn safety_left_after(&self, chain: ChainId, change: impl Fn(usize) -> (i64, i64)) -> Vec<i64> {
         let c = &self.topo.chains[chain as usize];
         let top = c.top_level() as usize;
         let mut left = vec![0i64; top];
         let mut carried = 0i64;
         for level in (1..=top).rev() {
-            let free = self.free_lists[chain as usize][level - 1].len() as i64;
+            let (more_free, more_demand) = change(level);
+            let free = self.free_lists[chain as usize][level - 1].len() as i64 + more_free;
             let available = free + carried;
-            left[level - 1] = available - self.demand[chain as usize][level - 1] as i64;
+            let demand = self.demand[chain as usize][level - 1] as i64 + more_demand;
+            left[level - 1] = available - demand;
             carried = left[level - 1].max(0) * c.fan_out[level - 1] as i64;
             if left[level - 1] < 0 {
                 carried = 0;
@@ -125,6 +133,30 @@ impl Allocator {
     /// True when the VC safety invariant holds on `chain`.
     pub fn is_safe(&self, chain: ChainId) -> bool {
         self.safety_left(chain).iter().all(|&l| l >= 0)
+    }
+
+    /// Whether binding a preassigned cell of `level` to a cell taken out of a free cell of
+    /// the higher level `high` keeps the invariant wherever it holds now (spec section 3:
+    /// "split only as much as the invariant allows"). The split takes one cell of `high`
+    /// and leaves the other children of each split cell free below it, down to `level`,
+    /// where the binding also meets one unit of demand. Having a spare cell at `high` is
+    /// not enough: a level in between whose demand that cell's children were to meet
+    /// loses one (a VC's switch taken from a free rack leaves one node fewer for a VC
+    /// that wants every free node).
+    fn split_keeps_safe(&self, chain: ChainId, level: u8, high: u8, now: &[i64]) -> bool {
+        let fan_out = &self.topo.chains[chain as usize].fan_out;
+        let (level, high) = (level as usize, high as usize);
+        let after = self.safety_left_after(chain, |l| {
+            let more_free = if l == high {
+                -1
+            } else if (level..high).contains(&l) {
+                i64::from(fan_out[l]) - 1
+            } else {
+                0
+            };
+            (more_free, if l == level { -1 } else { 0 })
+        });
+        after.iter().zip(now).all(|(&a, &n)| a >= 0 || n < 0)
     }
 
     /// Chooses the physical cell to bind a preassigned cell of `level` to: free cells of
@@ -201,7 +233,9 @@ impl Allocator {
         let c = &self.topo.chains[chain as usize];
         let left = self.safety_left(chain);
         for h in level..=c.top_level() {
-            if h > level && left[h as usize - 1] < 1 {
+            if h > level
+                && (left[h as usize - 1] < 1 || !self.split_keeps_safe(chain, level, h, &left))
+            {
                 continue;
             }
             for &free in &self.free_lists[chain as usize][h as usize - 1] {

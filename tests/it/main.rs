@@ -43,6 +43,7 @@ mod readme;
 mod rebuild;
 mod reconfig_safety;
 mod replay;
+mod safe_split;
 mod sharing;
 mod sharing_model;
 mod sim_engine;
