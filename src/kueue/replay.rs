@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use super::csv::{looks_like_queue_csv, read_queue_csv};
 use super::k8s::Skipped;
 use super::nodes::{KubeNode, cluster_of_nodes, nodes_of_config, read_nodes_file};
 use super::objects::{KueueConfig, read_kueue_file};
@@ -30,7 +31,8 @@ pub struct KueueReplayOptions {
     pub rack_nodes: Option<u32>,
     /// The Kueue objects file.
     pub kueue: PathBuf,
-    /// `kubectl get workloads -A -o yaml` output.
+    /// `kubectl get workloads -A -o yaml` output, or a CSV trace with a `queue` column
+    /// ([`super::csv`]).
     pub trace: PathBuf,
     /// Models; [`DEFAULT_MODEL`] when empty.
     pub models: Vec<String>,
@@ -81,8 +83,13 @@ pub fn prepare(options: &KueueReplayOptions) -> Result<KueueReplay, String> {
     let trace_file = options.trace.display().to_string();
     let text = super::read_text(&options.trace).map_err(|e| e.to_string())?;
     let mut skipped = Skipped::default();
-    let workloads = read_workloads_str(&text, &trace_file, &kueue.priority_classes, &mut skipped)
-        .map_err(|e| e.to_string())?;
+    let workloads = if looks_like_queue_csv(&text) {
+        let node_gpus = nodes.iter().map(|n| n.gpus).max().unwrap_or(1);
+        read_queue_csv(&options.trace, &kueue, node_gpus).map_err(|e| e.to_string())?
+    } else {
+        read_workloads_str(&text, &trace_file, &kueue.priority_classes, &mut skipped)
+            .map_err(|e| e.to_string())?
+    };
     if !skipped.is_empty() {
         notes.push(format!(
             "trace: skipped objects other than Workload: {skipped}"

@@ -60,7 +60,25 @@ pub struct KueueWorkload {
     pub run_ms: Option<u64>,
     /// Pod sets with a topology request (annotation or `topologyRequest`).
     pub topology_requests: u32,
+    /// The Topology-Aware Scheduling request of its first GPU pod set that has one.
+    pub topology: Option<TopologyRequest>,
 }
+
+/// A pod set's Topology-Aware Scheduling annotation: all its pods in one domain of a
+/// topology level (a node label key such as a rack label or `kubernetes.io/hostname`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopologyRequest {
+    /// The node label key of the level.
+    pub level: String,
+    /// `podset-required-topology` (wait for one domain) rather than
+    /// `podset-preferred-topology` (one domain if possible, else anywhere).
+    pub required: bool,
+}
+
+/// The annotation of a required topology level.
+pub const REQUIRED_TOPOLOGY: &str = "kueue.x-k8s.io/podset-required-topology";
+/// The annotation of a preferred topology level.
+pub const PREFERRED_TOPOLOGY: &str = "kueue.x-k8s.io/podset-preferred-topology";
 
 /// Reads the workloads of `text` (`file` names it in messages). `priority_classes` gives
 /// the value of a `priorityClassName` when `spec.priority` is absent. Other kinds are
@@ -117,6 +135,7 @@ fn read_workload(
     };
     let mut pod_sets = Vec::new();
     let mut topology_requests = 0;
+    let mut topology = None;
     for (i, set) in k8s::list_at(object, object.get("spec.podSets"), "spec.podSets")?
         .iter()
         .enumerate()
@@ -135,16 +154,31 @@ fn read_workload(
                 })?,
         };
         let gpus = pod_gpus(object, set, &path)?;
-        let annotated = [
-            "kueue.x-k8s.io/podset-required-topology",
-            "kueue.x-k8s.io/podset-preferred-topology",
-        ]
-        .iter()
-        .any(|a| {
-            k8s::get_path(set, "template.metadata.annotations")
-                .and_then(Value::as_mapping)
-                .is_some_and(|m| m.contains_key(*a))
-        });
+        let annotations =
+            k8s::get_path(set, "template.metadata.annotations").and_then(Value::as_mapping);
+        let mut annotated = false;
+        for (key, required) in [(REQUIRED_TOPOLOGY, true), (PREFERRED_TOPOLOGY, false)] {
+            let Some(value) = annotations.and_then(|m| m.get(key)) else {
+                continue;
+            };
+            annotated = true;
+            let field = format!("{path}.template.metadata.annotations[\"{key}\"]");
+            let level = k8s::text(value)
+                .filter(|l| !l.trim().is_empty())
+                .ok_or_else(|| {
+                    object.error(
+                        &field,
+                        "name a node label that is a topology level (e.g. kubernetes.io/hostname or a rack label)",
+                    )
+                })?;
+            // The first GPU pod set's request is the workload's: its pods are the gang.
+            if topology.is_none() && gpus > 0 {
+                topology = Some(TopologyRequest {
+                    level: level.trim().to_string(),
+                    required,
+                });
+            }
+        }
         if annotated || k8s::get_path(set, "topologyRequest").is_some() {
             topology_requests += 1;
         }
@@ -195,6 +229,7 @@ fn read_workload(
         pod_sets,
         run_ms,
         topology_requests,
+        topology,
     })
 }
 
