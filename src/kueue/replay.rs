@@ -51,6 +51,8 @@ pub struct KueueReplay {
     pub scenario: Scenario,
     /// What was read and set aside, for people (one line each).
     pub notes: String,
+    /// The cluster's GPU nodes with their labels (for adding nodes of a flavor).
+    pub nodes: Vec<KubeNode>,
 }
 
 /// Reads the three inputs and returns the scenario.
@@ -143,11 +145,12 @@ pub fn prepare(options: &KueueReplayOptions) -> Result<KueueReplay, String> {
     Ok(KueueReplay {
         scenario,
         notes: text_notes,
+        nodes,
     })
 }
 
 /// The nodes each flavor selects by its `nodeLabels`, noting flavors with none.
-fn flavor_nodes(
+pub(crate) fn flavor_nodes(
     kueue: &KueueConfig,
     nodes: &[KubeNode],
     notes: &mut Vec<String>,
