@@ -15,7 +15,7 @@ use super::objects::{KueueConfig, read_kueue_file};
 use super::workloads::{read_workloads_str, sim_jobs};
 use crate::config::{BuildOptions, VirtualClusterSpec, build_cluster};
 use crate::sched::ModelOptions;
-use crate::sched::layers::kueue::KueueOptions;
+use crate::sched::layers::kueue::{KueueOptions, TasOptions};
 use crate::sim::{Scenario, SimTimeMs};
 use crate::workload::IngestReport;
 
@@ -97,6 +97,7 @@ pub fn prepare(options: &KueueReplayOptions) -> Result<KueueReplay, String> {
             "trace: skipped objects other than Workload: {skipped}"
         ));
     }
+    let tas = topology_requests(&workloads, &nodes, &trace_file)?;
     let mut report = IngestReport::default();
     let jobs = sim_jobs(workloads, &kueue, &mut report);
     let mut text_notes = format!(
@@ -117,6 +118,7 @@ pub fn prepare(options: &KueueReplayOptions) -> Result<KueueReplay, String> {
         kueue: Some(Arc::new(KueueOptions {
             config: kueue,
             flavor_nodes,
+            tas,
         })),
         ..ModelOptions::default()
     };
@@ -171,4 +173,54 @@ pub(crate) fn flavor_nodes(
         out.insert(name.clone(), selected);
     }
     out
+}
+
+/// The Topology-Aware Scheduling requests of `workloads` (by job id, `namespace/name`)
+/// and, per node, the labels they name as levels. A level no node carries is an error
+/// naming the workload and the nodes' label keys.
+fn topology_requests(
+    workloads: &[super::workloads::KueueWorkload],
+    nodes: &[KubeNode],
+    file: &str,
+) -> Result<TasOptions, String> {
+    let mut tas = TasOptions::default();
+    for w in workloads {
+        let Some(ask) = &w.topology else { continue };
+        if !nodes.iter().any(|n| n.labels.contains_key(&ask.level)) {
+            let mut keys: Vec<&str> = nodes
+                .iter()
+                .flat_map(|n| n.labels.keys().map(String::as_str))
+                .collect();
+            keys.sort_unstable();
+            keys.dedup();
+            let annotation = if ask.required {
+                super::workloads::REQUIRED_TOPOLOGY
+            } else {
+                super::workloads::PREFERRED_TOPOLOGY
+            };
+            return Err(format!(
+                "{file}: Workload {}/{}: annotation {annotation}: no node has the label {:?}, so it is no topology level of this cluster; name one of the nodes' labels: {}",
+                w.namespace,
+                w.name,
+                ask.level,
+                keys.join(", ")
+            ));
+        }
+        tas.requests
+            .insert(format!("{}/{}", w.namespace, w.name), ask.clone());
+    }
+    let levels: std::collections::BTreeSet<&String> =
+        tas.requests.values().map(|r| &r.level).collect();
+    if !levels.is_empty() {
+        for node in nodes {
+            let labels: BTreeMap<String, String> = node
+                .labels
+                .iter()
+                .filter(|(k, _)| levels.contains(k))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            tas.node_labels.insert(node.name.clone(), labels);
+        }
+    }
+    Ok(tas)
 }

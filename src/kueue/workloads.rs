@@ -24,7 +24,8 @@ pub mod issue {
     pub const UNKNOWN_QUEUE: &str = "LocalQueue not in the Kueue objects";
     /// Pod sets without GPUs (launchers, CPU-only workers) are left out of the gang.
     pub const CPU_POD_SETS: &str = "pod sets without GPUs left out";
-    /// A Topology-Aware Scheduling request on a pod set (read past, not modelled).
+    /// A Topology-Aware Scheduling request the layer does not honour: a
+    /// `topologyRequest` field, or an annotation on a pod set without GPUs.
     pub const TOPOLOGY_REQUEST: &str = "topology request not modelled";
 }
 
@@ -308,7 +309,9 @@ pub fn sim_jobs(
         if members.len() < w.pod_sets.len() {
             report.note(issue::CPU_POD_SETS, || id.clone());
         }
-        if w.topology_requests > 0 {
+        // The first GPU pod set's annotation is honoured by the layer; other requests
+        // are said.
+        if w.topology_requests > u32::from(w.topology.is_some()) {
             report.note(issue::TOPOLOGY_REQUEST, || id.clone());
         }
         let request = GroupRequest {

@@ -252,3 +252,62 @@ fn plan_answers_how_many_nodes_of_a_flavor() {
     let kept = plan("", "kept");
     assert!(kept["nodesToAdd"].is_null(), "{kept:#}");
 }
+
+/// The bundled TAS example (its comment says what each workload shows): the required
+/// 2-pod gang runs within one rack, the required 3-pod gang never finds a rack of three
+/// and stays unfinished, the preferred one runs across racks.
+#[test]
+fn topology_required_keeps_a_gang_in_one_rack_or_waits_and_preferred_falls_back() {
+    let out = scratch("kueue-surface", "tas");
+    let output = replay(&example("tas-workloads.yaml"), &out, &[]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let events = std::fs::read_to_string(out.join("kueue+priority/events.log")).unwrap();
+    let started = |job: &str| -> Vec<String> {
+        let line = events
+            .lines()
+            .find(|l| l.contains(job) && l.contains(" started on "))
+            .unwrap_or_else(|| panic!("{job} never started:\n{events}"));
+        let mut racks: Vec<String> = line
+            .split_whitespace()
+            .filter(|w| w.starts_with("gpu-a100-"))
+            .map(|w| w.split('-').nth(2).unwrap().to_string())
+            .collect();
+        racks.dedup();
+        racks
+    };
+    assert_eq!(started("jobset-gang-rack"), ["r1"]);
+    assert_eq!(started("jobset-wide-pref").len(), 2, "across two racks");
+    assert!(
+        !events.contains("jobset-wide-rack started"),
+        "no A100 rack has three nodes:\n{events}"
+    );
+    assert!(events.contains("waiting for one topology.kubernetes.io/rack domain"));
+    assert_eq!(
+        vc_jobs(&out.join("kueue+priority/vcs.csv"))[1],
+        ("team-a".to_string(), 2, 1)
+    );
+}
+
+#[test]
+fn a_topology_level_no_node_has_is_an_error_naming_the_workload() {
+    let dir = scratch("kueue-surface", "tas-bad");
+    let text_in = std::fs::read_to_string(example("tas-workloads.yaml")).unwrap();
+    let trace = dir.join("w.yaml");
+    std::fs::write(
+        &trace,
+        text_in.replacen(
+            "podset-required-topology: topology.kubernetes.io/rack",
+            "podset-required-topology: example.com/pod",
+            1,
+        ),
+    )
+    .unwrap();
+    let output = replay(&trace, &dir.join("out"), &[]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("Workload team-a/jobset-gang-rack: annotation kueue.x-k8s.io/podset-required-topology: no node has the label \"example.com/pod\""),
+        "{stderr}"
+    );
+    assert!(stderr.contains("topology.kubernetes.io/rack"), "{stderr}");
+}
