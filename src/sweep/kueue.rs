@@ -393,6 +393,23 @@ impl KueueBase {
             let mut notes = Vec::new();
             kueue.flavor_nodes =
                 crate::kueue::replay::flavor_nodes(&kueue.config, &nodes, &mut notes);
+            // Added nodes join the topology domains of the labels they copied.
+            if !kueue.tas.requests.is_empty() {
+                let levels: std::collections::BTreeSet<&String> =
+                    kueue.tas.requests.values().map(|r| &r.level).collect();
+                kueue.tas.node_labels = nodes
+                    .iter()
+                    .map(|n| {
+                        let labels = n
+                            .labels
+                            .iter()
+                            .filter(|(k, _)| levels.contains(k))
+                            .map(|(k, v)| (k.clone(), v.clone()))
+                            .collect();
+                        (n.name.clone(), labels)
+                    })
+                    .collect();
+            }
         }
         let mut config = config.clone();
         config.virtual_clusters = kueue
