@@ -66,6 +66,9 @@ pub fn read_queue_csv(
     let [id, namespace, priority, pods] = OPTIONAL.map(column);
     let stem = file_stem(path);
     let mut out = Vec::new();
+    // A workload is named by namespace and id, as in Kubernetes: a repeat would make two
+    // jobs of one name.
+    let mut seen: BTreeMap<(String, String), u64> = BTreeMap::new();
     while let Some(row) = rows.advance() {
         row?;
         let submit_ms = time_field(&rows, submit, "seconds", 1000)?;
@@ -97,6 +100,14 @@ pub fn read_queue_csv(
             Some(text) if !text.is_empty() => text.to_string(),
             _ => format!("{stem}-{}", rows.line),
         };
+        if let Some(first) = seen.insert((ns.clone(), job.clone()), rows.line) {
+            return Err(rows.error(
+                id.unwrap_or(queue),
+                format!(
+                    "an id not used before in namespace {ns}, but line {first} has {job:?} too; give each row its own id"
+                ),
+            ));
+        }
         out.push(KueueWorkload {
             namespace: ns,
             name: job,
@@ -205,7 +216,10 @@ mod tests {
     fn read(text: &str) -> Result<Vec<KueueWorkload>, TraceError> {
         let dir = std::env::temp_dir().join(format!("cellsim-kueue-csv-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join(format!("t{}.csv", text.len()));
+        // Tests run at once: each file gets its own name.
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let path = dir.join(format!("t{n}.csv"));
         std::fs::write(&path, text).unwrap();
         let read = read_queue_csv(&path, &config(), 8);
         let _ = std::fs::remove_file(&path);
@@ -244,6 +258,15 @@ mod tests {
             "{err}"
         );
         assert!(err.contains("team-a/default, team-b/default"), "{err}");
+    }
+
+    #[test]
+    fn a_repeated_id_in_a_namespace_names_both_lines() {
+        let err = read("id,submit_s,duration_s,gpus,queue\na,0,1,1,team-a/default\na,0,1,1,team-b/default\na,1,1,1,team-a/default\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(":4: column id: value \"a\""), "{err}");
+        assert!(err.contains("line 2 has \"a\" too"), "{err}");
     }
 
     #[test]
