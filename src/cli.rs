@@ -325,9 +325,9 @@ pub struct ReplayArgs {
     /// Kueue objects (`kubectl get resourceflavors,clusterqueues,cohorts,localqueues,
     /// workloadpriorityclasses -A -o yaml`): replay under the `kueue` layer, with
     /// --cluster a `kubectl get nodes -o yaml` dump (or a spec string) and --trace a
-    /// `kubectl get workloads -A -o yaml` dump; ClusterQueues are the VCs (default model
-    /// kueue+priority).
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["scenario", "vcs", "format", "mapping", "sharing", "summary_only"])]
+    /// `kubectl get workloads -A -o yaml` dump or a CSV trace with a `queue` column;
+    /// ClusterQueues are the VCs (default model kueue+priority).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["scenario", "vcs", "format", "mapping", "sharing"])]
     pub kueue: Option<PathBuf>,
     /// The trace file (required without --scenario).
     #[arg(long, value_name = "PATH")]

@@ -2,10 +2,12 @@
 //! terms. [`objects`] reads Kueue's own objects (ResourceFlavors, ClusterQueues, Cohorts,
 //! LocalQueues, WorkloadPriorityClasses) into a [`KueueConfig`]; [`nodes`] reads
 //! `kubectl get nodes -o yaml` into a cluster; [`workloads`] reads
-//! `kubectl get workloads -A -o yaml` as a trace; [`replay`] puts the three together into
+//! `kubectl get workloads -A -o yaml` as a trace, [`csv`] a CSV trace with a `queue`
+//! column; [`replay`] puts the three together into
 //! a scenario for the `kueue` layer (`sched/layers/kueue.rs`), which owns the admission
 //! semantics. [`k8s`] holds what the readers share. No scheduling happens here.
 
+pub mod csv;
 pub mod k8s;
 pub mod nodes;
 pub mod objects;
@@ -21,7 +23,7 @@ pub use objects::{
     QueueingStrategy, ReclaimWithinCohort, WithinClusterQueue, read_kueue_file, read_kueue_str,
 };
 pub use replay::{KueueReplay, KueueReplayOptions, prepare};
-pub use workloads::{KueueWorkload, PodSet, read_workloads_str, sim_jobs};
+pub use workloads::{KueueWorkload, PodSet, TopologyRequest, read_workloads_str, sim_jobs};
 
 /// A whole file as UTF-8 text, with errors that name it.
 pub(crate) fn read_text(path: &std::path::Path) -> Result<String, ObjectError> {

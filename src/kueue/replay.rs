@@ -8,13 +8,14 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use super::csv::{looks_like_queue_csv, read_queue_csv};
 use super::k8s::Skipped;
 use super::nodes::{KubeNode, cluster_of_nodes, nodes_of_config, read_nodes_file};
 use super::objects::{KueueConfig, read_kueue_file};
 use super::workloads::{read_workloads_str, sim_jobs};
 use crate::config::{BuildOptions, VirtualClusterSpec, build_cluster};
 use crate::sched::ModelOptions;
-use crate::sched::layers::kueue::KueueOptions;
+use crate::sched::layers::kueue::{KueueOptions, TasOptions};
 use crate::sim::{Scenario, SimTimeMs};
 use crate::workload::IngestReport;
 
@@ -30,7 +31,8 @@ pub struct KueueReplayOptions {
     pub rack_nodes: Option<u32>,
     /// The Kueue objects file.
     pub kueue: PathBuf,
-    /// `kubectl get workloads -A -o yaml` output.
+    /// `kubectl get workloads -A -o yaml` output, or a CSV trace with a `queue` column
+    /// ([`super::csv`]).
     pub trace: PathBuf,
     /// Models; [`DEFAULT_MODEL`] when empty.
     pub models: Vec<String>,
@@ -49,6 +51,8 @@ pub struct KueueReplay {
     pub scenario: Scenario,
     /// What was read and set aside, for people (one line each).
     pub notes: String,
+    /// The cluster's GPU nodes with their labels (for adding nodes of a flavor).
+    pub nodes: Vec<KubeNode>,
 }
 
 /// Reads the three inputs and returns the scenario.
@@ -81,13 +85,19 @@ pub fn prepare(options: &KueueReplayOptions) -> Result<KueueReplay, String> {
     let trace_file = options.trace.display().to_string();
     let text = super::read_text(&options.trace).map_err(|e| e.to_string())?;
     let mut skipped = Skipped::default();
-    let workloads = read_workloads_str(&text, &trace_file, &kueue.priority_classes, &mut skipped)
-        .map_err(|e| e.to_string())?;
+    let workloads = if looks_like_queue_csv(&text) {
+        let node_gpus = nodes.iter().map(|n| n.gpus).max().unwrap_or(1);
+        read_queue_csv(&options.trace, &kueue, node_gpus).map_err(|e| e.to_string())?
+    } else {
+        read_workloads_str(&text, &trace_file, &kueue.priority_classes, &mut skipped)
+            .map_err(|e| e.to_string())?
+    };
     if !skipped.is_empty() {
         notes.push(format!(
             "trace: skipped objects other than Workload: {skipped}"
         ));
     }
+    let tas = topology_requests(&workloads, &nodes, &trace_file)?;
     let mut report = IngestReport::default();
     let jobs = sim_jobs(workloads, &kueue, &mut report);
     let mut text_notes = format!(
@@ -108,6 +118,7 @@ pub fn prepare(options: &KueueReplayOptions) -> Result<KueueReplay, String> {
         kueue: Some(Arc::new(KueueOptions {
             config: kueue,
             flavor_nodes,
+            tas,
         })),
         ..ModelOptions::default()
     };
@@ -136,11 +147,12 @@ pub fn prepare(options: &KueueReplayOptions) -> Result<KueueReplay, String> {
     Ok(KueueReplay {
         scenario,
         notes: text_notes,
+        nodes,
     })
 }
 
 /// The nodes each flavor selects by its `nodeLabels`, noting flavors with none.
-fn flavor_nodes(
+pub(crate) fn flavor_nodes(
     kueue: &KueueConfig,
     nodes: &[KubeNode],
     notes: &mut Vec<String>,
@@ -161,4 +173,54 @@ fn flavor_nodes(
         out.insert(name.clone(), selected);
     }
     out
+}
+
+/// The Topology-Aware Scheduling requests of `workloads` (by job id, `namespace/name`)
+/// and, per node, the labels they name as levels. A level no node carries is an error
+/// naming the workload and the nodes' label keys.
+fn topology_requests(
+    workloads: &[super::workloads::KueueWorkload],
+    nodes: &[KubeNode],
+    file: &str,
+) -> Result<TasOptions, String> {
+    let mut tas = TasOptions::default();
+    for w in workloads {
+        let Some(ask) = &w.topology else { continue };
+        if !nodes.iter().any(|n| n.labels.contains_key(&ask.level)) {
+            let mut keys: Vec<&str> = nodes
+                .iter()
+                .flat_map(|n| n.labels.keys().map(String::as_str))
+                .collect();
+            keys.sort_unstable();
+            keys.dedup();
+            let annotation = if ask.required {
+                super::workloads::REQUIRED_TOPOLOGY
+            } else {
+                super::workloads::PREFERRED_TOPOLOGY
+            };
+            return Err(format!(
+                "{file}: Workload {}/{}: annotation {annotation}: no node has the label {:?}, so it is no topology level of this cluster; name one of the nodes' labels: {}",
+                w.namespace,
+                w.name,
+                ask.level,
+                keys.join(", ")
+            ));
+        }
+        tas.requests
+            .insert(format!("{}/{}", w.namespace, w.name), ask.clone());
+    }
+    let levels: std::collections::BTreeSet<&String> =
+        tas.requests.values().map(|r| &r.level).collect();
+    if !levels.is_empty() {
+        for node in nodes {
+            let labels: BTreeMap<String, String> = node
+                .labels
+                .iter()
+                .filter(|(k, _)| levels.contains(k))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            tas.node_labels.insert(node.name.clone(), labels);
+        }
+    }
+    Ok(tas)
 }

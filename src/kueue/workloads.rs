@@ -24,7 +24,8 @@ pub mod issue {
     pub const UNKNOWN_QUEUE: &str = "LocalQueue not in the Kueue objects";
     /// Pod sets without GPUs (launchers, CPU-only workers) are left out of the gang.
     pub const CPU_POD_SETS: &str = "pod sets without GPUs left out";
-    /// A Topology-Aware Scheduling request on a pod set (read past, not modelled).
+    /// A Topology-Aware Scheduling request the layer does not honour: a
+    /// `topologyRequest` field, or an annotation on a pod set without GPUs.
     pub const TOPOLOGY_REQUEST: &str = "topology request not modelled";
 }
 
@@ -60,7 +61,25 @@ pub struct KueueWorkload {
     pub run_ms: Option<u64>,
     /// Pod sets with a topology request (annotation or `topologyRequest`).
     pub topology_requests: u32,
+    /// The Topology-Aware Scheduling request of its first GPU pod set that has one.
+    pub topology: Option<TopologyRequest>,
 }
+
+/// A pod set's Topology-Aware Scheduling annotation: all its pods in one domain of a
+/// topology level (a node label key such as a rack label or `kubernetes.io/hostname`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopologyRequest {
+    /// The node label key of the level.
+    pub level: String,
+    /// `podset-required-topology` (wait for one domain) rather than
+    /// `podset-preferred-topology` (one domain if possible, else anywhere).
+    pub required: bool,
+}
+
+/// The annotation of a required topology level.
+pub const REQUIRED_TOPOLOGY: &str = "kueue.x-k8s.io/podset-required-topology";
+/// The annotation of a preferred topology level.
+pub const PREFERRED_TOPOLOGY: &str = "kueue.x-k8s.io/podset-preferred-topology";
 
 /// Reads the workloads of `text` (`file` names it in messages). `priority_classes` gives
 /// the value of a `priorityClassName` when `spec.priority` is absent. Other kinds are
@@ -117,6 +136,7 @@ fn read_workload(
     };
     let mut pod_sets = Vec::new();
     let mut topology_requests = 0;
+    let mut topology = None;
     for (i, set) in k8s::list_at(object, object.get("spec.podSets"), "spec.podSets")?
         .iter()
         .enumerate()
@@ -135,16 +155,31 @@ fn read_workload(
                 })?,
         };
         let gpus = pod_gpus(object, set, &path)?;
-        let annotated = [
-            "kueue.x-k8s.io/podset-required-topology",
-            "kueue.x-k8s.io/podset-preferred-topology",
-        ]
-        .iter()
-        .any(|a| {
-            k8s::get_path(set, "template.metadata.annotations")
-                .and_then(Value::as_mapping)
-                .is_some_and(|m| m.contains_key(*a))
-        });
+        let annotations =
+            k8s::get_path(set, "template.metadata.annotations").and_then(Value::as_mapping);
+        let mut annotated = false;
+        for (key, required) in [(REQUIRED_TOPOLOGY, true), (PREFERRED_TOPOLOGY, false)] {
+            let Some(value) = annotations.and_then(|m| m.get(key)) else {
+                continue;
+            };
+            annotated = true;
+            let field = format!("{path}.template.metadata.annotations[\"{key}\"]");
+            let level = k8s::text(value)
+                .filter(|l| !l.trim().is_empty())
+                .ok_or_else(|| {
+                    object.error(
+                        &field,
+                        "name a node label that is a topology level (e.g. kubernetes.io/hostname or a rack label)",
+                    )
+                })?;
+            // The first GPU pod set's request is the workload's: its pods are the gang.
+            if topology.is_none() && gpus > 0 {
+                topology = Some(TopologyRequest {
+                    level: level.trim().to_string(),
+                    required,
+                });
+            }
+        }
         if annotated || k8s::get_path(set, "topologyRequest").is_some() {
             topology_requests += 1;
         }
@@ -195,6 +230,7 @@ fn read_workload(
         pod_sets,
         run_ms,
         topology_requests,
+        topology,
     })
 }
 
@@ -273,7 +309,9 @@ pub fn sim_jobs(
         if members.len() < w.pod_sets.len() {
             report.note(issue::CPU_POD_SETS, || id.clone());
         }
-        if w.topology_requests > 0 {
+        // The first GPU pod set's annotation is honoured by the layer; other requests
+        // are said.
+        if w.topology_requests > u32::from(w.topology.is_some()) {
             report.note(issue::TOPOLOGY_REQUEST, || id.clone());
         }
         let request = GroupRequest {

@@ -91,41 +91,49 @@ pub fn replay(options: &ReplayOptions, run: &ReplayRun) -> Result<(), RunError> 
 }
 
 /// `cellsim replay --kueue`: the Kueue objects, nodes and workloads read into a scenario
-/// ([`crate::kueue::prepare`]), then run and reported as `cellsim run` does. The
-/// ClusterQueues are the VCs; no sharing check (a `cellsim run` of a scenario has it).
+/// ([`crate::kueue::prepare`]), then run and reported as other replays are: each model's
+/// reports written as its run goes, or with `summary_only` only `summary.json` and
+/// `vcs.csv`. The ClusterQueues are the VCs; no sharing check (a `cellsim run` of a
+/// scenario has it). A Workload dump is read into memory whole (YAML), so its jobs are
+/// held once and each run reads them from there.
 pub fn replay_kueue(
     options: &crate::kueue::KueueReplayOptions,
     run: &ReplayRun,
 ) -> Result<(), RunError> {
+    if run.sharing {
+        return Err(RunError::Input(
+            "replay --kueue has no sharing check; run it without --sharing".to_string(),
+        ));
+    }
     let prepared = crate::kueue::prepare(options).map_err(RunError::Input)?;
     let out = run
         .out
         .clone()
         .unwrap_or_else(|| super::default_out("replay", &prepared.scenario.name));
-    let manifest = Manifest::new("replay", &options.trace.display().to_string())
+    let mut manifest = Manifest::new("replay", &options.trace.display().to_string())
         .with_input_file(&options.trace)
         .with_cluster(&options.cluster)
         .with_models(&prepared.scenario.models)
         .with_seed(options.seed)
-        .with_option(&format!("--kueue {}", options.kueue.display()))
-        .with_files(&["ingest.txt", "report.html"]);
+        .with_option(&format!("--kueue {}", options.kueue.display()));
+    manifest = if run.summary_only {
+        manifest
+            .with_option("--summary-only")
+            .with_files(&["ingest.txt"])
+    } else {
+        manifest.with_files(&["ingest.txt", "report.html"])
+    };
     output::prepare(&out, &manifest, run.replace)?;
     write_ingest_notes(&out, prepared.notes)?;
     // The ingest notes are in ingest.txt and were printed above.
     let mut scenario = prepared.scenario;
     scenario.warnings.clear();
-    run_scenario(
-        &scenario,
-        &ScenarioRun {
-            out,
-            models: Vec::new(),
-            sharing: false,
-            jobs: run.jobs,
-            progress: Progress::new(run.quiet),
-            manifest,
-            // Prepared just above, for this very run.
-            replace: false,
-        },
+    let job_count = scenario.jobs.len();
+    report_runs(
+        &ReplayJobs::Scenario(Box::new(scenario)),
+        job_count,
+        &out,
+        run,
     )
 }
 
@@ -169,6 +177,8 @@ fn replay_streaming(options: &ReplayOptions, run: &ReplayRun) -> Result<(), RunE
     let (scenario, ingest_text, job_count) = match &jobs {
         ReplayJobs::Streamed(s) => (&s.scenario, s.ingest_text(), s.jobs),
         ReplayJobs::InMemory(p) => (&p.scenario, prepare::ingest_text(p), p.scenario.jobs.len()),
+        // Only a Kueue replay holds a bare scenario; it writes its own notes.
+        ReplayJobs::Scenario(s) => (&**s, String::new(), s.jobs.len()),
     };
     let out = run
         .out
@@ -176,6 +186,19 @@ fn replay_streaming(options: &ReplayOptions, run: &ReplayRun) -> Result<(), RunE
         .unwrap_or_else(|| super::default_out("replay", &scenario.name));
     output::prepare(&out, &manifest(options, run, &scenario.models), run.replace)?;
     write_ingest_notes(&out, ingest_text)?;
+    report_runs(&jobs, job_count, &out, run)
+}
+
+/// Runs every model of `jobs`' scenario into sinks that write its reports to `out` as
+/// it goes (only `summary.json` and `vcs.csv` with `summary_only`), then the report
+/// page and the summary table on stdout.
+fn report_runs(
+    jobs: &ReplayJobs,
+    job_count: usize,
+    out: &Path,
+    run: &ReplayRun,
+) -> Result<(), RunError> {
+    let scenario = jobs.scenario();
     let progress = Progress::new(run.quiet);
     // Each model's files are written during or right after its run, so a later failure
     // loses nothing; runs at once share nothing but the trace file they read.
@@ -183,7 +206,7 @@ fn replay_streaming(options: &ReplayOptions, run: &ReplayRun) -> Result<(), RunE
         let dir = out.join(model);
         if run.summary_only {
             let sink = NoteRejections::new(model, SummarySink::default());
-            let (header, sink) = run_replay(&jobs, model, sink, &progress, job_count)?;
+            let (header, sink) = run_replay(jobs, model, sink, &progress, job_count)?;
             let (sink, rejected) = sink.into_parts();
             let summary = sink.summary(&header);
             let files = [
@@ -201,7 +224,7 @@ fn replay_streaming(options: &ReplayOptions, run: &ReplayRun) -> Result<(), RunE
         } else {
             let sink =
                 NoteRejections::new(model, ReportSink::create(&dir).map_err(RunError::Write)?);
-            let (header, sink) = run_replay(&jobs, model, sink, &progress, job_count)?;
+            let (header, sink) = run_replay(jobs, model, sink, &progress, job_count)?;
             let (sink, rejected) = sink.into_parts();
             let (summary, page) = sink.finish(&header).map_err(RunError::Write)?;
             Ok((summary, Some(page), rejected))
@@ -218,7 +241,7 @@ fn replay_streaming(options: &ReplayOptions, run: &ReplayRun) -> Result<(), RunE
     let extra = super::say_rejections(&rejections);
     if !run.summary_only {
         let page = report::page_export(&scenario.name, &pages, &extra);
-        report::write_exports(&out, &[page]).map_err(RunError::Write)?;
+        report::write_exports(out, &[page]).map_err(RunError::Write)?;
     }
     let mut stdout = std::io::stdout().lock();
     let _ = writeln!(
@@ -251,10 +274,23 @@ fn replay_streaming(options: &ReplayOptions, run: &ReplayRun) -> Result<(), RunE
     Ok(())
 }
 
-/// A replay's jobs: read from the trace for each run, or sorted in memory once.
+/// A replay's jobs: read from the trace for each run, or sorted in memory once (a trace
+/// replay, or a Kueue replay's scenario).
 enum ReplayJobs {
     Streamed(Box<prepare::StreamedReplay>),
     InMemory(Box<prepare::Replay>),
+    Scenario(Box<crate::sim::Scenario>),
+}
+
+impl ReplayJobs {
+    /// The scenario the runs share (without its jobs when streamed).
+    fn scenario(&self) -> &crate::sim::Scenario {
+        match self {
+            ReplayJobs::Streamed(s) => &s.scenario,
+            ReplayJobs::InMemory(p) => &p.scenario,
+            ReplayJobs::Scenario(scenario) => scenario,
+        }
+    }
 }
 
 /// One run of `model` over a replay's jobs into `sink`, with a progress bar.
@@ -270,8 +306,8 @@ fn run_replay<S: RunSink>(
     let tick = |now, events| bar.update(now, events);
     let ran = match jobs {
         ReplayJobs::Streamed(s) => s.run(model, sink, &tick).map_err(invalid),
-        ReplayJobs::InMemory(p) => {
-            let scenario = &p.scenario;
+        ReplayJobs::InMemory(_) | ReplayJobs::Scenario(_) => {
+            let scenario = jobs.scenario();
             let mut source = crate::sim::source::ScenarioJobs::new(&scenario.jobs);
             crate::sim::engine::run_model_into(scenario, &mut source, model, sink, &tick)
                 .map_err(RunError::Input)

@@ -28,6 +28,8 @@ pub enum Base {
     Replay(Box<ReplayBase>),
     /// A `cellsim run` scenario (fixed cluster and jobs).
     Scenario(Box<Scenario>),
+    /// A Kueue replay ([`super::kueue`]).
+    Kueue(Box<super::kueue::KueueBase>),
 }
 
 /// A replay base: the cluster as nodes (when built from a machine list or spec) and the
@@ -61,6 +63,9 @@ impl Base {
     /// the scenario) once.
     pub fn load(spec: &SweepSpec) -> Result<Base, SweepError> {
         match &spec.base {
+            BaseSpec::Kueue(options) => Ok(Base::Kueue(Box::new(super::kueue::KueueBase::load(
+                options,
+            )?))),
             BaseSpec::Scenario(path) => {
                 let scenario = crate::sim::scenario::load_file(path)
                     .map_err(|e| SweepError::Input(format!("scenario: {e}")))?;
@@ -123,7 +128,7 @@ impl Base {
     pub fn read_report(&self) -> Option<&IngestReport> {
         match self {
             Base::Replay(base) => Some(&base.read_report),
-            Base::Scenario(_) => None,
+            Base::Scenario(_) | Base::Kueue(_) => None,
         }
     }
 
@@ -131,6 +136,7 @@ impl Base {
     pub fn models(&self) -> Vec<String> {
         match self {
             Base::Scenario(scenario) => scenario.models.clone(),
+            Base::Kueue(base) => base.replay.scenario.models.clone(),
             Base::Replay(_) => crate::sched::MODEL_NAMES
                 .iter()
                 .map(|m| m.to_string())
@@ -143,6 +149,13 @@ impl Base {
     pub fn describe(&self, spec: &SweepSpec) -> String {
         let what = match self {
             Base::Scenario(scenario) => format!("scenario {}", scenario.source),
+            Base::Kueue(base) => format!(
+                "kueue replay of {} ({} jobs) on {} with {}",
+                base.options.trace.display(),
+                base.replay.scenario.jobs.len(),
+                base.options.cluster,
+                base.options.kueue.display()
+            ),
             Base::Replay(base) => {
                 let trace = match &spec.generate {
                     // The whole generator spec: any change to it is another sweep.
@@ -172,6 +185,7 @@ impl Base {
     ) -> Result<CellConfig, SweepError> {
         let base = match self {
             Base::Scenario(scenario) => return Ok(scenario.config.clone()),
+            Base::Kueue(base) => return base.cluster(spec, nodes_added),
             Base::Replay(base) => base,
         };
         let Some(nodes) = &base.nodes else {
@@ -223,9 +237,18 @@ impl Base {
 
     /// The scenario of `point` on `config` (from [`Base::cluster`] for the point's nodes
     /// and share): the base's jobs at the point's load and seed, shaped for the cluster.
-    pub fn scenario(&self, spec: &SweepSpec, config: &CellConfig, point: &Point) -> PointScenario {
+    pub fn scenario(
+        &self,
+        spec: &SweepSpec,
+        config: &CellConfig,
+        point: &Point,
+    ) -> Result<PointScenario, SweepError> {
         let mut rng = ChaCha8Rng::seed_from_u64(point.seed);
-        match self {
+        Ok(match self {
+            Base::Kueue(base) => PointScenario {
+                scenario: base.scenario(spec, config, point)?,
+                left_out: 0,
+            },
             Base::Scenario(base) => {
                 let mut jobs = base.jobs.clone();
                 for job in &mut jobs {
@@ -273,13 +296,21 @@ impl Base {
                     left_out,
                 }
             }
-        }
+        })
     }
 
     /// Checks that the base can take every value of the axes (e.g. that nodes can be
     /// added to its cluster), before anything runs.
     pub fn check_axes(&self, spec: &SweepSpec) -> Result<(), SweepError> {
         let file = spec.file.display();
+        if let Base::Kueue(base) = self {
+            return base.check_axes(spec);
+        }
+        if spec.axes.kueue.is_some() {
+            return Err(SweepError::Input(format!(
+                "{file}: axes.kueue: a quota axis needs a Kueue base (`replay:` with `kueue:`)"
+            )));
+        }
         if let Base::Replay(base) = self {
             let changes_nodes =
                 spec.axes.nodes.as_ref().is_some_and(|n| n.values != [0]) || spec.plan.is_some();
@@ -312,7 +343,7 @@ impl Base {
 /// A submit time at load `load` (divided by it) moved by a uniform offset within
 /// `jitter_ms` either way, never below 0. Draws one number per job even when the jitter
 /// is 0, so a job's offset depends only on the seed and its position.
-fn retime(
+pub(super) fn retime(
     submit_ms: SimTimeMs,
     load: f64,
     jitter_ms: SimTimeMs,

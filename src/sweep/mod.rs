@@ -9,10 +9,11 @@
 //! by searching the nodes axis.
 //!
 //! Module map: [`spec`] reads sweep files, [`points`] expands the axes, [`base`] builds
-//! each point's scenario, [`results`] stores and tabulates results, [`plot`] draws them,
+//! each point's scenario ([`kueue`] for a Kueue replay and its quota axis), [`results`] stores and tabulates results, [`plot`] draws them,
 //! [`plan`] searches.
 
 pub mod base;
+pub mod kueue;
 pub mod plan;
 pub mod plot;
 pub mod points;
@@ -130,7 +131,7 @@ impl Sweep {
 
     /// Runs `point` on `config` (its cluster) and digests the run.
     pub fn run_point(&self, config: &CellConfig, point: &Point) -> Result<PointResult, SweepError> {
-        let made = self.base.scenario(&self.spec, config, point);
+        let made = self.base.scenario(&self.spec, config, point)?;
         let summary = crate::run::summary(&made.scenario, &point.model).map_err(|e| {
             SweepError::Input(format!("point {} ({}): {e}", point.index, point.key()))
         })?;

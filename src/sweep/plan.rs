@@ -75,6 +75,11 @@ pub fn plan(
             "{file}: axes.share: plan answers for one VC share; list one value"
         )));
     }
+    if axes.kueue.as_ref().is_some_and(|k| k.values.len() != 1) {
+        return Err(SweepError::Input(format!(
+            "{file}: axes.kueue: plan answers for one quota; list one value"
+        )));
+    }
     let mut search = Search {
         sweep,
         spec: &spec,
@@ -167,6 +172,7 @@ impl Search<'_> {
     fn evaluate(&mut self, counts: &[u32]) -> Result<(), SweepError> {
         let axes = &self.sweep.spec.axes;
         let share = axes.share.as_ref().map(|s| s.values[0]);
+        let kueue_quota = axes.kueue.as_ref().map(|k| k.values[0]);
         let todo: Vec<u32> = counts
             .iter()
             .copied()
@@ -181,6 +187,7 @@ impl Search<'_> {
                     index: 0,
                     nodes_added: i64::from(n),
                     vc_share: share,
+                    kueue_quota,
                     load,
                     model: model.clone(),
                     seed,

@@ -27,6 +27,7 @@ const ALL_JOBS: &str = "(all jobs)";
 enum XAxis {
     Nodes,
     Share,
+    Kueue,
     Load,
 }
 
@@ -35,6 +36,7 @@ impl XAxis {
         match self {
             XAxis::Nodes => r.point.nodes_added as f64,
             XAxis::Share => r.point.vc_share.unwrap_or(0.0),
+            XAxis::Kueue => r.point.kueue_quota.unwrap_or(0) as f64,
             XAxis::Load => r.point.load,
         }
     }
@@ -51,6 +53,7 @@ impl XAxis {
         match self {
             XAxis::Nodes => "nodes added",
             XAxis::Share => "VC share of the GPUs",
+            XAxis::Kueue => "Kueue quota (GPUs)",
             XAxis::Load => "load factor",
         }
     }
@@ -69,11 +72,14 @@ pub fn p95_wait_svg(name: &str, results: &[PointResult]) -> String {
     };
     let nodes_vary = distinct(&|r| r.point.nodes_added as u64) > 1;
     let share_vary = distinct(&|r| r.point.vc_share.unwrap_or(0.0).to_bits()) > 1;
+    let kueue_vary = distinct(&|r| r.point.kueue_quota.unwrap_or(0)) > 1;
     let load_vary = distinct(&|r| r.point.load.to_bits()) > 1;
     let x = if nodes_vary {
         XAxis::Nodes
     } else if share_vary {
         XAxis::Share
+    } else if kueue_vary {
+        XAxis::Kueue
     } else if load_vary {
         XAxis::Load
     } else {
@@ -84,6 +90,9 @@ pub fn p95_wait_svg(name: &str, results: &[PointResult]) -> String {
         let mut label = r.point.model.clone();
         if share_vary && x != XAxis::Share {
             label.push_str(&format!(" share={}", r.point.vc_share.unwrap_or(0.0)));
+        }
+        if kueue_vary && x != XAxis::Kueue {
+            label.push_str(&format!(" kueue={}", r.point.kueue_quota.unwrap_or(0)));
         }
         if load_vary && x != XAxis::Load {
             label.push_str(&format!(" load={}", r.point.load));

@@ -1,5 +1,5 @@
 //! The points of a sweep: the cartesian product of its axes in a fixed order (nodes,
-//! share, load, model, seed; the last varies fastest), each with an index and a key that
+//! share, kueue quota, load, model, seed; the last varies fastest), each with an index and a key that
 //! names it. Shards take every N-th point, so slow and fast points spread evenly.
 
 use serde::{Deserialize, Serialize};
@@ -16,6 +16,10 @@ pub struct Point {
     pub nodes_added: i64,
     /// The share axis' VC's fraction of the GPUs; `None` without that axis.
     pub vc_share: Option<f64>,
+    /// The Kueue axis' quota (GPUs); `None` without that axis (and then not written, so
+    /// results of other sweeps keep their bytes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kueue_quota: Option<u64>,
     /// Load factor (1.0: the trace as is).
     pub load: f64,
     /// Scheduler model.
@@ -30,6 +34,9 @@ impl Point {
         let mut key = format!("nodes={:+}", self.nodes_added);
         if let Some(share) = self.vc_share {
             key.push_str(&format!(" share={share}"));
+        }
+        if let Some(quota) = self.kueue_quota {
+            key.push_str(&format!(" kueue={quota}"));
         }
         key.push_str(&format!(
             " load={} model={} seed={}",
@@ -49,20 +56,27 @@ pub fn expand(axes: &Axes) -> Vec<Point> {
         || vec![None],
         |s| s.values.iter().copied().map(Some).collect(),
     );
+    let quotas: Vec<Option<u64>> = axes.kueue.as_ref().map_or_else(
+        || vec![None],
+        |k| k.values.iter().copied().map(Some).collect(),
+    );
     let mut points = Vec::new();
     for &nodes_added in &nodes {
         for &vc_share in &shares {
-            for &load in &axes.load {
-                for model in &axes.models {
-                    for &seed in &axes.seeds {
-                        points.push(Point {
-                            index: points.len(),
-                            nodes_added,
-                            vc_share,
-                            load,
-                            model: model.clone(),
-                            seed,
-                        });
+            for &kueue_quota in &quotas {
+                for &load in &axes.load {
+                    for model in &axes.models {
+                        for &seed in &axes.seeds {
+                            points.push(Point {
+                                index: points.len(),
+                                nodes_added,
+                                vc_share,
+                                kueue_quota,
+                                load,
+                                model: model.clone(),
+                                seed,
+                            });
+                        }
                     }
                 }
             }
@@ -128,6 +142,7 @@ mod tests {
                 values: vec![0, 4],
             }),
             share: None,
+            kueue: None,
             load: vec![1.0, 1.5],
             models: vec!["hived".to_string(), "fifo".to_string()],
             seeds: vec![1, 2, 3],

@@ -131,35 +131,39 @@ pub fn read_runs(dir: &Path) -> Result<Vec<PointResult>, SweepError> {
 /// and preemptions. Times in seconds.
 pub fn table_csv(results: &[PointResult]) -> Vec<u8> {
     let mut writer = csv::Writer::from_writer(Vec::new());
-    writer
-        .write_record([
-            "point",
-            "nodes_added",
-            "vc_share",
-            "load",
-            "model",
-            "seed",
-            "total_gpus",
-            "jobs_left_out",
-            "vc",
-            "guaranteed_gpus",
-            "jobs",
-            "finished",
-            "unfinished",
-            "wait_mean_s",
-            "wait_p50_s",
-            "wait_p95_s",
-            "wait_p99_s",
-            "jct_mean_s",
-            "utilisation",
-            "gpu_hours",
-            "preemptions",
-        ])
-        .expect("writing to memory");
+    // A Kueue quota axis adds its column; other sweeps keep their table as it was.
+    let kueue = results.iter().any(|r| r.point.kueue_quota.is_some());
+    let mut header = vec![
+        "point",
+        "nodes_added",
+        "vc_share",
+        "load",
+        "model",
+        "seed",
+        "total_gpus",
+        "jobs_left_out",
+        "vc",
+        "guaranteed_gpus",
+        "jobs",
+        "finished",
+        "unfinished",
+        "wait_mean_s",
+        "wait_p50_s",
+        "wait_p95_s",
+        "wait_p99_s",
+        "jct_mean_s",
+        "utilisation",
+        "gpu_hours",
+        "preemptions",
+    ];
+    if kueue {
+        header.insert(3, "kueue_quota");
+    }
+    writer.write_record(header).expect("writing to memory");
     for result in results {
         let point = &result.point;
         let summary = &result.summary;
-        let head = [
+        let mut head = vec![
             point.index.to_string(),
             point.nodes_added.to_string(),
             point.vc_share.map_or(String::new(), |s| s.to_string()),
@@ -169,6 +173,12 @@ pub fn table_csv(results: &[PointResult]) -> Vec<u8> {
             summary.total_gpus.to_string(),
             result.jobs_left_out.to_string(),
         ];
+        if kueue {
+            head.insert(
+                3,
+                point.kueue_quota.map_or(String::new(), |q| q.to_string()),
+            );
+        }
         let overall_capacity = summary.utilisation;
         let mut rows: Vec<(String, String, &JobMetrics, String, u64)> = vec![(
             "(all)".to_string(),

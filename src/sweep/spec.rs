@@ -49,6 +49,8 @@ pub enum BaseSpec {
     /// A `cellsim run` scenario file: its cluster is fixed, so only the load, model and
     /// seed axes apply.
     Scenario(PathBuf),
+    /// A Kueue replay (`replay:` with a `kueue:` key, as `cellsim replay --kueue`).
+    Kueue(Box<crate::kueue::KueueReplayOptions>),
 }
 
 /// The values of each axis; an absent axis has one value (the base's).
@@ -58,6 +60,8 @@ pub struct Axes {
     pub nodes: Option<NodesAxis>,
     /// Fraction of the cluster's GPUs guaranteed to one VC.
     pub share: Option<ShareAxis>,
+    /// One Kueue quota field (a Kueue base only).
+    pub kueue: Option<super::kueue::KueueAxis>,
     /// Load factors: submit times are divided by the factor (1.0 = the trace as is).
     pub load: Vec<f64>,
     /// Scheduler models.
@@ -108,6 +112,9 @@ pub struct PlanSpec {
     /// The load factor to plan for (`plan.load`; default: the load axis' value when it
     /// has one, else 1.0).
     pub load: f64,
+    /// Under a Kueue base: the ClusterQueue whose nominal quota of the flavor grows by
+    /// the GPUs added (`plan.clusterQueue`); `None` keeps every quota as written.
+    pub cluster_queue: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -128,6 +135,7 @@ struct SweepFile {
 struct AxesFile {
     nodes: Option<NodesFile>,
     share: Option<ShareFile>,
+    kueue: Option<KueueAxisFile>,
     load: Option<Vec<f64>>,
     models: Option<Vec<String>>,
     seeds: Option<Vec<u64>>,
@@ -139,6 +147,16 @@ struct NodesFile {
     sku: String,
     gpus: Option<u32>,
     values: Vec<i64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct KueueAxisFile {
+    cluster_queue: Option<String>,
+    cohort: Option<String>,
+    field: String,
+    flavor: String,
+    values: Vec<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -160,6 +178,7 @@ struct PlanFile {
     #[serde(default)]
     vcs: Vec<String>,
     load: Option<f64>,
+    cluster_queue: Option<String>,
 }
 
 /// Nodes `plan` tries at most when the file does not say.
@@ -268,6 +287,17 @@ pub fn load_str_with(
                 .map_err(|e| bad("replay", e.to_string()))?;
             BaseSpec::Replay(Box::new(options))
         }
+        (Some(serde_yaml_ng::Value::Mapping(inline)), None)
+            if inline.contains_key(serde_yaml_ng::Value::from("kueue")) =>
+        {
+            if raw.generate.is_some() {
+                return Err(bad(
+                    "generate",
+                    "a Kueue base replays its workload dump or CSV trace; remove the generate section".to_string(),
+                ));
+            }
+            BaseSpec::Kueue(Box::new(kueue_base(inline, text, path)?))
+        }
         (Some(serde_yaml_ng::Value::Mapping(mut inline)), None) => {
             // The inline keys are exactly a replay scenario's: read them with its reader,
             // anchored at the sweep file so that relative paths mean the same.
@@ -355,6 +385,10 @@ pub fn load_str_with(
             })
         }
     };
+    let kueue = match axes.kueue {
+        None => None,
+        Some(k) => Some(kueue_axis(k, &base, text, &file)?),
+    };
     let load = axes.load.unwrap_or_else(|| vec![1.0]);
     if load.is_empty() {
         return Err(bad(
@@ -373,12 +407,14 @@ pub fn load_str_with(
     check_unique(&load, "axes.load", &bad)?;
     let base_models = match &base {
         BaseSpec::Replay(options) => options.models.clone(),
+        BaseSpec::Kueue(options) => options.models.clone(),
         BaseSpec::Scenario(_) => Vec::new(),
     };
     let models = axes.models.unwrap_or(base_models);
     check_models(&models, "axes.models", &bad)?;
     let base_seed = match &base {
         BaseSpec::Replay(options) => options.seed,
+        BaseSpec::Kueue(options) => options.seed,
         BaseSpec::Scenario(_) => 0,
     };
     let seeds = axes.seeds.unwrap_or_else(|| vec![base_seed]);
@@ -425,6 +461,7 @@ pub fn load_str_with(
                 step: None,
                 vcs: Vec::new(),
                 load: None,
+                cluster_queue: None,
             });
             p.sku = overrides.sku.clone().or(p.sku);
             p.gpus = overrides.gpus.or(p.gpus);
@@ -504,7 +541,14 @@ pub fn load_str_with(
                 None if load.len() == 1 => load[0],
                 None => 1.0,
             };
+            if p.cluster_queue.is_some() && !matches!(base, BaseSpec::Kueue(_)) {
+                return Err(bad(
+                    "plan.clusterQueue",
+                    "a ClusterQueue's quota grows with the nodes only under a Kueue base (`replay:` with `kueue:`); remove it".to_string(),
+                ));
+            }
             Some(PlanSpec {
+                cluster_queue: p.cluster_queue,
                 load,
                 sku,
                 gpus,
@@ -530,6 +574,7 @@ pub fn load_str_with(
         axes: Axes {
             nodes,
             share,
+            kueue,
             load,
             models,
             seeds,
@@ -608,4 +653,116 @@ fn generator_spec(
             "write a gen-trace spec file name or a mapping of its keys (jobs, arrival, vcs, ...; see traces/README.md)".to_string(),
         )),
     }
+}
+
+/// `axes.kueue`, checked as far as the file alone allows (names are checked against
+/// the Kueue objects when the base is read). Errors name the line of `kueue:`.
+fn kueue_axis(
+    k: KueueAxisFile,
+    base: &BaseSpec,
+    text: &str,
+    file: &str,
+) -> Result<super::kueue::KueueAxis, SweepError> {
+    use super::kueue::{KueueAxis, QuotaField, QuotaOwner};
+    let at = match crate::config::yaml::line_of_key_under(text, "axes", "kueue") {
+        Some((line, column)) => format!("{file}:{line}:{column}"),
+        None => file.to_string(),
+    };
+    let bad = |key: &str, message: String| {
+        SweepError::Input(format!("{at}: axes.kueue.{key}: {message} (see {EXAMPLE})"))
+    };
+    if !matches!(base, BaseSpec::Kueue(_)) {
+        return Err(bad(
+            "clusterQueue",
+            "a quota axis needs a Kueue base: add `kueue: KUEUE_OBJECTS.yaml` to the inline `replay:` section".to_string(),
+        ));
+    }
+    let owner = match (k.cluster_queue, k.cohort) {
+        (Some(cq), None) => QuotaOwner::ClusterQueue(cq),
+        (None, Some(cohort)) => QuotaOwner::Cohort(cohort),
+        _ => {
+            return Err(bad(
+                "clusterQueue",
+                "name either `clusterQueue: NAME` or `cohort: NAME` (one of them)".to_string(),
+            ));
+        }
+    };
+    let field = QuotaField::from_name(&k.field).map_err(|e| bad("field", e))?;
+    if k.values.is_empty() {
+        return Err(bad(
+            "values",
+            "list at least one quota in GPUs, e.g. [0, 8, 16]".to_string(),
+        ));
+    }
+    for (i, v) in k.values.iter().enumerate() {
+        if k.values[..i].contains(v) {
+            return Err(bad(
+                "values",
+                format!("{v} is listed twice; list each value once"),
+            ));
+        }
+    }
+    Ok(KueueAxis {
+        owner,
+        field,
+        flavor: k.flavor,
+        values: k.values,
+        at,
+    })
+}
+
+/// The keys of an inline `replay:` section a Kueue base takes.
+const KUEUE_BASE_KEYS: [&str; 8] = [
+    "name",
+    "cluster",
+    "rackNodes",
+    "kueue",
+    "trace",
+    "models",
+    "seed",
+    "horizon",
+];
+
+/// A Kueue base: the inline `replay:` section with a `kueue:` key, read with the
+/// replay scenario's reader (paths relative to the sweep file) plus the Kueue objects.
+fn kueue_base(
+    mut inline: serde_yaml_ng::Mapping,
+    text: &str,
+    path: &Path,
+) -> Result<crate::kueue::KueueReplayOptions, SweepError> {
+    let file = path.display();
+    for key in inline.keys() {
+        let name = key.as_str().unwrap_or("");
+        if !KUEUE_BASE_KEYS.contains(&name) {
+            let at = crate::config::yaml::line_of_key_under(text, "replay", name)
+                .map(|(line, column)| format!(":{line}:{column}"))
+                .unwrap_or_default();
+            return Err(SweepError::Input(format!(
+                "{file}{at}: replay.{name}: a Kueue base (replay with kueue:) takes only {}; remove it",
+                KUEUE_BASE_KEYS.join(", ")
+            )));
+        }
+    }
+    let kueue = inline
+        .remove(serde_yaml_ng::Value::from("kueue"))
+        .and_then(|v| v.as_str().map(str::to_string))
+        .ok_or_else(|| {
+            SweepError::Input(format!(
+                "{file}: replay.kueue: write the file of Kueue objects (kubectl get resourceflavors,clusterqueues,... -o yaml)"
+            ))
+        })?;
+    let options =
+        replay::options_from_inline(&serde_yaml_ng::Value::Mapping(inline), "replay", text, path)
+            .map_err(|e| SweepError::Input(e.to_string()))?;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    Ok(crate::kueue::KueueReplayOptions {
+        cluster: options.cluster,
+        rack_nodes: options.rack_nodes,
+        kueue: dir.join(kueue),
+        trace: options.trace,
+        models: options.models,
+        seed: options.seed,
+        horizon_ms: options.horizon_ms,
+        name: options.name,
+    })
 }

@@ -16,6 +16,7 @@ mod honest_reports;
 mod input_errors;
 mod inspect_shapes;
 mod kueue;
+mod kueue_surface;
 mod labs;
 #[cfg(feature = "live")]
 mod live_crash;

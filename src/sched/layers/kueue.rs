@@ -17,6 +17,9 @@
 //! ClusterQueue).
 
 mod quota;
+mod tas;
+
+pub use tas::TasOptions;
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -44,8 +47,10 @@ BestEffortFIFO ones do not. Preemption: withinClusterQueue (Never, LowerPriority
 LowerOrNewerEqualPriority), reclaimWithinCohort (Never, LowerPriority, Any) and \
 borrowWithinCohort, fewest victims as Kueue picks them. Needs the Kueue objects (replay \
 --kueue). Does not model: fair sharing (weights are read, not used), resources other than \
-nvidia.com/gpu, a different flavor per pod set, partial admission, Topology-Aware \
-Scheduling, admission checks, LeastAllocated spreading.";
+nvidia.com/gpu, a different flavor per pod set, partial admission, admission checks, \
+LeastAllocated spreading. Topology-Aware Scheduling: a pod set's required or preferred \
+topology level keeps the gang in one domain (BestFit), without Kueue's fallback to \
+higher levels.";
 
 /// What the layer is built from: the Kueue objects and the nodes of each flavor.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -54,6 +59,8 @@ pub struct KueueOptions {
     pub config: KueueConfig,
     /// Names of the cluster's nodes each ResourceFlavor selects (by `nodeLabels`).
     pub flavor_nodes: BTreeMap<String, Vec<String>>,
+    /// Topology-Aware Scheduling requests and the node labels of their levels.
+    pub tas: TasOptions,
 }
 
 impl KueueOptions {
@@ -113,6 +120,7 @@ impl KueueOptions {
         KueueOptions {
             config,
             flavor_nodes: BTreeMap::from([(flavor, nodes)]),
+            tas: TasOptions::default(),
         }
     }
 }
@@ -179,6 +187,8 @@ pub struct Kueue {
     epoch: u64,
     /// Whether the decision being made looked at placement.
     touched_pool: bool,
+    /// Topology-Aware Scheduling ([`tas`]).
+    tas: tas::Tas,
     /// The last wait of each waiting workload and the state it was decided in: while
     /// that state holds, the answer is the same (Kueue likewise parks an inadmissible
     /// workload until its cohort changes). The engine offers every waiting workload
@@ -283,6 +293,7 @@ impl Kueue {
             epoch: 0,
             touched_pool: false,
             memo: HashMap::new(),
+            tas: tas::Tas::new(cluster, &options.tas),
         })
     }
 
@@ -532,9 +543,8 @@ impl Kueue {
         gpus: i64,
         ctx: &OfferContext<'_>,
     ) -> Verdict {
-        let nodes = self.flavors[f].nodes.as_ref();
         self.touched_pool = true;
-        match self.pool.place_on(request, nodes) {
+        match self.place_on_flavor(request, f) {
             PoolAnswer::Bind(placement) => {
                 self.tree.add_usage(cq, f, gpus);
                 self.tree_gen[self.tree.root_of(cq)] += 1;

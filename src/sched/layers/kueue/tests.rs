@@ -42,6 +42,7 @@ fn layer(queues: &[String]) -> Kueue {
                 vec!["a100-2".to_string(), "a100-3".to_string()],
             ),
         ]),
+        tas: TasOptions::default(),
     };
     Kueue::new(&cluster, &options).unwrap()
 }
