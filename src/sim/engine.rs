@@ -1411,7 +1411,8 @@ struct RequestClass {
     leaf_cell_type: Option<String>,
     pinned_cell_id: Option<String>,
     lazy_preemption: bool,
-    members: Vec<(u32, u32)>,
+    /// Pod counts and shapes, shares, CPU and memory included.
+    members: Vec<crate::cell::GroupMember>,
 }
 
 impl RequestClass {
@@ -1422,11 +1423,7 @@ impl RequestClass {
             leaf_cell_type: request.leaf_cell_type.clone(),
             pinned_cell_id: request.pinned_cell_id.clone(),
             lazy_preemption: request.lazy_preemption_enable,
-            members: request
-                .members
-                .iter()
-                .map(|m| (m.pod_number, m.leaf_cell_number))
-                .collect(),
+            members: request.members.clone(),
         }
     }
 
@@ -1437,12 +1434,7 @@ impl RequestClass {
             && self.leaf_cell_type == request.leaf_cell_type
             && self.pinned_cell_id == request.pinned_cell_id
             && self.lazy_preemption == request.lazy_preemption_enable
-            && self.members.len() == request.members.len()
-            && self
-                .members
-                .iter()
-                .zip(&request.members)
-                .all(|(&(pods, leaves), m)| pods == m.pod_number && leaves == m.leaf_cell_number)
+            && self.members == request.members
     }
 
     /// The hash a request's class is filed under, taken from the request's fields so
@@ -1455,9 +1447,7 @@ impl RequestClass {
         request.leaf_cell_type.hash(&mut h);
         request.pinned_cell_id.hash(&mut h);
         request.lazy_preemption_enable.hash(&mut h);
-        for m in &request.members {
-            (m.pod_number, m.leaf_cell_number).hash(&mut h);
-        }
+        request.members.hash(&mut h);
         h.finish()
     }
 }

@@ -167,6 +167,7 @@ pub fn sim_job(job: TraceJob, shape: &ClusterShape, report: &mut IngestReport) -
         members: vec![GroupMember {
             pod_number: job.gpus / pod_gpus,
             leaf_cell_number: pod_gpus,
+            resources: None,
         }],
     };
     Some(SimJob {
