@@ -45,6 +45,7 @@ mod reconfig_safety;
 mod replay;
 mod sharing;
 mod sharing_model;
+mod sharing_replay;
 mod sim_engine;
 mod sim_invariants;
 mod suggested_cells;
