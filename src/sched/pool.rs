@@ -36,10 +36,13 @@ pub(crate) struct Pool {
     backend: Backend,
 }
 
+// One per layer, and the allocator backend is the hot path of every whole-GPU model:
+// kept inline rather than boxed.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 enum Backend {
     Cells(CellPool),
-    Shared(SharePool),
+    Shared(Box<SharePool>),
 }
 
 /// The default backend: the HiveD allocator with one VC.
@@ -96,7 +99,7 @@ impl Pool {
             sharing.unwrap_or(&default_options),
         )?;
         Ok(Pool {
-            backend: Backend::Shared(pool),
+            backend: Backend::Shared(Box::new(pool)),
         })
     }
 
@@ -146,7 +149,7 @@ impl Pool {
             },
             // A copy: the shared cluster has no undo log, and trials are rare (a
             // reclaim or a suspension to check).
-            Backend::Shared(shared) => PoolTrial::Shared(Box::new(shared.clone())),
+            Backend::Shared(shared) => PoolTrial::Shared(shared.clone()),
         }
     }
 
