@@ -358,11 +358,20 @@ struct BuiltCluster {
 type NodeResources = BTreeMap<String, (Option<u64>, Option<u64>)>;
 
 /// The nodes' CPU and memory from a cluster source that gives them: an openb node list
-/// (read as `cellsim fill` reads it); empty for other sources (unlimited).
+/// (read as `cellsim fill` reads it) or a PAI 2020 machine list (`cap_cpu` cores,
+/// `cap_mem` GiB); empty for other sources (unlimited).
 fn node_resources(
     options: &ReplayOptions,
     format: ClusterFormat,
 ) -> Result<NodeResources, ReplayError> {
+    if format == ClusterFormat::PaiMachines {
+        let machines = crate::config::builders::pai_machine_resources(Path::new(&options.cluster))
+            .map_err(|e| cluster_error(options, e))?;
+        return Ok(machines
+            .into_iter()
+            .map(|(name, cpu, memory)| (name, (Some(cpu), Some(memory))))
+            .collect());
+    }
     if format != ClusterFormat::OpenbNodes {
         return Ok(NodeResources::new());
     }

@@ -146,6 +146,25 @@ fn a_memory_full_node_sends_a_pod_elsewhere() {
     assert_eq!(wait_s(job(&jobs, "b")), 0);
 }
 
+/// A PAI 2020 machine list carries CPU (cores) and memory (GiB) too.
+#[test]
+fn a_pai_machine_lists_cpu_limits_its_node() {
+    let (_, pods) = inputs(
+        "pai-cpu",
+        "",
+        "a,3000,1024,1,1000,,LS,Running,0,100,0\n\
+         b,3000,1024,1,1000,,LS,Running,10,110,10\n",
+    );
+    let machines = pods.with_file_name("pai_machine_spec.csv");
+    std::fs::write(&machines, "m0,T4,4,16,2\n").unwrap();
+    let jobs = replay(&machines, &pods, Fractional::Share, "shared+fifo");
+    assert_eq!(
+        wait_s(job(&jobs, "b")),
+        90,
+        "4 cores hold one 3-core pod at a time"
+    );
+}
+
 #[test]
 fn gpu_spec_restricts_the_node() {
     // Both nodes are empty and alike but for the model: the tie would go to n0.
