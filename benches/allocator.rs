@@ -320,6 +320,7 @@ impl Driver {
             members: vec![GroupMember {
                 pod_number: pods,
                 leaf_cell_number: per_pod,
+                resources: None,
             }],
         }
     }

@@ -222,6 +222,7 @@ fn workload(config: &CellConfig, jobs: usize) -> Scenario {
                     members: vec![GroupMember {
                         pod_number: pods,
                         leaf_cell_number: per_pod,
+                        resources: None,
                     }],
                 }],
                 id,

@@ -341,9 +341,10 @@ pub struct ReplayArgs {
     /// (syntax in traces/README.md).
     #[arg(long, value_name = "MAP")]
     pub mapping: Option<String>,
-    /// openb pods using a fraction of a GPU: read as one whole GPU (`whole`, the default)
-    /// or skipped (`skip`); counted either way.
-    #[arg(long, value_name = "HOW", value_parser = ["whole", "skip"])]
+    /// openb pods using a fraction of a GPU: read as one whole GPU (`whole`, the default),
+    /// skipped (`skip`), or kept as a share with every pod's CPU and memory (`share`, for
+    /// the layers shared, yarn-cs and kueue); counted either way.
+    #[arg(long, value_name = "HOW", value_parser = ["whole", "skip", "share"])]
     pub fractional: Option<String>,
     /// Models to run, comma-separated or repeated (default: hived,yarn-cs,fifo).
     #[arg(long = "model", value_name = "MODEL", value_delimiter = ',', long_help = model_help())]

@@ -14,7 +14,7 @@ use crate::config::builders::{
     BuildOptions, ClusterBuildError, ClusterFormat, VcSizing, build_cluster, size_vcs,
     vcs_from_file,
 };
-use crate::sched::{MODEL_NAMES, ModelOptions};
+use crate::sched::{MODEL_NAMES, ModelOptions, ShareOptions};
 use crate::sim::engine::run_model_into;
 use crate::sim::from_trace::{ClusterShape, sim_job, sim_jobs};
 use crate::sim::sink::RunSink;
@@ -175,9 +175,20 @@ pub fn prepare(options: &ReplayOptions) -> Result<Replay, ReplayError> {
     })?;
     let shape = ClusterShape::of(&config);
     let jobs = sim_jobs(ingested.jobs, &shape, &mut report);
+    let sharing = if wants_sharing(options) {
+        Some(share_options(
+            options,
+            cluster.node_resources,
+            jobs.iter().flat_map(|j| &j.groups),
+        )?)
+    } else {
+        None
+    };
     let read_time = started.elapsed();
+    let mut scenario = scenario(options, config, jobs, &report);
+    scenario.model_options.sharing = sharing.map(Arc::new);
     Ok(Replay {
-        scenario: scenario(options, config, jobs, &report),
+        scenario,
         ingest: report,
         vc_sizing,
         build_time: cluster.build_time,
@@ -296,17 +307,31 @@ pub fn prepare_streamed(options: &ReplayOptions) -> Result<Option<StreamedReplay
     let shape = ClusterShape::of(&config);
     let mut jobs = 0;
     let reader = open_trace(&options.trace, &options.read)?;
+    // Kept only when some model places on a shared cluster: FGD's typical pods.
+    let keep_requests = wants_sharing(options);
+    let mut requests = Vec::new();
     for job in options
         .ingest()
         .stream_renaming(reader, Arc::clone(&renamed_lines))
     {
-        if sim_job(job?, &shape, &mut report).is_some() {
+        if let Some(job) = sim_job(job?, &shape, &mut report) {
             jobs += 1;
+            if keep_requests {
+                requests.extend(job.groups);
+            }
         }
     }
+    let sharing = if keep_requests {
+        Some(share_options(options, cluster.node_resources, &requests)?)
+    } else {
+        None
+    };
+    drop(requests);
     let read_time = started.elapsed();
+    let mut scenario = scenario(options, config, Vec::new(), &report);
+    scenario.model_options.sharing = sharing.map(Arc::new);
     Ok(Some(StreamedReplay {
-        scenario: scenario(options, config, Vec::new(), &report),
+        scenario,
         jobs,
         ingest: report,
         vc_sizing,
@@ -325,6 +350,75 @@ struct BuiltCluster {
     config: crate::config::CellConfig,
     format: ClusterFormat,
     build_time: Duration,
+    /// CPU and memory per node, when the cluster source gives them (openb node lists).
+    node_resources: NodeResources,
+}
+
+/// CPU (milli) and memory (MiB) per node name; `None`: unlimited.
+type NodeResources = BTreeMap<String, (Option<u64>, Option<u64>)>;
+
+/// The nodes' CPU and memory from a cluster source that gives them: an openb node list
+/// (read as `cellsim fill` reads it) or a PAI 2020 machine list (`cap_cpu` cores,
+/// `cap_mem` GiB); empty for other sources (unlimited).
+fn node_resources(
+    options: &ReplayOptions,
+    format: ClusterFormat,
+) -> Result<NodeResources, ReplayError> {
+    if format == ClusterFormat::PaiMachines {
+        let machines = crate::config::builders::pai_machine_resources(Path::new(&options.cluster))
+            .map_err(|e| cluster_error(options, e))?;
+        return Ok(machines
+            .into_iter()
+            .map(|(name, cpu, memory)| (name, (Some(cpu), Some(memory))))
+            .collect());
+    }
+    if format != ClusterFormat::OpenbNodes {
+        return Ok(NodeResources::new());
+    }
+    let nodes = crate::fill::input::read_node_list(Path::new(&options.cluster))
+        .map_err(|e| ReplayError::Option(format!("cluster {}: {e}", options.cluster)))?;
+    Ok(nodes
+        .into_iter()
+        .map(|n| (n.name, (n.cpu_milli, n.memory_mib)))
+        .collect())
+}
+
+/// Whether the replay places through a shared cluster for some model (a model names
+/// its placement) or keeps pods' resources (openb `--fractional share`): then the
+/// scenario carries [`ShareOptions`] (nodes' CPU and memory, FGD's typical pods).
+fn wants_sharing(options: &ReplayOptions) -> bool {
+    options.read.openb.fractional == crate::workload::Fractional::Share
+        || options.models.iter().any(|m| m.split('+').nth(2).is_some())
+}
+
+/// The sharing options of a replay of `requests`, refusing models whose layer cannot
+/// place pods with resources when some pod has them.
+fn share_options<'a>(
+    options: &ReplayOptions,
+    node_resources: NodeResources,
+    requests: impl IntoIterator<Item = &'a crate::cell::GroupRequest>,
+) -> Result<ShareOptions, ReplayError> {
+    let sharing = ShareOptions::of_requests(requests, node_resources, options.seed);
+    if sharing.pods_with_resources {
+        let models: Vec<String> = if options.models.is_empty() {
+            MODEL_NAMES.iter().map(|m| m.to_string()).collect()
+        } else {
+            options.models.clone()
+        };
+        for model in &models {
+            let (layer, _) = crate::sched::parse_model_name(model).map_err(ReplayError::Option)?;
+            if !crate::sched::layers::takes_placement(layer) {
+                return Err(ReplayError::Option(format!(
+                    "model {model}: the trace's pods carry GPU shares, CPU and memory \
+                     (--fractional share), which the {layer} layer cannot place (it places whole \
+                     GPUs by its virtual clusters' cells); replay with --fractional whole, or name \
+                     models of the layers {} with --model (e.g. shared+fifo)",
+                    crate::sched::layers::POOL_LAYERS.join(", ")
+                )));
+            }
+        }
+    }
+    Ok(sharing)
 }
 
 /// Checks the models and builds the cluster (with the VCs of `--vcs`, if given).
@@ -349,10 +443,16 @@ fn build(options: &ReplayOptions) -> Result<BuiltCluster, ReplayError> {
     if let Some(path) = &options.vcs_file {
         config = vcs_from_file(&config, path).map_err(|e| cluster_error(options, e))?;
     }
+    let node_resources = if wants_sharing(options) {
+        node_resources(options, format)?
+    } else {
+        NodeResources::new()
+    };
     Ok(BuiltCluster {
         config,
         format,
         build_time: started.elapsed(),
+        node_resources,
     })
 }
 
@@ -654,6 +754,7 @@ fn ingest_groups(
     let group = |kind: &str| match kind {
         kinds::OUT_OF_ORDER => 0,
         issue::NO_GUARANTEE => 3,
+        openb::FRACTIONAL_KEPT => 4,
         kinds::DUPLICATE_ID
         | kinds::LARGER_THAN_CLUSTER
         | openb::FRACTIONAL_ROUNDED_UP
@@ -666,6 +767,7 @@ fn ingest_groups(
         "set aside",
         "changed",
         "runs opportunistically",
+        "kept",
     ];
     headings
         .iter()
@@ -695,7 +797,7 @@ fn ingest_groups(
 /// shiftSubmit: true                 # optional: numeric submit times start at 0 too
 /// format: native                    # optional: native, philly-csv, philly-json, openb, mapped
 /// mapping: "submit=…,duration=…"    # optional, for any CSV
-/// fractional: whole                 # optional, openb: whole or skip
+/// fractional: whole                 # optional, openb: whole, skip or share
 /// models: [hived, fifo]             # optional; default: all
 /// seed: 1                           # optional
 /// horizon: 30d                      # optional
@@ -867,7 +969,7 @@ pub struct TextOptions<'a> {
     pub format: Option<&'a str>,
     /// `mapping` / `--mapping`: a column mapping.
     pub mapping: Option<&'a str>,
-    /// `fractional` / `--fractional`: `whole` or `skip`.
+    /// `fractional` / `--fractional`: `whole`, `skip` or `share`.
     pub fractional: Option<&'a str>,
     /// `horizon` / `--horizon`: a duration such as `30d`.
     pub horizon: Option<&'a str>,
@@ -903,10 +1005,11 @@ impl ReplayOptions {
             self.read.openb.fractional = match how {
                 "whole" => Fractional::WholeGpu,
                 "skip" => Fractional::Skip,
+                "share" => Fractional::Share,
                 other => {
                     return Err(bad(
                         "fractional",
-                        format!("{other:?} is not a choice; write whole or skip"),
+                        format!("{other:?} is not a choice; write whole, skip or share"),
                     ));
                 }
             };

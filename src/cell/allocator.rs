@@ -1720,6 +1720,7 @@ virtualClusters:
             members: vec![GroupMember {
                 pod_number: pods,
                 leaf_cell_number: size,
+                resources: None,
             }],
         }
     }

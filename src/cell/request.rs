@@ -18,6 +18,51 @@ pub struct GroupMember {
     pub pod_number: u32,
     /// Leaf cells (devices) per pod.
     pub leaf_cell_number: u32,
+    /// What each pod asks for besides whole devices (a share of one GPU, CPU, memory,
+    /// GPU models), for the layers that place on a shared cluster
+    /// ([`crate::cell::sharing`]); `None`: whole devices only, as HiveD places them.
+    /// The HiveD allocator ignores it (a model refuses shares under `hived`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<PodResources>,
+}
+
+/// A pod's requests beyond whole devices (GPU sharing): a share of its one GPU, CPU,
+/// memory and the GPU models it may use. Zero CPU or memory asks for none.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PodResources {
+    /// Share of its one GPU in milli-GPUs (1..=999), with `leaf_cell_number` 1; `None`
+    /// for whole GPUs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpu_milli: Option<u32>,
+    /// CPU in milli-CPUs.
+    #[serde(default)]
+    pub cpu_milli: u64,
+    /// Memory in MiB.
+    #[serde(default)]
+    pub memory_mib: u64,
+    /// GPU models the pod may use, `|`-separated (openb's `gpu_spec`); empty: the
+    /// group's `leaf_cell_type`, or any.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub gpu_spec: String,
+}
+
+impl GroupMember {
+    /// `pod_number` pods of `leaf_cell_number` whole devices each.
+    pub fn whole(pod_number: u32, leaf_cell_number: u32) -> GroupMember {
+        GroupMember {
+            pod_number,
+            leaf_cell_number,
+            resources: None,
+        }
+    }
+
+    /// True when its pods share a GPU (ask for less than one whole GPU).
+    pub fn is_shared(&self) -> bool {
+        self.resources
+            .as_ref()
+            .is_some_and(|r| r.gpu_milli.is_some_and(|m| m < 1000))
+    }
 }
 
 /// A request to place one affinity group (gang): all its pods are placed at once,
@@ -81,6 +126,26 @@ impl GroupRequest {
             })
             .collect::<Vec<_>>()
             .join(" + ")
+    }
+
+    /// True when a pod of the group shares a GPU.
+    pub fn has_shares(&self) -> bool {
+        self.members.iter().any(GroupMember::is_shared)
+    }
+
+    /// The group's GPU demand in milli-GPUs: a share counts its milli, whole devices
+    /// 1000 each.
+    pub fn gpu_milli(&self) -> u64 {
+        self.members
+            .iter()
+            .map(|m| {
+                let per_pod = match m.resources.as_ref().and_then(|r| r.gpu_milli) {
+                    Some(milli) if milli < 1000 => u64::from(milli),
+                    _ => u64::from(m.leaf_cell_number) * 1000,
+                };
+                u64::from(m.pod_number) * per_pod
+            })
+            .sum()
     }
 
     /// Leaf counts of every pod, in member order.

@@ -214,6 +214,9 @@ pub struct SharedCluster {
     free: Vec<NodeFree>,
     /// Node indices in name order, for ties.
     name_rank: Vec<u32>,
+    /// Nodes closed to new pods (bad, or filtered out by the caller); what they hold
+    /// stays until released.
+    closed: Vec<bool>,
 }
 
 impl SharedCluster {
@@ -235,6 +238,7 @@ impl SharedCluster {
             name_rank[i] = rank as u32;
         }
         SharedCluster {
+            closed: vec![false; nodes.len()],
             nodes,
             free,
             name_rank,
@@ -274,6 +278,29 @@ impl SharedCluster {
         }
     }
 
+    /// Closes node `i` to new pods (`true`) or opens it again; what it holds stays. A
+    /// scheduler closes bad nodes and nodes a request's node filter leaves out.
+    pub fn set_closed(&mut self, i: usize, closed: bool) {
+        self.closed[i] = closed;
+    }
+
+    /// Whether node `i` is closed to new pods.
+    pub fn is_closed(&self, i: usize) -> bool {
+        self.closed[i]
+    }
+
+    /// Whether the pod would fit node `i` if nothing were taken there (and it were open):
+    /// whether the node can ever hold it.
+    pub fn fits_empty(&self, i: usize, pod: &PodShape) -> bool {
+        let node = &self.nodes[i];
+        if node.cpu_milli.is_some_and(|c| pod.cpu_milli > c)
+            || node.memory_mib.is_some_and(|m| pod.memory_mib > m)
+        {
+            return false;
+        }
+        !pod.wants_gpu() || (node.gpus >= pod.num_gpu && pod.allows_model(&node.gpu_model))
+    }
+
     /// Total GPUs' capacity in milli-GPUs.
     pub fn gpu_capacity_milli(&self) -> u64 {
         self.nodes
@@ -296,6 +323,9 @@ impl SharedCluster {
     fn misfit(&self, i: usize, pod: &PodShape) -> Option<&'static str> {
         let node = &self.nodes[i];
         let free = &self.free[i];
+        if self.closed[i] {
+            return Some("the node is closed to new pods");
+        }
         if pod.cpu_milli > free.cpu_milli {
             return Some("not enough CPU left");
         }

@@ -160,6 +160,7 @@ mod tests {
             members: vec![GroupMember {
                 pod_number: pods,
                 leaf_cell_number: size,
+                resources: None,
             }],
         }
     }

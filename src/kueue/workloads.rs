@@ -300,6 +300,7 @@ pub fn sim_jobs(
             .map(|s| GroupMember {
                 pod_number: s.count,
                 leaf_cell_number: s.gpus,
+                resources: None,
             })
             .collect();
         if members.is_empty() {

@@ -545,6 +545,7 @@ mod tests {
             members: vec![GroupMember {
                 pod_number: 1,
                 leaf_cell_number: 8,
+                resources: None,
             }],
         };
         let Verdict::Start(placement) = model.offer(&request, &mut ctx) else {

@@ -13,12 +13,19 @@
 //! `yarn-cs+priority` (its queue has always been ordered by priority, then submit time),
 //! `fifo` = `shared+fifo` (one queue, strict order); `kueue` = `kueue+priority` (Kueue's
 //! own order: priority, then creation).
+//!
+//! A third part names the placement scorer the layer places with,
+//! `LAYER+POLICY+PLACEMENT` (`shared+fifo+fgd`): one of [`crate::placement::NAMES`].
+//! Without it, placement is `topology`, today's packing on the cell tree. The layers
+//! that place through the pool (`shared`, `yarn-cs`, `kueue`) take any placement;
+//! `hived` and `isolated` place by their VCs' cells and take only `topology`.
 
 pub mod layers;
 mod model;
 pub mod policies;
 mod pool;
 mod progress;
+mod share_pool;
 mod wait;
 
 use std::collections::BTreeMap;
@@ -35,6 +42,7 @@ pub use layers::{LAYER_NAMES, Layer, layer_by_name};
 pub use model::Model;
 pub use policies::{POLICY_NAMES, Policy, policy_by_name};
 pub use progress::GroupProgress;
+pub use share_pool::ShareOptions;
 pub use wait::{Wait, WaitKind};
 
 /// The models runs use when a scenario names none, in the order reports list them:
@@ -250,33 +258,76 @@ pub struct ModelOptions {
     /// Extra run time a suspended group needs to resume, for preemptive policies
     /// (`srtf`, `tiresias`).
     pub resume_delay_ms: SimTimeMs,
+    /// GPU sharing: nodes' CPU and memory, the workload's typical pods (for `fgd`),
+    /// whether pods carry shares; `None`: whole GPUs, unlimited CPU and memory, typical
+    /// pods estimated from nothing (one whole GPU).
+    pub sharing: Option<std::sync::Arc<ShareOptions>>,
 }
 
-/// The layer and policy a model name means: `LAYER+POLICY`, or one of the short names
-/// of [`ALIASES`]. The error lists what is known.
+/// The layer and policy a model name means: `LAYER+POLICY[+PLACEMENT]`, or one of the
+/// short names of [`ALIASES`]. The error lists what is known.
 pub fn parse_model_name(name: &str) -> Result<(&'static str, &'static str), String> {
+    parse_model_parts(name).map(|(layer, policy, _)| (layer, policy))
+}
+
+/// The layer, policy and placement (`None` when the name has no third part) a model
+/// name means (see [`parse_model_name`]). A layer that places by its own cells refuses a
+/// placement other than `topology`.
+pub fn parse_model_parts(
+    name: &str,
+) -> Result<(&'static str, &'static str, Option<&'static str>), String> {
+    let (pair, placement) = match name.split('+').collect::<Vec<_>>().as_slice() {
+        [layer, policy, placement] => (&name[..layer.len() + 1 + policy.len()], Some(*placement)),
+        _ => (name, None),
+    };
+    let (layer, policy) = parse_pair(pair, name)?;
+    let Some(placement) = placement else {
+        return Ok((layer, policy, None));
+    };
+    let placement = crate::placement::NAMES
+        .iter()
+        .find(|p| **p == placement)
+        .ok_or_else(|| {
+            format!(
+                "unknown placement {placement:?} in model {name:?}; use LAYER+POLICY+PLACEMENT with a placement of {}",
+                crate::placement::NAMES.join(", ")
+            )
+        })?;
+    if *placement != crate::placement::NAMES[0] && !layers::takes_placement(layer) {
+        return Err(format!(
+            "model {name:?}: the {layer} layer places by its virtual clusters' cells (HiveD's cell \
+             tree) and takes no placement but topology; use placement {placement} with a layer \
+             that places through the shared pool ({}), or drop \"+{placement}\"",
+            layers::POOL_LAYERS.join(", ")
+        ));
+    }
+    Ok((layer, policy, Some(*placement)))
+}
+
+/// [`parse_model_parts`] without the placement: `LAYER+POLICY` or a short name.
+fn parse_pair(name: &str, full: &str) -> Result<(&'static str, &'static str), String> {
     if let Some(&(_, layer, policy)) = ALIASES.iter().find(|(alias, _, _)| *alias == name) {
         return Ok((layer, policy));
     }
     let known = || {
         format!(
-            "use LAYER+POLICY with a layer of {} and a policy of {} (e.g. hived+tiresias), or one of {}",
+            "use LAYER+POLICY[+PLACEMENT] with a layer of {} and a policy of {} (e.g. hived+tiresias), or one of {}",
             LAYER_NAMES.join(", "),
             POLICY_NAMES.join(", "),
             MODEL_NAMES.join(", ")
         )
     };
     let Some((layer, policy)) = name.split_once('+') else {
-        return Err(format!("unknown model {name:?}; {}", known()));
+        return Err(format!("unknown model {full:?}; {}", known()));
     };
     let layer = LAYER_NAMES
         .iter()
         .find(|l| **l == layer)
-        .ok_or_else(|| format!("unknown layer {layer:?} in model {name:?}; {}", known()))?;
+        .ok_or_else(|| format!("unknown layer {layer:?} in model {full:?}; {}", known()))?;
     let policy = POLICY_NAMES
         .iter()
         .find(|p| **p == policy)
-        .ok_or_else(|| format!("unknown policy {policy:?} in model {name:?}; {}", known()))?;
+        .ok_or_else(|| format!("unknown policy {policy:?} in model {full:?}; {}", known()))?;
     Ok((layer, policy))
 }
 
@@ -297,8 +348,8 @@ pub fn model_with_options(
     config: &CellConfig,
     options: &ModelOptions,
 ) -> Result<Box<dyn Scheduler>, String> {
-    let (layer, policy) = parse_model_name(name)?;
-    let layer = layer_by_name(layer, config, options)?;
+    let (layer, policy, placement) = parse_model_parts(name)?;
+    let layer = layers::layer_for_model(layer, placement, config, options)?;
     let policy = policy_by_name(policy, options)?;
     Ok(Box::new(Model::new(name, layer, policy)))
 }
@@ -337,6 +388,11 @@ pub fn models_listing() -> String {
         }
         text.push_str(&format!("  {name:<9} {summary}\n"));
     }
+    text.push_str(&format!(
+        "\nplacements (optional third part, LAYER+POLICY+PLACEMENT, for {}; default topology):\n  {}\n",
+        layers::POOL_LAYERS.join(", "),
+        crate::placement::NAMES.join(", ")
+    ));
     text
 }
 

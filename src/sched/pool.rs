@@ -4,10 +4,17 @@
 //! top-level cell and places every group as guaranteed priority 0 in it, so the allocator
 //! only does physical packing (same cell tree, same buddy and packing rules as `hived`)
 //! and never preempts. Quotas, borrowing and ordering belong to the layers and policies.
+//!
+//! That is the pool's default backend (placement `topology`, whole GPUs). A model named
+//! `LAYER+POLICY+PLACEMENT` with another placement, or a workload whose pods carry GPU
+//! shares, CPU or memory, gets the second backend instead ([`Pool::for_model`]): a
+//! shared cluster placed by a scorer (`sched/share_pool.rs`). The layers see the same
+//! methods either way.
 
 use std::collections::{BTreeMap, HashSet};
 
 use super::layers::{allocator_wait, reason_text};
+use super::share_pool::{ShareOptions, SharePool};
 use super::{Wait, WaitKind};
 use crate::cell::{Allocator, Decision, GroupPlacement, GroupRequest, RequestError, WaitReason};
 use crate::config::{CellConfig, PhysicalCellSpec, VirtualCellSpec, VirtualClusterSpec};
@@ -23,30 +30,77 @@ pub(crate) enum PoolAnswer {
     Reject(String),
 }
 
-/// A single-VC allocator and the groups it holds.
+/// A single-VC allocator and the groups it holds, or a shared cluster and a scorer.
 #[derive(Debug, Clone)]
 pub(crate) struct Pool {
+    backend: Backend,
+}
+
+// One per layer, and the allocator backend is the hot path of every whole-GPU model:
+// kept inline rather than boxed.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone)]
+enum Backend {
+    Cells(CellPool),
+    Shared(Box<SharePool>),
+}
+
+/// The default backend: the HiveD allocator with one VC.
+#[derive(Debug, Clone)]
+struct CellPool {
     alloc: Allocator,
     /// The request the pool last placed, rewritten in place for the next one: its
     /// strings and members keep their buffers, so an offer allocates nothing for it.
     pooled: GroupRequest,
 }
 
+/// Whether `placement` (a model's third part, `None` when it has none) with `sharing`
+/// needs the shared-cluster backend: any placement but `topology`, or pods with
+/// resources.
+pub(crate) fn needs_share_pool(placement: Option<&str>, sharing: Option<&ShareOptions>) -> bool {
+    placement.is_some_and(|p| p != crate::placement::NAMES[0])
+        || sharing.is_some_and(|s| s.pods_with_resources)
+}
+
 impl Pool {
     pub(crate) fn new(config: &CellConfig) -> Pool {
         Pool {
-            alloc: Allocator::new(&single_vc_config(config)),
-            pooled: GroupRequest {
-                name: String::new(),
-                virtual_cluster: POOL_VC.to_string(),
-                priority: 0,
-                leaf_cell_type: None,
-                pinned_cell_id: None,
-                lazy_preemption_enable: false,
-                ignore_k8s_suggested_nodes: true,
-                members: Vec::new(),
-            },
+            backend: Backend::Cells(CellPool {
+                alloc: Allocator::new(&single_vc_config(config)),
+                pooled: GroupRequest {
+                    name: String::new(),
+                    virtual_cluster: POOL_VC.to_string(),
+                    priority: 0,
+                    leaf_cell_type: None,
+                    pinned_cell_id: None,
+                    lazy_preemption_enable: false,
+                    ignore_k8s_suggested_nodes: true,
+                    members: Vec::new(),
+                },
+            }),
         }
+    }
+
+    /// The pool a model's layer places through: the default one ([`Pool::new`]) unless
+    /// [`needs_share_pool`] says otherwise, then a shared cluster of `config`'s nodes
+    /// placed by `placement` (`topology` when `None`). Fails on an unknown placement.
+    pub(crate) fn for_model(
+        config: &CellConfig,
+        placement: Option<&str>,
+        sharing: Option<&ShareOptions>,
+    ) -> Result<Pool, String> {
+        if !needs_share_pool(placement, sharing) {
+            return Ok(Pool::new(config));
+        }
+        let default_options = ShareOptions::default();
+        let pool = SharePool::new(
+            config,
+            placement.unwrap_or(crate::placement::NAMES[0]),
+            sharing.unwrap_or(&default_options),
+        )?;
+        Ok(Pool {
+            backend: Backend::Shared(Box::new(pool)),
+        })
     }
 
     /// Places `request` as a priority-0 group of the pool, ignoring its VC, priority,
@@ -62,6 +116,64 @@ impl Pool {
         request: &GroupRequest,
         nodes: Option<&HashSet<String>>,
     ) -> PoolAnswer {
+        match &mut self.backend {
+            Backend::Cells(cells) => cells.place_on(request, nodes),
+            Backend::Shared(shared) => shared.place_on(request, nodes),
+        }
+    }
+
+    pub(crate) fn release(&mut self, group: &str) {
+        match &mut self.backend {
+            Backend::Cells(cells) => {
+                let _ = cells.alloc.release_group(group);
+            }
+            Backend::Shared(shared) => {
+                shared.release(group);
+            }
+        }
+    }
+
+    /// Whether `request` would be placed now if the groups `released` were gone; the
+    /// pool is left as it was.
+    pub(crate) fn fits_without(&mut self, request: &GroupRequest, released: &[String]) -> bool {
+        let mut trial = self.trial();
+        released.iter().all(|g| trial.release(g)) && trial.fits(request)
+    }
+
+    /// A what-if on the pool (see [`crate::cell::Trial`]), undone when it is dropped.
+    pub(crate) fn trial(&mut self) -> PoolTrial<'_> {
+        match &mut self.backend {
+            Backend::Cells(cells) => PoolTrial::Cells {
+                trial: cells.alloc.trial(),
+                pooled: &mut cells.pooled,
+            },
+            // A copy: the shared cluster has no undo log, and trials are rare (a
+            // reclaim or a suspension to check).
+            Backend::Shared(shared) => PoolTrial::Shared(shared.clone()),
+        }
+    }
+
+    /// Where `group` runs in the pool, if it does.
+    pub(crate) fn placement(&self, group: &str) -> Option<GroupPlacement> {
+        match &self.backend {
+            Backend::Cells(cells) => cells.alloc.placement(group),
+            Backend::Shared(shared) => shared.placement(group),
+        }
+    }
+
+    pub(crate) fn set_node_health(&mut self, node: &str, healthy: bool) -> Result<(), String> {
+        match &mut self.backend {
+            Backend::Cells(cells) => cells
+                .alloc
+                .set_node_health(node, healthy)
+                .map_err(|e| e.to_string()),
+            Backend::Shared(shared) => shared.set_node_health(node, healthy),
+        }
+    }
+}
+
+impl CellPool {
+    fn place_on(&mut self, request: &GroupRequest, nodes: Option<&HashSet<String>>) -> PoolAnswer {
         let pooled = &mut self.pooled;
         pooled.ignore_k8s_suggested_nodes = nodes.is_none();
         pooled.name.clone_from(&request.name);
@@ -85,62 +197,56 @@ impl Pool {
             }
         }
     }
-
-    pub(crate) fn release(&mut self, group: &str) {
-        let _ = self.alloc.release_group(group);
-    }
-
-    /// Whether `request` would be placed now if the groups `released` were gone; the
-    /// pool is left as it was.
-    pub(crate) fn fits_without(&mut self, request: &GroupRequest, released: &[String]) -> bool {
-        let mut trial = self.trial();
-        released.iter().all(|g| trial.release(g)) && trial.fits(request)
-    }
-
-    /// A what-if on the pool (see [`crate::cell::Trial`]), undone when it is dropped.
-    pub(crate) fn trial(&mut self) -> PoolTrial<'_> {
-        PoolTrial {
-            trial: self.alloc.trial(),
-            pooled: &mut self.pooled,
-        }
-    }
-
-    /// Where `group` runs in the pool, if it does.
-    pub(crate) fn placement(&self, group: &str) -> Option<GroupPlacement> {
-        self.alloc.placement(group)
-    }
-
-    pub(crate) fn set_node_health(&mut self, node: &str, healthy: bool) -> Result<(), String> {
-        self.alloc
-            .set_node_health(node, healthy)
-            .map_err(|e| e.to_string())
-    }
 }
 
 /// A trial on the pool: groups released and requests placed as the pool places them.
-pub(crate) struct PoolTrial<'a> {
-    trial: crate::cell::Trial<'a>,
-    pooled: &'a mut GroupRequest,
+pub(crate) enum PoolTrial<'a> {
+    /// On the allocator, rolled back when dropped.
+    Cells {
+        trial: crate::cell::Trial<'a>,
+        pooled: &'a mut GroupRequest,
+    },
+    /// On a copy of the shared cluster.
+    Shared(Box<SharePool>),
 }
 
 impl PoolTrial<'_> {
     /// Where `group` runs, as things stand in the trial.
     pub(crate) fn placement(&self, group: &str) -> Option<GroupPlacement> {
-        self.trial.placement(group)
+        match self {
+            PoolTrial::Cells { trial, .. } => trial.placement(group),
+            PoolTrial::Shared(shared) => shared.placement(group),
+        }
     }
 
     /// Releases `group` for the trial; false when the pool does not hold it.
     pub(crate) fn release(&mut self, group: &str) -> bool {
-        self.trial.release(group)
+        match self {
+            PoolTrial::Cells { trial, .. } => trial.release(group),
+            PoolTrial::Shared(shared) => shared.release(group),
+        }
     }
 
     /// Whether the pool would place `request` now, as things stand in the trial.
     pub(crate) fn fits(&mut self, request: &GroupRequest) -> bool {
-        let pooled = &mut *self.pooled;
-        pooled.name.clone_from(&request.name);
-        pooled.leaf_cell_type.clone_from(&request.leaf_cell_type);
-        pooled.members.clone_from(&request.members);
-        self.trial.fits(pooled)
+        match self {
+            PoolTrial::Cells { trial, pooled } => {
+                let pooled = &mut **pooled;
+                pooled.name.clone_from(&request.name);
+                pooled.leaf_cell_type.clone_from(&request.leaf_cell_type);
+                pooled.members.clone_from(&request.members);
+                trial.fits(pooled)
+            }
+            PoolTrial::Shared(shared) => {
+                // A placement in the trial stays there: release it so that the copy
+                // keeps describing the pool, as the cell trial does.
+                let fits = matches!(shared.place_on(request, None), PoolAnswer::Bind(_));
+                if fits {
+                    shared.release(&request.name);
+                }
+                fits
+            }
+        }
     }
 }
 
@@ -249,6 +355,7 @@ pub(crate) mod tests {
             members: vec![GroupMember {
                 pod_number: pods,
                 leaf_cell_number: 1,
+                resources: None,
             }],
         }
     }

@@ -165,6 +165,8 @@ struct GroupRun {
     /// answers them alike while the cluster only fills up.
     class: usize,
     gpus: u32,
+    /// Its GPU demand in milli-GPUs: `gpus` x 1000, or a share's milli.
+    milli: u64,
     state: GroupState,
     /// Work kept from earlier runs (checkpoints).
     work_done_ms: SimTimeMs,
@@ -341,8 +343,11 @@ struct Engine<'a, 's, S: RunSink> {
     /// Every VC of the run (guaranteed ones and jobs' ones), sorted: timeline points and
     /// [`JobRun::vc`] index into it.
     vc_names: Arc<[String]>,
-    /// Busy GPUs per VC, in [`Engine::vc_names`] order.
+    /// Busy GPUs per VC, in [`Engine::vc_names`] order: `busy_milli` rounded to the
+    /// nearest GPU (exact without GPU shares).
     busy: Vec<u32>,
+    /// Busy milli-GPUs per VC (a half-GPU pod counts 500).
+    busy_milli: Vec<u64>,
     /// GPUs of the nodes now in the cluster.
     capacity_gpus: u32,
     /// All nodes with their GPUs, in topology order.
@@ -445,6 +450,7 @@ impl<'a, 's, S: RunSink> Engine<'a, 's, S> {
                 capacity_gpus,
             },
             vc_names,
+            busy_milli: vec![0; busy.len()],
             busy,
             capacity_gpus,
             nodes,
@@ -596,6 +602,7 @@ impl<'a, 's, S: RunSink> Engine<'a, 's, S> {
                 GroupRun {
                     class,
                     gpus: u32::try_from(request.leaf_count()).unwrap_or(u32::MAX),
+                    milli: request.gpu_milli(),
                     state: GroupState::Waiting,
                     work_done_ms: 0,
                     epoch: 0,
@@ -656,9 +663,10 @@ impl<'a, 's, S: RunSink> Engine<'a, 's, S> {
         let run = self.jobs.run_mut(job);
         run.groups[group].attained_ms += ran;
         let g = &mut run.groups[group];
-        run.gpu_ms += ran * u64::from(g.gpus);
+        run.gpu_ms += milli_gpu_ms(ran, g.milli);
         g.state = GroupState::Done;
-        self.busy[run.vc] -= g.gpus;
+        self.busy_milli[run.vc] -= g.milli;
+        self.busy[run.vc] = whole_gpus(self.busy_milli[run.vc]);
         self.model.release(&run.spec.groups[group].name);
         if !self.keep_log {
             // Only the log and the job's node list read the pods of a run that ended;
@@ -1183,8 +1191,9 @@ impl<'a, 's, S: RunSink> Engine<'a, 's, S> {
         if std::mem::take(&mut g.suspended) {
             remaining += self.model.resume_delay_ms();
         }
-        let (epoch, gpus) = (g.epoch, g.gpus);
-        self.busy[run.vc] += gpus;
+        let (epoch, milli) = (g.epoch, g.milli);
+        self.busy_milli[run.vc] += milli;
+        self.busy[run.vc] = whole_gpus(self.busy_milli[run.vc]);
         if self.hooks.runs {
             self.model
                 .started(&progress(&self.jobs, self.now, job, group));
@@ -1333,7 +1342,7 @@ impl<'a, 's, S: RunSink> Engine<'a, 's, S> {
             let run = self.jobs.run_mut(job);
             for g in &run.groups {
                 if let GroupState::Running { since, .. } = g.state {
-                    run.gpu_ms += (end_ms - since) * u64::from(g.gpus);
+                    run.gpu_ms += milli_gpu_ms(end_ms - since, g.milli);
                 }
             }
             self.retire(job);
@@ -1411,7 +1420,8 @@ struct RequestClass {
     leaf_cell_type: Option<String>,
     pinned_cell_id: Option<String>,
     lazy_preemption: bool,
-    members: Vec<(u32, u32)>,
+    /// Pod counts and shapes, shares, CPU and memory included.
+    members: Vec<crate::cell::GroupMember>,
 }
 
 impl RequestClass {
@@ -1422,11 +1432,7 @@ impl RequestClass {
             leaf_cell_type: request.leaf_cell_type.clone(),
             pinned_cell_id: request.pinned_cell_id.clone(),
             lazy_preemption: request.lazy_preemption_enable,
-            members: request
-                .members
-                .iter()
-                .map(|m| (m.pod_number, m.leaf_cell_number))
-                .collect(),
+            members: request.members.clone(),
         }
     }
 
@@ -1437,12 +1443,7 @@ impl RequestClass {
             && self.leaf_cell_type == request.leaf_cell_type
             && self.pinned_cell_id == request.pinned_cell_id
             && self.lazy_preemption == request.lazy_preemption_enable
-            && self.members.len() == request.members.len()
-            && self
-                .members
-                .iter()
-                .zip(&request.members)
-                .all(|(&(pods, leaves), m)| pods == m.pod_number && leaves == m.leaf_cell_number)
+            && self.members == request.members
     }
 
     /// The hash a request's class is filed under, taken from the request's fields so
@@ -1455,9 +1456,7 @@ impl RequestClass {
         request.leaf_cell_type.hash(&mut h);
         request.pinned_cell_id.hash(&mut h);
         request.lazy_preemption_enable.hash(&mut h);
-        for m in &request.members {
-            (m.pod_number, m.leaf_cell_number).hash(&mut h);
-        }
+        request.members.hash(&mut h);
         h.finish()
     }
 }
@@ -1585,6 +1584,20 @@ fn progress<'j>(
         attained_ms: g.attained_ms + current,
         now_ms: now,
     }
+}
+
+/// GPU-ms of `milli` milli-GPUs held for `ms` (exact for whole GPUs).
+fn milli_gpu_ms(ms: SimTimeMs, milli: u64) -> u64 {
+    if milli.is_multiple_of(1000) {
+        ms * (milli / 1000)
+    } else {
+        ((u128::from(ms) * u128::from(milli)) / 1000) as u64
+    }
+}
+
+/// Milli-GPUs as whole GPUs for the timeline: the nearest count (halves up).
+fn whole_gpus(milli: u64) -> u32 {
+    u32::try_from(milli.saturating_add(500) / 1000).unwrap_or(u32::MAX)
 }
 
 fn pod_spot(pod: PodPlacement) -> PodSpot {

@@ -147,7 +147,22 @@ pub fn sim_job(job: TraceJob, shape: &ClusterShape, report: &mut IngestReport) -
         });
         return None;
     }
-    let pod_gpus = pod_size(job.gpus, biggest_node);
+    // A pod with resources (openb --fractional share) is one pod: its CPU and memory
+    // are the pod's, and it must fit one node whole.
+    let pod_gpus = if job.resources.is_some() {
+        if job.gpus > biggest_node {
+            report.note(issue::LARGER_THAN_CLUSTER, || {
+                format!(
+                    "{} (one pod of {} GPUs, the biggest node has {biggest_node})",
+                    job.id, job.gpus
+                )
+            });
+            return None;
+        }
+        job.gpus
+    } else {
+        pod_size(job.gpus, biggest_node)
+    };
     let mut priority = job.priority;
     if priority >= 0 && shape.without_cells.contains(&job.vc) {
         report.note(issue::NO_GUARANTEE, || {
@@ -167,6 +182,7 @@ pub fn sim_job(job: TraceJob, shape: &ClusterShape, report: &mut IngestReport) -
         members: vec![GroupMember {
             pod_number: job.gpus / pod_gpus,
             leaf_cell_number: pod_gpus,
+            resources: job.resources,
         }],
     };
     Some(SimJob {
@@ -211,6 +227,7 @@ mod tests {
             vc: vc.into(),
             priority: 10,
             gpu_type: gpu_type.map(String::from),
+            resources: None,
         }
     }
 

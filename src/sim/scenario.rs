@@ -635,6 +635,7 @@ impl Reader<'_> {
             },
             resume_delay_ms: raw.resume_delay.map_or(0, |d| d.0),
             kueue: None,
+            sharing: None,
         };
         sched::yarn_cs::YarnCs::new(&config, &model_options.yarn_cs)
             .map_err(|e| self.invalid("yarnCs", e))?;
@@ -689,10 +690,20 @@ impl Reader<'_> {
         if let Err((i, message)) = check_node_event_order(&node_events) {
             return Err(self.invalid(format!("nodeEvents[{i}].event"), message));
         }
+        let seed = raw.seed.unwrap_or(0);
+        let mut model_options = model_options;
+        if models.iter().any(|m| m.split('+').nth(2).is_some()) {
+            // A model names its placement: fgd measures against this scenario's pods.
+            model_options.sharing = Some(std::sync::Arc::new(sched::ShareOptions::of_requests(
+                jobs.iter().flat_map(|j| &j.groups),
+                Default::default(),
+                seed,
+            )));
+        }
         Ok(Scenario {
             name,
             source: self.file.to_string(),
-            seed: raw.seed.unwrap_or(0),
+            seed,
             horizon_ms: raw.horizon.map(|h| h.0),
             models,
             config,
@@ -1007,6 +1018,7 @@ impl Reader<'_> {
                 GroupMember {
                     pod_number: instances,
                     leaf_cell_number: task.gpus,
+                    resources: None,
                 },
                 task.sku_type,
             ));
@@ -1044,6 +1056,7 @@ impl Reader<'_> {
                         vec![GroupMember {
                             pod_number: 1,
                             leaf_cell_number: member.leaf_cell_number,
+                            resources: None,
                         }],
                         sku.clone(),
                     ));

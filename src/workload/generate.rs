@@ -1019,6 +1019,7 @@ impl Iterator for Generator {
             vc,
             priority: self.priority,
             gpu_type,
+            resources: None,
         })
     }
 }

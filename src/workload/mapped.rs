@@ -786,6 +786,7 @@ impl CsvFormat for MappedFormat {
             vc,
             priority,
             gpu_type,
+            resources: None,
         }))
     }
 
@@ -901,6 +902,7 @@ mod tests {
                 vc: "a".into(),
                 priority: 100,
                 gpu_type: Some("V100".into()),
+                resources: None,
             }
         );
         let e = reader.next().unwrap().unwrap_err();

@@ -127,6 +127,7 @@ impl CsvFormat for NativeFormat {
             vc,
             priority,
             gpu_type,
+            resources: None,
         }))
     }
 
@@ -183,6 +184,7 @@ mod tests {
                 vc: "default".into(),
                 priority: 10,
                 gpu_type: None,
+                resources: None,
             })]
         );
     }
@@ -226,6 +228,7 @@ mod tests {
                 vc: "vc-a".into(),
                 priority: -1,
                 gpu_type: Some("V100|P100".into()),
+                resources: None,
             },
             TraceJob {
                 id: "y".into(),
@@ -235,6 +238,7 @@ mod tests {
                 vc: "default".into(),
                 priority: 100,
                 gpu_type: None,
+                resources: None,
             },
         ];
         let mut bytes = Vec::new();

@@ -6,13 +6,17 @@
 //! trace (they are not shifted). How a pod becomes a job:
 //!
 //! - id = `name`; VC = `default` (the trace has no tenants); priority = the default
-//!   (`qos` is not mapped to priorities). CPU and memory are not modelled.
+//!   (`qos` is not mapped to priorities). CPU and memory are read only with
+//!   [`Fractional::Share`].
 //! - `num_gpu` 0 (CPU-only pod): skipped, counted under [`CPU_ONLY_SKIPPED`].
 //! - `gpu_milli` 1000: `num_gpu` whole GPUs. `gpu_milli` below 1000 is a share of each GPU
 //!   (in the trace only single-GPU pods have one): by [`OpenbOptions::fractional`], either
 //!   rounded up to `num_gpu` whole GPUs and counted under [`FRACTIONAL_ROUNDED_UP`] (once
 //!   the row is read without error), or skipped and counted under [`FRACTIONAL_SKIPPED`]
-//!   (without reading its times, like a CPU-only pod).
+//!   (without reading its times, like a CPU-only pod), or kept as a share
+//!   ([`Fractional::Share`], counted under [`FRACTIONAL_KEPT`]): then every pod's
+//!   [`TraceJob::resources`] carries its share, `cpu_milli`, `memory_mib` and whole
+//!   `gpu_spec`, for the layers that place on a shared cluster.
 //! - `gpu_spec` (the GPU models the pod may use, `|`-separated, e.g. `P100|V100M16`) is
 //!   kept **as written** in [`TraceJob::gpu_type`]: keeping only the first model would
 //!   make the constraint stricter than the trace; see [`TraceJob::gpu_types`]. Empty
@@ -22,8 +26,8 @@
 //!   wait), or `deletion_time - creation_time`. A pod never scheduled (`scheduled_time`
 //!   empty, the `Pending` pods) uses `creation_time` and is counted under
 //!   [`NEVER_SCHEDULED`]. A duration of 0 is an error for that row.
-//! - `cpu_milli`, `memory_mib`, `qos`, `pod_phase` must be present in the header but are
-//!   not read.
+//! - `qos`, `pod_phase` must be present in the header but are not read (nor are
+//!   `cpu_milli`, `memory_mib` but with [`Fractional::Share`]).
 //!
 //! The `multigpu*` sample files carry only the first five columns (no times): they
 //! cannot be replayed and are refused when opened.
@@ -43,6 +47,8 @@ pub const CPU_ONLY_SKIPPED: &str = "CPU-only pod (skipped)";
 pub const FRACTIONAL_ROUNDED_UP: &str = "fractional-GPU pod (read as whole GPUs)";
 /// Kind noted for a skipped fractional-GPU pod.
 pub const FRACTIONAL_SKIPPED: &str = "fractional-GPU pod (skipped)";
+/// Kind noted for a fractional-GPU pod kept as a share of one GPU.
+pub const FRACTIONAL_KEPT: &str = "fractional-GPU pod (kept as a share of one GPU)";
 /// Kind noted for a pod without `scheduled_time`, whose duration counts from creation.
 pub const NEVER_SCHEDULED: &str = "pod never scheduled (duration from creation_time)";
 
@@ -70,6 +76,9 @@ pub enum Fractional {
     WholeGpu,
     /// Skip it.
     Skip,
+    /// Keep the share, and every pod's CPU and memory ([`TraceJob::resources`]): for the
+    /// layers that place on a shared cluster (`shared`, `yarn-cs`, `kueue`).
+    Share,
 }
 
 /// Where an openb pod's run time starts.
@@ -99,8 +108,9 @@ pub type OpenbReader = CsvTrace<OpenbFormat>;
 /// The openb pod list's columns, found by name in the header, and the reading options.
 pub struct OpenbFormat {
     options: OpenbOptions,
-    /// name, num_gpu, gpu_milli, gpu_spec, creation, deletion, scheduled.
-    columns: [usize; 7],
+    /// name, num_gpu, gpu_milli, gpu_spec, creation, deletion, scheduled, cpu_milli,
+    /// memory_mib.
+    columns: [usize; 9],
 }
 
 /// Opens an openb pod list and checks its header.
@@ -145,6 +155,8 @@ impl OpenbFormat {
             "creation_time",
             "deletion_time",
             "scheduled_time",
+            "cpu_milli",
+            "memory_mib",
         ]
         .map(index);
         Ok(CsvTrace::new(rows, OpenbFormat { options, columns }))
@@ -167,6 +179,8 @@ impl CsvFormat for OpenbFormat {
             creation,
             deletion,
             scheduled,
+            cpu_milli,
+            memory_mib,
         ] = self.columns;
         let line = rows.line;
         let id = rows.field(name)?;
@@ -226,12 +240,42 @@ impl CsvFormat for OpenbFormat {
         if self.options.duration_from == DurationFrom::Scheduled && scheduled_text.is_empty() {
             skipped.note(NEVER_SCHEDULED, || format!("line {line}: {id}"));
         }
+        let spec = rows.field(gpu_spec)?;
+        let resources = if self.options.fractional == Fractional::Share {
+            let amount = |column: usize, what: &str| -> Result<u64, TraceError> {
+                rows.field(column)?
+                    .parse()
+                    .map_err(|_| rows.error(column, format!("a whole number of {what}, 0 or more")))
+            };
+            let resources = crate::cell::PodResources {
+                gpu_milli: (milli < 1000).then_some(milli),
+                cpu_milli: amount(cpu_milli, "milli-CPUs")?,
+                memory_mib: amount(memory_mib, "MiB")?,
+                gpu_spec: spec.to_string(),
+            };
+            if milli < 1000 && gpus > 1 {
+                return Err(rows.error(
+                    gpu_milli,
+                    format!(
+                        "1000 for a pod of {gpus} GPUs: a share of a GPU is only possible for one \
+                         GPU (or replay with --fractional whole)"
+                    ),
+                ));
+            }
+            Some(resources)
+        } else {
+            None
+        };
         if milli < 1000 {
-            skipped.note(FRACTIONAL_ROUNDED_UP, || {
+            let kind = if resources.is_some() {
+                FRACTIONAL_KEPT
+            } else {
+                FRACTIONAL_ROUNDED_UP
+            };
+            skipped.note(kind, || {
                 format!("line {line}: {id} ({milli}/1000 of a GPU)")
             });
         }
-        let spec = rows.field(gpu_spec)?;
         Ok(Some(TraceJob {
             id: id.to_string(),
             submit_ms,
@@ -240,6 +284,7 @@ impl CsvFormat for OpenbFormat {
             vc: "default".to_string(),
             priority: default_priority(),
             gpu_type: (!spec.is_empty()).then(|| spec.to_string()),
+            resources,
         }))
     }
 
@@ -301,6 +346,34 @@ mod tests {
         assert_eq!(jobs[0].as_ref().unwrap().duration_ms, 90_000);
         assert_eq!(skipped.count(FRACTIONAL_SKIPPED), 1);
         assert_eq!(skipped.count(NEVER_SCHEDULED), 0);
+    }
+
+    #[test]
+    fn shares_cpu_and_memory_are_kept_on_request() {
+        let options = OpenbOptions {
+            fractional: Fractional::Share,
+            ..OpenbOptions::default()
+        };
+        let (jobs, skipped) = read(ROWS, options);
+        let jobs: Vec<TraceJob> = jobs.into_iter().map(Result::unwrap).collect();
+        let share = jobs[1].resources.as_ref().unwrap();
+        assert_eq!((jobs[1].gpus, share.gpu_milli), (1, Some(460)));
+        assert_eq!((share.cpu_milli, share.memory_mib), (1000, 1));
+        let whole = jobs[0].resources.as_ref().unwrap();
+        assert_eq!(
+            (whole.gpu_milli, whole.gpu_spec.as_str()),
+            (None, "P100|T4")
+        );
+        assert_eq!(skipped.count(FRACTIONAL_KEPT), 1);
+        assert_eq!(skipped.count(FRACTIONAL_ROUNDED_UP), 0);
+        let (bad, _) = read("e,x,1,1,500,,BE,Running,1,9,2\n", options);
+        assert!(
+            bad[0]
+                .as_ref()
+                .unwrap_err()
+                .to_string()
+                .contains("cpu_milli")
+        );
     }
 
     #[test]

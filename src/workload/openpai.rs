@@ -1001,6 +1001,7 @@ impl Reader<'_> {
                             .map(|&j| GroupMember {
                                 pod_number: roles[j].spec.instances,
                                 leaf_cell_number: roles[j].spec.leaf_cell_number,
+                                resources: None,
                             })
                             .collect(),
                     });
@@ -1018,6 +1019,7 @@ impl Reader<'_> {
                             members: vec![GroupMember {
                                 pod_number: 1,
                                 leaf_cell_number: role.spec.leaf_cell_number,
+                                resources: None,
                             }],
                         });
                     }
@@ -1391,6 +1393,7 @@ mod tests {
         let one_pod = vec![GroupMember {
             pod_number: 1,
             leaf_cell_number: 4,
+            resources: None,
         }];
         assert!(j.groups.iter().all(|g| g.members == one_pod));
         assert_eq!(

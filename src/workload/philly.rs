@@ -127,6 +127,7 @@ impl CsvFormat for PhillyCsvFormat {
             vc: vc_name.to_string(),
             priority: default_priority(),
             gpu_type: None,
+            resources: None,
         }))
     }
 
@@ -396,6 +397,7 @@ impl PhillyJsonReader {
             vc,
             priority: default_priority(),
             gpu_type: None,
+            resources: None,
         }))
     }
 }

@@ -31,6 +31,10 @@ pub struct TraceJob {
     /// Several acceptable models are separated by `|` (as openb's `gpu_spec` writes
     /// them); see [`TraceJob::gpu_types`].
     pub gpu_type: Option<String>,
+    /// What its one pod asks for besides whole GPUs (a share of one GPU, CPU, memory,
+    /// all its GPU models), when the reader keeps them (openb `--fractional share`);
+    /// `None`: `gpus` whole GPUs, as every other reader gives.
+    pub resources: Option<crate::cell::PodResources>,
 }
 
 impl TraceJob {
@@ -181,6 +185,7 @@ mod tests {
             vc: "default".into(),
             priority: 0,
             gpu_type: Some("V100M16|V100M32|V100M32".into()),
+            resources: None,
         };
         assert_eq!(job.gpu_types(), vec!["V100M16", "V100M32"]);
         job.gpu_type = None;

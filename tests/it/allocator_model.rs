@@ -235,6 +235,7 @@ fn request(
             .map(|&(p, l)| GroupMember {
                 pod_number: p,
                 leaf_cell_number: l,
+                resources: None,
             })
             .collect(),
     }

@@ -118,6 +118,7 @@ fn request(name: &str, vc: &str, priority: i32, members: &[(u32, u32)]) -> Group
             .map(|&(pod_number, leaf_cell_number)| GroupMember {
                 pod_number,
                 leaf_cell_number,
+                resources: None,
             })
             .collect(),
     }
@@ -287,6 +288,7 @@ impl RawRequest {
                 .map(|&(pod_number, leaf_cell_number)| GroupMember {
                     pod_number,
                     leaf_cell_number,
+                    resources: None,
                 })
                 .collect(),
         }
@@ -1067,6 +1069,7 @@ fn apply(records: &mut Vec<BindRecord>, spoil: &Spoil) {
                 .map(|&(pod_number, leaf_cell_number)| GroupMember {
                     pod_number,
                     leaf_cell_number,
+                    resources: None,
                 })
                 .collect();
         }
@@ -1178,6 +1181,7 @@ fn a_record_whose_members_disagree_with_its_placements_is_reported_lost() {
     records[0].scheduling_spec.affinity_group.members = vec![GroupMember {
         pod_number: 2,
         leaf_cell_number: 2,
+        resources: None,
     }];
     let (rebuilt, report) = Allocator::from_records(&config, &records);
     let _ = rebuilt.bind_records();

@@ -74,6 +74,7 @@ fn request(name: &str, vc: &str, gpus: u32) -> GroupRequest {
         members: vec![GroupMember {
             pod_number: 1,
             leaf_cell_number: gpus,
+            resources: None,
         }],
     }
 }

@@ -68,6 +68,7 @@ pub fn one_shape_group(
         members: vec![cellsim::cell::GroupMember {
             pod_number: pods,
             leaf_cell_number: gpus,
+            resources: None,
         }],
     }
 }

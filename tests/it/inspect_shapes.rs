@@ -32,6 +32,7 @@ fn demo_group() -> GroupRequest {
         members: vec![GroupMember {
             pod_number: 2,
             leaf_cell_number: 2,
+            resources: None,
         }],
     }
 }
@@ -350,6 +351,7 @@ fn lazy_state() -> Option<Allocator> {
     victim.members = vec![GroupMember {
         pod_number: 1,
         leaf_cell_number: 4,
+        resources: None,
     }];
     assert!(matches!(alloc.schedule(&victim, None), Decision::Bind(_)));
     alloc
@@ -373,6 +375,7 @@ fn lazy_state() -> Option<Allocator> {
     oppo.members = vec![GroupMember {
         pod_number: 1,
         leaf_cell_number: 1,
+        resources: None,
     }];
     // The only free node left is VC2's pinned .21, and pinned cells serve only pods that
     // name them (spec section 3), so the opportunistic group waits and holds nothing.

@@ -81,6 +81,7 @@ fn request(name: &str, vc: &str, priority: i32, pods: u32, gpus: u32) -> GroupRe
         members: vec![GroupMember {
             pod_number: pods,
             leaf_cell_number: gpus,
+            resources: None,
         }],
     }
 }

@@ -47,6 +47,7 @@ mod replay;
 mod safe_split;
 mod sharing;
 mod sharing_model;
+mod sharing_replay;
 mod sim_engine;
 mod sim_invariants;
 mod suggested_cells;

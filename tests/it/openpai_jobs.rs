@@ -180,6 +180,7 @@ fn check(expect: Expect, config: &CellConfig) -> bool {
             .map(|&(pod_number, leaf_cell_number)| GroupMember {
                 pod_number,
                 leaf_cell_number,
+                resources: None,
             })
             .collect();
         assert_eq!(got.members, members, "{f}: {n}: members");

@@ -272,6 +272,7 @@ fn place_workload(
                         .map(|&(pod_number, leaf_cell_number)| GroupMember {
                             pod_number,
                             leaf_cell_number,
+                            resources: None,
                         })
                         .collect(),
                 };
@@ -567,6 +568,7 @@ fn group(
         members: vec![GroupMember {
             pod_number: pods,
             leaf_cell_number: leaves,
+            resources: None,
         }],
     }
 }
@@ -1099,6 +1101,7 @@ fn a_wait_leaves_lazily_preemptible_groups_alone() {
     big.members.push(GroupMember {
         pod_number: 1,
         leaf_cell_number: 2,
+        resources: None,
     });
     let decision = alloc.schedule(&big, None);
     assert!(matches!(decision, Decision::Wait { .. }), "{decision:?}");

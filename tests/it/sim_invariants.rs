@@ -325,6 +325,7 @@ fn build(case: &Case) -> Scenario {
                 members: vec![GroupMember {
                     pod_number: pods,
                     leaf_cell_number: j.gpus_per_pod,
+                    resources: None,
                 }],
             };
             let groups = if j.gang {

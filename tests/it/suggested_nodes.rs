@@ -34,6 +34,7 @@ fn group(name: &str, priority: i32, pods: u32, gpus: u32, ignore: bool) -> Group
         members: vec![GroupMember {
             pod_number: pods,
             leaf_cell_number: gpus,
+            resources: None,
         }],
     }
 }

@@ -94,7 +94,7 @@ impl Errors {
         }
     }
 
-    fn finish(self, parsed: Parsed) -> Result<Parsed, ClusterBuildError> {
+    fn finish<T>(self, parsed: T) -> Result<T, ClusterBuildError> {
         if self.kept.is_empty() {
             Ok(parsed)
         } else {
@@ -365,6 +365,58 @@ pub(crate) fn sibling_header(path: &Path) -> Result<Option<Vec<String>>, Cluster
     Ok(Some(names))
 }
 
+/// CPU (milli-CPUs) and memory (MiB) per machine of a PAI 2020 machine list, for GPU
+/// sharing: `cap_cpu` is in cores and `cap_mem` in GiB (the trace's units). Columns as
+/// [`pai`] finds them (the sibling `.header` file, or a header row). A machine whose
+/// `cap_cpu` or `cap_mem` is not a number is an error naming its line and column.
+pub(crate) fn pai_resources(path: &Path) -> Result<Vec<(String, u64, u64)>, ClusterBuildError> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|err| ClusterBuildError::Read {
+        file: file.clone(),
+        message: format!("cannot read the machine list: {err}"),
+    })?;
+    let mut columns: Vec<String> = match sibling_header(path)? {
+        Some(h) => h,
+        None => PAI_COLUMNS.iter().map(|c| c.to_string()).collect(),
+    };
+    let mut errors = Errors::new(&file);
+    let mut out = Vec::new();
+    for (i, row) in rows(&text, &mut errors).into_iter().enumerate() {
+        if i == 0 && row.fields[0].eq_ignore_ascii_case("machine") {
+            columns = row.fields.clone();
+            continue;
+        }
+        let at = |name: &str| columns.iter().position(|c| c == name);
+        let (Some(m), Some(c), Some(g)) = (at("machine"), at("cap_cpu"), at("cap_mem")) else {
+            break;
+        };
+        if row.fields.len() != columns.len() {
+            continue; // `pai` reports the row
+        }
+        let mut amount = |index: usize, unit: f64, what: &str| -> Option<u64> {
+            let value = &row.fields[index];
+            match value.parse::<f64>() {
+                Ok(x) if x >= 0.0 && x.is_finite() => Some((x * unit).round() as u64),
+                _ => {
+                    errors.push(
+                        row.line,
+                        Some(columns[index].as_str()),
+                        Some(value.as_str()),
+                        format!("{what}, 0 or more"),
+                    );
+                    None
+                }
+            }
+        };
+        let cpu = amount(c, 1000.0, "a number of CPU cores");
+        let memory = amount(g, 1024.0, "a memory size in GiB");
+        if let (Some(cpu), Some(memory)) = (cpu, memory) {
+            out.push((row.fields[m].clone(), cpu, memory));
+        }
+    }
+    errors.finish(out)
+}
+
 /// PAI 2020 `pai_machine_spec.csv`: `machine,gpu_type,cap_cpu,cap_mem,cap_gpu`. The
 /// columns come from `header` (the sibling `.header` file) when given, else from a header
 /// line in the file, else the documented order.
@@ -502,6 +554,26 @@ mod tests {
             panic!("expected row errors")
         };
         assert_eq!((errors.len(), more), (ROW_ERRORS_KEPT, 10));
+    }
+
+    #[test]
+    fn pai_resources_are_milli_cpus_and_mib() {
+        let dir = std::env::temp_dir().join(format!("cellsim-pai-res-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("m.csv");
+        std::fs::write(&path, "a,T4,4,16,2\nb,T4,x,16,2\n").unwrap();
+        let Err(ClusterBuildError::Rows { errors, .. }) = pai_resources(&path) else {
+            panic!("b's cap_cpu is refused");
+        };
+        assert_eq!(
+            (errors[0].line, errors[0].column.as_deref()),
+            (2, Some("cap_cpu"))
+        );
+        std::fs::write(&path, "a,T4,4,16,2\n").unwrap();
+        assert_eq!(
+            pai_resources(&path).unwrap(),
+            vec![("a".to_string(), 4000, 16384)]
+        );
     }
 
     #[test]

@@ -363,6 +363,12 @@ pub(crate) fn rack_size(format: ClusterFormat, options: &BuildOptions) -> u32 {
         .unwrap_or(DEFAULT_RACK_NODES)
 }
 
+/// CPU (milli-CPUs) and memory (MiB) per machine of a PAI 2020 machine list
+/// (`cap_cpu` cores, `cap_mem` GiB), for GPU sharing; errors name the row and column.
+pub fn pai_machine_resources(path: &Path) -> Result<Vec<(String, u64, u64)>, ClusterBuildError> {
+    machine_files::pai_resources(path)
+}
+
 /// Recognise what `arg` is. An existing file is recognised from its first line: a
 /// `machineId, …` header or `name,GPUS,12GB` rows mean a Philly machine list; an
 /// `sn,cpu_milli,…` header or rows whose 2nd-4th fields are numbers mean an openb node

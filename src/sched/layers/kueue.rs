@@ -16,6 +16,7 @@
 //! but the nodes of the flavor are fragmented), `queue` (behind the head of a StrictFIFO
 //! ClusterQueue).
 
+mod placement;
 mod quota;
 mod tas;
 

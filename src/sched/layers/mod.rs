@@ -30,6 +30,55 @@ pub const LAYER_NAMES: [&str; 5] = [
     kueue::NAME,
 ];
 
+/// The layers that place through the pool (`sched/pool.rs`) and so take any placement
+/// scorer and pods with GPU shares, CPU or memory.
+pub const POOL_LAYERS: [&str; 3] = [shared::NAME, yarn_cs::NAME, kueue::NAME];
+
+/// Whether `layer` takes a placement other than `topology` (see [`POOL_LAYERS`]).
+pub fn takes_placement(layer: &str) -> bool {
+    POOL_LAYERS.contains(&layer)
+}
+
+/// The layer called `name` placing with `placement` (a model's third part; `None`:
+/// topology). `hived` and `isolated` place by their VCs' cells: they refuse another
+/// placement, and pods with GPU shares, CPU or memory.
+pub fn layer_for_model(
+    name: &str,
+    placement: Option<&str>,
+    config: &CellConfig,
+    options: &ModelOptions,
+) -> Result<Box<dyn Layer>, String> {
+    let sharing = options.sharing.as_deref();
+    if !crate::sched::pool::needs_share_pool(placement, sharing) {
+        return layer_by_name(name, config, options);
+    }
+    if !takes_placement(name) {
+        return Err(format!(
+            "the workload's pods carry GPU shares, CPU or memory, which the {name} layer cannot \
+             place (it places whole GPUs by its virtual clusters' cells); replay with \
+             --fractional whole, or use a layer that places through the shared pool ({})",
+            POOL_LAYERS.join(", ")
+        ));
+    }
+    let pool = crate::sched::pool::Pool::for_model(config, placement, sharing)?;
+    match name {
+        shared::NAME => Ok(Box::new(shared::Shared::with_pool(config, pool))),
+        yarn_cs::NAME => {
+            let mut layer = yarn_cs::YarnCs::new(config, &options.yarn_cs)?;
+            layer.replace_pool(pool);
+            Ok(Box::new(layer))
+        }
+        _ => {
+            let mut layer = match &options.kueue {
+                Some(kueue) => kueue::Kueue::new(config, kueue)?,
+                None => kueue::Kueue::new(config, &kueue::KueueOptions::of_cluster(config))?,
+            };
+            layer.replace_pool(pool);
+            Ok(Box::new(layer))
+        }
+    }
+}
+
 /// An inter-VC layer: which GPUs a group may use, and the placement on them.
 pub trait Layer {
     /// The layer's name (`hived`, `yarn-cs`, `isolated`, `shared`).

@@ -28,8 +28,13 @@ pub struct Shared {
 impl Shared {
     /// A `shared` layer over `config`.
     pub fn new(config: &CellConfig) -> Shared {
+        Shared::with_pool(config, Pool::new(config))
+    }
+
+    /// A `shared` layer over `config` placing through `pool` (a model's placement).
+    pub(crate) fn with_pool(config: &CellConfig, pool: Pool) -> Shared {
         Shared {
-            pool: Pool::new(config),
+            pool,
             total_gpus: config.physical_cells.iter().map(|c| c.leaf_count()).sum(),
         }
     }

@@ -151,6 +151,11 @@ impl YarnCs {
         })
     }
 
+    /// Places through `pool` from now on (a model's placement); called before any offer.
+    pub(crate) fn replace_pool(&mut self, pool: Pool) {
+        self.pool = pool;
+    }
+
     /// GPUs each VC uses now.
     pub fn usage(&self) -> &BTreeMap<String, u32> {
         &self.usage

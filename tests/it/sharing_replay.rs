@@ -1,0 +1,313 @@
+//! GPU sharing through the engine (issue 18): openb pods replayed with their GPU shares,
+//! CPU and memory (`--fractional share`) on hand-made openb node lists, under the pool
+//! layers and a model's placement (`LAYER+POLICY+PLACEMENT`); the refusals (`hived` with
+//! a placement or with shares, unknown placements); and the real openb default trace
+//! when `../shared/` is there.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use cellsim::replay::{ReplayOptions, prepare};
+use cellsim::sim::{JobOutcome, JobRecord, run_model};
+use cellsim::workload::{Fractional, OpenbOptions, ReadOptions};
+
+use crate::common::{scratch, shared};
+
+const POD_HEADER: &str = "name,cpu_milli,memory_mib,num_gpu,gpu_milli,gpu_spec,qos,pod_phase,creation_time,deletion_time,scheduled_time\n";
+
+/// Writes an openb node list and pod list (rows after the headers) into a scratch folder.
+fn inputs(name: &str, nodes: &str, pods: &str) -> (PathBuf, PathBuf) {
+    let dir = scratch("sharing-replay", name);
+    let node_file = dir.join("nodes.csv");
+    let pod_file = dir.join("pods.csv");
+    std::fs::write(
+        &node_file,
+        format!("sn,cpu_milli,memory_mib,gpu,model\n{nodes}"),
+    )
+    .unwrap();
+    std::fs::write(&pod_file, format!("{POD_HEADER}{pods}")).unwrap();
+    (node_file, pod_file)
+}
+
+fn options(nodes: &Path, pods: &Path, fractional: Fractional) -> ReplayOptions {
+    ReplayOptions {
+        cluster: nodes.display().to_string(),
+        trace: pods.to_path_buf(),
+        read: ReadOptions {
+            openb: OpenbOptions {
+                fractional,
+                ..OpenbOptions::default()
+            },
+            ..ReadOptions::default()
+        },
+        ..ReplayOptions::default()
+    }
+}
+
+/// The jobs of `model` replaying `pods` on `nodes`.
+fn replay(nodes: &Path, pods: &Path, fractional: Fractional, model: &str) -> Vec<JobRecord> {
+    let mut o = options(nodes, pods, fractional);
+    o.models = vec![model.to_string()];
+    let prepared = prepare(&o).unwrap();
+    let result = run_model(&prepared.scenario, model).unwrap();
+    assert!(
+        result
+            .jobs
+            .iter()
+            .all(|j| j.outcome == JobOutcome::Finished),
+        "{model}: every job finishes"
+    );
+    result.jobs
+}
+
+fn job<'a>(jobs: &'a [JobRecord], id: &str) -> &'a JobRecord {
+    jobs.iter().find(|j| j.id == id).unwrap()
+}
+
+fn wait_s(job: &JobRecord) -> u64 {
+    (job.start_ms.unwrap() - job.submit_ms) / 1000
+}
+
+fn cellsim(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_cellsim"))
+        .args(args)
+        .output()
+        .expect("cellsim runs")
+}
+
+#[test]
+fn two_half_gpu_pods_run_at_once_on_one_gpu() {
+    let (nodes, pods) = inputs(
+        "halves",
+        "n0,32000,65536,1,T4\n",
+        "a,1000,1024,1,500,,LS,Running,0,100,0\n\
+         b,1000,1024,1,500,,LS,Running,0,100,0\n",
+    );
+    let jobs = replay(&nodes, &pods, Fractional::Share, "shared+fifo");
+    assert_eq!((wait_s(job(&jobs, "a")), wait_s(job(&jobs, "b"))), (0, 0));
+    // Each is charged half a GPU for its 100 s.
+    assert_eq!(job(&jobs, "b").gpu_ms, 50_000);
+    // Read as whole GPUs, the second waits for the first.
+    let whole = replay(&nodes, &pods, Fractional::WholeGpu, "shared+fifo");
+    assert_eq!(wait_s(job(&whole, "b")), 100);
+    assert_eq!(job(&whole, "b").gpu_ms, 100_000);
+}
+
+#[test]
+fn half_gpu_pods_count_as_half_a_busy_gpu() {
+    let (nodes, pods) = inputs(
+        "busy",
+        "n0,32000,65536,2,T4\n",
+        "a,1000,1024,1,500,,LS,Running,0,100,0\n\
+         b,1000,1024,1,500,,LS,Running,0,100,0\n",
+    );
+    let mut o = options(&nodes, &pods, Fractional::Share);
+    o.models = vec!["shared+fifo".into()];
+    let prepared = prepare(&o).unwrap();
+    let result = run_model(&prepared.scenario, "shared+fifo").unwrap();
+    let busiest = result
+        .timeline
+        .iter()
+        .map(|p| p.busy_by_vc.values().sum::<u32>())
+        .max();
+    assert_eq!(busiest, Some(1), "two halves are one busy GPU, not two");
+}
+
+#[test]
+fn a_cpu_full_node_makes_a_pod_wait() {
+    // GPUs are free on n0 while a runs, but its CPU is not.
+    let (nodes, pods) = inputs(
+        "cpu-wait",
+        "n0,8000,65536,2,T4\n",
+        "a,6000,1024,1,1000,,LS,Running,0,100,0\n\
+         b,4000,1024,1,1000,,LS,Running,10,110,10\n",
+    );
+    let jobs = replay(&nodes, &pods, Fractional::Share, "shared+fifo");
+    assert_eq!(wait_s(job(&jobs, "b")), 90);
+    // Without CPU (whole-GPU reading), it starts at once.
+    let whole = replay(&nodes, &pods, Fractional::WholeGpu, "shared+fifo");
+    assert_eq!(wait_s(job(&whole, "b")), 0);
+}
+
+#[test]
+fn a_memory_full_node_sends_a_pod_elsewhere() {
+    // n0 is the fuller node after a (topology packs there), but b's memory fits only n1.
+    let (nodes, pods) = inputs(
+        "memory-elsewhere",
+        "n0,32000,8192,2,T4\nn1,32000,65536,4,T4\n",
+        "a,1000,6000,1,1000,,LS,Running,0,100,0\n\
+         b,1000,4000,1,1000,,LS,Running,10,110,10\n\
+         c,1000,1000,1,1000,,LS,Running,20,120,20\n",
+    );
+    let jobs = replay(&nodes, &pods, Fractional::Share, "shared+fifo");
+    assert_eq!(job(&jobs, "a").nodes, ["n0"]);
+    assert_eq!(job(&jobs, "b").nodes, ["n1"]);
+    assert_eq!(job(&jobs, "c").nodes, ["n0"], "packing where memory allows");
+    assert_eq!(wait_s(job(&jobs, "b")), 0);
+}
+
+/// A PAI 2020 machine list carries CPU (cores) and memory (GiB) too.
+#[test]
+fn a_pai_machine_lists_cpu_limits_its_node() {
+    let (_, pods) = inputs(
+        "pai-cpu",
+        "",
+        "a,3000,1024,1,1000,,LS,Running,0,100,0\n\
+         b,3000,1024,1,1000,,LS,Running,10,110,10\n",
+    );
+    let machines = pods.with_file_name("pai_machine_spec.csv");
+    std::fs::write(&machines, "m0,T4,4,16,2\n").unwrap();
+    let jobs = replay(&machines, &pods, Fractional::Share, "shared+fifo");
+    assert_eq!(
+        wait_s(job(&jobs, "b")),
+        90,
+        "4 cores hold one 3-core pod at a time"
+    );
+}
+
+#[test]
+fn gpu_spec_restricts_the_node() {
+    // Both nodes are empty and alike but for the model: the tie would go to n0.
+    let (nodes, pods) = inputs(
+        "gpu-spec",
+        "n0,32000,65536,2,T4\nn1,32000,65536,2,P100\n",
+        "a,1000,1024,1,500,P100|V100M16,LS,Running,0,100,0\n\
+         b,1000,1024,1,500,,LS,Running,0,100,0\n",
+    );
+    for model in ["shared+fifo", "yarn-cs+fifo+bestfit", "kueue+fifo+fgd"] {
+        let jobs = replay(&nodes, &pods, Fractional::Share, model);
+        assert_eq!(job(&jobs, "a").nodes, ["n1"], "{model}");
+    }
+}
+
+/// n0 has 4 GPUs and few CPUs, n1 2 GPUs and many: `topology` (fewest GPUs left) puts a
+/// 1-GPU pod on n1, `bestfit` (least CPU and GPU left, weighted alike) on n0.
+#[test]
+fn the_placement_chooses_where_a_pod_goes() {
+    let (nodes, pods) = inputs(
+        "placement",
+        "n0,8000,65536,4,T4\nn1,128000,65536,2,T4\n",
+        "a,1000,1024,1,1000,,LS,Running,0,100,0\n",
+    );
+    let on = |model: &str| {
+        job(&replay(&nodes, &pods, Fractional::Share, model), "a")
+            .nodes
+            .clone()
+    };
+    assert_eq!(on("shared+fifo"), ["n1"]);
+    assert_eq!(on("shared+fifo+topology"), ["n1"]);
+    assert_eq!(on("shared+fifo+bestfit"), ["n0"]);
+    // Whole GPUs, any placement but topology: the shared cluster places too.
+    let whole = replay(&nodes, &pods, Fractional::WholeGpu, "shared+fifo+bestfit");
+    assert_eq!(job(&whole, "a").nodes, ["n0"]);
+}
+
+/// Naming the default placement changes nothing: `+topology` is today's model, byte for
+/// byte, on a bundled scenario.
+#[test]
+fn naming_the_default_placement_changes_no_output() {
+    let dir = scratch("sharing-replay", "default-outputs");
+    let scenario = crate::common::root().join("scenarios/labs/gang.yaml");
+    let run = |model: &str| {
+        let out = dir.join(model.replace('+', "-"));
+        let o = cellsim(&[
+            "run",
+            &scenario.display().to_string(),
+            "--model",
+            model,
+            "--out",
+            &out.display().to_string(),
+            "--quiet",
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        std::fs::read_to_string(out.join(model).join("jobs.csv")).unwrap()
+    };
+    for (plain, named) in [
+        ("shared+fifo", "shared+fifo+topology"),
+        ("yarn-cs+priority", "yarn-cs+priority+topology"),
+    ] {
+        assert_eq!(run(plain), run(named), "{named}");
+    }
+}
+
+#[test]
+fn hived_refuses_a_placement_and_shares_and_unknown_placements_are_listed() {
+    let (nodes, pods) = inputs(
+        "refusals",
+        "n0,32000,65536,2,T4\n",
+        "a,1000,1024,1,500,,LS,Running,0,100,0\n",
+    );
+    let (nodes, pods) = (nodes.display().to_string(), pods.display().to_string());
+    let replay = |extra: &[&str]| {
+        let mut args = vec!["replay", "--cluster", &nodes, "--trace", &pods, "--quiet"];
+        args.extend_from_slice(extra);
+        let o = cellsim(&args);
+        assert_eq!(o.status.code(), Some(1), "{extra:?}");
+        String::from_utf8_lossy(&o.stderr).into_owned()
+    };
+    let e = replay(&["--model", "hived+fifo+fgd"]);
+    assert!(
+        e.contains("hived layer") && e.contains("shared, yarn-cs, kueue"),
+        "{e}"
+    );
+    let e = replay(&["--model", "isolated+fifo+bestfit"]);
+    assert!(e.contains("isolated layer"), "{e}");
+    let e = replay(&["--fractional", "share", "--model", "shared+fifo,hived"]);
+    assert!(e.contains("--fractional whole"), "{e}");
+    let e = replay(&["--fractional", "share"]);
+    assert!(
+        e.contains("--fractional whole"),
+        "the default models include hived: {e}"
+    );
+    let e = replay(&["--model", "shared+fifo+tightest"]);
+    assert!(
+        e.contains("unknown placement \"tightest\"")
+            && e.contains("topology, fgd, bestfit, gpu-packing, gpu-clustering, dotprod, random"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_bad_cpu_value_names_the_row_and_column() {
+    let (nodes, pods) = inputs(
+        "bad-cpu",
+        "n0,32000,65536,2,T4\n",
+        "a,lots,1024,1,500,,LS,Running,0,100,0\n",
+    );
+    let o = options(&nodes, &pods, Fractional::Share);
+    let prepared = prepare(&o).unwrap();
+    let line = prepared.ingest.lines().join("\n");
+    assert!(line.contains("pods.csv:2: column cpu_milli"), "{line}");
+}
+
+/// The real openb default pod list with its creation and deletion times and its shares,
+/// CPU and memory, on the openb GPU nodes, under FGD: every pod runs, and the GPU time
+/// charged is the shares' (less than reading each share as a whole GPU).
+#[test]
+fn openb_replays_with_shares_under_every_pool_layer_placement() {
+    let (Some(nodes), Some(pods)) = (
+        shared("traces/openb/openb_node_list_gpu_node.csv"),
+        shared("traces/openb/openb_pod_list_default.csv"),
+    ) else {
+        return;
+    };
+    let gpu_ms = |fractional, model: &str| -> u64 {
+        replay(&nodes, &pods, fractional, model)
+            .iter()
+            .map(|j| j.gpu_ms)
+            .sum()
+    };
+    let shares = gpu_ms(Fractional::Share, "shared+fifo+fgd");
+    let whole = gpu_ms(Fractional::WholeGpu, "shared+fifo");
+    assert!(shares < whole, "shares {shares} < whole {whole}");
+    let mut o = options(&nodes, &pods, Fractional::Share);
+    o.models = vec!["shared+fifo+fgd".into()];
+    let prepared = prepare(&o).unwrap();
+    assert_eq!(prepared.scenario.jobs.len(), 7063);
+    assert_eq!(
+        prepared
+            .ingest
+            .count(cellsim::workload::openb::FRACTIONAL_KEPT),
+        3077
+    );
+}
