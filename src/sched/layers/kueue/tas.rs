@@ -261,6 +261,7 @@ mod tests {
             members: vec![GroupMember {
                 pod_number: pods,
                 leaf_cell_number: gpus,
+                resources: None,
             }],
         }
     }
