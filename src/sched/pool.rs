@@ -142,6 +142,20 @@ impl PoolTrial<'_> {
         pooled.members.clone_from(&request.members);
         self.trial.fits(pooled)
     }
+
+    /// [`PoolTrial::fits`] on `nodes` only (all nodes when `None`), as
+    /// [`Pool::place_on`] places.
+    pub(crate) fn fits_on(
+        &mut self,
+        request: &GroupRequest,
+        nodes: Option<&HashSet<String>>,
+    ) -> bool {
+        let pooled = &mut *self.pooled;
+        pooled.name.clone_from(&request.name);
+        pooled.leaf_cell_type.clone_from(&request.leaf_cell_type);
+        pooled.members.clone_from(&request.members);
+        self.trial.fits_on(pooled, nodes)
+    }
 }
 
 /// `config` with pinned cells dropped and one VC owning every top-level cell.

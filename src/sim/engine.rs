@@ -331,6 +331,13 @@ struct Engine<'a, 's, S: RunSink> {
     shortcuts: Shortcuts,
     /// The model's next timer.
     timer: Option<SimTimeMs>,
+    /// A timer came since the last pass: the next one offers every waiting group.
+    timer_pass: bool,
+    /// Waiting groups the model woke (see [`Scheduler::take_woken`]), to offer in the
+    /// next pass.
+    woken: BTreeSet<QueueKey>,
+    /// Buffer for the names the model wakes.
+    woken_names: Vec<String>,
     /// The hooks the model listens to.
     hooks: sched::Hooks,
     /// Per VC (in [`Engine::vc_names`] order): its waiting groups, kept only under
@@ -419,6 +426,9 @@ impl<'a, 's, S: RunSink> Engine<'a, 's, S> {
             shortcuts: model.shortcuts(),
             hooks: model.hooks(),
             timer: None,
+            timer_pass: false,
+            woken: BTreeSet::new(),
+            woken_names: Vec::new(),
             vc_blocked: vec![0; vc_waiting.len()],
             vc_waiting,
             model,
@@ -571,6 +581,7 @@ impl<'a, 's, S: RunSink> Engine<'a, 's, S> {
         }
         // Ranks or what running groups may be asked to yield changed: a full pass.
         self.dirty = true;
+        self.timer_pass = true;
     }
 
     /// The group's queue key, with the model's rank for it now.
@@ -883,6 +894,22 @@ impl<'a, 's, S: RunSink> Engine<'a, 's, S> {
         // against a model that preempts in circles.
         let max_passes = 2 + self.groups_seen;
         for _ in 0..max_passes {
+            if self.strict == StrictOrder::No
+                && !std::mem::take(&mut self.timer_pass)
+                && self.take_woken()
+            {
+                // The model names whom a change concerns: only those and new groups.
+                self.dirty = false;
+                if self.fresh.is_empty() && self.woken.is_empty() {
+                    return;
+                }
+                self.blocked.new_pass();
+                if self.hooks.passes {
+                    self.model.pass_started(self.now);
+                }
+                self.offer_fresh_and_woken();
+                continue;
+            }
             let offer_all =
                 std::mem::take(&mut self.dirty) || !self.shortcuts.waits_hold_until_free;
             self.blocked.new_pass();
@@ -970,6 +997,37 @@ impl<'a, 's, S: RunSink> Engine<'a, 's, S> {
             }
         }
         self.ahead = ahead;
+    }
+
+    /// Asks the model which waiting groups it woke; true when it names them (their
+    /// keys are then in [`Engine::woken`]), false when it does not track them.
+    fn take_woken(&mut self) -> bool {
+        let mut names = std::mem::take(&mut self.woken_names);
+        let named = self.model.take_woken(&mut names);
+        for name in names.drain(..) {
+            let Some(&(job, group)) = self.group_index.get(name.as_str()) else {
+                continue;
+            };
+            let g = &self.jobs.run(job).groups[group];
+            if g.state == GroupState::Waiting {
+                self.woken.insert(g.key);
+            }
+        }
+        self.woken_names = names;
+        named
+    }
+
+    /// A pass over the new groups and those the model woke, in queue order.
+    fn offer_fresh_and_woken(&mut self) {
+        let mut keys: Vec<QueueKey> = std::mem::take(&mut self.fresh).into_iter().collect();
+        keys.extend(std::mem::take(&mut self.woken));
+        keys.sort_unstable();
+        keys.dedup();
+        for key in keys {
+            if self.is_waiting(key) {
+                self.offer_unless_blocked(key);
+            }
+        }
     }
 
     /// A pass with nothing freed under strict order per VC: each fresh group that heads

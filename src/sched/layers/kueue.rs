@@ -26,7 +26,7 @@ use crate::cell::{GroupRequest, Victim};
 use crate::config::CellConfig;
 use crate::kueue::{KueueConfig, QueueingStrategy, ReclaimWithinCohort, WithinClusterQueue};
 use crate::sched::pool::{Pool, PoolAnswer};
-use crate::sched::{OfferContext, Verdict, Wait, WaitKind};
+use crate::sched::{OfferContext, Shortcuts, Verdict, Wait, WaitKind};
 use crate::sim::SimTimeMs;
 use quota::QuotaTree;
 
@@ -162,6 +162,9 @@ pub struct Kueue {
     /// Per ClusterQueue: the other ClusterQueues of its cohort tree.
     cohort_peers: Vec<Vec<usize>>,
     flavors: Vec<FlavorNodes>,
+    /// Per flavor: the flavors sharing a node with it (itself included): a release on
+    /// one makes room on the others.
+    flavor_overlap: Vec<Vec<usize>>,
     running: HashMap<String, Admitted>,
     /// Running workloads per ClusterQueue, by name (deterministic candidate order).
     running_by_cq: Vec<BTreeSet<String>>,
@@ -181,9 +184,28 @@ pub struct Kueue {
     touched_pool: bool,
     /// The last wait of each waiting workload and the state it was decided in: while
     /// that state holds, the answer is the same (Kueue likewise parks an inadmissible
-    /// workload until its cohort changes). The engine offers every waiting workload
-    /// after each release, so this keeps offers cheap on large clusters.
+    /// workload until its cohort changes). Under a policy that does not follow the
+    /// layer's wake-ups the engine offers every waiting workload after each release,
+    /// so this keeps those offers cheap on large clusters.
     memo: HashMap<String, Memo>,
+    /// Waiting workloads by ClusterQueue, woken when quota is released in its cohort
+    /// tree (as Kueue requeues its inadmissible workloads) or its StrictFIFO head
+    /// leaves the queue.
+    cq_waiters: Vec<HashSet<String>>,
+    /// Per flavor: waiting workloads whose last answer came from placement on its
+    /// nodes, woken when a release there makes room.
+    pool_waiters: Vec<HashSet<String>>,
+    /// Each waiting workload's ClusterQueue and the flavor whose placement it waits
+    /// for, if any (to take it out of the sets above).
+    waiter_of: HashMap<String, (usize, Option<usize>)>,
+    /// Workloads woken since the engine last asked ([`Layer::take_woken`]).
+    woken: Vec<String>,
+    /// Workloads this layer chose as victims that the engine has not released yet: they
+    /// return to the queue with their old place (Kueue orders a preempted workload by
+    /// its creation time).
+    evicting: HashSet<String>,
+    /// The flavor whose placement the decision being made looked at.
+    touched_flavor: Option<usize>,
 }
 
 /// A remembered wait and the generations it was decided at.
@@ -264,6 +286,18 @@ impl Kueue {
                 .collect();
         }
         let tree_nodes = tree.node_count();
+        let flavor_overlap = (0..flavors.len())
+            .map(|a| {
+                (0..flavors.len())
+                    .filter(|&b| match (&flavors[a].nodes, &flavors[b].nodes) {
+                        (Some(x), Some(y)) => a == b || !x.is_disjoint(y),
+                        _ => true,
+                    })
+                    .collect()
+            })
+            .collect();
+        let cq_count = cq_names.len();
+        let flavor_count = flavors.len();
         Ok(Kueue {
             pool: Pool::new(cluster),
             running_by_cq: vec![BTreeSet::new(); cq_names.len()],
@@ -274,6 +308,7 @@ impl Kueue {
             cq_specs,
             cohort_peers,
             flavors,
+            flavor_overlap,
             running: HashMap::new(),
             queued: HashMap::new(),
             blocked_by: HashMap::new(),
@@ -283,6 +318,12 @@ impl Kueue {
             epoch: 0,
             touched_pool: false,
             memo: HashMap::new(),
+            cq_waiters: vec![HashSet::new(); cq_count],
+            pool_waiters: vec![HashSet::new(); flavor_count],
+            waiter_of: HashMap::new(),
+            woken: Vec::new(),
+            evicting: HashSet::new(),
+            touched_flavor: None,
         })
     }
 
@@ -478,10 +519,10 @@ impl Kueue {
         found.then_some(victims)
     }
 
-    /// Preempts `victims` only if the workload can then be placed on flavor `f`'s nodes:
-    /// Kueue would admit it and leave its pods pending, holding the quota; here a
-    /// workload admitted by quota runs only once placed, so a preemption that frees
-    /// quota but no room to run would be undone at once and repeated.
+    /// Preempts `victims` only if the workload can then be placed on flavor `f`'s nodes
+    /// (asked of the pool by a trial that is rolled back): here a workload is admitted
+    /// on quota it takes from victims only when it can then run, so that a preemption
+    /// never frees quota the preemptor cannot use.
     fn preempt_if_placeable(
         &mut self,
         request: &GroupRequest,
@@ -489,21 +530,33 @@ impl Kueue {
         victims: Vec<String>,
     ) -> Verdict {
         self.touched_pool = true;
-        let mut trial = self.pool.clone();
-        for name in &victims {
-            trial.release(name);
-        }
-        match trial.place_on(request, self.flavors[f].nodes.as_ref()) {
-            PoolAnswer::Bind(_) => {}
-            PoolAnswer::Wait(wait) => {
-                let sentence = format!(
-                    "preempting by quota on flavor {} would not make room on its nodes: {}",
-                    self.flavors[f].name, wait.sentence
-                );
-                return Verdict::Wait(Wait { sentence, ..wait });
+        self.touched_flavor = Some(f);
+        let fits = {
+            let mut trial = self.pool.trial();
+            for name in &victims {
+                trial.release(name);
             }
-            PoolAnswer::Reject(reason) => return Verdict::Reject(reason),
+            trial.fits_on(request, self.flavors[f].nodes.as_ref())
+        };
+        if !fits {
+            let kind = if request.pod_count() > 1 {
+                WaitKind::Gang
+            } else {
+                WaitKind::Shape
+            };
+            return Verdict::Wait(Wait::new(
+                kind,
+                request.leaf_count(),
+                None,
+                format!(
+                    "waiting for room on the nodes of flavor {}: preempting {} workload(s) would free quota but not room for {}",
+                    self.flavors[f].name,
+                    victims.len(),
+                    request.shape()
+                ),
+            ));
         }
+        self.evicting.extend(victims.iter().cloned());
         Verdict::Preempt(
             victims
                 .into_iter()
@@ -534,6 +587,7 @@ impl Kueue {
     ) -> Verdict {
         let nodes = self.flavors[f].nodes.as_ref();
         self.touched_pool = true;
+        self.touched_flavor = Some(f);
         match self.pool.place_on(request, nodes) {
             PoolAnswer::Bind(placement) => {
                 self.tree.add_usage(cq, f, gpus);
@@ -554,13 +608,6 @@ impl Kueue {
                 );
                 self.next_seq += 1;
                 self.running_by_cq[cq].insert(request.name.clone());
-                if self
-                    .blocked_by
-                    .get(&cq)
-                    .is_some_and(|(_, head)| *head == request.name)
-                {
-                    self.blocked_by.remove(&cq);
-                }
                 Verdict::Start(placement)
             }
             PoolAnswer::Wait(wait) => {
@@ -613,6 +660,7 @@ impl Layer for Kueue {
             }
         }
         self.touched_pool = false;
+        self.touched_flavor = None;
         let verdict = self.decide(request, cq, ctx);
         if let Verdict::Wait(wait) = &verdict {
             let memo = Memo {
@@ -622,10 +670,32 @@ impl Layer for Kueue {
                 wait: wait.clone(),
             };
             self.memo.insert(request.name.clone(), memo);
+            let flavor = if self.touched_pool {
+                self.touched_flavor
+            } else {
+                None
+            };
+            self.register_waiter(&request.name, cq, flavor);
         } else {
             self.memo.remove(&request.name);
+            self.unregister_waiter(&request.name);
+            self.left_queue(cq, &request.name);
         }
         verdict
+    }
+
+    fn shortcuts(&self) -> Shortcuts {
+        Shortcuts {
+            waits_hold_until_free: true,
+            // A StrictFIFO head and the workloads behind it may be of one class and
+            // get different answers (the head is asked, the others wait behind it).
+            same_class_same_answer: false,
+        }
+    }
+
+    fn take_woken(&mut self, woken: &mut Vec<String>) -> bool {
+        woken.append(&mut self.woken);
+        true
     }
 
     fn fits_without(&mut self, request: &GroupRequest, released: &[String]) -> bool {
@@ -653,19 +723,14 @@ impl Layer for Kueue {
         if by_quota.is_empty() {
             return false;
         }
-        // Then room on one of those flavors' nodes, on a copy of the pool (as the
-        // layer's own preemption check does: the pool's trial cannot filter nodes). A
-        // flavor that does not fit leaves the copy as it was, so one copy serves all.
-        let mut trial = self.pool.clone();
+        // Then room on one of those flavors' nodes, by a trial on the pool.
+        let mut trial = self.pool.trial();
         for name in released {
             trial.release(name);
         }
-        by_quota.into_iter().any(|f| {
-            matches!(
-                trial.place_on(request, self.flavors[f].nodes.as_ref()),
-                PoolAnswer::Bind(_)
-            )
-        })
+        by_quota
+            .into_iter()
+            .any(|f| trial.fits_on(request, self.flavors[f].nodes.as_ref()))
     }
 
     fn release(&mut self, group: &str) {
@@ -673,12 +738,22 @@ impl Layer for Kueue {
             self.tree.add_usage(w.cq, w.flavor, -w.gpus);
             self.running_by_cq[w.cq].remove(group);
             self.tree_gen[self.tree.root_of(w.cq)] += 1;
-        } else if self.queued.contains_key(group) {
+            // A victim of this layer goes back to the queue at its old place.
+            if self.evicting.remove(group) {
+                self.queued.insert(group.to_string(), w.queued);
+            }
+            // Quota came free in the cohort tree and room on the flavor's nodes.
+            self.wake_tree(w.cq);
+            self.wake_pool(w.flavor);
+        } else if self.queued.remove(group).is_some() {
             // A waiting workload left: a StrictFIFO queue it headed may move.
             self.epoch += 1;
+            if let Some(&(cq, _)) = self.waiter_of.get(group) {
+                self.left_queue(cq, group);
+            }
+            self.unregister_waiter(group);
         }
         self.memo.remove(group);
-        self.queued.remove(group);
         self.pool.release(group);
         self.pool_gen += 1;
     }
@@ -686,11 +761,75 @@ impl Layer for Kueue {
     fn set_node_health(&mut self, node: &str, healthy: bool) -> Result<(), String> {
         self.epoch += 1;
         self.pool_gen += 1;
+        for cq in 0..self.cq_waiters.len() {
+            self.wake_cq(cq);
+        }
         self.pool.set_node_health(node, healthy)
     }
 }
 
 impl Kueue {
+    /// Files a waiting workload under its ClusterQueue, and under the flavor whose
+    /// placement it waits for.
+    fn register_waiter(&mut self, name: &str, cq: usize, flavor: Option<usize>) {
+        if let Some((_, Some(old))) = self.waiter_of.insert(name.to_string(), (cq, flavor))
+            && Some(old) != flavor
+        {
+            self.pool_waiters[old].remove(name);
+        }
+        if !self.cq_waiters[cq].contains(name) {
+            self.cq_waiters[cq].insert(name.to_string());
+        }
+        if let Some(f) = flavor
+            && !self.pool_waiters[f].contains(name)
+        {
+            self.pool_waiters[f].insert(name.to_string());
+        }
+    }
+
+    /// Takes a workload that no longer waits out of the waiters.
+    fn unregister_waiter(&mut self, name: &str) {
+        if let Some((cq, flavor)) = self.waiter_of.remove(name) {
+            self.cq_waiters[cq].remove(name);
+            if let Some(f) = flavor {
+                self.pool_waiters[f].remove(name);
+            }
+        }
+    }
+
+    /// A workload of `cq` left the queue (admitted, preempting, rejected or gone): if
+    /// it was the head a StrictFIFO queue waited behind, the others may move.
+    fn left_queue(&mut self, cq: usize, name: &str) {
+        if self
+            .blocked_by
+            .get(&cq)
+            .is_some_and(|(_, head)| head == name)
+        {
+            self.blocked_by.remove(&cq);
+            self.wake_cq(cq);
+        }
+    }
+
+    /// Wakes the waiting workloads of ClusterQueue `cq`.
+    fn wake_cq(&mut self, cq: usize) {
+        self.woken.extend(self.cq_waiters[cq].iter().cloned());
+    }
+
+    /// Wakes the waiting workloads of `cq`'s cohort tree: quota was released there.
+    fn wake_tree(&mut self, cq: usize) {
+        self.wake_cq(cq);
+        for i in 0..self.cohort_peers[cq].len() {
+            self.wake_cq(self.cohort_peers[cq][i]);
+        }
+    }
+
+    /// Wakes the workloads waiting for room on nodes that flavor `f` shares.
+    fn wake_pool(&mut self, f: usize) {
+        for &g in &self.flavor_overlap[f] {
+            self.woken.extend(self.pool_waiters[g].iter().cloned());
+        }
+    }
+
     /// The decision for `request` of ClusterQueue `cq`, worked out afresh.
     fn decide(&mut self, request: &GroupRequest, cq: usize, ctx: &mut OfferContext<'_>) -> Verdict {
         let vc = &request.virtual_cluster;
