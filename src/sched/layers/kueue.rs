@@ -19,7 +19,7 @@
 mod quota;
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use super::Layer;
 use crate::cell::{GroupRequest, Victim};
@@ -32,6 +32,12 @@ use quota::QuotaTree;
 
 /// The layer's name.
 pub const NAME: &str = "kueue";
+
+/// Maps keyed by workload name, looked up on every offer and release: a fast hasher
+/// (their order is never used: the engine sorts the workloads it is told to wake).
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+/// Sets of workload names, as [`FastMap`].
+type FastSet<K> = HashSet<K, foldhash::fast::RandomState>;
 
 /// What the layer does and does not model.
 pub const DESCRIPTION: &str = "Kubernetes Kueue admission: each ClusterQueue is a VC with \
@@ -136,7 +142,7 @@ struct CqSpec {
 }
 
 /// An admitted workload.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 struct Admitted {
     cq: usize,
     flavor: usize,
@@ -165,11 +171,12 @@ pub struct Kueue {
     /// Per flavor: the flavors sharing a node with it (itself included): a release on
     /// one makes room on the others.
     flavor_overlap: Vec<Vec<usize>>,
-    running: HashMap<String, Admitted>,
-    /// Running workloads per ClusterQueue, by name (deterministic candidate order).
-    running_by_cq: Vec<BTreeSet<String>>,
+    running: FastMap<String, Admitted>,
+    /// Running workloads per ClusterQueue, by name (deterministic candidate order),
+    /// with their records (a preemption scan reads them without a lookup each).
+    running_by_cq: Vec<BTreeMap<String, Admitted>>,
     /// Waiting workloads: when they joined the queue and in which order.
-    queued: HashMap<String, (SimTimeMs, u64)>,
+    queued: FastMap<String, (SimTimeMs, u64)>,
     /// Per StrictFIFO ClusterQueue: the waiting head that blocks it (its queue key).
     blocked_by: HashMap<usize, (QueueKey, String)>,
     next_seq: u64,
@@ -187,23 +194,27 @@ pub struct Kueue {
     /// workload until its cohort changes). Under a policy that does not follow the
     /// layer's wake-ups the engine offers every waiting workload after each release,
     /// so this keeps those offers cheap on large clusters.
-    memo: HashMap<String, Memo>,
+    memo: FastMap<String, Memo>,
     /// Waiting workloads by ClusterQueue, woken when quota is released in its cohort
     /// tree (as Kueue requeues its inadmissible workloads) or its StrictFIFO head
     /// leaves the queue.
-    cq_waiters: Vec<HashSet<String>>,
+    cq_waiters: Vec<FastSet<String>>,
     /// Per flavor: waiting workloads whose last answer came from placement on its
     /// nodes, woken when a release there makes room.
-    pool_waiters: Vec<HashSet<String>>,
+    pool_waiters: Vec<FastSet<String>>,
     /// Each waiting workload's ClusterQueue and the flavor whose placement it waits
     /// for, if any (to take it out of the sets above).
-    waiter_of: HashMap<String, (usize, Option<usize>)>,
-    /// Workloads woken since the engine last asked ([`Layer::take_woken`]).
-    woken: Vec<String>,
+    waiter_of: FastMap<String, (usize, Option<usize>)>,
+    /// ClusterQueues and flavors whose waiters were woken since the engine last asked
+    /// ([`Layer::take_woken`]), each once, with a flag per index.
+    woken_cqs: Vec<usize>,
+    cq_woken: Vec<bool>,
+    woken_flavors: Vec<usize>,
+    flavor_woken: Vec<bool>,
     /// Workloads this layer chose as victims that the engine has not released yet: they
     /// return to the queue with their old place (Kueue orders a preempted workload by
     /// its creation time).
-    evicting: HashSet<String>,
+    evicting: FastSet<String>,
     /// The flavor whose placement the decision being made looked at.
     touched_flavor: Option<usize>,
 }
@@ -215,6 +226,18 @@ struct Memo {
     pool_gen: Option<u64>,
     epoch: u64,
     wait: Wait,
+}
+
+/// A running workload a preemption may take, with what the choice reads.
+#[derive(Debug, Clone)]
+struct Candidate {
+    name: String,
+    /// Of another ClusterQueue (a reclaim) rather than the preemptor's own.
+    other: bool,
+    cq: usize,
+    gpus: i64,
+    priority: i32,
+    admitted_seq: u64,
 }
 
 /// Kueue's queue order: higher priority first, then earlier queued.
@@ -300,7 +323,7 @@ impl Kueue {
         let flavor_count = flavors.len();
         Ok(Kueue {
             pool: Pool::new(cluster),
-            running_by_cq: vec![BTreeSet::new(); cq_names.len()],
+            running_by_cq: vec![BTreeMap::new(); cq_names.len()],
             tree,
             config,
             cq_names,
@@ -309,20 +332,23 @@ impl Kueue {
             cohort_peers,
             flavors,
             flavor_overlap,
-            running: HashMap::new(),
-            queued: HashMap::new(),
+            running: FastMap::default(),
+            queued: FastMap::default(),
             blocked_by: HashMap::new(),
             next_seq: 0,
             tree_gen: vec![0; tree_nodes],
             pool_gen: 0,
             epoch: 0,
             touched_pool: false,
-            memo: HashMap::new(),
-            cq_waiters: vec![HashSet::new(); cq_count],
-            pool_waiters: vec![HashSet::new(); flavor_count],
-            waiter_of: HashMap::new(),
-            woken: Vec::new(),
-            evicting: HashSet::new(),
+            memo: FastMap::default(),
+            cq_waiters: vec![FastSet::default(); cq_count],
+            pool_waiters: vec![FastSet::default(); flavor_count],
+            waiter_of: FastMap::default(),
+            woken_cqs: Vec::new(),
+            cq_woken: vec![false; cq_count],
+            woken_flavors: Vec::new(),
+            flavor_woken: vec![false; flavor_count],
+            evicting: FastSet::default(),
             touched_flavor: None,
         })
     }
@@ -391,34 +417,69 @@ impl Kueue {
     ) -> Option<Vec<String>> {
         let rules = self.cq_specs[cq].preemption;
         let priority = request.priority;
-        let mut candidates: Vec<(String, bool)> = Vec::new(); // (name, other CQ)
-        if rules.within_cluster_queue != WithinClusterQueue::Never {
-            for name in &self.running_by_cq[cq] {
-                let w = &self.running[name];
-                let ok = w.flavor == f
-                    && (w.priority < priority
-                        || (rules.within_cluster_queue
-                            == WithinClusterQueue::LowerOrNewerEqualPriority
-                            && w.priority == priority
-                            && w.queued > queued));
-                if ok {
-                    candidates.push((name.clone(), false));
+        let within = rules.within_cluster_queue;
+        let reclaim = rules.reclaim_within_cohort;
+        let own_ok = |w: &Admitted| {
+            w.flavor == f
+                && (w.priority < priority
+                    || (within == WithinClusterQueue::LowerOrNewerEqualPriority
+                        && w.priority == priority
+                        && w.queued > queued))
+        };
+        let other_ok = |w: &Admitted| {
+            w.flavor == f && (reclaim == ReclaimWithinCohort::Any || w.priority < priority)
+        };
+        let own = (within != WithinClusterQueue::Never).then_some(cq);
+        let others: &[usize] = if reclaim == ReclaimWithinCohort::Never {
+            &[]
+        } else {
+            &self.cohort_peers[cq]
+        };
+        // Taking every candidate away frees at most their GPUs: when even that is too
+        // little, nobody is worth looking at (most waits on a busy cohort end here).
+        let mut reachable = self.tree.available(cq, f);
+        if let Some(c) = own {
+            reachable += self.running_by_cq[c]
+                .values()
+                .filter(|w| own_ok(w))
+                .map(|w| w.gpus)
+                .sum::<i64>();
+        }
+        for &o in others {
+            if self.tree.borrowing(o, f) {
+                reachable += self.running_by_cq[o]
+                    .values()
+                    .filter(|w| other_ok(w))
+                    .map(|w| w.gpus)
+                    .sum::<i64>();
+            }
+        }
+        if reachable < gpus {
+            return None;
+        }
+        let mut candidates: Vec<Candidate> = Vec::new();
+        let candidate = |name: &String, w: &Admitted, other: bool| Candidate {
+            name: name.clone(),
+            other,
+            cq: w.cq,
+            gpus: w.gpus,
+            priority: w.priority,
+            admitted_seq: w.admitted_seq,
+        };
+        if let Some(c) = own {
+            for (name, w) in &self.running_by_cq[c] {
+                if own_ok(w) {
+                    candidates.push(candidate(name, w, false));
                 }
             }
         }
-        let reclaim = rules.reclaim_within_cohort;
-        if reclaim != ReclaimWithinCohort::Never {
-            for &other in &self.cohort_peers[cq] {
-                if !self.tree.borrowing(other, f) {
-                    continue;
-                }
-                for name in &self.running_by_cq[other] {
-                    let w = &self.running[name];
-                    let ok = w.flavor == f
-                        && (reclaim == ReclaimWithinCohort::Any || w.priority < priority);
-                    if ok {
-                        candidates.push((name.clone(), true));
-                    }
+        for &o in others {
+            if !self.tree.borrowing(o, f) {
+                continue;
+            }
+            for (name, w) in &self.running_by_cq[o] {
+                if other_ok(w) {
+                    candidates.push(candidate(name, w, true));
                 }
             }
         }
@@ -427,19 +488,15 @@ impl Kueue {
         }
         // Kueue's order: other ClusterQueues first, lower priority first, most recently
         // admitted first.
-        candidates.sort_by_key(|(name, other)| {
-            let w = &self.running[name];
-            (Reverse(*other), w.priority, Reverse(w.admitted_seq))
-        });
-        if candidates.iter().all(|(_, other)| !other) {
+        candidates.sort_by_key(|c| (Reverse(c.other), c.priority, Reverse(c.admitted_seq)));
+        if candidates.iter().all(|c| !c.other) {
             return self.minimal(&candidates, cq, f, gpus, true);
         }
         if let Some(threshold) = rules.borrow_within_cohort {
-            let allowed: Vec<(String, bool)> = candidates
+            let allowed: Vec<Candidate> = candidates
                 .iter()
-                .filter(|(name, other)| {
-                    let p = self.running[name].priority;
-                    !other || (p < priority && threshold.is_none_or(|t| p <= t))
+                .filter(|c| {
+                    !c.other || (c.priority < priority && threshold.is_none_or(|t| c.priority <= t))
                 })
                 .cloned()
                 .collect();
@@ -450,7 +507,7 @@ impl Kueue {
         if let Some(victims) = self.minimal(&candidates, cq, f, gpus, false) {
             return Some(victims);
         }
-        let same: Vec<(String, bool)> = candidates.into_iter().filter(|(_, o)| !o).collect();
+        let same: Vec<Candidate> = candidates.into_iter().filter(|c| !c.other).collect();
         self.minimal(&same, cq, f, gpus, true)
     }
 
@@ -459,7 +516,7 @@ impl Kueue {
     /// still fits without, last taken first.
     fn minimal(
         &mut self,
-        candidates: &[(String, bool)],
+        candidates: &[Candidate],
         cq: usize,
         f: usize,
         gpus: i64,
@@ -469,17 +526,15 @@ impl Kueue {
             gpus <= tree.available(cq, f)
                 && (allow_borrowing || tree.usage(cq, f) + gpus <= tree.nominal(cq, f))
         };
-        let mut taken: Vec<(usize, i64)> = Vec::new(); // (candidate index, gpus)
+        let mut taken: Vec<usize> = Vec::new(); // candidate indices
         let mut found = false;
-        for (i, (name, other)) in candidates.iter().enumerate() {
-            let w = &self.running[name];
+        for (i, c) in candidates.iter().enumerate() {
             // A lender taken back to its nominal quota is no longer a reclaim target.
-            if *other && !self.tree.borrowing(w.cq, f) {
+            if c.other && !self.tree.borrowing(c.cq, f) {
                 continue;
             }
-            let (wcq, wg) = (w.cq, w.gpus);
-            self.tree.add_usage(wcq, f, -wg);
-            taken.push((i, wg));
+            self.tree.add_usage(c.cq, f, -c.gpus);
+            taken.push(i);
             if fits(&self.tree) {
                 found = true;
                 break;
@@ -490,30 +545,25 @@ impl Kueue {
             // Give back, from the one before the last down to the first, what is not needed.
             let mut keep = vec![true; taken.len()];
             for t in (0..taken.len().saturating_sub(1)).rev() {
-                let (i, g) = taken[t];
-                let wcq = self.running[&candidates[i].0].cq;
-                self.tree.add_usage(wcq, f, g);
+                let c = &candidates[taken[t]];
+                self.tree.add_usage(c.cq, f, c.gpus);
                 if fits(&self.tree) {
                     keep[t] = false;
                 } else {
-                    self.tree.add_usage(wcq, f, -g);
+                    self.tree.add_usage(c.cq, f, -c.gpus);
                 }
             }
-            for (t, &(i, _)) in taken.iter().enumerate() {
+            for (t, &i) in taken.iter().enumerate() {
                 if keep[t] {
-                    victims.push(candidates[i].0.clone());
-                }
-            }
-            for (t, &(i, g)) in taken.iter().enumerate() {
-                if keep[t] {
-                    let wcq = self.running[&candidates[i].0].cq;
-                    self.tree.add_usage(wcq, f, g);
+                    let c = &candidates[i];
+                    victims.push(c.name.clone());
+                    self.tree.add_usage(c.cq, f, c.gpus);
                 }
             }
         } else {
-            for &(i, g) in &taken {
-                let wcq = self.running[&candidates[i].0].cq;
-                self.tree.add_usage(wcq, f, g);
+            for &i in &taken {
+                let c = &candidates[i];
+                self.tree.add_usage(c.cq, f, c.gpus);
             }
         }
         found.then_some(victims)
@@ -595,19 +645,17 @@ impl Kueue {
                 self.pool_gen += 1;
                 self.memo.remove(&request.name);
                 let queued = self.queued.remove(&request.name).unwrap_or((ctx.now_ms, 0));
-                self.running.insert(
-                    request.name.clone(),
-                    Admitted {
-                        cq,
-                        flavor: f,
-                        gpus,
-                        priority: request.priority,
-                        queued,
-                        admitted_seq: self.next_seq,
-                    },
-                );
+                let admitted = Admitted {
+                    cq,
+                    flavor: f,
+                    gpus,
+                    priority: request.priority,
+                    queued,
+                    admitted_seq: self.next_seq,
+                };
+                self.running.insert(request.name.clone(), admitted);
                 self.next_seq += 1;
-                self.running_by_cq[cq].insert(request.name.clone());
+                self.running_by_cq[cq].insert(request.name.clone(), admitted);
                 Verdict::Start(placement)
             }
             PoolAnswer::Wait(wait) => {
@@ -694,7 +742,14 @@ impl Layer for Kueue {
     }
 
     fn take_woken(&mut self, woken: &mut Vec<String>) -> bool {
-        woken.append(&mut self.woken);
+        for cq in self.woken_cqs.drain(..) {
+            self.cq_woken[cq] = false;
+            woken.extend(self.cq_waiters[cq].iter().cloned());
+        }
+        for f in self.woken_flavors.drain(..) {
+            self.flavor_woken[f] = false;
+            woken.extend(self.pool_waiters[f].iter().cloned());
+        }
         true
     }
 
@@ -810,9 +865,12 @@ impl Kueue {
         }
     }
 
-    /// Wakes the waiting workloads of ClusterQueue `cq`.
+    /// Wakes the waiting workloads of ClusterQueue `cq` (named when the engine asks).
     fn wake_cq(&mut self, cq: usize) {
-        self.woken.extend(self.cq_waiters[cq].iter().cloned());
+        if !self.cq_woken[cq] {
+            self.cq_woken[cq] = true;
+            self.woken_cqs.push(cq);
+        }
     }
 
     /// Wakes the waiting workloads of `cq`'s cohort tree: quota was released there.
@@ -826,7 +884,10 @@ impl Kueue {
     /// Wakes the workloads waiting for room on nodes that flavor `f` shares.
     fn wake_pool(&mut self, f: usize) {
         for &g in &self.flavor_overlap[f] {
-            self.woken.extend(self.pool_waiters[g].iter().cloned());
+            if !self.flavor_woken[g] {
+                self.flavor_woken[g] = true;
+                self.woken_flavors.push(g);
+            }
         }
     }
 
