@@ -728,6 +728,10 @@ impl<'a, 's, S: RunSink> Engine<'a, 's, S> {
                 GroupState::Waiting => {
                     self.account_wait(job, g);
                     self.dequeue(job, g);
+                    // A model may hold something for a waiting group (Kueue's quota of a
+                    // workload admitted with its pods pending); others ignore the name.
+                    let name = &self.jobs.run(job).spec.groups[g].name;
+                    self.model.release(name);
                 }
                 GroupState::Done => {}
             }

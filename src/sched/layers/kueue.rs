@@ -152,6 +152,9 @@ struct Admitted {
     queued: (SimTimeMs, u64),
     /// Admission order, for "most recently admitted first".
     admitted_seq: u64,
+    /// Its pods are placed. Until then it holds its quota with its pods pending, as
+    /// Kueue admits by quota alone and leaves placement to kube-scheduler.
+    placed: bool,
 }
 
 /// Kueue's admission and preemption over the shared allocator.
@@ -627,6 +630,8 @@ impl Kueue {
         )
     }
 
+    /// Admits `request` on flavor `f` by quota (the quota is held from now on, as Kueue
+    /// reserves it at admission), then places its pods.
     fn admit(
         &mut self,
         request: &GroupRequest,
@@ -635,38 +640,82 @@ impl Kueue {
         gpus: i64,
         ctx: &OfferContext<'_>,
     ) -> Verdict {
-        let nodes = self.flavors[f].nodes.as_ref();
+        self.tree.add_usage(cq, f, gpus);
+        self.tree_gen[self.tree.root_of(cq)] += 1;
+        let queued = self.queued.remove(&request.name).unwrap_or((ctx.now_ms, 0));
+        let admitted = Admitted {
+            cq,
+            flavor: f,
+            gpus,
+            priority: request.priority,
+            queued,
+            admitted_seq: self.next_seq,
+            placed: false,
+        };
+        self.next_seq += 1;
+        self.running.insert(request.name.clone(), admitted);
+        self.running_by_cq[cq].insert(request.name.clone(), admitted);
+        // Admitted, it no longer heads its StrictFIFO queue, even while its pods wait.
+        self.left_queue(cq, &request.name);
+        self.place_admitted(request, admitted)
+    }
+
+    /// Places the pods of admitted workload `w` on its flavor's nodes; while they do not
+    /// fit it waits holding its quota (a `shape` or `gang` wait: placement).
+    fn place_admitted(&mut self, request: &GroupRequest, w: Admitted) -> Verdict {
+        let f = w.flavor;
         self.touched_pool = true;
         self.touched_flavor = Some(f);
-        match self.pool.place_on(request, nodes) {
+        match self.pool.place_on(request, self.flavors[f].nodes.as_ref()) {
             PoolAnswer::Bind(placement) => {
-                self.tree.add_usage(cq, f, gpus);
-                self.tree_gen[self.tree.root_of(cq)] += 1;
                 self.pool_gen += 1;
                 self.memo.remove(&request.name);
-                let queued = self.queued.remove(&request.name).unwrap_or((ctx.now_ms, 0));
-                let admitted = Admitted {
-                    cq,
-                    flavor: f,
-                    gpus,
-                    priority: request.priority,
-                    queued,
-                    admitted_seq: self.next_seq,
-                };
-                self.running.insert(request.name.clone(), admitted);
-                self.next_seq += 1;
-                self.running_by_cq[cq].insert(request.name.clone(), admitted);
+                for record in [
+                    self.running.get_mut(&request.name),
+                    self.running_by_cq[w.cq].get_mut(&request.name),
+                ]
+                .into_iter()
+                .flatten()
+                {
+                    record.placed = true;
+                }
                 Verdict::Start(placement)
             }
             PoolAnswer::Wait(wait) => {
+                // Whatever the pool says (fragmented or full), this is placement delay:
+                // the quota is the workload's already.
+                let kind = if request.pod_count() > 1 {
+                    WaitKind::Gang
+                } else {
+                    WaitKind::Shape
+                };
                 let sentence = format!(
-                    "admitted by quota on flavor {} but {}",
-                    self.flavors[f].name, wait.sentence
+                    "waiting for placement: admitted by quota on flavor {} (holding {} GPUs of ClusterQueue {}), pods pending: {}",
+                    self.flavors[f].name, w.gpus, self.cq_names[w.cq], wait.sentence
                 );
-                Verdict::Wait(Wait { sentence, ..wait })
+                Verdict::Wait(Wait {
+                    kind,
+                    sentence,
+                    ..wait
+                })
             }
-            PoolAnswer::Reject(reason) => Verdict::Reject(reason),
+            PoolAnswer::Reject(reason) => {
+                self.unadmit(&request.name);
+                Verdict::Reject(reason)
+            }
         }
+    }
+
+    /// Takes an admitted workload out (finished, preempted, gone or refused): its quota
+    /// goes back, which wakes its cohort tree and the waiters on its flavor's nodes.
+    fn unadmit(&mut self, group: &str) -> Option<Admitted> {
+        let w = self.running.remove(group)?;
+        self.tree.add_usage(w.cq, w.flavor, -w.gpus);
+        self.running_by_cq[w.cq].remove(group);
+        self.tree_gen[self.tree.root_of(w.cq)] += 1;
+        self.wake_tree(w.cq);
+        self.wake_pool(w.flavor);
+        Some(w)
     }
 }
 
@@ -789,17 +838,11 @@ impl Layer for Kueue {
     }
 
     fn release(&mut self, group: &str) {
-        if let Some(w) = self.running.remove(group) {
-            self.tree.add_usage(w.cq, w.flavor, -w.gpus);
-            self.running_by_cq[w.cq].remove(group);
-            self.tree_gen[self.tree.root_of(w.cq)] += 1;
+        if let Some(w) = self.unadmit(group) {
             // A victim of this layer goes back to the queue at its old place.
             if self.evicting.remove(group) {
                 self.queued.insert(group.to_string(), w.queued);
             }
-            // Quota came free in the cohort tree and room on the flavor's nodes.
-            self.wake_tree(w.cq);
-            self.wake_pool(w.flavor);
         } else if self.queued.remove(group).is_some() {
             // A waiting workload left: a StrictFIFO queue it headed may move.
             self.epoch += 1;
@@ -893,6 +936,10 @@ impl Kueue {
 
     /// The decision for `request` of ClusterQueue `cq`, worked out afresh.
     fn decide(&mut self, request: &GroupRequest, cq: usize, ctx: &mut OfferContext<'_>) -> Verdict {
+        if let Some(&w) = self.running.get(&request.name) {
+            // Admitted by quota earlier; its pods wait for room.
+            return self.place_admitted(request, w);
+        }
         let vc = &request.virtual_cluster;
         let gpus = i64::try_from(request.leaf_count()).unwrap_or(i64::MAX);
         let queued = match self.queued.get(&request.name) {
