@@ -20,6 +20,8 @@
 //! ([`sched::Shortcuts`]), a group that waited is offered again only after something was
 //! freed or a timer came (placing groups only takes cells, so until then its answer would
 //! not change), and a group whose request class already waited in the pass is not asked.
+//! A model that names the waiting groups a change concerns ([`Scheduler::take_woken`])
+//! gets only those and the new groups offered, not every waiting group after a release.
 //! The engine knows no particular policy: ranks, victims and timers are the model's.
 //!
 //! Within a batch, events are handled in this order: submits (in submit order), user

@@ -7,14 +7,19 @@
 //! `borrowWithinCohort`), with the fewest victims found as Kueue finds them (remove
 //! candidates in order until it fits, then give back every victim it fits without).
 //! `StrictFIFO` ClusterQueues block behind their head; `BestEffortFIFO` ones do not.
-//! The admitted workload's pods are placed on the nodes of its flavor by the shared
-//! allocator (`sched/pool.rs`, packing as kube-scheduler's MostAllocated would).
+//! The admitted workload holds its quota from admission on, and its pods are placed on
+//! the nodes of its flavor by the shared allocator (`sched/pool.rs`, packing as
+//! kube-scheduler's MostAllocated would) as soon as they fit.
 //!
 //! Wait kinds: `quota` (the ClusterQueue's own nominal quota plus borrowing limit is
-//! used up), `capacity` (its own limits allow it, but the cohort has nothing left to
-//! lend; or, rarely, the flavor's nodes are full), `shape` / `gang` (admitted by quota,
-//! but the nodes of the flavor are fragmented), `queue` (behind the head of a StrictFIFO
+//! used up), `capacity` (cohort borrowing: its own limits allow it, but the cohort has
+//! nothing left to lend), `shape` / `gang` (placement: admitted by quota, pods pending
+//! on full or fragmented nodes of the flavor), `queue` (behind the head of a StrictFIFO
 //! ClusterQueue).
+//!
+//! Speed: the layer names the waiting workloads a release concerns (those of the
+//! cohort tree where quota came back, those waiting for room on the released nodes), as
+//! Kueue requeues its inadmissible workloads, so the engine asks only those again.
 
 mod quota;
 
