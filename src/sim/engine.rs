@@ -340,6 +340,8 @@ struct Engine<'a, 's, S: RunSink> {
     woken: BTreeSet<QueueKey>,
     /// Buffer for the names the model wakes.
     woken_names: Vec<String>,
+    /// The model named the groups to wake at the last pass ([`Engine::take_woken`]).
+    naming: bool,
     /// The hooks the model listens to.
     hooks: sched::Hooks,
     /// Per VC (in [`Engine::vc_names`] order): its waiting groups, kept only under
@@ -431,6 +433,7 @@ impl<'a, 's, S: RunSink> Engine<'a, 's, S> {
             timer_pass: false,
             woken: BTreeSet::new(),
             woken_names: Vec::new(),
+            naming: false,
             vc_blocked: vec![0; vc_waiting.len()],
             vc_waiting,
             model,
@@ -1020,6 +1023,10 @@ impl<'a, 's, S: RunSink> Engine<'a, 's, S> {
             }
         }
         self.woken_names = names;
+        self.naming = named;
+        if !named {
+            self.woken.clear();
+        }
         named
     }
 
@@ -1212,6 +1219,12 @@ impl<'a, 's, S: RunSink> Engine<'a, 's, S> {
                             ),
                         };
                         self.wait(job, group, Reason::New(reason));
+                        if self.naming {
+                            // The model was told its reservation is gone, so it cannot
+                            // know to wake this group: ask it again next pass.
+                            let key = self.jobs.run(job).groups[group].key;
+                            self.woken.insert(key);
+                        }
                         Offered::Waiting
                     }
                 }
