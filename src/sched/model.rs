@@ -81,15 +81,17 @@ impl Scheduler for Model {
 
     fn offer(&mut self, request: &GroupRequest, ctx: &mut OfferContext<'_>) -> Verdict {
         let now_ms = ctx.now_ms;
-        let refused = self.policy.admit(
-            request,
-            &PolicyContext {
-                now_ms,
-                layer: self.layer.as_ref(),
-            },
-        );
-        if let Some(wait) = refused {
-            return Verdict::Wait(wait);
+        if !self.layer.admitted_waiting(request) {
+            let refused = self.policy.admit(
+                request,
+                &PolicyContext {
+                    now_ms,
+                    layer: self.layer.as_ref(),
+                },
+            );
+            if let Some(wait) = refused {
+                return Verdict::Wait(wait);
+            }
         }
         let verdict = self.layer.offer(request, ctx);
         let verdict = self.policy.after_layer(

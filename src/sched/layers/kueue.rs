@@ -53,8 +53,9 @@ its pods are placed on that flavor's nodes by the shared allocator (packing). St
 ClusterQueues block behind their head (Kueue's order: priority, then creation), \
 BestEffortFIFO ones do not. Preemption: withinClusterQueue (Never, LowerPriority, \
 LowerOrNewerEqualPriority), reclaimWithinCohort (Never, LowerPriority, Any) and \
-borrowWithinCohort, fewest victims as Kueue picks them. Needs the Kueue objects (replay \
---kueue). Does not model: fair sharing (weights are read, not used), resources other than \
+borrowWithinCohort, fewest victims as Kueue picks them; a victim keeps its place in the \
+queue. A workload admitted by quota holds its quota while its pods wait for room. Needs \
+the Kueue objects (replay --kueue). Does not model: fair sharing (weights are read, not used), resources other than \
 nvidia.com/gpu, a different flavor per pod set, partial admission, Topology-Aware \
 Scheduling, admission checks, LeastAllocated spreading.";
 
@@ -784,6 +785,10 @@ impl Layer for Kueue {
             self.left_queue(cq, &request.name);
         }
         verdict
+    }
+
+    fn admitted_waiting(&self, request: &GroupRequest) -> bool {
+        self.running.contains_key(&request.name)
     }
 
     fn shortcuts(&self) -> Shortcuts {

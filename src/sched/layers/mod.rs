@@ -76,6 +76,14 @@ pub trait Layer {
         Vec::new()
     }
 
+    /// True when the layer has already admitted this waiting group and holds resources
+    /// for it, so that it only waits for room (Kueue: admitted by quota, pods pending):
+    /// the policy may not hold it back, or it would keep what others wait for.
+    /// Default: false.
+    fn admitted_waiting(&self, _request: &GroupRequest) -> bool {
+        false
+    }
+
     /// The engine shortcuts the layer's answers are safe with (default: all); the
     /// model uses those both its layer and its policy allow.
     fn shortcuts(&self) -> Shortcuts {
