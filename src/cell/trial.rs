@@ -7,6 +7,8 @@
 //! the cluster, doomed bindings may move during the trial; the trial then keeps a copy
 //! instead, the rare case where restoring by hand would be fragile.
 
+use std::collections::HashSet;
+
 use super::allocator::{Allocator, Group, GroupId, GroupState, VcId};
 use super::decision::{Decision, GroupPlacement};
 use super::request::GroupRequest;
@@ -79,6 +81,12 @@ impl Trial<'_> {
     /// in the trial. The placement, if any, is undone at once. A request whose name is a
     /// live group, or that the allocator would reject, does not fit.
     pub fn fits(&mut self, request: &GroupRequest) -> bool {
+        self.fits_on(request, None)
+    }
+
+    /// [`Trial::fits`] on `nodes` only (all nodes when `None`), as a node selector
+    /// filters them.
+    pub fn fits_on(&mut self, request: &GroupRequest, nodes: Option<&HashSet<String>>) -> bool {
         let Ok(vc) = self.alloc.check_request(request) else {
             return false;
         };
@@ -87,7 +95,7 @@ impl Trial<'_> {
         }
         // No lazy preemption and no reservation: only a placement on free cells counts,
         // and nothing but that placement changes.
-        let decision = self.alloc.schedule_new(request, vc, None, false, false);
+        let decision = self.alloc.schedule_new(request, vc, nodes, false, false);
         let fits = matches!(decision, Decision::Bind(_));
         if fits && let Some(&gid) = self.alloc.group_by_name.get(&request.name) {
             self.alloc.release_by_id(gid);

@@ -164,11 +164,19 @@ pub fn objects(text: &str, file: &str) -> Result<Vec<Object>, ObjectError> {
             .and_then(text_of)
             .unwrap_or_default();
         if kind.ends_with("List")
-            && let Some(Value::Sequence(items)) = get_path(&value, "items")
+            && let Some(Value::Sequence(_)) = get_path(&value, "items")
         {
-            for (i, item) in items.iter().enumerate() {
+            // The items are moved out, not copied: a dump holds tens of thousands.
+            let items = match value {
+                Value::Mapping(mut map) => map.remove("items"),
+                _ => None,
+            };
+            let Some(Value::Sequence(items)) = items else {
+                continue;
+            };
+            for (i, item) in items.into_iter().enumerate() {
                 out.push(object(
-                    item.clone(),
+                    item,
                     file,
                     &format!("document {} item {}", index + 1, i + 1),
                 )?);

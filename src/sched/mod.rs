@@ -241,6 +241,18 @@ pub trait Scheduler {
     fn resume_delay_ms(&self) -> SimTimeMs {
         0
     }
+
+    /// The waiting groups whose answer may have changed since they last waited, for a
+    /// model that tracks them (Kueue requeues only the workloads of a cohort tree where
+    /// quota was released): appends their names to `woken` and returns true. Asked
+    /// before each pass of a model without strict order; while it returns true the
+    /// engine offers only the groups named and the new ones, not every waiting group
+    /// after each release. The default returns false (the model does not track them):
+    /// every waiting group is offered after something is freed. A wrapper that does
+    /// not forward this call thus only loses speed, never a wake-up.
+    fn take_woken(&mut self, _woken: &mut Vec<String>) -> bool {
+        false
+    }
 }
 
 /// Per-scenario settings of the models; defaults when a scenario says nothing.

@@ -64,7 +64,11 @@ impl Scheduler for Model {
     }
 
     fn shortcuts(&self) -> Shortcuts {
-        self.policy.shortcuts()
+        let (policy, layer) = (self.policy.shortcuts(), self.layer.shortcuts());
+        Shortcuts {
+            waits_hold_until_free: policy.waits_hold_until_free && layer.waits_hold_until_free,
+            same_class_same_answer: policy.same_class_same_answer && layer.same_class_same_answer,
+        }
     }
 
     fn hooks(&self) -> Hooks {
@@ -77,15 +81,17 @@ impl Scheduler for Model {
 
     fn offer(&mut self, request: &GroupRequest, ctx: &mut OfferContext<'_>) -> Verdict {
         let now_ms = ctx.now_ms;
-        let refused = self.policy.admit(
-            request,
-            &PolicyContext {
-                now_ms,
-                layer: self.layer.as_ref(),
-            },
-        );
-        if let Some(wait) = refused {
-            return Verdict::Wait(wait);
+        if !self.layer.admitted_waiting(request) {
+            let refused = self.policy.admit(
+                request,
+                &PolicyContext {
+                    now_ms,
+                    layer: self.layer.as_ref(),
+                },
+            );
+            if let Some(wait) = refused {
+                return Verdict::Wait(wait);
+            }
         }
         let verdict = self.layer.offer(request, ctx);
         let verdict = self.policy.after_layer(
@@ -142,5 +148,15 @@ impl Scheduler for Model {
 
     fn resume_delay_ms(&self) -> SimTimeMs {
         self.policy.resume_delay_ms()
+    }
+
+    fn take_woken(&mut self, woken: &mut Vec<String>) -> bool {
+        // Asked either way, so that the layer's list does not grow unread.
+        let named = self.layer.take_woken(woken);
+        if named && self.policy.waits_follow_layer() {
+            return true;
+        }
+        woken.clear();
+        false
     }
 }

@@ -229,18 +229,28 @@ impl PoolTrial<'_> {
 
     /// Whether the pool would place `request` now, as things stand in the trial.
     pub(crate) fn fits(&mut self, request: &GroupRequest) -> bool {
+        self.fits_on(request, None)
+    }
+
+    /// [`PoolTrial::fits`] on `nodes` only (all nodes when `None`), as
+    /// [`Pool::place_on`] places.
+    pub(crate) fn fits_on(
+        &mut self,
+        request: &GroupRequest,
+        nodes: Option<&HashSet<String>>,
+    ) -> bool {
         match self {
             PoolTrial::Cells { trial, pooled } => {
                 let pooled = &mut **pooled;
                 pooled.name.clone_from(&request.name);
                 pooled.leaf_cell_type.clone_from(&request.leaf_cell_type);
                 pooled.members.clone_from(&request.members);
-                trial.fits(pooled)
+                trial.fits_on(pooled, nodes)
             }
             PoolTrial::Shared(shared) => {
                 // A placement in the trial stays there: release it so that the copy
                 // keeps describing the pool, as the cell trial does.
-                let fits = matches!(shared.place_on(request, None), PoolAnswer::Bind(_));
+                let fits = matches!(shared.place_on(request, nodes), PoolAnswer::Bind(_));
                 if fits {
                     shared.release(&request.name);
                 }

@@ -20,6 +20,8 @@
 //! ([`sched::Shortcuts`]), a group that waited is offered again only after something was
 //! freed or a timer came (placing groups only takes cells, so until then its answer would
 //! not change), and a group whose request class already waited in the pass is not asked.
+//! A model that names the waiting groups a change concerns ([`Scheduler::take_woken`])
+//! gets only those and the new groups offered, not every waiting group after a release.
 //! The engine knows no particular policy: ranks, victims and timers are the model's.
 //!
 //! Within a batch, events are handled in this order: submits (in submit order), user
@@ -333,6 +335,15 @@ struct Engine<'a, 's, S: RunSink> {
     shortcuts: Shortcuts,
     /// The model's next timer.
     timer: Option<SimTimeMs>,
+    /// A timer came since the last pass: the next one offers every waiting group.
+    timer_pass: bool,
+    /// Waiting groups the model woke (see [`Scheduler::take_woken`]), to offer in the
+    /// next pass.
+    woken: BTreeSet<QueueKey>,
+    /// Buffer for the names the model wakes.
+    woken_names: Vec<String>,
+    /// The model named the groups to wake at the last pass ([`Engine::take_woken`]).
+    naming: bool,
     /// The hooks the model listens to.
     hooks: sched::Hooks,
     /// Per VC (in [`Engine::vc_names`] order): its waiting groups, kept only under
@@ -424,6 +435,10 @@ impl<'a, 's, S: RunSink> Engine<'a, 's, S> {
             shortcuts: model.shortcuts(),
             hooks: model.hooks(),
             timer: None,
+            timer_pass: false,
+            woken: BTreeSet::new(),
+            woken_names: Vec::new(),
+            naming: false,
             vc_blocked: vec![0; vc_waiting.len()],
             vc_waiting,
             model,
@@ -577,6 +592,7 @@ impl<'a, 's, S: RunSink> Engine<'a, 's, S> {
         }
         // Ranks or what running groups may be asked to yield changed: a full pass.
         self.dirty = true;
+        self.timer_pass = true;
     }
 
     /// The group's queue key, with the model's rank for it now.
@@ -725,6 +741,10 @@ impl<'a, 's, S: RunSink> Engine<'a, 's, S> {
                 GroupState::Waiting => {
                     self.account_wait(job, g);
                     self.dequeue(job, g);
+                    // A model may hold something for a waiting group (Kueue's quota of a
+                    // workload admitted with its pods pending); others ignore the name.
+                    let name = &self.jobs.run(job).spec.groups[g].name;
+                    self.model.release(name);
                 }
                 GroupState::Done => {}
             }
@@ -891,6 +911,22 @@ impl<'a, 's, S: RunSink> Engine<'a, 's, S> {
         // against a model that preempts in circles.
         let max_passes = 2 + self.groups_seen;
         for _ in 0..max_passes {
+            if self.strict == StrictOrder::No
+                && !std::mem::take(&mut self.timer_pass)
+                && self.take_woken()
+            {
+                // The model names whom a change concerns: only those and new groups.
+                self.dirty = false;
+                if self.fresh.is_empty() && self.woken.is_empty() {
+                    return;
+                }
+                self.blocked.new_pass();
+                if self.hooks.passes {
+                    self.model.pass_started(self.now);
+                }
+                self.offer_fresh_and_woken();
+                continue;
+            }
             let offer_all =
                 std::mem::take(&mut self.dirty) || !self.shortcuts.waits_hold_until_free;
             self.blocked.new_pass();
@@ -978,6 +1014,41 @@ impl<'a, 's, S: RunSink> Engine<'a, 's, S> {
             }
         }
         self.ahead = ahead;
+    }
+
+    /// Asks the model which waiting groups it woke; true when it names them (their
+    /// keys are then in [`Engine::woken`]), false when it does not track them.
+    fn take_woken(&mut self) -> bool {
+        let mut names = std::mem::take(&mut self.woken_names);
+        let named = self.model.take_woken(&mut names);
+        for name in names.drain(..) {
+            let Some(&(job, group)) = self.group_index.get(name.as_str()) else {
+                continue;
+            };
+            let g = &self.jobs.run(job).groups[group];
+            if g.state == GroupState::Waiting {
+                self.woken.insert(g.key);
+            }
+        }
+        self.woken_names = names;
+        self.naming = named;
+        if !named {
+            self.woken.clear();
+        }
+        named
+    }
+
+    /// A pass over the new groups and those the model woke, in queue order.
+    fn offer_fresh_and_woken(&mut self) {
+        let mut keys: Vec<QueueKey> = std::mem::take(&mut self.fresh).into_iter().collect();
+        keys.extend(std::mem::take(&mut self.woken));
+        keys.sort_unstable();
+        keys.dedup();
+        for key in keys {
+            if self.is_waiting(key) {
+                self.offer_unless_blocked(key);
+            }
+        }
     }
 
     /// A pass with nothing freed under strict order per VC: each fresh group that heads
@@ -1156,6 +1227,12 @@ impl<'a, 's, S: RunSink> Engine<'a, 's, S> {
                             ),
                         };
                         self.wait(job, group, Reason::New(reason));
+                        if self.naming {
+                            // The model was told its reservation is gone, so it cannot
+                            // know to wake this group: ask it again next pass.
+                            let key = self.jobs.run(job).groups[group].key;
+                            self.woken.insert(key);
+                        }
                         Offered::Waiting
                     }
                 }

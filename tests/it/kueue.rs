@@ -230,3 +230,75 @@ fn the_kueue_sharing_anomaly_scenario_shows_the_one_by_eight_team_suffering() {
         );
     }
 }
+
+/// A Workload of `count` pods of 8 GPUs in namespace `ns`, created `created_s` seconds
+/// after 08:00 and running `run_s` seconds.
+fn workload(name: &str, priority: i32, created_s: u32, run_s: u32) -> String {
+    let at = |s: u32| format!("2026-11-02T08:{:02}:{:02}Z", s / 60, s % 60);
+    format!(
+        "- apiVersion: kueue.x-k8s.io/v1beta1\n  kind: Workload\n  metadata: {{name: {name}, namespace: ns, creationTimestamp: \"{}\"}}\n  spec:\n    queueName: q\n    priority: {priority}\n    podSets:\n    - name: main\n      count: 1\n      template: {{spec: {{containers: [{{name: c, resources: {{requests: {{nvidia.com/gpu: \"8\"}}}}}}]}}}}\n  status:\n    conditions:\n    - {{type: Admitted, status: \"True\", lastTransitionTime: \"{}\"}}\n    - {{type: Finished, status: \"True\", lastTransitionTime: \"{}\"}}\n",
+        at(created_s),
+        at(created_s),
+        at(created_s + run_s)
+    )
+}
+
+/// See: issue 17 (248 of 50,000 workloads never finished). In a StrictFIFO ClusterQueue
+/// a preempted workload went back to the queue behind a workload created after it, and
+/// the engine's same-class shortcut then never asked that head again: the queue stood
+/// still forever. A preempted workload keeps its place (Kueue orders by creation time),
+/// the head is asked again once its quota is released, and every workload finishes in
+/// creation order.
+#[test]
+fn a_preempted_workload_keeps_its_place_and_a_strict_fifo_queue_keeps_moving() {
+    let dir = scratch("kueue", "strict-preempted");
+    let kueue_file = dir.join("kueue.yaml");
+    std::fs::write(
+        &kueue_file,
+        "apiVersion: kueue.x-k8s.io/v1beta1\nkind: ResourceFlavor\nmetadata: {name: a100}\nspec: {nodeLabels: {nvidia.com/gpu.product: A100}}\n---\napiVersion: kueue.x-k8s.io/v1beta1\nkind: ClusterQueue\nmetadata: {name: a}\nspec:\n  queueingStrategy: StrictFIFO\n  preemption: {withinClusterQueue: LowerPriority}\n  resourceGroups:\n  - coveredResources: [nvidia.com/gpu]\n    flavors:\n    - name: a100\n      resources: [{name: nvidia.com/gpu, nominalQuota: 8}]\n---\napiVersion: kueue.x-k8s.io/v1beta1\nkind: LocalQueue\nmetadata: {name: q, namespace: ns}\nspec: {clusterQueue: a}\n",
+    )
+    .unwrap();
+    let trace = dir.join("workloads.yaml");
+    // `low` runs, `later` waits behind it, `high` preempts `low` and runs 100 s.
+    let items = [
+        workload("low", 0, 0, 1000),
+        workload("later", 0, 1, 1000),
+        workload("high", 10, 2, 100),
+    ];
+    std::fs::write(
+        &trace,
+        format!("apiVersion: v1\nkind: List\nitems:\n{}", items.concat()),
+    )
+    .unwrap();
+    let out = dir.join("out");
+    let output = cellsim()
+        .args(["replay", "--cluster", "1x A100x8", "--kueue"])
+        .arg(&kueue_file)
+        .arg("--trace")
+        .arg(&trace)
+        .arg("--out")
+        .arg(&out)
+        .arg("--quiet")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let jobs = std::fs::read_to_string(out.join("kueue+priority/jobs.csv")).unwrap();
+    let row = |name: &str| {
+        jobs.lines()
+            .find(|l| l.starts_with(&format!("ns/{name},")))
+            .unwrap_or_else(|| panic!("{name} in {jobs}"))
+            .split(',')
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    for name in ["low", "later", "high"] {
+        assert_eq!(row(name)[11], "finished", "{jobs}");
+    }
+    // After `high` (2 s to 102 s), `low` runs again from zero, then `later`.
+    assert_eq!(row("low")[9], "1", "{jobs}");
+    assert_eq!(row("later")[5], "1102.000", "{jobs}");
+}

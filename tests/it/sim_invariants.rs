@@ -835,3 +835,48 @@ proptest! {
         }
     }
 }
+
+/// Found by the search above (issue 17): under `kueue+easy` a workload admitted by quota
+/// with its pods pending (j0) was held back by EASY's reservation for a gang that no
+/// chain can hold (j2), which in turn waited for the quota j0 held: both waited forever.
+/// An admitted workload now skips the policy's refusal, j0 runs, and j2 is rejected.
+#[test]
+fn kueue_never_placeable_gang_is_rejected_under_easy() {
+    let job = |submit_s, duration_s, gang, pods, gpus_per_pod| JobSpec {
+        submit_s,
+        duration_s,
+        vc: 0,
+        priority: -1,
+        gang,
+        lazy: false,
+        pods,
+        gpus_per_pod,
+        kill_after_s: None,
+        leaf_of_chain: None,
+    };
+    let chain = |gpus_per_node, tops| ChainSpec {
+        gpus_per_node,
+        switches: false,
+        nodes_per_rack: 0,
+        tops,
+        shared_leaf: false,
+    };
+    let case = Case {
+        chains: vec![chain(4, 1), chain(1, 2)],
+        vcs: 1,
+        carve: vec![1, 103, 1],
+        jobs: vec![
+            job(124, 1, false, 1, 2),
+            job(0, 1, false, 1, 1),
+            job(45, 1, true, 3, 2),
+            job(0, 1, false, 1, 1),
+            job(0, 124, true, 3, 1),
+        ],
+        outages: vec![],
+        horizon_s: None,
+        checkpoint_s: None,
+        yarn_max_percent: 100,
+        seed: 0,
+    };
+    check_case_all_policies(&case).unwrap();
+}

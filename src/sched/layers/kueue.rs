@@ -7,14 +7,19 @@
 //! `borrowWithinCohort`), with the fewest victims found as Kueue finds them (remove
 //! candidates in order until it fits, then give back every victim it fits without).
 //! `StrictFIFO` ClusterQueues block behind their head; `BestEffortFIFO` ones do not.
-//! The admitted workload's pods are placed on the nodes of its flavor by the shared
-//! allocator (`sched/pool.rs`, packing as kube-scheduler's MostAllocated would).
+//! The admitted workload holds its quota from admission on, and its pods are placed on
+//! the nodes of its flavor by the shared allocator (`sched/pool.rs`, packing as
+//! kube-scheduler's MostAllocated would) as soon as they fit.
 //!
 //! Wait kinds: `quota` (the ClusterQueue's own nominal quota plus borrowing limit is
-//! used up), `capacity` (its own limits allow it, but the cohort has nothing left to
-//! lend; or, rarely, the flavor's nodes are full), `shape` / `gang` (admitted by quota,
-//! but the nodes of the flavor are fragmented), `queue` (behind the head of a StrictFIFO
+//! used up), `capacity` (cohort borrowing: its own limits allow it, but the cohort has
+//! nothing left to lend), `shape` / `gang` (placement: admitted by quota, pods pending
+//! on full or fragmented nodes of the flavor), `queue` (behind the head of a StrictFIFO
 //! ClusterQueue).
+//!
+//! Speed: the layer names the waiting workloads a release concerns (those of the
+//! cohort tree where quota came back, those waiting for room on the released nodes), as
+//! Kueue requeues its inadmissible workloads, so the engine asks only those again.
 
 mod placement;
 mod quota;
@@ -23,19 +28,25 @@ mod tas;
 pub use tas::TasOptions;
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use super::Layer;
 use crate::cell::{GroupRequest, Victim};
 use crate::config::CellConfig;
 use crate::kueue::{KueueConfig, QueueingStrategy, ReclaimWithinCohort, WithinClusterQueue};
 use crate::sched::pool::{Pool, PoolAnswer};
-use crate::sched::{OfferContext, Verdict, Wait, WaitKind};
+use crate::sched::{OfferContext, Shortcuts, Verdict, Wait, WaitKind};
 use crate::sim::SimTimeMs;
 use quota::QuotaTree;
 
 /// The layer's name.
 pub const NAME: &str = "kueue";
+
+/// Maps keyed by workload name, looked up on every offer and release: a fast hasher
+/// (their order is never used: the engine sorts the workloads it is told to wake).
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+/// Sets of workload names, as [`FastMap`].
+type FastSet<K> = HashSet<K, foldhash::fast::RandomState>;
 
 /// What the layer does and does not model.
 pub const DESCRIPTION: &str = "Kubernetes Kueue admission: each ClusterQueue is a VC with \
@@ -46,12 +57,13 @@ its pods are placed on that flavor's nodes by the shared allocator (packing). St
 ClusterQueues block behind their head (Kueue's order: priority, then creation), \
 BestEffortFIFO ones do not. Preemption: withinClusterQueue (Never, LowerPriority, \
 LowerOrNewerEqualPriority), reclaimWithinCohort (Never, LowerPriority, Any) and \
-borrowWithinCohort, fewest victims as Kueue picks them. Needs the Kueue objects (replay \
---kueue). Does not model: fair sharing (weights are read, not used), resources other than \
-nvidia.com/gpu, a different flavor per pod set, partial admission, admission checks, \
-LeastAllocated spreading. Topology-Aware Scheduling: a pod set's required or preferred \
-topology level keeps the gang in one domain (BestFit), without Kueue's fallback to \
-higher levels.";
+borrowWithinCohort, fewest victims as Kueue picks them; a victim keeps its place in the \
+queue. A workload admitted by quota holds its quota while its pods wait for room. Needs \
+the Kueue objects (replay --kueue). Does not model: fair sharing (weights are read, not \
+used), resources other than nvidia.com/gpu, a different flavor per pod set, partial \
+admission, admission checks, LeastAllocated spreading. Topology-Aware Scheduling: a pod \
+set's required or preferred topology level keeps the gang in one domain (BestFit), \
+without Kueue's fallback to higher levels.";
 
 /// What the layer is built from: the Kueue objects and the nodes of each flavor.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -145,7 +157,7 @@ struct CqSpec {
 }
 
 /// An admitted workload.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 struct Admitted {
     cq: usize,
     flavor: usize,
@@ -155,6 +167,9 @@ struct Admitted {
     queued: (SimTimeMs, u64),
     /// Admission order, for "most recently admitted first".
     admitted_seq: u64,
+    /// Its pods are placed. Until then it holds its quota with its pods pending, as
+    /// Kueue admits by quota alone and leaves placement to kube-scheduler.
+    placed: bool,
 }
 
 /// Kueue's admission and preemption over the shared allocator.
@@ -171,11 +186,15 @@ pub struct Kueue {
     /// Per ClusterQueue: the other ClusterQueues of its cohort tree.
     cohort_peers: Vec<Vec<usize>>,
     flavors: Vec<FlavorNodes>,
-    running: HashMap<String, Admitted>,
-    /// Running workloads per ClusterQueue, by name (deterministic candidate order).
-    running_by_cq: Vec<BTreeSet<String>>,
+    /// Per flavor: the flavors sharing a node with it (itself included): a release on
+    /// one makes room on the others.
+    flavor_overlap: Vec<Vec<usize>>,
+    running: FastMap<String, Admitted>,
+    /// Running workloads per ClusterQueue, by name (deterministic candidate order),
+    /// with their records (a preemption scan reads them without a lookup each).
+    running_by_cq: Vec<BTreeMap<String, Admitted>>,
     /// Waiting workloads: when they joined the queue and in which order.
-    queued: HashMap<String, (SimTimeMs, u64)>,
+    queued: FastMap<String, (SimTimeMs, u64)>,
     /// Per StrictFIFO ClusterQueue: the waiting head that blocks it (its queue key).
     blocked_by: HashMap<usize, (QueueKey, String)>,
     next_seq: u64,
@@ -192,9 +211,32 @@ pub struct Kueue {
     tas: tas::Tas,
     /// The last wait of each waiting workload and the state it was decided in: while
     /// that state holds, the answer is the same (Kueue likewise parks an inadmissible
-    /// workload until its cohort changes). The engine offers every waiting workload
-    /// after each release, so this keeps offers cheap on large clusters.
-    memo: HashMap<String, Memo>,
+    /// workload until its cohort changes). Under a policy that does not follow the
+    /// layer's wake-ups the engine offers every waiting workload after each release,
+    /// so this keeps those offers cheap on large clusters.
+    memo: FastMap<String, Memo>,
+    /// Waiting workloads by ClusterQueue, woken when quota is released in its cohort
+    /// tree (as Kueue requeues its inadmissible workloads) or its StrictFIFO head
+    /// leaves the queue.
+    cq_waiters: Vec<FastSet<String>>,
+    /// Per flavor: waiting workloads whose last answer came from placement on its
+    /// nodes, woken when a release there makes room.
+    pool_waiters: Vec<FastSet<String>>,
+    /// Each waiting workload's ClusterQueue and the flavor whose placement it waits
+    /// for, if any (to take it out of the sets above).
+    waiter_of: FastMap<String, (usize, Option<usize>)>,
+    /// ClusterQueues and flavors whose waiters were woken since the engine last asked
+    /// ([`Layer::take_woken`]), each once, with a flag per index.
+    woken_cqs: Vec<usize>,
+    cq_woken: Vec<bool>,
+    woken_flavors: Vec<usize>,
+    flavor_woken: Vec<bool>,
+    /// Workloads this layer chose as victims that the engine has not released yet: they
+    /// return to the queue with their old place (Kueue orders a preempted workload by
+    /// its creation time).
+    evicting: FastSet<String>,
+    /// The flavor whose placement the decision being made looked at.
+    touched_flavor: Option<usize>,
 }
 
 /// A remembered wait and the generations it was decided at.
@@ -204,6 +246,18 @@ struct Memo {
     pool_gen: Option<u64>,
     epoch: u64,
     wait: Wait,
+}
+
+/// A running workload a preemption may take, with what the choice reads.
+#[derive(Debug, Clone)]
+struct Candidate {
+    name: String,
+    /// Of another ClusterQueue (a reclaim) rather than the preemptor's own.
+    other: bool,
+    cq: usize,
+    gpus: i64,
+    priority: i32,
+    admitted_seq: u64,
 }
 
 /// Kueue's queue order: higher priority first, then earlier queued.
@@ -275,9 +329,21 @@ impl Kueue {
                 .collect();
         }
         let tree_nodes = tree.node_count();
+        let flavor_overlap = (0..flavors.len())
+            .map(|a| {
+                (0..flavors.len())
+                    .filter(|&b| match (&flavors[a].nodes, &flavors[b].nodes) {
+                        (Some(x), Some(y)) => a == b || !x.is_disjoint(y),
+                        _ => true,
+                    })
+                    .collect()
+            })
+            .collect();
+        let cq_count = cq_names.len();
+        let flavor_count = flavors.len();
         Ok(Kueue {
             pool: Pool::new(cluster),
-            running_by_cq: vec![BTreeSet::new(); cq_names.len()],
+            running_by_cq: vec![BTreeMap::new(); cq_names.len()],
             tree,
             config,
             cq_names,
@@ -285,16 +351,26 @@ impl Kueue {
             cq_specs,
             cohort_peers,
             flavors,
-            running: HashMap::new(),
-            queued: HashMap::new(),
+            flavor_overlap,
+            running: FastMap::default(),
+            queued: FastMap::default(),
             blocked_by: HashMap::new(),
             next_seq: 0,
             tree_gen: vec![0; tree_nodes],
             pool_gen: 0,
             epoch: 0,
             touched_pool: false,
-            memo: HashMap::new(),
             tas: tas::Tas::new(cluster, &options.tas),
+            memo: FastMap::default(),
+            cq_waiters: vec![FastSet::default(); cq_count],
+            pool_waiters: vec![FastSet::default(); flavor_count],
+            waiter_of: FastMap::default(),
+            woken_cqs: Vec::new(),
+            cq_woken: vec![false; cq_count],
+            woken_flavors: Vec::new(),
+            flavor_woken: vec![false; flavor_count],
+            evicting: FastSet::default(),
+            touched_flavor: None,
         })
     }
 
@@ -362,34 +438,69 @@ impl Kueue {
     ) -> Option<Vec<String>> {
         let rules = self.cq_specs[cq].preemption;
         let priority = request.priority;
-        let mut candidates: Vec<(String, bool)> = Vec::new(); // (name, other CQ)
-        if rules.within_cluster_queue != WithinClusterQueue::Never {
-            for name in &self.running_by_cq[cq] {
-                let w = &self.running[name];
-                let ok = w.flavor == f
-                    && (w.priority < priority
-                        || (rules.within_cluster_queue
-                            == WithinClusterQueue::LowerOrNewerEqualPriority
-                            && w.priority == priority
-                            && w.queued > queued));
-                if ok {
-                    candidates.push((name.clone(), false));
+        let within = rules.within_cluster_queue;
+        let reclaim = rules.reclaim_within_cohort;
+        let own_ok = |w: &Admitted| {
+            w.flavor == f
+                && (w.priority < priority
+                    || (within == WithinClusterQueue::LowerOrNewerEqualPriority
+                        && w.priority == priority
+                        && w.queued > queued))
+        };
+        let other_ok = |w: &Admitted| {
+            w.flavor == f && (reclaim == ReclaimWithinCohort::Any || w.priority < priority)
+        };
+        let own = (within != WithinClusterQueue::Never).then_some(cq);
+        let others: &[usize] = if reclaim == ReclaimWithinCohort::Never {
+            &[]
+        } else {
+            &self.cohort_peers[cq]
+        };
+        // Taking every candidate away frees at most their GPUs: when even that is too
+        // little, nobody is worth looking at (most waits on a busy cohort end here).
+        let mut reachable = self.tree.available(cq, f);
+        if let Some(c) = own {
+            reachable += self.running_by_cq[c]
+                .values()
+                .filter(|w| own_ok(w))
+                .map(|w| w.gpus)
+                .sum::<i64>();
+        }
+        for &o in others {
+            if self.tree.borrowing(o, f) {
+                reachable += self.running_by_cq[o]
+                    .values()
+                    .filter(|w| other_ok(w))
+                    .map(|w| w.gpus)
+                    .sum::<i64>();
+            }
+        }
+        if reachable < gpus {
+            return None;
+        }
+        let mut candidates: Vec<Candidate> = Vec::new();
+        let candidate = |name: &String, w: &Admitted, other: bool| Candidate {
+            name: name.clone(),
+            other,
+            cq: w.cq,
+            gpus: w.gpus,
+            priority: w.priority,
+            admitted_seq: w.admitted_seq,
+        };
+        if let Some(c) = own {
+            for (name, w) in &self.running_by_cq[c] {
+                if own_ok(w) {
+                    candidates.push(candidate(name, w, false));
                 }
             }
         }
-        let reclaim = rules.reclaim_within_cohort;
-        if reclaim != ReclaimWithinCohort::Never {
-            for &other in &self.cohort_peers[cq] {
-                if !self.tree.borrowing(other, f) {
-                    continue;
-                }
-                for name in &self.running_by_cq[other] {
-                    let w = &self.running[name];
-                    let ok = w.flavor == f
-                        && (reclaim == ReclaimWithinCohort::Any || w.priority < priority);
-                    if ok {
-                        candidates.push((name.clone(), true));
-                    }
+        for &o in others {
+            if !self.tree.borrowing(o, f) {
+                continue;
+            }
+            for (name, w) in &self.running_by_cq[o] {
+                if other_ok(w) {
+                    candidates.push(candidate(name, w, true));
                 }
             }
         }
@@ -398,19 +509,15 @@ impl Kueue {
         }
         // Kueue's order: other ClusterQueues first, lower priority first, most recently
         // admitted first.
-        candidates.sort_by_key(|(name, other)| {
-            let w = &self.running[name];
-            (Reverse(*other), w.priority, Reverse(w.admitted_seq))
-        });
-        if candidates.iter().all(|(_, other)| !other) {
+        candidates.sort_by_key(|c| (Reverse(c.other), c.priority, Reverse(c.admitted_seq)));
+        if candidates.iter().all(|c| !c.other) {
             return self.minimal(&candidates, cq, f, gpus, true);
         }
         if let Some(threshold) = rules.borrow_within_cohort {
-            let allowed: Vec<(String, bool)> = candidates
+            let allowed: Vec<Candidate> = candidates
                 .iter()
-                .filter(|(name, other)| {
-                    let p = self.running[name].priority;
-                    !other || (p < priority && threshold.is_none_or(|t| p <= t))
+                .filter(|c| {
+                    !c.other || (c.priority < priority && threshold.is_none_or(|t| c.priority <= t))
                 })
                 .cloned()
                 .collect();
@@ -421,7 +528,7 @@ impl Kueue {
         if let Some(victims) = self.minimal(&candidates, cq, f, gpus, false) {
             return Some(victims);
         }
-        let same: Vec<(String, bool)> = candidates.into_iter().filter(|(_, o)| !o).collect();
+        let same: Vec<Candidate> = candidates.into_iter().filter(|c| !c.other).collect();
         self.minimal(&same, cq, f, gpus, true)
     }
 
@@ -430,7 +537,7 @@ impl Kueue {
     /// still fits without, last taken first.
     fn minimal(
         &mut self,
-        candidates: &[(String, bool)],
+        candidates: &[Candidate],
         cq: usize,
         f: usize,
         gpus: i64,
@@ -440,17 +547,15 @@ impl Kueue {
             gpus <= tree.available(cq, f)
                 && (allow_borrowing || tree.usage(cq, f) + gpus <= tree.nominal(cq, f))
         };
-        let mut taken: Vec<(usize, i64)> = Vec::new(); // (candidate index, gpus)
+        let mut taken: Vec<usize> = Vec::new(); // candidate indices
         let mut found = false;
-        for (i, (name, other)) in candidates.iter().enumerate() {
-            let w = &self.running[name];
+        for (i, c) in candidates.iter().enumerate() {
             // A lender taken back to its nominal quota is no longer a reclaim target.
-            if *other && !self.tree.borrowing(w.cq, f) {
+            if c.other && !self.tree.borrowing(c.cq, f) {
                 continue;
             }
-            let (wcq, wg) = (w.cq, w.gpus);
-            self.tree.add_usage(wcq, f, -wg);
-            taken.push((i, wg));
+            self.tree.add_usage(c.cq, f, -c.gpus);
+            taken.push(i);
             if fits(&self.tree) {
                 found = true;
                 break;
@@ -461,39 +566,34 @@ impl Kueue {
             // Give back, from the one before the last down to the first, what is not needed.
             let mut keep = vec![true; taken.len()];
             for t in (0..taken.len().saturating_sub(1)).rev() {
-                let (i, g) = taken[t];
-                let wcq = self.running[&candidates[i].0].cq;
-                self.tree.add_usage(wcq, f, g);
+                let c = &candidates[taken[t]];
+                self.tree.add_usage(c.cq, f, c.gpus);
                 if fits(&self.tree) {
                     keep[t] = false;
                 } else {
-                    self.tree.add_usage(wcq, f, -g);
+                    self.tree.add_usage(c.cq, f, -c.gpus);
                 }
             }
-            for (t, &(i, _)) in taken.iter().enumerate() {
+            for (t, &i) in taken.iter().enumerate() {
                 if keep[t] {
-                    victims.push(candidates[i].0.clone());
-                }
-            }
-            for (t, &(i, g)) in taken.iter().enumerate() {
-                if keep[t] {
-                    let wcq = self.running[&candidates[i].0].cq;
-                    self.tree.add_usage(wcq, f, g);
+                    let c = &candidates[i];
+                    victims.push(c.name.clone());
+                    self.tree.add_usage(c.cq, f, c.gpus);
                 }
             }
         } else {
-            for &(i, g) in &taken {
-                let wcq = self.running[&candidates[i].0].cq;
-                self.tree.add_usage(wcq, f, g);
+            for &i in &taken {
+                let c = &candidates[i];
+                self.tree.add_usage(c.cq, f, c.gpus);
             }
         }
         found.then_some(victims)
     }
 
-    /// Preempts `victims` only if the workload can then be placed on flavor `f`'s nodes:
-    /// Kueue would admit it and leave its pods pending, holding the quota; here a
-    /// workload admitted by quota runs only once placed, so a preemption that frees
-    /// quota but no room to run would be undone at once and repeated.
+    /// Preempts `victims` only if the workload can then be placed on flavor `f`'s nodes
+    /// (asked of the pool by a trial that is rolled back): here a workload is admitted
+    /// on quota it takes from victims only when it can then run, so that a preemption
+    /// never frees quota the preemptor cannot use.
     fn preempt_if_placeable(
         &mut self,
         request: &GroupRequest,
@@ -501,21 +601,33 @@ impl Kueue {
         victims: Vec<String>,
     ) -> Verdict {
         self.touched_pool = true;
-        let mut trial = self.pool.clone();
-        for name in &victims {
-            trial.release(name);
-        }
-        match trial.place_on(request, self.flavors[f].nodes.as_ref()) {
-            PoolAnswer::Bind(_) => {}
-            PoolAnswer::Wait(wait) => {
-                let sentence = format!(
-                    "preempting by quota on flavor {} would not make room on its nodes: {}",
-                    self.flavors[f].name, wait.sentence
-                );
-                return Verdict::Wait(Wait { sentence, ..wait });
+        self.touched_flavor = Some(f);
+        let fits = {
+            let mut trial = self.pool.trial();
+            for name in &victims {
+                trial.release(name);
             }
-            PoolAnswer::Reject(reason) => return Verdict::Reject(reason),
+            trial.fits_on(request, self.flavors[f].nodes.as_ref())
+        };
+        if !fits {
+            let kind = if request.pod_count() > 1 {
+                WaitKind::Gang
+            } else {
+                WaitKind::Shape
+            };
+            return Verdict::Wait(Wait::new(
+                kind,
+                request.leaf_count(),
+                None,
+                format!(
+                    "waiting for room on the nodes of flavor {}: preempting {} workload(s) would free quota but not room for {}",
+                    self.flavors[f].name,
+                    victims.len(),
+                    request.shape()
+                ),
+            ));
         }
+        self.evicting.extend(victims.iter().cloned());
         Verdict::Preempt(
             victims
                 .into_iter()
@@ -536,6 +648,8 @@ impl Kueue {
         )
     }
 
+    /// Admits `request` on flavor `f` by quota (the quota is held from now on, as Kueue
+    /// reserves it at admission), then places its pods.
     fn admit(
         &mut self,
         request: &GroupRequest,
@@ -544,45 +658,88 @@ impl Kueue {
         gpus: i64,
         ctx: &OfferContext<'_>,
     ) -> Verdict {
+        if let Some(wait) = self.unassignable_topology(request, f) {
+            // Waits for room on the flavor's nodes, not for quota.
+            self.touched_pool = true;
+            self.touched_flavor = Some(f);
+            return Verdict::Wait(wait);
+        }
+        self.tree.add_usage(cq, f, gpus);
+        self.tree_gen[self.tree.root_of(cq)] += 1;
+        let queued = self.queued.remove(&request.name).unwrap_or((ctx.now_ms, 0));
+        let admitted = Admitted {
+            cq,
+            flavor: f,
+            gpus,
+            priority: request.priority,
+            queued,
+            admitted_seq: self.next_seq,
+            placed: false,
+        };
+        self.next_seq += 1;
+        self.running.insert(request.name.clone(), admitted);
+        self.running_by_cq[cq].insert(request.name.clone(), admitted);
+        // Admitted, it no longer heads its StrictFIFO queue, even while its pods wait.
+        self.left_queue(cq, &request.name);
+        self.place_admitted(request, admitted)
+    }
+
+    /// Places the pods of admitted workload `w` on its flavor's nodes; while they do not
+    /// fit it waits holding its quota (a `shape` or `gang` wait: placement).
+    fn place_admitted(&mut self, request: &GroupRequest, w: Admitted) -> Verdict {
+        let f = w.flavor;
         self.touched_pool = true;
+        self.touched_flavor = Some(f);
         match self.place_on_flavor(request, f) {
             PoolAnswer::Bind(placement) => {
-                self.tree.add_usage(cq, f, gpus);
-                self.tree_gen[self.tree.root_of(cq)] += 1;
                 self.pool_gen += 1;
                 self.memo.remove(&request.name);
-                let queued = self.queued.remove(&request.name).unwrap_or((ctx.now_ms, 0));
-                self.running.insert(
-                    request.name.clone(),
-                    Admitted {
-                        cq,
-                        flavor: f,
-                        gpus,
-                        priority: request.priority,
-                        queued,
-                        admitted_seq: self.next_seq,
-                    },
-                );
-                self.next_seq += 1;
-                self.running_by_cq[cq].insert(request.name.clone());
-                if self
-                    .blocked_by
-                    .get(&cq)
-                    .is_some_and(|(_, head)| *head == request.name)
+                for record in [
+                    self.running.get_mut(&request.name),
+                    self.running_by_cq[w.cq].get_mut(&request.name),
+                ]
+                .into_iter()
+                .flatten()
                 {
-                    self.blocked_by.remove(&cq);
+                    record.placed = true;
                 }
                 Verdict::Start(placement)
             }
             PoolAnswer::Wait(wait) => {
+                // Whatever the pool says (fragmented or full), this is placement delay:
+                // the quota is the workload's already.
+                let kind = if request.pod_count() > 1 {
+                    WaitKind::Gang
+                } else {
+                    WaitKind::Shape
+                };
                 let sentence = format!(
-                    "admitted by quota on flavor {} but {}",
-                    self.flavors[f].name, wait.sentence
+                    "waiting for placement: admitted by quota on flavor {} (holding {} GPUs of ClusterQueue {}), pods pending: {}",
+                    self.flavors[f].name, w.gpus, self.cq_names[w.cq], wait.sentence
                 );
-                Verdict::Wait(Wait { sentence, ..wait })
+                Verdict::Wait(Wait {
+                    kind,
+                    sentence,
+                    ..wait
+                })
             }
-            PoolAnswer::Reject(reason) => Verdict::Reject(reason),
+            PoolAnswer::Reject(reason) => {
+                self.unadmit(&request.name);
+                Verdict::Reject(reason)
+            }
         }
+    }
+
+    /// Takes an admitted workload out (finished, preempted, gone or refused): its quota
+    /// goes back, which wakes its cohort tree and the waiters on its flavor's nodes.
+    fn unadmit(&mut self, group: &str) -> Option<Admitted> {
+        let w = self.running.remove(group)?;
+        self.tree.add_usage(w.cq, w.flavor, -w.gpus);
+        self.running_by_cq[w.cq].remove(group);
+        self.tree_gen[self.tree.root_of(w.cq)] += 1;
+        self.wake_tree(w.cq);
+        self.wake_pool(w.flavor);
+        Some(w)
     }
 }
 
@@ -624,6 +781,7 @@ impl Layer for Kueue {
             }
         }
         self.touched_pool = false;
+        self.touched_flavor = None;
         let verdict = self.decide(request, cq, ctx);
         if let Verdict::Wait(wait) = &verdict {
             let memo = Memo {
@@ -633,10 +791,43 @@ impl Layer for Kueue {
                 wait: wait.clone(),
             };
             self.memo.insert(request.name.clone(), memo);
+            let flavor = if self.touched_pool {
+                self.touched_flavor
+            } else {
+                None
+            };
+            self.register_waiter(&request.name, cq, flavor);
         } else {
             self.memo.remove(&request.name);
+            self.unregister_waiter(&request.name);
+            self.left_queue(cq, &request.name);
         }
         verdict
+    }
+
+    fn admitted_waiting(&self, request: &GroupRequest) -> bool {
+        self.running.contains_key(&request.name)
+    }
+
+    fn shortcuts(&self) -> Shortcuts {
+        Shortcuts {
+            waits_hold_until_free: true,
+            // A StrictFIFO head and the workloads behind it may be of one class and
+            // get different answers (the head is asked, the others wait behind it).
+            same_class_same_answer: false,
+        }
+    }
+
+    fn take_woken(&mut self, woken: &mut Vec<String>) -> bool {
+        for cq in self.woken_cqs.drain(..) {
+            self.cq_woken[cq] = false;
+            woken.extend(self.cq_waiters[cq].iter().cloned());
+        }
+        for f in self.woken_flavors.drain(..) {
+            self.flavor_woken[f] = false;
+            woken.extend(self.pool_waiters[f].iter().cloned());
+        }
+        true
     }
 
     fn fits_without(&mut self, request: &GroupRequest, released: &[String]) -> bool {
@@ -664,32 +855,31 @@ impl Layer for Kueue {
         if by_quota.is_empty() {
             return false;
         }
-        // Then room on one of those flavors' nodes, on a copy of the pool (as the
-        // layer's own preemption check does: the pool's trial cannot filter nodes). A
-        // flavor that does not fit leaves the copy as it was, so one copy serves all.
-        let mut trial = self.pool.clone();
+        // Then room on one of those flavors' nodes, by a trial on the pool.
+        let mut trial = self.pool.trial();
         for name in released {
             trial.release(name);
         }
-        by_quota.into_iter().any(|f| {
-            matches!(
-                trial.place_on(request, self.flavors[f].nodes.as_ref()),
-                PoolAnswer::Bind(_)
-            )
-        })
+        by_quota
+            .into_iter()
+            .any(|f| trial.fits_on(request, self.flavors[f].nodes.as_ref()))
     }
 
     fn release(&mut self, group: &str) {
-        if let Some(w) = self.running.remove(group) {
-            self.tree.add_usage(w.cq, w.flavor, -w.gpus);
-            self.running_by_cq[w.cq].remove(group);
-            self.tree_gen[self.tree.root_of(w.cq)] += 1;
-        } else if self.queued.contains_key(group) {
+        if let Some(w) = self.unadmit(group) {
+            // A victim of this layer goes back to the queue at its old place.
+            if self.evicting.remove(group) {
+                self.queued.insert(group.to_string(), w.queued);
+            }
+        } else if self.queued.remove(group).is_some() {
             // A waiting workload left: a StrictFIFO queue it headed may move.
             self.epoch += 1;
+            if let Some(&(cq, _)) = self.waiter_of.get(group) {
+                self.left_queue(cq, group);
+            }
+            self.unregister_waiter(group);
         }
         self.memo.remove(group);
-        self.queued.remove(group);
         self.pool.release(group);
         self.pool_gen += 1;
     }
@@ -697,13 +887,87 @@ impl Layer for Kueue {
     fn set_node_health(&mut self, node: &str, healthy: bool) -> Result<(), String> {
         self.epoch += 1;
         self.pool_gen += 1;
+        for cq in 0..self.cq_waiters.len() {
+            self.wake_cq(cq);
+        }
         self.pool.set_node_health(node, healthy)
     }
 }
 
 impl Kueue {
+    /// Files a waiting workload under its ClusterQueue, and under the flavor whose
+    /// placement it waits for.
+    fn register_waiter(&mut self, name: &str, cq: usize, flavor: Option<usize>) {
+        if let Some((_, Some(old))) = self.waiter_of.insert(name.to_string(), (cq, flavor))
+            && Some(old) != flavor
+        {
+            self.pool_waiters[old].remove(name);
+        }
+        if !self.cq_waiters[cq].contains(name) {
+            self.cq_waiters[cq].insert(name.to_string());
+        }
+        if let Some(f) = flavor
+            && !self.pool_waiters[f].contains(name)
+        {
+            self.pool_waiters[f].insert(name.to_string());
+        }
+    }
+
+    /// Takes a workload that no longer waits out of the waiters.
+    fn unregister_waiter(&mut self, name: &str) {
+        if let Some((cq, flavor)) = self.waiter_of.remove(name) {
+            self.cq_waiters[cq].remove(name);
+            if let Some(f) = flavor {
+                self.pool_waiters[f].remove(name);
+            }
+        }
+    }
+
+    /// A workload of `cq` left the queue (admitted, preempting, rejected or gone): if
+    /// it was the head a StrictFIFO queue waited behind, the others may move.
+    fn left_queue(&mut self, cq: usize, name: &str) {
+        if self
+            .blocked_by
+            .get(&cq)
+            .is_some_and(|(_, head)| head == name)
+        {
+            self.blocked_by.remove(&cq);
+            self.wake_cq(cq);
+        }
+    }
+
+    /// Wakes the waiting workloads of ClusterQueue `cq` (named when the engine asks).
+    fn wake_cq(&mut self, cq: usize) {
+        if !self.cq_woken[cq] {
+            self.cq_woken[cq] = true;
+            self.woken_cqs.push(cq);
+        }
+    }
+
+    /// Wakes the waiting workloads of `cq`'s cohort tree: quota was released there.
+    fn wake_tree(&mut self, cq: usize) {
+        self.wake_cq(cq);
+        for i in 0..self.cohort_peers[cq].len() {
+            self.wake_cq(self.cohort_peers[cq][i]);
+        }
+    }
+
+    /// Wakes the workloads waiting for room on nodes that flavor `f` shares.
+    fn wake_pool(&mut self, f: usize) {
+        for &g in &self.flavor_overlap[f] {
+            if !self.flavor_woken[g] {
+                self.flavor_woken[g] = true;
+                self.woken_flavors.push(g);
+            }
+        }
+    }
+
     /// The decision for `request` of ClusterQueue `cq`, worked out afresh.
     fn decide(&mut self, request: &GroupRequest, cq: usize, ctx: &mut OfferContext<'_>) -> Verdict {
+        if let Some(&w) = self.running.get(&request.name) {
+            // Admitted by quota earlier; its pods wait for room.
+            return self.place_admitted(request, w);
+        }
         let vc = &request.virtual_cluster;
         let gpus = i64::try_from(request.leaf_count()).unwrap_or(i64::MAX);
         let queued = match self.queued.get(&request.name) {

@@ -17,7 +17,7 @@ pub mod kueue;
 pub mod shared;
 pub mod yarn_cs;
 
-use super::{ModelOptions, OfferContext, Verdict, Wait, WaitKind};
+use super::{ModelOptions, OfferContext, Shortcuts, Verdict, Wait, WaitKind};
 use crate::cell::{GroupRequest, WaitReason};
 use crate::config::CellConfig;
 
@@ -123,6 +123,26 @@ pub trait Layer {
     /// Running groups downgraded to opportunistic since the last call.
     fn take_downgraded(&mut self) -> Vec<String> {
         Vec::new()
+    }
+
+    /// True when the layer has already admitted this waiting group and holds resources
+    /// for it, so that it only waits for room (Kueue: admitted by quota, pods pending):
+    /// the policy may not hold it back, or it would keep what others wait for.
+    /// Default: false.
+    fn admitted_waiting(&self, _request: &GroupRequest) -> bool {
+        false
+    }
+
+    /// The engine shortcuts the layer's answers are safe with (default: all); the
+    /// model uses those both its layer and its policy allow.
+    fn shortcuts(&self) -> Shortcuts {
+        Shortcuts::ALL
+    }
+
+    /// See [`crate::sched::Scheduler::take_woken`]: a layer that tracks which waiting
+    /// groups a change concerns names them and returns true (default: false).
+    fn take_woken(&mut self, _woken: &mut Vec<String>) -> bool {
+        false
     }
 }
 

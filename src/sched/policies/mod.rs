@@ -69,6 +69,14 @@ pub trait Policy {
         Shortcuts::ALL
     }
 
+    /// True when the policy only ranks: it never refuses a group itself nor replaces
+    /// the layer's answer, so a waiting group's answer changes only when the layer's
+    /// does and the engine may offer only the groups the layer wakes
+    /// ([`crate::sched::Scheduler::take_woken`]). Default: false.
+    fn waits_follow_layer(&self) -> bool {
+        false
+    }
+
     /// The hooks the policy listens to (default: all). A policy that only ranks returns
     /// [`Hooks::NONE`] so the engine skips the calls.
     fn hooks(&self) -> Hooks {

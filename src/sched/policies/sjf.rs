@@ -26,6 +26,10 @@ impl Policy for Sjf {
         DESCRIPTION
     }
 
+    fn waits_follow_layer(&self) -> bool {
+        true
+    }
+
     fn hooks(&self) -> Hooks {
         // It only ranks: no starts, stops, passes or timers to hear about.
         Hooks::NONE

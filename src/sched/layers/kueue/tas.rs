@@ -96,18 +96,41 @@ impl Kueue {
         if !ask.required {
             return self.pool.place_on(request, self.flavors[f].nodes.as_ref());
         }
+        PoolAnswer::Wait(self.no_domain_wait(request, &ask.level, f))
+    }
+
+    /// The wait of a workload whose required topology level has no domain on flavor `f`
+    /// with free slots for all its pods, checked before admission: Kueue admits such a
+    /// workload only with a topology assignment, so until a domain fits it holds no
+    /// quota (a workload that cannot fit any rack would otherwise hold its quota for
+    /// ever). `None` when the workload asks for no required level or a domain fits.
+    pub(super) fn unassignable_topology(&self, request: &GroupRequest, f: usize) -> Option<Wait> {
+        let ask = self.tas.requests.get(&request.name)?;
+        if !ask.required || !self.fitting_domains(request, &ask.level, f).is_empty() {
+            return None;
+        }
+        Some(self.no_domain_wait(request, &ask.level, f))
+    }
+
+    /// "No domain of `level` fits": a placement wait (shape, or gang for several pods).
+    fn no_domain_wait(&self, request: &GroupRequest, level: &str, f: usize) -> Wait {
         let pods: u32 = request.members.iter().map(|m| m.pod_number).sum();
-        let freest = self.freest_domain(&ask.level, f);
-        PoolAnswer::Wait(Wait::new(
-            WaitKind::Shape,
+        let freest = self.freest_domain(level, f);
+        let kind = if pods > 1 {
+            WaitKind::Gang
+        } else {
+            WaitKind::Shape
+        };
+        Wait::new(
+            kind,
             request.leaf_count(),
             Some(freest),
             format!(
-                "waiting for one {} domain of flavor {} with room for all {pods} pods \
+                "waiting for one {level} domain of flavor {} with room for all {pods} pods \
                  (podset-required-topology); the freest has {freest} free GPUs",
-                ask.level, self.flavors[f].name
+                self.flavors[f].name
             ),
-        ))
+        )
     }
 
     /// Free GPUs per node: capacity minus what the admitted workloads hold.
@@ -304,10 +327,11 @@ mod tests {
     #[test]
     fn required_topology_waits_when_no_rack_fits_though_the_flavor_has_room() {
         let mut k = layer(&[("four", true)]);
-        // 48 GPUs free on the flavor, but no rack has 4 nodes.
+        // 48 GPUs free on the flavor, but no rack has 4 nodes: a placement wait, before
+        // admission (no topology assignment, so no quota held).
         assert_eq!(
             offer(&mut k, &request("four", 4, 8)),
-            Err("wait:shape".to_string())
+            Err("wait:gang".to_string())
         );
     }
 

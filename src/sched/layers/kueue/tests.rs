@@ -338,3 +338,90 @@ fn a_workload_above_the_threshold_is_not_preempted_for_borrowing() {
         "wait:capacity"
     );
 }
+
+/// The names the layer woke since the engine last asked, sorted.
+fn woken(layer: &mut Kueue) -> Vec<String> {
+    let mut names = Vec::new();
+    assert!(Layer::take_woken(layer, &mut names));
+    names.sort();
+    names.dedup();
+    names
+}
+
+#[test]
+fn an_admitted_workload_whose_pods_do_not_fit_holds_its_quota() {
+    // Flavor f has 16 GPUs of nodes but a quota of 24: a workload can be admitted by
+    // quota with no room for its pods, as in Kueue (kube-scheduler places the pods).
+    let mut k = layer(&[
+        cq("a", "c", &[("f", "nominalQuota: 24")], ""),
+        cq("b", "c", &[("f", "nominalQuota: 0")], ""),
+    ]);
+    assert_eq!(offer(&mut k, &request("a1", "a", 0, 2, 8), 0), "start");
+    // Admitted by quota, pods pending: a placement wait, and the quota is held.
+    assert_eq!(offer(&mut k, &request("a2", "a", 0, 1, 8), 1), "wait:shape");
+    assert_eq!(k.usage("a", "f"), Some(24));
+    // So the cohort has nothing to lend to b: a borrowing wait (kind capacity).
+    assert_eq!(
+        offer(&mut k, &request("b1", "b", 0, 1, 1), 2),
+        "wait:capacity"
+    );
+    // a1 leaves: its cohort's waiters are woken; a2 starts on the quota it holds, and
+    // b1 borrows from the 16 GPUs of a's quota that a1 gave back.
+    k.release("a1");
+    assert_eq!(woken(&mut k), ["a2", "b1"]);
+    assert_eq!(offer(&mut k, &request("a2", "a", 0, 1, 8), 3), "start");
+    assert_eq!(k.usage("a", "f"), Some(8));
+    assert_eq!(offer(&mut k, &request("b1", "b", 0, 1, 1), 3), "start");
+    assert_eq!(k.usage("b", "f"), Some(1));
+}
+
+#[test]
+fn a_killed_workload_with_pending_pods_gives_its_quota_back() {
+    let mut k = layer(&[cq("a", "\"\"", &[("f", "nominalQuota: 24")], "")]);
+    assert_eq!(offer(&mut k, &request("a1", "a", 0, 2, 8), 0), "start");
+    assert_eq!(offer(&mut k, &request("a2", "a", 0, 1, 8), 1), "wait:shape");
+    assert_eq!(k.usage("a", "f"), Some(24));
+    k.release("a2");
+    assert_eq!(k.usage("a", "f"), Some(16));
+}
+
+#[test]
+fn a_preempted_workload_returns_to_the_queue_at_its_creation_time() {
+    let extra = "  preemption: {withinClusterQueue: LowerPriority}\n";
+    let mut k = layer(&[cq("a", "\"\"", &[("f", "nominalQuota: 8")], extra)]);
+    assert_eq!(offer(&mut k, &request("low", "a", 0, 1, 8), 0), "start");
+    assert_eq!(
+        offer(&mut k, &request("high", "a", 5, 1, 8), 100),
+        "preempt:low"
+    );
+    k.release("low");
+    assert_eq!(k.queued["low"].0, 0, "Kueue orders it by its creation time");
+    assert_eq!(offer(&mut k, &request("high", "a", 5, 1, 8), 100), "start");
+    assert_eq!(
+        offer(&mut k, &request("low", "a", 0, 1, 8), 100),
+        "wait:quota"
+    );
+}
+
+#[test]
+fn a_release_wakes_only_its_cohort_tree() {
+    let mut k = layer(&[
+        cq("a", "c", &[("f", "nominalQuota: 8")], ""),
+        cq("b", "c", &[("f", "nominalQuota: 0")], ""),
+        cq("x", "other", &[("g", "nominalQuota: 8")], ""),
+    ]);
+    assert_eq!(offer(&mut k, &request("a1", "a", 0, 1, 8), 0), "start");
+    assert_eq!(offer(&mut k, &request("x1", "x", 0, 1, 8), 0), "start");
+    assert_eq!(
+        offer(&mut k, &request("b1", "b", 0, 1, 4), 1),
+        "wait:capacity"
+    );
+    assert_eq!(
+        offer(&mut k, &request("x2", "x", 0, 1, 4), 1),
+        "wait:capacity"
+    );
+    assert!(woken(&mut k).is_empty(), "admissions wake nobody");
+    k.release("a1");
+    // Quota came back in cohort c only: x2 (cohort other, flavor g) sleeps on.
+    assert_eq!(woken(&mut k), ["b1"]);
+}
