@@ -73,6 +73,18 @@ pub fn one_shape_group(
     }
 }
 
+/// The nodes a bind decision places its pods on, sorted; panics on any other decision.
+pub fn placed_nodes(decision: &cellsim::cell::Decision) -> Vec<String> {
+    match decision {
+        cellsim::cell::Decision::Bind(p) => {
+            let mut nodes: Vec<String> = p.pods.iter().map(|p| p.node.clone()).collect();
+            nodes.sort();
+            nodes
+        }
+        other => panic!("expected a bind, got {other:?}"),
+    }
+}
+
 /// A set of node names, as a schedule call's suggested nodes.
 pub fn node_set(names: &[&str]) -> std::collections::HashSet<String> {
     names.iter().map(|s| s.to_string()).collect()

@@ -5,7 +5,7 @@
 
 use cellsim::cell::{Allocator, Decision, GroupRequest, WaitReason};
 
-use crate::common::one_shape_group;
+use crate::common::{one_shape_group, placed_nodes};
 use cellsim::config::load_str;
 
 /// Two 2-node cells of 8-GPU nodes, `(n1, n2)` and `(n3, n4)`; vc1 and vc2 own one each.
@@ -26,17 +26,6 @@ virtualClusters:
 
 fn group(name: &str, vc: &str, pods: u32, gpus: u32) -> GroupRequest {
     one_shape_group(name, vc, 10, pods, gpus, false)
-}
-
-fn placed_nodes(d: &Decision) -> Vec<String> {
-    match d {
-        Decision::Bind(p) => {
-            let mut nodes: Vec<String> = p.pods.iter().map(|p| p.node.clone()).collect();
-            nodes.sort();
-            nodes
-        }
-        other => panic!("expected a bind, got {other:?}"),
-    }
 }
 
 #[test]

@@ -8,7 +8,7 @@
 use cellsim::cell::{Allocator, Decision, WaitReason};
 use cellsim::config::load_str;
 
-use crate::common::one_shape_group;
+use crate::common::{one_shape_group, placed_nodes};
 
 /// Two racks of two 4-GPU nodes (two 2-GPU switches each). vc-a owns two switches (half a
 /// node's worth), vc-b three whole nodes: together every GPU is promised.
@@ -28,23 +28,12 @@ virtualClusters:
   vc-b: {virtualCells: [{cellType: RACK.NODE, cellNumber: 3}]}
 ";
 
-fn nodes_of(decision: &Decision) -> Vec<String> {
-    match decision {
-        Decision::Bind(p) => {
-            let mut nodes: Vec<String> = p.pods.iter().map(|p| p.node.clone()).collect();
-            nodes.sort();
-            nodes
-        }
-        other => panic!("expected a bind, got {other:?}"),
-    }
-}
-
 #[test]
 fn a_bad_node_does_not_let_one_vc_split_a_node_another_vc_is_promised() {
     let config = load_str(CLUSTER, "safe-split test").unwrap();
     let mut alloc = Allocator::new(&config);
     let first = alloc.schedule(&one_shape_group("a1", "vc-a", 0, 1, 1, false), None);
-    let a_node = nodes_of(&first).remove(0);
+    let a_node = placed_nodes(&first).remove(0);
     // vc-a's second switch is the buddy of its first, on the node that now goes bad.
     alloc.set_node_health(&a_node, false).unwrap();
     // Taking a switch of a healthy node instead would leave two whole nodes for vc-b's
@@ -62,5 +51,5 @@ fn a_bad_node_does_not_let_one_vc_split_a_node_another_vc_is_promised() {
         .filter(|n| n != &a_node)
         .collect();
     healthy.sort();
-    assert_eq!(nodes_of(&b), healthy);
+    assert_eq!(placed_nodes(&b), healthy);
 }
