@@ -5,7 +5,6 @@
 use std::fmt::Write as _;
 
 use super::plots::escape_xml;
-use crate::sim::SimEvent;
 
 /// How many rejected jobs are named with their reason.
 pub const FIRST: usize = 3;
@@ -19,8 +18,7 @@ pub struct Rejections {
     pub count: u32,
     /// Jobs it ran or tried (the run's jobs).
     pub jobs: u32,
-    /// The first [`FIRST`] rejected jobs (by time), as (job id, reason); empty when the
-    /// run kept no event log (`--summary-only`).
+    /// The first [`FIRST`] rejected jobs (by time), as (job id, reason).
     pub first: Vec<(String, String)>,
 }
 
@@ -33,14 +31,11 @@ impl Rejections {
         }
     }
 
-    /// Notes `event` if it rejects a job not noted yet (a job of several groups is
+    /// Notes job `job`'s rejection if it is not noted yet (a job of several groups is
     /// rejected once per group).
-    pub fn note(&mut self, event: &SimEvent) {
-        if let SimEvent::JobRejected { job, reason, .. } = event
-            && self.first.len() < FIRST
-            && !self.first.iter().any(|(id, _)| id == job)
-        {
-            self.first.push((job.clone(), reason.clone()));
+    pub fn note(&mut self, job: &str, reason: &str) {
+        if self.first.len() < FIRST && !self.first.iter().any(|(id, _)| id == job) {
+            self.first.push((job.to_string(), reason.to_string()));
         }
     }
 
@@ -54,7 +49,7 @@ impl Rejections {
             self.model, self.count, self.jobs
         );
         if self.first.is_empty() {
-            line.push_str(" (the reasons are in events.log of a full run)");
+            line.push_str(" (the reasons are in events.log)");
         } else {
             let named: Vec<String> = self
                 .first
@@ -65,7 +60,7 @@ impl Rejections {
             if self.count as usize > self.first.len() {
                 let _ = write!(
                     line,
-                    "; and {} more (every one in events.log and jobs.csv)",
+                    "; and {} more (every one in a full run's events.log and jobs.csv)",
                     self.count as usize - self.first.len()
                 );
             }
@@ -110,19 +105,11 @@ pub fn rejections_html(all: &[Rejections]) -> String {
 mod tests {
     use super::*;
 
-    fn rejected(job: &str) -> SimEvent {
-        SimEvent::JobRejected {
-            t: 0,
-            job: job.to_string(),
-            reason: format!("{job} is <too> big"),
-        }
-    }
-
     #[test]
     fn the_first_jobs_are_named_once_each_and_the_rest_counted() {
         let mut r = Rejections::new("hived");
         for job in ["a", "a", "b", "c", "d"] {
-            r.note(&rejected(job));
+            r.note(job, &format!("{job} is <too> big"));
         }
         r.count = 4;
         r.jobs = 9;
@@ -130,7 +117,7 @@ mod tests {
         let line = r.line().unwrap();
         assert!(line.starts_with("warning: hived rejected 4 of 9 job(s): a: a is <too> big; b:"));
         assert!(
-            line.ends_with("and 1 more (every one in events.log and jobs.csv)"),
+            line.ends_with("and 1 more (every one in a full run's events.log and jobs.csv)"),
             "{line}"
         );
         let html = rejections_html(&[r, Rejections::new("fifo")]);

@@ -303,6 +303,9 @@ impl RunSink for ReportSink {
         self.summary.end_arrivals(last_submit_ms);
     }
 
+    /// The event log, written as it goes, holds the rejection.
+    fn rejected(&mut self, _job: &str, _reason: &str) {}
+
     fn job(&mut self, seq: usize, record: JobRecord) {
         self.live.remove(&record.id);
         self.summary.add_job(&record);

@@ -558,6 +558,9 @@ impl RunSink for SummarySink {
     /// Never called: the summary keeps no event log ([`RunSink::logs`] is false).
     fn submitted(&mut self, _: &SimJob) {}
 
+    /// The job's record counts it as rejected.
+    fn rejected(&mut self, _: &str, _: &str) {}
+
     fn event(&mut self, _: SimEvent) {}
 
     fn timeline(

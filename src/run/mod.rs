@@ -158,7 +158,9 @@ pub fn for_each_model<T: Send>(
 pub fn rejections_of(run: &RunResult) -> Rejections {
     let mut rejections = Rejections::new(&run.model);
     for event in &run.events {
-        rejections.note(event);
+        if let SimEvent::JobRejected { job, reason, .. } = event {
+            rejections.note(job, reason);
+        }
     }
     rejections.jobs = run.jobs.len() as u32;
     rejections.count = run
@@ -201,8 +203,12 @@ impl<S: RunSink> RunSink for NoteRejections<S> {
     }
 
     fn event(&mut self, event: SimEvent) {
-        self.rejections.note(&event);
         self.inner.event(event);
+    }
+
+    fn rejected(&mut self, job: &str, reason: &str) {
+        self.rejections.note(job, reason);
+        self.inner.rejected(job, reason);
     }
 
     fn timeline(

@@ -1344,6 +1344,7 @@ impl<'a, 's, S: RunSink> Engine<'a, 's, S> {
 
     fn reject(&mut self, job: usize, reason: String) {
         self.end_job(job, JobState::Rejected);
+        self.sink.rejected(&self.job_id(job), &reason);
         if self.keep_log {
             let event = SimEvent::JobRejected {
                 t: self.now,

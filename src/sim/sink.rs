@@ -41,6 +41,11 @@ pub trait RunSink {
     /// `seq` is the job's place in submit order. Records come in the order jobs end.
     fn job(&mut self, seq: usize, record: JobRecord);
 
+    /// The model rejected job `job` for `reason`: called for every rejection, with or
+    /// without an event log, so that a run that keeps none (`--summary-only`) can still
+    /// say why a job could not run.
+    fn rejected(&mut self, job: &str, reason: &str);
+
     /// The last job was submitted, at `last_submit_ms`: called once, before any timeline
     /// point that holds past that time, and never when the horizon cuts submissions off.
     /// Ends the arrival window over which utilisation is also measured.
@@ -88,6 +93,9 @@ impl RunSink for CollectRun {
     fn job(&mut self, seq: usize, record: JobRecord) {
         self.jobs.push((seq, record));
     }
+
+    /// The event log holds the rejection.
+    fn rejected(&mut self, _job: &str, _reason: &str) {}
 
     /// The reports take the arrival window from the jobs' submit times.
     fn arrivals_ended(&mut self, _last_submit_ms: SimTimeMs) {}

@@ -63,6 +63,40 @@ fn rejected_jobs_are_said_per_model_on_stderr_and_in_the_report_page() {
 }
 
 #[test]
+fn a_summary_only_replay_still_says_why_it_rejected_a_job() {
+    // It keeps no event log; the reason used to be "in events.log of a full run".
+    let dir = scratch("outputs", "rejected-summary-only");
+    std::fs::write(
+        dir.join("t.csv"),
+        "id,submit_s,duration_s,gpus,vc,priority,gpu_type\n\
+         a,0,3600,8,vc-a,,\n\
+         b,0,3600,8,vc-b,,\n\
+         huge,10,60,16,vc-b,,\n",
+    )
+    .unwrap();
+    let args = [
+        "replay",
+        "--cluster",
+        "2x V100x8",
+        "--trace",
+        "t.csv",
+        "--model",
+        "hived",
+        "--summary-only",
+        "--quiet",
+    ];
+    let out = cellsim_in(&dir, &args);
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let line = stderr
+        .lines()
+        .find(|l| l.starts_with("warning: hived rejected 1 of 3 job(s): huge: "))
+        .unwrap_or_else(|| panic!("no rejection line with the reason:\n{stderr}"));
+    assert!(line.contains("could never hold it"), "{line}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
 fn run_and_replay_of_one_name_write_different_default_folders_with_manifests() {
     // See: issue 16 §1: `run scenarios/example.yaml` and the replay of
     // traces/example.csv both wrote out/example.
