@@ -114,7 +114,7 @@ pub fn prepare(options: &KueueReplayOptions) -> Result<KueueReplay, String> {
     }
     let mut warnings = config.warnings.clone();
     warnings.extend(report.lines());
-    let model_options = ModelOptions {
+    let mut model_options = ModelOptions {
         kueue: Some(Arc::new(KueueOptions {
             config: kueue,
             flavor_nodes,
@@ -122,6 +122,15 @@ pub fn prepare(options: &KueueReplayOptions) -> Result<KueueReplay, String> {
         })),
         ..ModelOptions::default()
     };
+    if options.models.iter().any(|m| m.split('+').nth(2).is_some()) {
+        // A model names its placement: fgd measures fragmentation against the pod
+        // shapes of these workloads, as for any scenario (not one whole GPU per pod).
+        model_options.sharing = Some(Arc::new(crate::sched::ShareOptions::of_requests(
+            jobs.iter().flat_map(|j| &j.groups),
+            Default::default(),
+            options.seed,
+        )));
+    }
     let scenario = Scenario {
         name: options.name.clone().unwrap_or_else(|| {
             options

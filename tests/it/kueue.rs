@@ -302,3 +302,50 @@ fn a_preempted_workload_keeps_its_place_and_a_strict_fifo_queue_keeps_moving() {
     assert_eq!(row("low")[9], "1", "{jobs}");
     assert_eq!(row("later")[5], "1102.000", "{jobs}");
 }
+
+/// A Kueue replay whose model names a placement gives `fgd` the workloads' own pod
+/// shapes to measure fragmentation against, as a scenario's models do; without one the
+/// replay carries no sharing options (and places as before).
+#[test]
+fn a_placement_in_a_kueue_replay_measures_against_the_workloads_pod_shapes() {
+    let options = |models: &[&str]| kueue::KueueReplayOptions {
+        cluster: example("nodes.yaml").display().to_string(),
+        kueue: example("kueue.yaml"),
+        trace: example("workloads.yaml"),
+        models: models.iter().map(|m| m.to_string()).collect(),
+        ..Default::default()
+    };
+    let plain = kueue::prepare(&options(&["kueue+fifo"])).unwrap();
+    assert!(plain.scenario.model_options.sharing.is_none());
+    let fgd = kueue::prepare(&options(&["kueue+fifo+fgd"])).unwrap();
+    let sharing = fgd
+        .scenario
+        .model_options
+        .sharing
+        .as_ref()
+        .expect("sharing options");
+    let typical = sharing.typical.as_ref().expect("typical pods");
+    // The shapes are the workloads' pods: each pod's GPU count, frequencies summing to 1.
+    let pod_gpus: std::collections::BTreeSet<u32> = fgd
+        .scenario
+        .jobs
+        .iter()
+        .flat_map(|j| &j.groups)
+        .flat_map(|g| g.members.iter().map(|m| m.leaf_cell_number))
+        .collect();
+    assert!(!typical.shapes.is_empty());
+    for (shape, _) in &typical.shapes {
+        assert!(
+            pod_gpus.contains(&shape.num_gpu),
+            "{shape:?} not a workload pod"
+        );
+    }
+    let total: f64 = typical.shapes.iter().map(|(_, f)| f).sum();
+    assert!((total - 1.0).abs() < 1e-9, "{total}");
+    assert!(pod_gpus.len() > 1, "the example has pods of several sizes");
+    assert!(
+        typical.shapes.len() > 1,
+        "not one whole GPU per pod: {:?}",
+        typical.shapes
+    );
+}
