@@ -317,11 +317,7 @@ impl Driver {
             pinned_cell_id: None,
             lazy_preemption_enable: false,
             ignore_k8s_suggested_nodes: true,
-            members: vec![GroupMember {
-                pod_number: pods,
-                leaf_cell_number: per_pod,
-                resources: None,
-            }],
+            members: vec![GroupMember::whole(pods, per_pod)],
         }
     }
 

@@ -165,11 +165,7 @@ mod tests {
             pinned_cell_id: (vc == "c").then(|| "pin".to_string()),
             lazy_preemption_enable: vc == "a",
             ignore_k8s_suggested_nodes: true,
-            members: vec![GroupMember {
-                pod_number: pods,
-                leaf_cell_number: size,
-                resources: None,
-            }],
+            members: vec![GroupMember::whole(pods, size)],
         }
     }
 

@@ -297,11 +297,7 @@ pub fn sim_jobs(
             .pod_sets
             .iter()
             .filter(|s| s.gpus > 0 && s.count > 0)
-            .map(|s| GroupMember {
-                pod_number: s.count,
-                leaf_cell_number: s.gpus,
-                resources: None,
-            })
+            .map(|s| GroupMember::whole(s.count, s.gpus))
             .collect();
         if members.is_empty() {
             report.note(issue::NO_GPUS, || id.clone());

@@ -542,11 +542,7 @@ mod tests {
             pinned_cell_id: Some("COURSE-NODE".into()),
             lazy_preemption_enable: false,
             ignore_k8s_suggested_nodes: true,
-            members: vec![GroupMember {
-                pod_number: 1,
-                leaf_cell_number: 8,
-                resources: None,
-            }],
+            members: vec![GroupMember::whole(1, 8)],
         };
         let Verdict::Start(placement) = model.offer(&request, &mut ctx) else {
             panic!("the pinned node is free");

@@ -362,11 +362,7 @@ pub(crate) mod tests {
             pinned_cell_id: None,
             lazy_preemption_enable: false,
             ignore_k8s_suggested_nodes: true,
-            members: vec![GroupMember {
-                pod_number: pods,
-                leaf_cell_number: 1,
-                resources: None,
-            }],
+            members: vec![GroupMember::whole(pods, 1)],
         }
     }
 

@@ -1015,11 +1015,7 @@ impl Reader<'_> {
             members.push((
                 name,
                 instances,
-                GroupMember {
-                    pod_number: instances,
-                    leaf_cell_number: task.gpus,
-                    resources: None,
-                },
+                GroupMember::whole(instances, task.gpus),
                 task.sku_type,
             ));
         }
@@ -1053,11 +1049,7 @@ impl Reader<'_> {
                 for i in 0..*instances {
                     groups.push(group(
                         format!("{id}/{name}-{i}"),
-                        vec![GroupMember {
-                            pod_number: 1,
-                            leaf_cell_number: member.leaf_cell_number,
-                            resources: None,
-                        }],
+                        vec![GroupMember::whole(1, member.leaf_cell_number)],
                         sku.clone(),
                     ));
                 }

@@ -998,10 +998,11 @@ impl Reader<'_> {
                         ignore_k8s_suggested_nodes: role.ignore_suggested,
                         members: members
                             .iter()
-                            .map(|&j| GroupMember {
-                                pod_number: roles[j].spec.instances,
-                                leaf_cell_number: roles[j].spec.leaf_cell_number,
-                                resources: None,
+                            .map(|&j| {
+                                GroupMember::whole(
+                                    roles[j].spec.instances,
+                                    roles[j].spec.leaf_cell_number,
+                                )
                             })
                             .collect(),
                     });
@@ -1016,11 +1017,7 @@ impl Reader<'_> {
                             pinned_cell_id: role.spec.pinned_cell_id.clone(),
                             lazy_preemption_enable: role.lazy,
                             ignore_k8s_suggested_nodes: role.ignore_suggested,
-                            members: vec![GroupMember {
-                                pod_number: 1,
-                                leaf_cell_number: role.spec.leaf_cell_number,
-                                resources: None,
-                            }],
+                            members: vec![GroupMember::whole(1, role.spec.leaf_cell_number)],
                         });
                     }
                 }
@@ -1390,11 +1387,7 @@ mod tests {
         let names: Vec<&str> = j.groups.iter().map(|g| g.name.as_str()).collect();
         assert_eq!(names, vec!["j/train-0", "j/train-1"]);
         // cpu 8 on the cluster's smallest SKU (cpu 2): 4 leaves per pod.
-        let one_pod = vec![GroupMember {
-            pod_number: 1,
-            leaf_cell_number: 4,
-            resources: None,
-        }];
+        let one_pod = vec![GroupMember::whole(1, 4)];
         assert!(j.groups.iter().all(|g| g.members == one_pod));
         assert_eq!(
             j.group_of("train", 1).map(|g| g.name.as_str()),

@@ -232,11 +232,7 @@ fn request(
         ignore_k8s_suggested_nodes: true,
         members: members
             .iter()
-            .map(|&(p, l)| GroupMember {
-                pod_number: p,
-                leaf_cell_number: l,
-                resources: None,
-            })
+            .map(|&(p, l)| GroupMember::whole(p, l))
             .collect(),
     }
 }

@@ -115,11 +115,7 @@ fn request(name: &str, vc: &str, priority: i32, members: &[(u32, u32)]) -> Group
         ignore_k8s_suggested_nodes: true,
         members: members
             .iter()
-            .map(|&(pod_number, leaf_cell_number)| GroupMember {
-                pod_number,
-                leaf_cell_number,
-                resources: None,
-            })
+            .map(|&(pod_number, leaf_cell_number)| GroupMember::whole(pod_number, leaf_cell_number))
             .collect(),
     }
 }
@@ -285,10 +281,8 @@ impl RawRequest {
             members: self
                 .members
                 .iter()
-                .map(|&(pod_number, leaf_cell_number)| GroupMember {
-                    pod_number,
-                    leaf_cell_number,
-                    resources: None,
+                .map(|&(pod_number, leaf_cell_number)| {
+                    GroupMember::whole(pod_number, leaf_cell_number)
                 })
                 .collect(),
         }
@@ -1066,10 +1060,8 @@ fn apply(records: &mut Vec<BindRecord>, spoil: &Spoil) {
         Spoil::Members(i, m) => {
             records[at(i)].scheduling_spec.affinity_group.members = m
                 .iter()
-                .map(|&(pod_number, leaf_cell_number)| GroupMember {
-                    pod_number,
-                    leaf_cell_number,
-                    resources: None,
+                .map(|&(pod_number, leaf_cell_number)| {
+                    GroupMember::whole(pod_number, leaf_cell_number)
                 })
                 .collect();
         }
@@ -1178,11 +1170,7 @@ fn records_of_one_group(members: &[(u32, u32)]) -> (CellConfig, Vec<BindRecord>)
 #[test]
 fn a_record_whose_members_disagree_with_its_placements_is_reported_lost() {
     let (config, mut records) = records_of_one_group(&[(1, 2)]);
-    records[0].scheduling_spec.affinity_group.members = vec![GroupMember {
-        pod_number: 2,
-        leaf_cell_number: 2,
-        resources: None,
-    }];
+    records[0].scheduling_spec.affinity_group.members = vec![GroupMember::whole(2, 2)];
     let (rebuilt, report) = Allocator::from_records(&config, &records);
     let _ = rebuilt.bind_records();
     assert_eq!(

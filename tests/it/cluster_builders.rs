@@ -71,11 +71,7 @@ fn request(name: &str, vc: &str, gpus: u32) -> GroupRequest {
         pinned_cell_id: None,
         lazy_preemption_enable: false,
         ignore_k8s_suggested_nodes: true,
-        members: vec![GroupMember {
-            pod_number: 1,
-            leaf_cell_number: gpus,
-            resources: None,
-        }],
+        members: vec![GroupMember::whole(1, gpus)],
     }
 }
 

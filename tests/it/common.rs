@@ -65,11 +65,7 @@ pub fn one_shape_group(
         pinned_cell_id: None,
         lazy_preemption_enable: false,
         ignore_k8s_suggested_nodes: !follow_suggestions,
-        members: vec![cellsim::cell::GroupMember {
-            pod_number: pods,
-            leaf_cell_number: gpus,
-            resources: None,
-        }],
+        members: vec![cellsim::cell::GroupMember::whole(pods, gpus)],
     }
 }
 

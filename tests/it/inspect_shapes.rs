@@ -29,11 +29,7 @@ fn demo_group() -> GroupRequest {
         // The sample's spec says `ignoreK8sSuggestedNodes: false`; no suggestion is given
         // here, so every node is allowed, as in the sample run.
         ignore_k8s_suggested_nodes: false,
-        members: vec![GroupMember {
-            pod_number: 2,
-            leaf_cell_number: 2,
-            resources: None,
-        }],
+        members: vec![GroupMember::whole(2, 2)],
     }
 }
 
@@ -348,11 +344,7 @@ fn lazy_state() -> Option<Allocator> {
     let mut victim = demo_group();
     victim.name = "victim".into();
     victim.lazy_preemption_enable = true;
-    victim.members = vec![GroupMember {
-        pod_number: 1,
-        leaf_cell_number: 4,
-        resources: None,
-    }];
+    victim.members = vec![GroupMember::whole(1, 4)];
     assert!(matches!(alloc.schedule(&victim, None), Decision::Bind(_)));
     alloc
         .confirm_pod("victim", "uid-victim-0", 4)
@@ -372,11 +364,7 @@ fn lazy_state() -> Option<Allocator> {
     oppo.name = "oppo".into();
     oppo.virtual_cluster = "VC2".into();
     oppo.priority = -1;
-    oppo.members = vec![GroupMember {
-        pod_number: 1,
-        leaf_cell_number: 1,
-        resources: None,
-    }];
+    oppo.members = vec![GroupMember::whole(1, 1)];
     // The only free node left is VC2's pinned .21, and pinned cells serve only pods that
     // name them (spec section 3), so the opportunistic group waits and holds nothing.
     let decision = alloc.schedule(&oppo, None);

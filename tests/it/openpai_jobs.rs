@@ -177,11 +177,7 @@ fn check(expect: Expect, config: &CellConfig) -> bool {
         let members: Vec<GroupMember> = want
             .members
             .iter()
-            .map(|&(pod_number, leaf_cell_number)| GroupMember {
-                pod_number,
-                leaf_cell_number,
-                resources: None,
-            })
+            .map(|&(pod_number, leaf_cell_number)| GroupMember::whole(pod_number, leaf_cell_number))
             .collect();
         assert_eq!(got.members, members, "{f}: {n}: members");
         assert_eq!(

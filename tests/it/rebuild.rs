@@ -269,10 +269,8 @@ fn place_workload(
                     ignore_k8s_suggested_nodes: true,
                     members: members
                         .iter()
-                        .map(|&(pod_number, leaf_cell_number)| GroupMember {
-                            pod_number,
-                            leaf_cell_number,
-                            resources: None,
+                        .map(|&(pod_number, leaf_cell_number)| {
+                            GroupMember::whole(pod_number, leaf_cell_number)
                         })
                         .collect(),
                 };
@@ -565,11 +563,7 @@ fn group(
         pinned_cell_id: None,
         lazy_preemption_enable: false,
         ignore_k8s_suggested_nodes: true,
-        members: vec![GroupMember {
-            pod_number: pods,
-            leaf_cell_number: leaves,
-            resources: None,
-        }],
+        members: vec![GroupMember::whole(pods, leaves)],
     }
 }
 
@@ -1098,11 +1092,7 @@ fn a_wait_leaves_lazily_preemptible_groups_alone() {
     alloc.set_node_health("10.151.41.24", false).expect("node");
     let before = json(&alloc.cluster_status());
     let mut big = group("big", "default", 10, "K80", 2, 1);
-    big.members.push(GroupMember {
-        pod_number: 1,
-        leaf_cell_number: 2,
-        resources: None,
-    });
+    big.members.push(GroupMember::whole(1, 2));
     let decision = alloc.schedule(&big, None);
     assert!(matches!(decision, Decision::Wait { .. }), "{decision:?}");
     assert_eq!(

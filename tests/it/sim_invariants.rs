@@ -322,11 +322,7 @@ fn build(case: &Case) -> Scenario {
                 pinned_cell_id: None,
                 lazy_preemption_enable: j.lazy,
                 ignore_k8s_suggested_nodes: true,
-                members: vec![GroupMember {
-                    pod_number: pods,
-                    leaf_cell_number: j.gpus_per_pod,
-                    resources: None,
-                }],
+                members: vec![GroupMember::whole(pods, j.gpus_per_pod)],
             };
             let groups = if j.gang {
                 vec![group(format!("{id}/default"), j.pods)]

@@ -31,11 +31,7 @@ fn group(name: &str, priority: i32, pods: u32, gpus: u32, ignore: bool) -> Group
         pinned_cell_id: None,
         lazy_preemption_enable: false,
         ignore_k8s_suggested_nodes: ignore,
-        members: vec![GroupMember {
-            pod_number: pods,
-            leaf_cell_number: gpus,
-            resources: None,
-        }],
+        members: vec![GroupMember::whole(pods, gpus)],
     }
 }
 

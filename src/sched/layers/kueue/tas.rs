@@ -281,11 +281,7 @@ mod tests {
             pinned_cell_id: None,
             lazy_preemption_enable: false,
             ignore_k8s_suggested_nodes: true,
-            members: vec![GroupMember {
-                pod_number: pods,
-                leaf_cell_number: gpus,
-                resources: None,
-            }],
+            members: vec![GroupMember::whole(pods, gpus)],
         }
     }
 
