@@ -297,17 +297,26 @@ fn a_workload_no_flavor_can_ever_hold_is_rejected() {
     );
 }
 
-#[test]
-fn borrow_within_cohort_preempts_low_priority_borrowers_while_borrowing() {
-    let extra = "  preemption:\n    reclaimWithinCohort: LowerPriority\n    borrowWithinCohort: {policy: LowerPriority, maxPriorityThreshold: 100}\n";
+/// Three ClusterQueues of cohort c: `a` (nominal 4) may preempt borrowers of priority up
+/// to `threshold` while borrowing itself; `b` (nominal 4) runs two 8-GPU workloads of
+/// priority 50, borrowing 12 of `d`'s 8 and `a`'s 4.
+fn b_borrows_what_a_may_reclaim(threshold: u32) -> Kueue {
+    let extra = format!(
+        "  preemption:\n    reclaimWithinCohort: LowerPriority\n    borrowWithinCohort: {{policy: LowerPriority, maxPriorityThreshold: {threshold}}}\n"
+    );
     let mut k = layer(&[
-        cq("a", "c", &[("f", "nominalQuota: 4")], extra),
+        cq("a", "c", &[("f", "nominalQuota: 4")], &extra),
         cq("b", "c", &[("f", "nominalQuota: 4")], ""),
         cq("d", "c", &[("f", "nominalQuota: 8")], ""),
     ]);
-    // b borrows 4 of d's quota at priority 50; d lends the rest to b as well.
     assert_eq!(offer(&mut k, &request("b1", "b", 50, 1, 8), 0), "start");
     assert_eq!(offer(&mut k, &request("b2", "b", 50, 1, 8), 1), "start");
+    k
+}
+
+#[test]
+fn borrow_within_cohort_preempts_low_priority_borrowers_while_borrowing() {
+    let mut k = b_borrows_what_a_may_reclaim(100);
     // a needs 8: 4 of its own and 4 borrowed. Without borrowWithinCohort it could only
     // reclaim to fit its nominal 4; with it, b's youngest borrower (priority 50 <= 100)
     // goes although a itself then borrows.
@@ -319,14 +328,7 @@ fn borrow_within_cohort_preempts_low_priority_borrowers_while_borrowing() {
 
 #[test]
 fn a_workload_above_the_threshold_is_not_preempted_for_borrowing() {
-    let extra = "  preemption:\n    reclaimWithinCohort: LowerPriority\n    borrowWithinCohort: {policy: LowerPriority, maxPriorityThreshold: 10}\n";
-    let mut k = layer(&[
-        cq("a", "c", &[("f", "nominalQuota: 4")], extra),
-        cq("b", "c", &[("f", "nominalQuota: 4")], ""),
-        cq("d", "c", &[("f", "nominalQuota: 8")], ""),
-    ]);
-    assert_eq!(offer(&mut k, &request("b1", "b", 50, 1, 8), 0), "start");
-    assert_eq!(offer(&mut k, &request("b2", "b", 50, 1, 8), 1), "start");
+    let mut k = b_borrows_what_a_may_reclaim(10);
     // Priority 50 is above the threshold 10: a may only reclaim to fit its nominal 4,
     // which needs 8 here, so it waits.
     assert_eq!(
