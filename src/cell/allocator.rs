@@ -1708,7 +1708,13 @@ virtualClusters:
         }
     }
 
-    fn request(name: String, vc: &str, priority: i32, pods: u32, size: u32) -> GroupRequest {
+    pub(crate) fn request(
+        name: String,
+        vc: &str,
+        priority: i32,
+        pods: u32,
+        size: u32,
+    ) -> GroupRequest {
         GroupRequest {
             name,
             virtual_cluster: vc.to_string(),

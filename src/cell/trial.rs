@@ -148,7 +148,6 @@ impl Drop for Trial<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cell::GroupMember;
     use rand::{RngExt, SeedableRng};
     use rand_chacha::ChaCha8Rng;
 
@@ -156,16 +155,12 @@ mod tests {
     // four VCs (one rack, one node, the pinned pair, one pair).
     use crate::cell::allocator::tests::CLUSTER;
 
+    /// The allocator tests' request, with lazy preemption in VC a so that trials meet
+    /// downgrades too.
     fn request(name: String, vc: &str, priority: i32, pods: u32, size: u32) -> GroupRequest {
         GroupRequest {
-            name,
-            virtual_cluster: vc.to_string(),
-            priority,
-            leaf_cell_type: None,
-            pinned_cell_id: (vc == "c").then(|| "pin".to_string()),
             lazy_preemption_enable: vc == "a",
-            ignore_k8s_suggested_nodes: true,
-            members: vec![GroupMember::whole(pods, size)],
+            ..crate::cell::allocator::tests::request(name, vc, priority, pods, size)
         }
     }
 
