@@ -35,21 +35,14 @@ impl Scorer for BestFit {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::placement::test_support::{pod, two_nodes};
-    use rand::SeedableRng;
+    use crate::placement::test_support::{place_on_two_nodes, pod, slot};
 
     #[test]
     fn a_whole_gpu_goes_where_least_cpu_and_gpu_stay_free() {
-        let c = two_nodes();
-        let mut rng = ChaCha8Rng::seed_from_u64(0);
         // a: 1 - (20000/128000 + 2500/8000)/2 = 0.77; b: 1 - (8000/128000 + 700/8000)/2 = 0.93.
-        let slot = BestFit.place(&c, &pod(4000, 1, 1000), &mut rng).unwrap();
         assert_eq!(
-            slot,
-            Slot {
-                node: 1,
-                gpus: vec![3]
-            }
+            place_on_two_nodes(BestFit, &pod(4000, 1, 1000)),
+            slot(1, &[3])
         );
     }
 }

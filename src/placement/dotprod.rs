@@ -36,21 +36,14 @@ impl Scorer for DotProd {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::placement::test_support::{pod, two_nodes};
-    use rand::SeedableRng;
+    use crate::placement::test_support::{place_on_two_nodes, pod, slot};
 
     #[test]
     fn a_large_pod_goes_where_free_resources_align_least() {
-        let c = two_nodes();
-        let mut rng = ChaCha8Rng::seed_from_u64(0);
         // a: 1 - (0.1875*0.09375 + 0.4375*0.125)/2 = 0.96; b: 1 - (0.09375*0.09375 + 0.2125*0.125)/2 = 0.98.
-        let slot = DotProd.place(&c, &pod(12_000, 1, 1000), &mut rng).unwrap();
         assert_eq!(
-            slot,
-            Slot {
-                node: 1,
-                gpus: vec![3]
-            }
+            place_on_two_nodes(DotProd, &pod(12_000, 1, 1000)),
+            slot(1, &[3])
         );
     }
 }

@@ -108,27 +108,18 @@ impl Scorer for Fgd {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::placement::test_support::{pod, two_nodes};
-    use rand::SeedableRng;
+    use crate::placement::test_support::{place_on_two_nodes, pod, slot};
 
     #[test]
     fn a_share_goes_where_it_leaves_no_unusable_sliver() {
-        let c = two_nodes();
-        let mut rng = ChaCha8Rng::seed_from_u64(0);
         // The workload is all 1-GPU pods. On b, 700 of GPU 2 is stranded; taking exactly
         // it removes the fragment (66). On a, the pod would strand 300 of a free GPU (42).
         let typical = TypicalPods {
             shapes: vec![(pod(1000, 1, 1000), 1.0)],
         };
-        let slot = Fgd::new(typical)
-            .place(&c, &pod(1000, 1, 700), &mut rng)
-            .unwrap();
         assert_eq!(
-            slot,
-            Slot {
-                node: 1,
-                gpus: vec![2]
-            }
+            place_on_two_nodes(Fgd::new(typical), &pod(1000, 1, 700)),
+            slot(1, &[2])
         );
     }
 

@@ -47,34 +47,19 @@ impl Scorer for GpuClustering {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::placement::test_support::{pod, two_nodes};
-    use rand::SeedableRng;
+    use crate::placement::test_support::{place_on_two_nodes, pod, slot};
 
     #[test]
     fn a_share_joins_the_node_holding_only_shares() {
-        let c = two_nodes();
-        let mut rng = ChaCha8Rng::seed_from_u64(0);
         // a holds only a share (75 + 14); b holds a share and a 2-GPU pod (50 + 19).
-        let slot = GpuClustering
-            .place(&c, &pod(1000, 1, 200), &mut rng)
-            .unwrap();
         assert_eq!(
-            slot,
-            Slot {
-                node: 0,
-                gpus: vec![0]
-            }
+            place_on_two_nodes(GpuClustering, &pod(1000, 1, 200)),
+            slot(0, &[0])
         );
         // A 1-GPU pod has no tag anywhere: the fuller node wins within the lowest band.
-        let slot = GpuClustering
-            .place(&c, &pod(1000, 1, 1000), &mut rng)
-            .unwrap();
         assert_eq!(
-            slot,
-            Slot {
-                node: 1,
-                gpus: vec![3]
-            }
+            place_on_two_nodes(GpuClustering, &pod(1000, 1, 1000)),
+            slot(1, &[3])
         );
     }
 }

@@ -69,21 +69,14 @@ impl Scorer for GpuPacking {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::placement::test_support::{pod, two_nodes};
-    use rand::SeedableRng;
+    use crate::placement::test_support::{place_on_two_nodes, pod, slot};
 
     #[test]
     fn a_share_goes_onto_the_used_gpu_with_most_left_over_less() {
-        let c = two_nodes();
-        let mut rng = ChaCha8Rng::seed_from_u64(0);
         // a: GPU 0 has 500 left -> 100 - 50/10 = 95; b: GPU 2 has 700 -> 93.
-        let slot = GpuPacking.place(&c, &pod(1000, 1, 200), &mut rng).unwrap();
         assert_eq!(
-            slot,
-            Slot {
-                node: 0,
-                gpus: vec![0]
-            }
+            place_on_two_nodes(GpuPacking, &pod(1000, 1, 200)),
+            slot(0, &[0])
         );
     }
 }

@@ -194,6 +194,23 @@ pub(crate) mod test_support {
         c
     }
 
+    /// Where `scorer` puts `pod` on [`two_nodes`] (random draws seeded with 0).
+    pub fn place_on_two_nodes(mut scorer: impl super::Scorer, pod: &PodShape) -> Slot {
+        use rand::SeedableRng;
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+        scorer
+            .place(&two_nodes(), pod, &mut rng)
+            .expect("the pod fits one of the two nodes")
+    }
+
+    /// Node `node`'s GPUs `gpus`.
+    pub fn slot(node: usize, gpus: &[u16]) -> Slot {
+        Slot {
+            node,
+            gpus: gpus.to_vec(),
+        }
+    }
+
     /// A pod of `cpu` milli-CPUs, 1 GiB and `num_gpu` x `milli`.
     pub fn pod(cpu: u64, num_gpu: u32, milli: u32) -> PodShape {
         PodShape {

@@ -33,20 +33,13 @@ impl Scorer for Topology {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::placement::test_support::{pod, two_nodes};
-    use rand::SeedableRng;
+    use crate::placement::test_support::{place_on_two_nodes, pod, slot};
 
     #[test]
     fn a_share_goes_to_the_fuller_node_on_its_tightest_gpu() {
-        let c = two_nodes();
-        let mut rng = ChaCha8Rng::seed_from_u64(0);
-        let slot = Topology.place(&c, &pod(1000, 1, 200), &mut rng).unwrap();
         assert_eq!(
-            slot,
-            Slot {
-                node: 1,
-                gpus: vec![2]
-            }
+            place_on_two_nodes(Topology, &pod(1000, 1, 200)),
+            slot(1, &[2])
         );
     }
 }
