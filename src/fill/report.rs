@@ -29,6 +29,25 @@ pub struct TableRow {
     pub unplaced: f64,
 }
 
+impl TableRow {
+    /// The row's numbers as every output prints them (the precision is the table's, the
+    /// layout each output's own): placement, seeds, allocated at 100% mean and sd, final
+    /// arrived %, allocated at final mean and sd, fragmented at final %, unplaced pods.
+    fn cells(&self) -> [String; 9] {
+        [
+            self.placement.clone(),
+            self.seeds.to_string(),
+            format!("{:.2}", self.at_100.0),
+            format!("{:.2}", self.at_100.1),
+            format!("{:.1}", self.final_arrived),
+            format!("{:.2}", self.at_final.0),
+            format!("{:.2}", self.at_final.1),
+            format!("{:.2}", self.frag_final),
+            format!("{:.1}", self.unplaced),
+        ]
+    }
+}
+
 /// Mean and sample standard deviation (0 for one value).
 fn mean_std(values: &[f64]) -> (f64, f64) {
     let n = values.len() as f64;
@@ -103,19 +122,8 @@ pub fn table_csv(rows: &[TableRow]) -> Vec<u8> {
         "placement,seeds,allocated_at_100_mean,allocated_at_100_std,final_arrived_pct,allocated_final_mean,allocated_final_std,fragmented_final_mean,unplaced_pods_mean\n",
     );
     for r in rows {
-        let _ = writeln!(
-            out,
-            "{},{},{:.2},{:.2},{:.1},{:.2},{:.2},{:.2},{:.1}",
-            r.placement,
-            r.seeds,
-            r.at_100.0,
-            r.at_100.1,
-            r.final_arrived,
-            r.at_final.0,
-            r.at_final.1,
-            r.frag_final,
-            r.unplaced
-        );
+        out.push_str(&r.cells().join(","));
+        out.push('\n');
     }
     out.into_bytes()
 }
@@ -127,17 +135,20 @@ pub fn table_text(rows: &[TableRow]) -> String {
         "placement", "seeds", "alloc@100% (sd)", "final %", "alloc@final (sd)", "frag %"
     );
     for r in rows {
+        let [
+            placement,
+            seeds,
+            at_100,
+            at_100_sd,
+            arrived,
+            at_final,
+            at_final_sd,
+            frag,
+            _,
+        ] = r.cells();
         let _ = writeln!(
             out,
-            "{:<15} {:>5} {:>9.2} ({:.2}) {:>8.1} {:>9.2} ({:.2}) {:>8.2}",
-            r.placement,
-            r.seeds,
-            r.at_100.0,
-            r.at_100.1,
-            r.final_arrived,
-            r.at_final.0,
-            r.at_final.1,
-            r.frag_final
+            "{placement:<15} {seeds:>5} {at_100:>9} ({at_100_sd}) {arrived:>8} {at_final:>9} ({at_final_sd}) {frag:>8}"
         );
     }
     out
@@ -265,18 +276,21 @@ pub fn index_html(description: &str, rows: &[TableRow]) -> Vec<u8> {
     let _ = writeln!(out, "<p>{}</p>", escape(description));
     out.push_str("<table><tr><th>placement</th><th>seeds</th><th>allocated at 100% (mean &plusmn; sd)</th><th>final arrived %</th><th>allocated at final (mean &plusmn; sd)</th><th>fragmented at final %</th><th>unplaced pods</th></tr>\n");
     for r in rows {
+        let [
+            placement,
+            seeds,
+            at_100,
+            at_100_sd,
+            arrived,
+            at_final,
+            at_final_sd,
+            frag,
+            unplaced,
+        ] = r.cells();
         let _ = writeln!(
             out,
-            "<tr><td>{}</td><td>{}</td><td>{:.2} &plusmn; {:.2}</td><td>{:.1}</td><td>{:.2} &plusmn; {:.2}</td><td>{:.2}</td><td>{:.1}</td></tr>",
-            escape(&r.placement),
-            r.seeds,
-            r.at_100.0,
-            r.at_100.1,
-            r.final_arrived,
-            r.at_final.0,
-            r.at_final.1,
-            r.frag_final,
-            r.unplaced
+            "<tr><td>{}</td><td>{seeds}</td><td>{at_100} &plusmn; {at_100_sd}</td><td>{arrived}</td><td>{at_final} &plusmn; {at_final_sd}</td><td>{frag}</td><td>{unplaced}</td></tr>",
+            escape(&placement),
         );
     }
     out.push_str("</table>\n<p><img src=\"unallocated.svg\" alt=\"unallocated GPU % against arrived %\"></p>\n<p>Data: <a href=\"curve.csv\">curve.csv</a>, <a href=\"table.csv\">table.csv</a>.</p>\n</body></html>\n");
