@@ -43,7 +43,10 @@ pub struct ReportSink {
     gantt: GroupRunTracker,
     /// The job tallies and the timeline's integral, for the summary.
     summary: SummarySink,
+    /// The timeline's points, for the utilisation plot.
     steps: StepCounter,
+    /// The point being written, with its capacity column (reused between points).
+    point_values: Vec<u32>,
     error: Option<WriteError>,
 }
 
@@ -90,6 +93,7 @@ impl ReportSink {
             gantt: GroupRunTracker::earliest(MAX_GANTT_RUNS),
             summary: SummarySink::default(),
             steps: StepCounter::default(),
+            point_values: Vec::new(),
             error: None,
         })
     }
@@ -173,24 +177,14 @@ impl ReportSink {
         };
         let vcs = place.len() + 1;
         let last_t = self.steps.last_t();
-        digest.busy_steps = match self.steps.into_points() {
-            Some(points) => plot_steps(points.into_iter().map(reorder), vcs, header.end_ms),
-            None => {
-                // Too many steps to draw: averaged over buckets up to the end, which is
-                // known only now, so the points are read back from the file just written.
-                let t_end = header.end_ms.max(last_t);
-                let path = dir.join("timeline.csv");
-                let points =
-                    read_timeline(&path, columns.len() + 1).map_err(failed("timeline.csv"))?;
-                let mut bad = None;
-                let points = points.map_while(|row| row.map_err(|e| bad = Some(e)).ok());
-                let steps = steps_of(points.map(reorder), vcs);
-                let averaged = averaged_steps(steps, vcs, t_end, AVERAGED_BUCKETS);
-                if let Some(e) = bad {
-                    return Err(failed("timeline.csv")(e));
-                }
-                averaged
-            }
+        digest.busy_steps = if self.steps.too_many() {
+            // Averaged over buckets up to the end, which is known only now; the points
+            // are streamed into the sums, never held as rows.
+            let t_end = header.end_ms.max(last_t);
+            let steps = steps_of(self.steps.into_points().map(reorder), vcs);
+            averaged_steps(steps, vcs, t_end, AVERAGED_BUCKETS)
+        } else {
+            plot_steps(self.steps.into_points().map(reorder), vcs, header.end_ms)
         };
         digest.busy_until_ms = header.end_ms.max(last_t);
         digest.windows = (summary.busy_window, summary.arrival_window);
@@ -200,33 +194,6 @@ impl ReportSink {
     }
 }
 
-/// The points of a `timeline.csv` this module wrote: time and busy GPUs per column.
-fn read_timeline(
-    path: &Path,
-    columns: usize,
-) -> std::io::Result<impl Iterator<Item = std::io::Result<Step>>> {
-    let reader = csv::Reader::from_path(path).map_err(std::io::Error::other)?;
-    let invalid = |what: String| std::io::Error::new(std::io::ErrorKind::InvalidData, what);
-    Ok(reader.into_byte_records().map(move |row| {
-        let row = row.map_err(std::io::Error::other)?;
-        let field = |i: usize| -> std::io::Result<&str> {
-            row.get(i)
-                .and_then(|f| std::str::from_utf8(f).ok())
-                .ok_or_else(|| invalid(format!("row {:?} lacks field {i}", row.position())))
-        };
-        let number = |text: &str| -> std::io::Result<u64> {
-            text.parse()
-                .map_err(|_| invalid(format!("{text:?} is not a number")))
-        };
-        let t = field(0)?;
-        let (secs, millis) = t.split_once('.').unwrap_or((t, "0"));
-        let t = number(secs)? * 1000 + number(millis)?;
-        let busy = (1..=columns)
-            .map(|i| field(i).and_then(number).map(|n| n as u32))
-            .collect::<std::io::Result<Vec<u32>>>()?;
-        Ok((t, busy))
-    }))
-}
 
 impl RunSink for ReportSink {
     fn logs(&self) -> bool {
@@ -290,11 +257,10 @@ impl RunSink for ReportSink {
             && self.error.is_none()
         {
             let written = csv.row(&point);
-            self.steps.push(point.t, || {
-                let mut busy = csv.last_counts().to_vec();
-                busy.push(point.capacity_gpus);
-                busy
-            });
+            self.point_values.clear();
+            self.point_values.extend_from_slice(csv.last_counts());
+            self.point_values.push(point.capacity_gpus);
+            self.steps.push(point.t, &self.point_values);
             self.check("timeline.csv", written);
         }
     }

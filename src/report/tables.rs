@@ -164,8 +164,10 @@ fn outcome_name(outcome: JobOutcome) -> &'static str {
 }
 
 /// Appends an integer (what `to_string` gives, without its allocation).
-fn push_int(out: &mut String, value: impl std::fmt::Display) {
-    let _ = write!(out, "{value}");
+fn push_int(out: &mut String, value: impl itoa::Integer) {
+    // itoa, not `write!`: a 1,000-ClusterQueue timeline writes 80 million numbers, and
+    // the formatter's machinery was a tenth of that replay's time.
+    out.push_str(itoa::Buffer::new().format(value));
 }
 
 /// Appends [`seconds`] of `ms`.
@@ -354,7 +356,7 @@ fn pods_text(out: &mut String, pods: &[PodSpot]) {
             if k > 0 {
                 out.push(',');
             }
-            push_int(out, d);
+            push_int(out, *d);
         }
     }
 }
@@ -438,7 +440,9 @@ pub fn push_event_line<'j>(
             let _ = write!(line, "{id} ({}, ", j.vc);
             match PRIORITY_CLASSES.iter().find(|(_, p)| *p == j.priority) {
                 Some((class, _)) => line.push_str(class),
-                None => push_int(line, format_args!("priority {}", j.priority)),
+                None => {
+                    let _ = write!(line, "priority {}", j.priority);
+                }
             }
             line.push(')');
         }
