@@ -253,7 +253,7 @@ pub struct FillArgs {
     #[arg(long, value_name = "POD_LIST")]
     pub trace: PathBuf,
     /// Placements, comma-separated: fgd, bestfit, gpu-packing, gpu-clustering, dotprod,
-    /// random, topology (default: the paper's six).
+    /// random, topology, most-allocated, least-allocated (default: the paper's six).
     #[arg(long, value_name = "NAMES", value_delimiter = ',')]
     pub placement: Vec<String>,
     /// GPU demand to reach, as a multiple of the cluster's GPU capacity.

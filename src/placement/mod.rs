@@ -5,7 +5,9 @@
 //!   fewest milli-GPUs left after the pod, the tightest GPU for a share;
 //! - the six policies of the FGD paper (ATC'23), with the definitions of its artifact's
 //!   kube-scheduler score plugins (hkust-adsl/kubernetes-scheduler-simulator):
-//!   `fgd`, `bestfit`, `gpu-packing`, `gpu-clustering`, `dotprod`, `random`.
+//!   `fgd`, `bestfit`, `gpu-packing`, `gpu-clustering`, `dotprod`, `random`;
+//! - kube-scheduler's two `NodeResourcesFit` strategies: `most-allocated` (packing) and
+//!   `least-allocated` (spreading).
 //!
 //! Every scorer gives each fitting node an integer score (0..=100 where the artifact
 //! does, so that its ties are the artifact's ties); the highest score wins and a tie goes
@@ -19,6 +21,8 @@ mod fgd;
 pub mod frag;
 mod gpu_clustering;
 mod gpu_packing;
+mod least_allocated;
+mod most_allocated;
 mod random;
 mod topology;
 
@@ -28,7 +32,7 @@ use crate::cell::sharing::{MILLI, NodeFree, PodShape, SharedCluster, Slot};
 pub use frag::{FragCache, TypicalPods};
 
 /// The scorers' names, default first.
-pub const NAMES: [&str; 7] = [
+pub const NAMES: [&str; 9] = [
     "topology",
     "fgd",
     "bestfit",
@@ -36,6 +40,8 @@ pub const NAMES: [&str; 7] = [
     "gpu-clustering",
     "dotprod",
     "random",
+    "most-allocated",
+    "least-allocated",
 ];
 
 /// The artifact's largest node CPU (milli), used to normalise CPU in scores.
@@ -76,6 +82,8 @@ pub fn scorer(name: &str, typical: &TypicalPods) -> Result<Box<dyn Scorer>, Unkn
         "gpu-clustering" => Box::new(gpu_clustering::GpuClustering),
         "dotprod" => Box::new(dotprod::DotProd),
         "random" => Box::new(random::Random),
+        "most-allocated" => Box::new(most_allocated::MostAllocated),
+        "least-allocated" => Box::new(least_allocated::LeastAllocated),
         other => return Err(UnknownScorer(other.to_string())),
     })
 }
@@ -136,6 +144,42 @@ pub fn place_scored(
         node,
         gpus: best_fit_gpus(cluster.free(node), pod),
     })
+}
+
+/// kube-scheduler's `NodeResourcesFit` score of a node for `pod`: `per_resource` of
+/// (requested once the pod is placed, allocatable) for CPU, memory and GPU milli, each
+/// in 0..=100, averaged with weight 1 by integer division as kube-scheduler does. A
+/// resource the node has no limit on (or none of) is left out of the average, as
+/// kube-scheduler skips a resource with zero allocatable.
+pub(crate) fn allocated_score(
+    node: &crate::cell::sharing::ShareNode,
+    free: &NodeFree,
+    pod: &PodShape,
+    per_resource: impl Fn(u128, u128) -> u128,
+) -> i64 {
+    let gpu_capacity = u64::from(node.gpus) * u64::from(MILLI);
+    let resources = [
+        (node.cpu_milli, free.cpu_milli, pod.cpu_milli),
+        (node.memory_mib, free.memory_mib, pod.memory_mib),
+        (
+            Some(gpu_capacity),
+            free.gpu_milli_total(),
+            pod.total_gpu_milli(),
+        ),
+    ];
+    let (mut sum, mut weights) = (0u128, 0u128);
+    for (allocatable, left, request) in resources {
+        let Some(allocatable) = allocatable.filter(|&a| a > 0) else {
+            continue;
+        };
+        let requested = (allocatable.saturating_sub(left) + request).min(allocatable);
+        sum += per_resource(u128::from(requested), u128::from(allocatable));
+        weights += 1;
+    }
+    if weights == 0 {
+        return 0;
+    }
+    i64::try_from(sum / weights).unwrap_or(0)
 }
 
 /// A node's CPU left as the artifact sees it: unlimited counts as the largest node.

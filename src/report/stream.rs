@@ -194,7 +194,6 @@ impl ReportSink {
     }
 }
 
-
 impl RunSink for ReportSink {
     fn logs(&self) -> bool {
         true

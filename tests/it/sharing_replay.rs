@@ -202,6 +202,28 @@ fn the_placement_chooses_where_a_pod_goes() {
     assert_eq!(job(&whole, "a").nodes, ["n0"]);
 }
 
+/// kube-scheduler's two strategies as placements: `most-allocated` packs two 1-GPU pods
+/// onto one of two empty nodes, `least-allocated` spreads them, under the pool layers
+/// (the Kueue knob "MostAllocated or LeastAllocated").
+#[test]
+fn most_allocated_packs_and_least_allocated_spreads() {
+    let (nodes, pods) = inputs(
+        "allocated",
+        "n0,64000,262144,8,A100\nn1,64000,262144,8,A100\n",
+        "a,4000,8192,1,1000,,LS,Running,0,100,0\nb,4000,8192,1,1000,,LS,Running,10,100,10\n",
+    );
+    let nodes_of = |model: &str| {
+        let jobs = replay(&nodes, &pods, Fractional::WholeGpu, model);
+        [job(&jobs, "a").nodes.clone(), job(&jobs, "b").nodes.clone()]
+    };
+    for layer in ["shared", "kueue"] {
+        let packed = nodes_of(&format!("{layer}+fifo+most-allocated"));
+        assert_eq!(packed[0], packed[1], "{layer}: packed on one node");
+        let spread = nodes_of(&format!("{layer}+fifo+least-allocated"));
+        assert_ne!(spread[0], spread[1], "{layer}: spread over both nodes");
+    }
+}
+
 /// Naming the default placement changes nothing: `+topology` is today's model, byte for
 /// byte, on a bundled scenario.
 #[test]
