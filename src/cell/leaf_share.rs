@@ -283,6 +283,8 @@ impl LeafShares {
             },
         };
         let mut victims: Vec<Victim> = Vec::new();
+        // Leaves whose holders answered preempt in this call: asked once per call.
+        let mut preempting: Vec<u64> = Vec::new();
         for (i, &milli) in shares.iter().enumerate() {
             let id = match group.slots.get(i) {
                 Some(Slot::Placed(_)) => continue,
@@ -294,18 +296,39 @@ impl LeafShares {
                         group.slots.push(Slot::Placed(id));
                         continue;
                     }
-                    self.next_id += 1;
-                    group.slots.push(Slot::Pending(self.next_id));
-                    self.next_id
+                    // A leaf this group waits for has room too (best fit, oldest first).
+                    let id = Self::pending_fit(&group, milli).unwrap_or_else(|| {
+                        self.next_id += 1;
+                        self.next_id
+                    });
+                    group.slots.push(Slot::Pending(id));
+                    id
                 }
             };
+            if self.leaves.contains_key(&id) {
+                // Bound for an earlier pod of this group in this call.
+                self.take(id, &request.name, milli);
+                group.slots[i] = Slot::Placed(id);
+                continue;
+            }
+            if preempting.contains(&id) {
+                continue;
+            }
             match alloc.schedule(&Self::holder_request(id, request), None) {
                 Decision::Bind(placement) => {
                     self.hold(alloc, id, key.clone(), &placement);
                     self.take(id, &request.name, milli);
                     group.slots[i] = Slot::Placed(id);
                 }
-                Decision::Preempt { victims: more } => victims.extend(more),
+                Decision::Preempt { victims: more } => {
+                    preempting.push(id);
+                    // Two leaves may need the same victim (a gang on both).
+                    for victim in more {
+                        if !victims.iter().any(|v| v.group == victim.group) {
+                            victims.push(victim);
+                        }
+                    }
+                }
                 other => {
                     self.give_back(alloc, &request.name, &group);
                     return other;
@@ -320,6 +343,21 @@ impl LeafShares {
                 victims: self.expand_victims(victims),
             }
         }
+    }
+
+    /// The leaf `group` waits for (its holder preempting) with the least room left that
+    /// holds `milli`, the oldest first on ties.
+    fn pending_fit(group: &ShareGroup, milli: u32) -> Option<u64> {
+        let mut room: BTreeMap<u64, u32> = BTreeMap::new();
+        for (&m, slot) in group.milli.iter().zip(&group.slots) {
+            if let Slot::Pending(id) = slot {
+                *room.entry(*id).or_insert(MILLI) -= m;
+            }
+        }
+        room.into_iter()
+            .filter(|&(_, left)| left >= milli)
+            .min_by_key(|&(id, left)| (left, id))
+            .map(|(id, _)| id)
     }
 
     /// The open leaf of `key` (of type `leaf_type` when given) with the least milli left
