@@ -391,34 +391,19 @@ fn wants_sharing(options: &ReplayOptions) -> bool {
         || options.models.iter().any(|m| m.split('+').nth(2).is_some())
 }
 
-/// The sharing options of a replay of `requests`, refusing models whose layer cannot
-/// place pods with resources when some pod has them.
+/// The sharing options of a replay of `requests` (every layer places pods with GPU
+/// shares: the pool layers on the shared cluster, `hived` and `isolated` on leaves their
+/// VCs hold, `cell/leaf_share.rs`).
 fn share_options<'a>(
     options: &ReplayOptions,
     node_resources: NodeResources,
     requests: impl IntoIterator<Item = &'a crate::cell::GroupRequest>,
 ) -> Result<ShareOptions, ReplayError> {
-    let sharing = ShareOptions::of_requests(requests, node_resources, options.seed);
-    if sharing.pods_with_resources {
-        let models: Vec<String> = if options.models.is_empty() {
-            MODEL_NAMES.iter().map(|m| m.to_string()).collect()
-        } else {
-            options.models.clone()
-        };
-        for model in &models {
-            let (layer, _) = crate::sched::parse_model_name(model).map_err(ReplayError::Option)?;
-            if !crate::sched::layers::takes_placement(layer) {
-                return Err(ReplayError::Option(format!(
-                    "model {model}: the trace's pods carry GPU shares, CPU and memory \
-                     (--fractional share), which the {layer} layer cannot place (it places whole \
-                     GPUs by its virtual clusters' cells); replay with --fractional whole, or name \
-                     models of the layers {} with --model (e.g. shared+fifo)",
-                    crate::sched::layers::POOL_LAYERS.join(", ")
-                )));
-            }
-        }
-    }
-    Ok(sharing)
+    Ok(ShareOptions::of_requests(
+        requests,
+        node_resources,
+        options.seed,
+    ))
 }
 
 /// Checks the models and builds the cluster (with the VCs of `--vcs`, if given).

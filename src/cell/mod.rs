@@ -5,7 +5,8 @@
 //! (bind / preempt / wait / reject); pods then take their slots with
 //! [`Allocator::confirm_pod`]; [`Allocator::release_group`] / [`Allocator::release_pod`]
 //! free cells; [`Allocator::set_node_health`] marks nodes; bind records rebuild state;
-//! [`Allocator::trial`] asks what-ifs that are rolled back.
+//! [`Allocator::trial`] asks what-ifs that are rolled back. [`leaf_share`] keeps GPU
+//! shares (pods asking for part of one GPU) on leaves held through this API.
 
 mod allocator;
 mod bindinfo;
@@ -13,6 +14,7 @@ mod buddy;
 mod decision;
 mod health;
 mod inspect;
+pub mod leaf_share;
 mod packing;
 mod rank;
 pub mod request;

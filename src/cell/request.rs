@@ -21,7 +21,8 @@ pub struct GroupMember {
     /// What each pod asks for besides whole devices (a share of one GPU, CPU, memory,
     /// GPU models), for the layers that place on a shared cluster
     /// ([`crate::cell::sharing`]); `None`: whole devices only, as HiveD places them.
-    /// The HiveD allocator ignores it (a model refuses shares under `hived`).
+    /// The HiveD allocator itself ignores it: the `hived` and `isolated` layers place
+    /// shares through [`crate::cell::leaf_share`], with CPU and memory unlimited.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<PodResources>,
 }

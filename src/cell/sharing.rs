@@ -1,9 +1,10 @@
 //! GPU sharing at node level: a [`SharedCluster`] of nodes with CPU (milli), memory (MiB)
 //! and GPUs that several pods may share, each pod taking a share of one GPU in milli-GPUs
-//! (1000 = a whole GPU) or whole GPUs. The shared-GPU counterpart of the HiveD
-//! [`crate::cell::Allocator`], which places whole devices only and is not changed by it:
-//! whole-GPU models keep their allocator and outputs; `cellsim fill` and the placement
-//! scorers ([`crate::placement`]) place through this one.
+//! (1000 = a whole GPU) or whole GPUs. The node-level counterpart of the HiveD
+//! [`crate::cell::Allocator`], which places whole devices (and shares on leaves it holds
+//! for a VC, [`crate::cell::leaf_share`]) and is not changed by it: whole-GPU models keep
+//! their allocator and outputs; `cellsim fill`, the pool layers and the placement scorers
+//! ([`crate::placement`]) place through this one.
 //!
 //! The rules (those of the FGD artifact's Open-GPU-Share filter and kube-scheduler's
 //! resource fit):

@@ -26,6 +26,8 @@ pub struct Trial<'a> {
     next_group_id: GroupId,
     /// A copy to restore from, taken only when bad nodes make by-hand restoring fragile.
     snapshot: Option<Box<Allocator>>,
+    /// Groups [`Trial::place`] placed and keeps until the trial ends.
+    placed: Vec<String>,
 }
 
 impl Allocator {
@@ -39,6 +41,7 @@ impl Allocator {
             released: Vec::new(),
             bindings: Vec::new(),
             snapshot,
+            placed: Vec::new(),
         }
     }
 }
@@ -102,6 +105,25 @@ impl Trial<'_> {
         }
         fits
     }
+
+    /// Places `request` on free cells for the rest of the trial (no preemption, no
+    /// lazy downgrade) and returns its placement; `None` (nothing changes) when it does
+    /// not fit, is rejected, or names a live group. Later calls see it as placed: this is
+    /// how several groups are asked to fit at once (the shared leaves a gang of GPU
+    /// shares needs, `cell/leaf_share.rs`).
+    pub fn place(&mut self, request: &GroupRequest) -> Option<GroupPlacement> {
+        let vc = self.alloc.check_request(request).ok()?;
+        if self.alloc.group_by_name.contains_key(&request.name) {
+            return None;
+        }
+        match self.alloc.schedule_new(request, vc, None, false, false) {
+            Decision::Bind(placement) => {
+                self.placed.push(request.name.clone());
+                Some(placement)
+            }
+            _ => None,
+        }
+    }
 }
 
 impl Drop for Trial<'_> {
@@ -109,6 +131,13 @@ impl Drop for Trial<'_> {
         if let Some(snapshot) = self.snapshot.take() {
             *self.alloc = *snapshot;
             return;
+        }
+        // Kept placements go first, newest first, so that every trial placement is
+        // released before the released groups come back, as below assumes.
+        for name in self.placed.drain(..).rev() {
+            if let Some(&gid) = self.alloc.group_by_name.get(&name) {
+                self.alloc.release_by_id(gid);
+            }
         }
         self.alloc.next_group_id = self.next_group_id;
         // The released groups' cells are free now (each trial placement was released),

@@ -67,8 +67,8 @@ pub const OPENB_COLUMNS: [&str; 11] = [
     "scheduled_time",
 ];
 
-/// What to do with a pod that asks for a share of a GPU (`gpu_milli` below 1000); the
-/// allocator places whole devices only.
+/// What to do with a pod that asks for a share of a GPU (`gpu_milli` below 1000): read it
+/// as whole GPUs, skip it, or keep the share for the layers that place shares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Fractional {
     /// Read it as `num_gpu` whole GPUs (overstates its demand; keeps the arrival pattern).

@@ -12,6 +12,7 @@ mod doomed_per_vc;
 mod feature_demos;
 mod fill;
 mod gen_trace;
+mod hived_share;
 mod honest_reports;
 mod input_errors;
 mod inspect_shapes;

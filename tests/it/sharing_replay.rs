@@ -1,8 +1,8 @@
 //! GPU sharing through the engine (issue 18): openb pods replayed with their GPU shares,
 //! CPU and memory (`--fractional share`) on hand-made openb node lists, under the pool
-//! layers and a model's placement (`LAYER+POLICY+PLACEMENT`); the refusals (`hived` with
-//! a placement or with shares, unknown placements); and the real openb default trace
-//! when `../shared/` is there.
+//! layers and a model's placement (`LAYER+POLICY+PLACEMENT`) and under the HiveD layers
+//! (`cell/leaf_share.rs`); the refusals (`hived` with a placement, unknown placements);
+//! and the real openb default trace when `../shared/` is there.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -253,7 +253,7 @@ fn naming_the_default_placement_changes_no_output() {
 }
 
 #[test]
-fn hived_refuses_a_placement_and_shares_and_unknown_placements_are_listed() {
+fn hived_refuses_a_placement_and_unknown_placements_are_listed() {
     let (nodes, pods) = inputs(
         "refusals",
         "n0,32000,65536,2,T4\n",
@@ -274,18 +274,49 @@ fn hived_refuses_a_placement_and_shares_and_unknown_placements_are_listed() {
     );
     let e = replay(&["--model", "isolated+fifo+bestfit"]);
     assert!(e.contains("isolated layer"), "{e}");
-    let e = replay(&["--fractional", "share", "--model", "shared+fifo,hived"]);
-    assert!(e.contains("--fractional whole"), "{e}");
-    let e = replay(&["--fractional", "share"]);
-    assert!(
-        e.contains("--fractional whole"),
-        "the default models include hived: {e}"
-    );
     let e = replay(&["--model", "shared+fifo+tightest"]);
     assert!(
         e.contains("unknown placement \"tightest\"")
             && e.contains("topology, fgd, bestfit, gpu-packing, gpu-clustering, dotprod, random"),
         "{e}"
+    );
+}
+
+/// Under `hived` and `isolated`, two half-GPU pods of the one VC an openb cluster gets
+/// share its one GPU and a third waits; CPU and memory are not limited there (a pod
+/// asking for more CPU than the node has still runs), while the shared pool refuses it.
+#[test]
+fn hived_and_isolated_replay_shares_on_shared_leaves() {
+    let (nodes, pods) = inputs(
+        "hived-halves",
+        "n0,2000,65536,1,T4\n",
+        "a,1000,1024,1,500,,LS,Running,0,100,0\n\
+         b,1000,1024,1,500,,LS,Running,0,100,0\n\
+         c,8000,1024,1,500,,LS,Running,0,100,0\n",
+    );
+    for model in ["hived+fifo", "isolated+fifo", "hived+priority+topology"] {
+        let jobs = replay(&nodes, &pods, Fractional::Share, model);
+        let waits: Vec<u64> = ["a", "b", "c"]
+            .iter()
+            .map(|id| wait_s(job(&jobs, id)))
+            .collect();
+        assert_eq!(waits, [0, 0, 100], "{model}");
+        assert_eq!(
+            job(&jobs, "b").gpu_ms,
+            50_000,
+            "{model}: half a GPU charged"
+        );
+        assert_eq!(job(&jobs, "b").nodes, ["n0"], "{model}");
+    }
+    // The same pods on the shared cluster: c's 8 CPUs never fit the 2-CPU node.
+    let mut o = options(&nodes, &pods, Fractional::Share);
+    o.models = vec!["shared+fifo".into()];
+    let prepared = prepare(&o).unwrap();
+    let result = run_model(&prepared.scenario, "shared+fifo").unwrap();
+    assert_eq!(
+        job(&result.jobs, "c").outcome,
+        JobOutcome::Rejected,
+        "CPU counts in the pool"
     );
 }
 
@@ -332,4 +363,31 @@ fn openb_replays_with_shares_under_every_pool_layer_placement() {
             .count(cellsim::workload::openb::FRACTIONAL_KEPT),
         3077
     );
+}
+
+/// The real openb default pod list with its shares under `hived+fifo` (issue 18): it
+/// runs end to end on the openb GPU nodes, every pod finishes, and the GPU time charged
+/// is the shares' (what the pool's `shared+fifo+fgd` charges, the same pods at the same
+/// times on a cluster where nobody waits).
+#[test]
+fn openb_replays_with_shares_under_hived() {
+    let (Some(nodes), Some(pods)) = (
+        shared("traces/openb/openb_node_list_gpu_node.csv"),
+        shared("traces/openb/openb_pod_list_default.csv"),
+    ) else {
+        return;
+    };
+    let gpu_ms = |model: &str| -> u64 {
+        replay(&nodes, &pods, Fractional::Share, model)
+            .iter()
+            .map(|j| j.gpu_ms)
+            .sum()
+    };
+    let hived = gpu_ms("hived+fifo");
+    assert_eq!(hived, gpu_ms("shared+fifo+fgd"));
+    let whole: u64 = replay(&nodes, &pods, Fractional::WholeGpu, "hived+fifo")
+        .iter()
+        .map(|j| j.gpu_ms)
+        .sum();
+    assert!(hived < whole, "shares {hived} < whole {whole}");
 }

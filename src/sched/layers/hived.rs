@@ -2,10 +2,13 @@
 //! to physical cells; guaranteed groups use only their VC's cells, opportunistic ones any
 //! free cell; higher priority preempts lower within a VC, guaranteed preempts
 //! opportunistic; gangs are all-or-nothing; lazy preemption downgrades instead of killing.
+//! Pods asking for a share of one GPU take shares of leaves their VC holds through the
+//! same allocator ([`crate::cell::leaf_share`]); CPU and memory are unlimited.
 
 use std::collections::BTreeSet;
 
 use super::{Layer, allocator_wait, reason_text};
+use crate::cell::leaf_share::LeafShares;
 use crate::cell::{Allocator, Decision, GroupRequest};
 use crate::config::CellConfig;
 use crate::sched::{OfferContext, Scheduler, Verdict};
@@ -18,8 +21,11 @@ pub const DESCRIPTION: &str = "HiveD: the cell allocator as it runs in productio
 guarantees as virtual cells (topology-aware, buddy-bound to physical cells), guaranteed \
 (0..=1000) and opportunistic (-1) priorities, preemption of lower priority groups within a VC \
 and of opportunistic groups anywhere, gangs (all-or-nothing), lazy preemption and bad nodes. \
-Does not model: Kubernetes suggested nodes (all nodes are candidates), pod start-up delays, \
-the waiting-pod scheduling block, or CPU/memory other than through leaf cells.";
+Pods asking for a share of one GPU share leaves held for their VC and priority (best fit), a \
+leaf taken and given back as a one-GPU group; preempting a shared leaf preempts every pod on \
+it. Does not model: Kubernetes suggested nodes (all nodes are candidates), pod start-up delays, \
+the waiting-pod scheduling block, or CPU/memory other than through leaf cells (a pod's CPU and \
+memory are not limited).";
 
 /// HiveD: every decision is the allocator's.
 #[derive(Debug, Clone)]
@@ -33,6 +39,8 @@ pub struct Hived {
     /// The allocator's downgrade count when the candidates were last checked: until it
     /// moves, none of them was downgraded.
     downgrades_seen: u64,
+    /// Pods with GPU shares, on leaves the allocator holds for them.
+    leaf_shares: LeafShares,
 }
 
 impl Hived {
@@ -43,12 +51,18 @@ impl Hived {
             lazy_candidates: BTreeSet::new(),
             shares: crate::sched::guaranteed_gpus(config),
             downgrades_seen: 0,
+            leaf_shares: LeafShares::new(),
         }
     }
 
     /// The allocator, for inspection.
     pub fn allocator(&self) -> &Allocator {
         &self.alloc
+    }
+
+    /// The leaves held for GPU shares, for inspection.
+    pub fn leaf_shares(&self) -> &LeafShares {
+        &self.leaf_shares
     }
 }
 
@@ -66,14 +80,25 @@ impl Layer for Hived {
     }
 
     fn offer(&mut self, request: &GroupRequest, _ctx: &mut OfferContext<'_>) -> Verdict {
-        match self.alloc.schedule(request, None) {
+        let decision = if request.has_shares() {
+            self.leaf_shares.schedule(&mut self.alloc, request)
+        } else {
+            self.alloc.schedule(request, None)
+        };
+        match decision {
             Decision::Bind(placement) => {
-                if request.lazy_preemption_enable && !request.is_opportunistic() {
+                if request.lazy_preemption_enable
+                    && !request.is_opportunistic()
+                    && !request.has_shares()
+                {
                     self.lazy_candidates.insert(request.name.clone());
                 }
                 Verdict::Start(placement)
             }
-            Decision::Preempt { victims } => Verdict::Preempt(victims),
+            // A shared leaf's holder stands for every pod on it.
+            Decision::Preempt { victims } => {
+                Verdict::Preempt(self.leaf_shares.expand_victims(victims))
+            }
             Decision::Wait { reason } => {
                 Verdict::Wait(allocator_wait(&reason, request, reason_text(&reason)))
             }
@@ -82,13 +107,20 @@ impl Layer for Hived {
     }
 
     fn fits_without(&mut self, request: &GroupRequest, released: &[String]) -> bool {
+        if !self.leaf_shares.is_empty() || request.has_shares() {
+            return self
+                .leaf_shares
+                .fits_without(&mut self.alloc, request, released);
+        }
         let mut trial = self.alloc.trial();
         released.iter().all(|g| trial.release(g)) && trial.fits(request)
     }
 
     fn release(&mut self, group: &str) {
         self.lazy_candidates.remove(group);
-        let _ = self.alloc.release_group(group);
+        if !self.leaf_shares.release(&mut self.alloc, group) {
+            let _ = self.alloc.release_group(group);
+        }
     }
 
     fn set_node_health(&mut self, node: &str, healthy: bool) -> Result<(), String> {
@@ -103,7 +135,7 @@ impl Layer for Hived {
             return Vec::new();
         }
         self.downgrades_seen = self.alloc.downgrades;
-        let downgraded: Vec<String> = self
+        let mut downgraded: Vec<String> = self
             .lazy_candidates
             .iter()
             .filter(|g| matches!(self.alloc.group_status(g), Some((_, _, true))))
@@ -112,6 +144,7 @@ impl Layer for Hived {
         for g in &downgraded {
             self.lazy_candidates.remove(g);
         }
+        downgraded.extend(self.leaf_shares.take_downgraded(&self.alloc));
         downgraded
     }
 }

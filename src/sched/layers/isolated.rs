@@ -3,9 +3,11 @@
 //! priority-0 group of its VC: a group only ever uses its VC's cells (bound to physical
 //! cells as HiveD binds them, so shares never overlap), never borrows idle cells of other
 //! VCs (opportunistic groups count as guaranteed ones), and the layer preempts nobody
-//! (within a VC, preemption is the policy's).
+//! (within a VC, preemption is the policy's). Pods asking for a share of one GPU share
+//! leaves held for their VC ([`crate::cell::leaf_share`]); CPU and memory are unlimited.
 
 use super::{Layer, allocator_wait, reason_text};
+use crate::cell::leaf_share::LeafShares;
 use crate::cell::{Allocator, Decision, GroupRequest};
 use crate::config::CellConfig;
 use crate::sched::{OfferContext, Verdict, Wait, WaitKind};
@@ -17,8 +19,9 @@ pub const NAME: &str = "isolated";
 pub const DESCRIPTION: &str = "each VC alone on its own share (HiveD's private cluster): a \
 group uses only its VC's guaranteed cells (topology-aware, as hived binds them), never idle \
 cells of other VCs; opportunistic jobs count as ordinary jobs of their VC; no preemption of \
-its own. Does not model: a fixed assignment of nodes to VCs (cells bind as in hived), \
-borrowing of any kind.";
+its own; pods asking for a share of one GPU share leaves held for their VC (best fit). Does not \
+model: a fixed assignment of nodes to VCs (cells bind as in hived), borrowing of any kind, CPU \
+or memory (not limited).";
 
 /// Every VC on its own cells.
 #[derive(Debug, Clone)]
@@ -28,6 +31,8 @@ pub struct Isolated {
     /// The request the layer last placed, rewritten in place for the next one (see
     /// `sched/pool.rs`): the same group as guaranteed priority 0 of its VC.
     pooled: GroupRequest,
+    /// Pods with GPU shares, on leaves the allocator holds for them.
+    leaf_shares: LeafShares,
 }
 
 impl Isolated {
@@ -46,6 +51,7 @@ impl Isolated {
                 ignore_k8s_suggested_nodes: true,
                 members: Vec::new(),
             },
+            leaf_shares: LeafShares::new(),
         }
     }
 }
@@ -70,7 +76,12 @@ impl Layer for Isolated {
         pooled.leaf_cell_type.clone_from(&request.leaf_cell_type);
         pooled.pinned_cell_id.clone_from(&request.pinned_cell_id);
         pooled.members.clone_from(&request.members);
-        match self.alloc.schedule(&self.pooled, None) {
+        let decision = if request.has_shares() {
+            self.leaf_shares.schedule(&mut self.alloc, &self.pooled)
+        } else {
+            self.alloc.schedule(&self.pooled, None)
+        };
+        match decision {
             Decision::Bind(placement) => Verdict::Start(placement),
             Decision::Wait { reason } => {
                 Verdict::Wait(allocator_wait(&reason, request, reason_text(&reason)))
@@ -79,7 +90,7 @@ impl Layer for Isolated {
             Decision::Preempt { .. } => {
                 // Every group has priority 0, so there is nobody to preempt; give the
                 // reservation back rather than hold cells.
-                let _ = self.alloc.release_group(&request.name);
+                self.release(&request.name);
                 Verdict::Wait(Wait::new(
                     WaitKind::Quota,
                     request.leaf_count(),
@@ -100,12 +111,19 @@ impl Layer for Isolated {
         pooled.leaf_cell_type.clone_from(&request.leaf_cell_type);
         pooled.pinned_cell_id.clone_from(&request.pinned_cell_id);
         pooled.members.clone_from(&request.members);
+        if !self.leaf_shares.is_empty() || request.has_shares() {
+            return self
+                .leaf_shares
+                .fits_without(&mut self.alloc, &self.pooled, released);
+        }
         let mut trial = self.alloc.trial();
         released.iter().all(|g| trial.release(g)) && trial.fits(&self.pooled)
     }
 
     fn release(&mut self, group: &str) {
-        let _ = self.alloc.release_group(group);
+        if !self.leaf_shares.release(&mut self.alloc, group) {
+            let _ = self.alloc.release_group(group);
+        }
     }
 
     fn set_node_health(&mut self, node: &str, healthy: bool) -> Result<(), String> {

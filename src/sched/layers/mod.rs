@@ -41,7 +41,8 @@ pub fn takes_placement(layer: &str) -> bool {
 
 /// The layer called `name` placing with `placement` (a model's third part; `None`:
 /// topology). `hived` and `isolated` place by their VCs' cells: they refuse another
-/// placement, and pods with GPU shares, CPU or memory.
+/// placement, and place pods with GPU shares on leaves their VCs hold for them
+/// ([`crate::cell::leaf_share`]), with CPU and memory unlimited.
 pub fn layer_for_model(
     name: &str,
     placement: Option<&str>,
@@ -53,12 +54,15 @@ pub fn layer_for_model(
         return layer_by_name(name, config, options);
     }
     if !takes_placement(name) {
-        return Err(format!(
-            "the workload's pods carry GPU shares, CPU or memory, which the {name} layer cannot \
-             place (it places whole GPUs by its virtual clusters' cells); replay with \
-             --fractional whole, or use a layer that places through the shared pool ({})",
-            POOL_LAYERS.join(", ")
-        ));
+        if let Some(other) = placement.filter(|&p| p != crate::placement::NAMES[0]) {
+            return Err(format!(
+                "the {name} layer places by its virtual clusters' cells and takes no placement \
+                 but topology (not {other}); use a layer that places through the shared pool \
+                 ({})",
+                POOL_LAYERS.join(", ")
+            ));
+        }
+        return layer_by_name(name, config, options);
     }
     let pool = crate::sched::pool::Pool::for_model(config, placement, sharing)?;
     match name {
