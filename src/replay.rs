@@ -355,12 +355,12 @@ struct BuiltCluster {
 }
 
 /// CPU (milli) and memory (MiB) per node name; `None`: unlimited.
-type NodeResources = BTreeMap<String, (Option<u64>, Option<u64>)>;
+pub(crate) type NodeResources = BTreeMap<String, (Option<u64>, Option<u64>)>;
 
 /// The nodes' CPU and memory from a cluster source that gives them: an openb node list
 /// (read as `cellsim fill` reads it) or a PAI 2020 machine list (`cap_cpu` cores,
 /// `cap_mem` GiB); empty for other sources (unlimited).
-fn node_resources(
+pub(crate) fn node_resources(
     options: &ReplayOptions,
     format: ClusterFormat,
 ) -> Result<NodeResources, ReplayError> {
@@ -386,7 +386,7 @@ fn node_resources(
 /// Whether the replay places through a shared cluster for some model (a model names
 /// its placement) or keeps pods' resources (openb `--fractional share`): then the
 /// scenario carries [`ShareOptions`] (nodes' CPU and memory, FGD's typical pods).
-fn wants_sharing(options: &ReplayOptions) -> bool {
+pub(crate) fn wants_sharing(options: &ReplayOptions) -> bool {
     options.read.openb.fractional == crate::workload::Fractional::Share
         || options.models.iter().any(|m| m.split('+').nth(2).is_some())
 }
@@ -405,20 +405,27 @@ fn share_options<'a>(
         } else {
             options.models.clone()
         };
-        for model in &models {
-            let (layer, _) = crate::sched::parse_model_name(model).map_err(ReplayError::Option)?;
-            if !crate::sched::layers::takes_placement(layer) {
-                return Err(ReplayError::Option(format!(
-                    "model {model}: the trace's pods carry GPU shares, CPU and memory \
-                     (--fractional share), which the {layer} layer cannot place (it places whole \
-                     GPUs by its virtual clusters' cells); replay with --fractional whole, or name \
-                     models of the layers {} with --model (e.g. shared+fifo)",
-                    crate::sched::layers::POOL_LAYERS.join(", ")
-                )));
-            }
-        }
+        check_share_models(&models, "--model").map_err(ReplayError::Option)?;
     }
     Ok(sharing)
+}
+
+/// Refuses `models` whose layer cannot place pods with GPU shares, CPU and memory;
+/// `named_by` says where models are named (`--model`, `axes.models`).
+pub(crate) fn check_share_models(models: &[String], named_by: &str) -> Result<(), String> {
+    for model in models {
+        let (layer, _) = crate::sched::parse_model_name(model)?;
+        if !crate::sched::layers::takes_placement(layer) {
+            return Err(format!(
+                "model {model}: the trace's pods carry GPU shares, CPU and memory \
+                 (--fractional share), which the {layer} layer cannot place (it places whole \
+                 GPUs by its virtual clusters' cells); replay with --fractional whole, or name \
+                 models of the layers {} with {named_by} (e.g. shared+fifo)",
+                crate::sched::layers::POOL_LAYERS.join(", ")
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Checks the models and builds the cluster (with the VCs of `--vcs`, if given).

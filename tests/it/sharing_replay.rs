@@ -311,3 +311,166 @@ fn openb_replays_with_shares_under_every_pool_layer_placement() {
         3077
     );
 }
+
+/// The Kueue CPU/memory fit example (`scenarios/kueue/cpu-fit/`), replayed under `models`.
+fn kueue_fit(models: &[&str]) -> cellsim::sim::Scenario {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/kueue/cpu-fit");
+    let options = cellsim::kueue::KueueReplayOptions {
+        cluster: dir.join("nodes.yaml").display().to_string(),
+        kueue: dir.join("kueue.yaml"),
+        trace: dir.join("workloads.yaml"),
+        models: models.iter().map(|m| m.to_string()).collect(),
+        ..Default::default()
+    };
+    cellsim::kueue::prepare(&options).unwrap().scenario
+}
+
+#[test]
+fn a_kueue_replay_with_a_placement_fits_pod_cpu_and_gpu_model_on_node_dumps() {
+    let scenario = kueue_fit(&["kueue+fifo+bestfit"]);
+    let jobs = run_model(&scenario, "kueue+fifo+bestfit").unwrap().jobs;
+    // Each node has 16 CPUs; each pod asks for 12. a100-second must wait for the A100
+    // node's CPUs (the T4 node has CPUs and GPUs free, but the wrong model).
+    let at = |id: &str| {
+        let j = job(&jobs, &format!("team/{id}"));
+        (wait_s(j), j.nodes.clone())
+    };
+    assert_eq!(at("a100-first"), (0, vec!["node-a100".to_string()]));
+    assert_eq!(at("any-model"), (0, vec!["node-t4".to_string()]));
+    assert_eq!(at("a100-second"), (3580, vec!["node-a100".to_string()]));
+}
+
+#[test]
+fn a_kueue_replay_without_a_placement_stays_whole_gpu_beside_one_with_it() {
+    let alone = run_model(&kueue_fit(&["kueue+fifo"]), "kueue+fifo")
+        .unwrap()
+        .jobs;
+    // Whole GPUs only: CPU does not hold anyone back.
+    assert!(alone.iter().all(|j| wait_s(j) == 0), "{alone:?}");
+    // A run that also has a placed model carries pod resources; kueue+fifo ignores them.
+    let beside = run_model(
+        &kueue_fit(&["kueue+fifo", "kueue+fifo+bestfit"]),
+        "kueue+fifo",
+    )
+    .unwrap()
+    .jobs;
+    assert_eq!(alone, beside);
+}
+
+#[test]
+fn a_bad_node_quantity_in_a_kueue_replay_names_the_node_and_field() {
+    let dir = scratch("sharing-replay", "kueue-bad-cpu");
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/kueue/cpu-fit");
+    let nodes = std::fs::read_to_string(src.join("nodes.yaml"))
+        .unwrap()
+        .replace("cpu: 16000m", "cpu: sixteen");
+    std::fs::write(dir.join("nodes.yaml"), nodes).unwrap();
+    let output = cellsim(&[
+        "replay",
+        "--cluster",
+        dir.join("nodes.yaml").to_str().unwrap(),
+        "--kueue",
+        src.join("kueue.yaml").to_str().unwrap(),
+        "--trace",
+        src.join("workloads.yaml").to_str().unwrap(),
+        "--model",
+        "kueue+fifo+fgd",
+        "--out",
+        dir.join("out").to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("Node node-t4: field status.allocatable.cpu: cannot read \"sixteen\""),
+        "{stderr}"
+    );
+}
+
+/// A sweep over `models` replaying `pods` on `nodes` with `fractional: share`; its
+/// points.csv rows as (header -> value) maps, or its failure's stderr.
+fn share_sweep(
+    name: &str,
+    nodes: &Path,
+    pods: &Path,
+    models: &str,
+) -> Result<Vec<std::collections::HashMap<String, String>>, String> {
+    // Not `name`'s folder: that holds the inputs, and scratch empties it.
+    let dir = scratch("sharing-replay", &format!("{name}-run"));
+    let file = dir.join("sweep.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "name: share\nreplay:\n  cluster: {}\n  trace: {}\n  fractional: share\naxes:\n  models: [{models}]\n  seeds: [1]\n",
+            nodes.display(),
+            pods.display()
+        ),
+    )
+    .unwrap();
+    let out = dir.join("out");
+    let output = cellsim(&[
+        "sweep",
+        file.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+    ]);
+    if !output.status.success() {
+        return Err(String::from_utf8_lossy(&output.stderr).into_owned());
+    }
+    let table = std::fs::read_to_string(out.join("points.csv")).unwrap();
+    let mut lines = table.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    Ok(lines
+        .map(|line| {
+            header
+                .iter()
+                .map(|h| h.to_string())
+                .zip(line.split(',').map(str::to_string))
+                .collect()
+        })
+        .collect())
+}
+
+#[test]
+fn a_sweep_with_fractional_share_gives_pods_their_shares() {
+    let (nodes, pods) = inputs(
+        "sweep-halves",
+        "n0,32000,65536,1,T4\n",
+        "a,1000,1024,1,500,,LS,Running,0,100,0\n\
+         b,1000,1024,1,500,,LS,Running,0,100,0\n",
+    );
+    let rows = share_sweep(
+        "sweep-halves",
+        &nodes,
+        &pods,
+        "shared+fifo, shared+fifo+fgd",
+    )
+    .unwrap();
+    for model in ["shared+fifo", "shared+fifo+fgd"] {
+        let waits: Vec<&str> = rows
+            .iter()
+            .filter(|r| r["model"] == model)
+            .map(|r| r["wait_mean_s"].as_str())
+            .collect();
+        // Both halves share the one GPU at once (as whole GPUs, b would wait 100 s).
+        assert!(
+            !waits.is_empty() && waits.iter().all(|w| w.parse::<f64>() == Ok(0.0)),
+            "{model}: {waits:?}"
+        );
+    }
+}
+
+#[test]
+fn a_sweep_with_fractional_share_refuses_whole_gpu_layers() {
+    let (nodes, pods) = inputs(
+        "sweep-hived",
+        "n0,32000,65536,1,T4\n",
+        "a,1000,1024,1,500,,LS,Running,0,100,0\n",
+    );
+    let err = share_sweep("sweep-hived", &nodes, &pods, "hived").unwrap_err();
+    assert!(
+        err.contains("axes.models: model hived") && err.contains("with axes.models"),
+        "{err}"
+    );
+}
