@@ -761,7 +761,7 @@ fn ingest_groups(
     let group = |kind: &str| match kind {
         kinds::OUT_OF_ORDER => 0,
         issue::NO_GUARANTEE => 3,
-        openb::FRACTIONAL_KEPT => 4,
+        openb::FRACTIONAL_KEPT | openb::CPU_ONLY_KEPT => 4,
         kinds::DUPLICATE_ID
         | kinds::LARGER_THAN_CLUSTER
         | openb::FRACTIONAL_ROUNDED_UP

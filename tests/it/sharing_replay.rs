@@ -303,12 +303,19 @@ fn openb_replays_with_shares_under_every_pool_layer_placement() {
     let mut o = options(&nodes, &pods, Fractional::Share);
     o.models = vec!["shared+fifo+fgd".into()];
     let prepared = prepare(&o).unwrap();
-    assert_eq!(prepared.scenario.jobs.len(), 7063);
+    // 7,063 GPU pods and, with shares, the 1,088 CPU-only pods (CPU and memory only).
+    assert_eq!(prepared.scenario.jobs.len(), 7063 + 1088);
     assert_eq!(
         prepared
             .ingest
             .count(cellsim::workload::openb::FRACTIONAL_KEPT),
         3077
+    );
+    assert_eq!(
+        prepared
+            .ingest
+            .count(cellsim::workload::openb::CPU_ONLY_KEPT),
+        1088
     );
 }
 
@@ -473,4 +480,23 @@ fn a_sweep_with_fractional_share_refuses_whole_gpu_layers() {
         err.contains("axes.models: model hived") && err.contains("with axes.models"),
         "{err}"
     );
+}
+
+#[test]
+fn cpu_only_pods_take_cpu_and_memory_under_fractional_share() {
+    let (nodes, pods) = inputs(
+        "cpu-only",
+        "n0,32000,65536,2,T4\n",
+        "cpu,30000,1024,0,0,,LS,Running,0,100,0\n\
+         gpu,4000,1024,1,1000,,LS,Running,1,101,1\n",
+    );
+    let jobs = replay(&nodes, &pods, Fractional::Share, "shared+fifo");
+    let cpu = job(&jobs, "cpu");
+    // The CPU-only pod runs at once and holds no GPU time; the GPU pod waits for its CPUs.
+    assert_eq!((wait_s(cpu), cpu.gpus, cpu.gpu_ms), (0, 0, 0));
+    assert_eq!(wait_s(job(&jobs, "gpu")), 99);
+    // Without shares the CPU-only pod is skipped, as before.
+    let whole = replay(&nodes, &pods, Fractional::WholeGpu, "shared+fifo");
+    assert_eq!(whole.len(), 1);
+    assert_eq!(wait_s(job(&whole, "gpu")), 0);
 }
