@@ -368,8 +368,14 @@ mod tests {
         };
         let (jobs, skipped) = read(ROWS, options);
         let jobs: Vec<TraceJob> = jobs.into_iter().map(Result::unwrap).collect();
-        let share = jobs[1].resources.as_ref().unwrap();
-        assert_eq!((jobs[1].gpus, share.gpu_milli), (1, Some(460)));
+        // b, CPU-only, is kept as CPU and memory only.
+        let cpu_only = jobs[1].resources.as_ref().unwrap();
+        assert_eq!((jobs[1].id.as_str(), jobs[1].gpus), ("b", 0));
+        assert_eq!((cpu_only.gpu_milli, cpu_only.cpu_milli), (None, 1000));
+        assert_eq!(skipped.count(CPU_ONLY_KEPT), 1);
+        assert_eq!(skipped.count(CPU_ONLY_SKIPPED), 0);
+        let share = jobs[2].resources.as_ref().unwrap();
+        assert_eq!((jobs[2].gpus, share.gpu_milli), (1, Some(460)));
         assert_eq!((share.cpu_milli, share.memory_mib), (1000, 1));
         let whole = jobs[0].resources.as_ref().unwrap();
         assert_eq!(

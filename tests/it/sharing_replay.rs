@@ -500,3 +500,32 @@ fn cpu_only_pods_take_cpu_and_memory_under_fractional_share() {
     assert_eq!(whole.len(), 1);
     assert_eq!(wait_s(job(&whole, "gpu")), 0);
 }
+
+#[test]
+fn the_timeline_of_a_sharing_run_keeps_milli_gpus() {
+    let (nodes, pods) = inputs(
+        "milli-timeline",
+        "n0,32000,65536,2,T4\n",
+        "a,1000,1024,1,300,,LS,Running,0,100,0\n\
+         b,1000,1024,1,450,,LS,Running,50,150,50\n",
+    );
+    let timeline = |fractional| {
+        let mut o = options(&nodes, &pods, fractional);
+        o.models = vec!["shared+fifo".into()];
+        let prepared = prepare(&o).unwrap();
+        let result = run_model(&prepared.scenario, "shared+fifo").unwrap();
+        let mut csv = Vec::new();
+        cellsim::report::tables::write_timeline_csv(&result, &mut csv).unwrap();
+        String::from_utf8(csv).unwrap()
+    };
+    // 0.3 GPU, then 0.75 (rounded, a whole-GPU count would say 0 then 1), then 0.45.
+    assert_eq!(
+        timeline(Fractional::Share),
+        "t,default,capacity_gpus\n0.000,0.300,2\n50.000,0.750,2\n100.000,0.450,2\n150.000,0.000,2\n"
+    );
+    // Whole GPUs: counts as before.
+    assert_eq!(
+        timeline(Fractional::WholeGpu),
+        "t,default,capacity_gpus\n0.000,1,2\n50.000,2,2\n100.000,1,2\n150.000,0,2\n"
+    );
+}
