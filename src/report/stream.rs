@@ -221,8 +221,20 @@ fn read_timeline(
         let t = field(0)?;
         let (secs, millis) = t.split_once('.').unwrap_or((t, "0"));
         let t = number(secs)? * 1000 + number(millis)?;
+        // A sharing run writes busy GPUs with three decimals: the plot counts them
+        // rounded to whole GPUs, as the engine's whole counts (and the steps kept in
+        // memory) do.
+        let gpus = |text: &str| -> std::io::Result<u32> {
+            match text.split_once('.') {
+                Some((whole, milli)) => {
+                    let milli = number(whole)? * 1000 + number(milli)?;
+                    Ok(((milli + 500) / 1000) as u32)
+                }
+                None => number(text).map(|n| n as u32),
+            }
+        };
         let busy = (1..=columns)
-            .map(|i| field(i).and_then(number).map(|n| n as u32))
+            .map(|i| field(i).and_then(gpus))
             .collect::<std::io::Result<Vec<u32>>>()?;
         Ok((t, busy))
     }))

@@ -401,10 +401,10 @@ impl ReplayBase {
                 }
             }
             for node in &topology.nodes {
-                if !resources.contains_key(&node.name) {
-                    if let Some(&r) = model_of(node).and_then(|m| last_of_model.get(&m)) {
-                        resources.insert(node.name.clone(), r);
-                    }
+                if !resources.contains_key(&node.name)
+                    && let Some(&r) = model_of(node).and_then(|m| last_of_model.get(&m))
+                {
+                    resources.insert(node.name.clone(), r);
                 }
             }
         }

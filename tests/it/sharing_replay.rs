@@ -529,3 +529,52 @@ fn the_timeline_of_a_sharing_run_keeps_milli_gpus() {
         "t,default,capacity_gpus\n0.000,1,2\n50.000,2,2\n100.000,1,2\n150.000,0,2\n"
     );
 }
+
+#[test]
+fn a_long_sharing_timeline_is_written_and_plotted() {
+    // 2,100 half-GPU pods one after another: over 4,000 timeline changes, so the plot
+    // reads timeline.csv back (its milli-GPU rows) instead of keeping every step.
+    let pods: String = (0..2100)
+        .map(|i| {
+            format!(
+                "p{i},1000,1024,1,500,,LS,Running,{},{},{}\n",
+                i * 10,
+                i * 10 + 5,
+                i * 10
+            )
+        })
+        .collect();
+    let (nodes, pods) = inputs("long-timeline", "n0,32000,65536,1,T4\n", &pods);
+    let out = nodes.parent().unwrap().join("out");
+    let output = cellsim(&[
+        "replay",
+        "--cluster",
+        nodes.to_str().unwrap(),
+        "--trace",
+        pods.to_str().unwrap(),
+        "--fractional",
+        "share",
+        "--model",
+        "shared+fifo",
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let timeline = std::fs::read_to_string(out.join("shared+fifo/timeline.csv")).unwrap();
+    assert!(
+        timeline.lines().count() > 4000,
+        "{}",
+        timeline.lines().count()
+    );
+    assert!(
+        timeline.contains("\n10.000,0.500,1\n"),
+        "{}",
+        &timeline[..200]
+    );
+    assert!(out.join("shared+fifo/utilisation.svg").is_file());
+}
