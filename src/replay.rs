@@ -355,12 +355,12 @@ struct BuiltCluster {
 }
 
 /// CPU (milli) and memory (MiB) per node name; `None`: unlimited.
-type NodeResources = BTreeMap<String, (Option<u64>, Option<u64>)>;
+pub(crate) type NodeResources = BTreeMap<String, (Option<u64>, Option<u64>)>;
 
 /// The nodes' CPU and memory from a cluster source that gives them: an openb node list
 /// (read as `cellsim fill` reads it) or a PAI 2020 machine list (`cap_cpu` cores,
 /// `cap_mem` GiB); empty for other sources (unlimited).
-fn node_resources(
+pub(crate) fn node_resources(
     options: &ReplayOptions,
     format: ClusterFormat,
 ) -> Result<NodeResources, ReplayError> {
@@ -386,7 +386,7 @@ fn node_resources(
 /// Whether the replay places through a shared cluster for some model (a model names
 /// its placement) or keeps pods' resources (openb `--fractional share`): then the
 /// scenario carries [`ShareOptions`] (nodes' CPU and memory, FGD's typical pods).
-fn wants_sharing(options: &ReplayOptions) -> bool {
+pub(crate) fn wants_sharing(options: &ReplayOptions) -> bool {
     options.read.openb.fractional == crate::workload::Fractional::Share
         || options.models.iter().any(|m| m.split('+').nth(2).is_some())
 }
@@ -739,7 +739,7 @@ fn ingest_groups(
     let group = |kind: &str| match kind {
         kinds::OUT_OF_ORDER => 0,
         issue::NO_GUARANTEE => 3,
-        openb::FRACTIONAL_KEPT => 4,
+        openb::FRACTIONAL_KEPT | openb::CPU_ONLY_KEPT => 4,
         kinds::DUPLICATE_ID
         | kinds::LARGER_THAN_CLUSTER
         | openb::FRACTIONAL_ROUNDED_UP

@@ -15,7 +15,7 @@ mod error;
 mod hived;
 pub mod model;
 mod openpai;
-mod quantity;
+pub(crate) mod quantity;
 pub mod summary;
 pub(crate) mod yaml;
 

@@ -121,6 +121,7 @@ pub fn read_queue_csv(
             pod_sets: vec![PodSet {
                 count: pod_count,
                 gpus: total / pod_count,
+                ..PodSet::default()
             }],
             run_ms: Some(duration_ms),
             topology_requests: 0,
@@ -235,8 +236,13 @@ mod tests {
             ("team-a", "default")
         );
         assert_eq!(w[0].priority, 1000);
-        assert_eq!(w[0].pod_sets, [PodSet { count: 2, gpus: 8 }]);
-        assert_eq!(w[1].pod_sets, [PodSet { count: 2, gpus: 2 }]);
+        let set = |count, gpus| PodSet {
+            count,
+            gpus,
+            ..PodSet::default()
+        };
+        assert_eq!(w[0].pod_sets, [set(2, 8)]);
+        assert_eq!(w[1].pod_sets, [set(2, 2)]);
         assert_eq!(w[1].run_ms, Some(30_000));
         assert_eq!(w[1].created_ms, 7_000);
     }

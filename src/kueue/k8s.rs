@@ -276,6 +276,28 @@ pub fn whole_quantity(value: &Value) -> Result<u64, String> {
         .ok_or_else(|| format!("{written:?} is too large"))
 }
 
+/// A CPU quantity (`96`, `"95500m"`, `0.5`) in milli-CPUs, as Kubernetes writes
+/// `allocatable.cpu` and container `requests.cpu` (the config reader's parser, rounded
+/// to the nearest milli-CPU).
+pub fn cpu_milli(value: &Value) -> Result<u64, String> {
+    let cores = crate::config::quantity::cpu_cores(value)?;
+    let milli = (cores * 1000.0).round();
+    if milli >= u64::MAX as f64 {
+        return Err(format!("{cores} CPUs is too many"));
+    }
+    Ok(milli as u64)
+}
+
+/// A memory quantity (`"503Gi"`, `"1000000Ki"`, `"64G"`) in MiB, rounded to the nearest
+/// MiB. A number without a unit is bytes, as in Kubernetes.
+pub fn memory_mib(value: &Value) -> Result<u64, String> {
+    use crate::config::quantity::{Memory, memory};
+    match memory(value)? {
+        Memory::Mib(mib) => Ok(mib),
+        Memory::Bare(bytes) => Ok((bytes / (1024.0 * 1024.0)).round() as u64),
+    }
+}
+
 /// An RFC 3339 timestamp (`2026-11-02T08:15:00Z`) in milliseconds since the epoch.
 pub fn timestamp_ms(value: &Value) -> Result<i64, String> {
     let written = text(value).ok_or_else(|| {

@@ -23,7 +23,9 @@ pub use objects::{
     QueueingStrategy, ReclaimWithinCohort, WithinClusterQueue, read_kueue_file, read_kueue_str,
 };
 pub use replay::{KueueReplay, KueueReplayOptions, prepare};
-pub use workloads::{KueueWorkload, PodSet, TopologyRequest, read_workloads_str, sim_jobs};
+pub use workloads::{
+    KueueWorkload, PodSet, TopologyRequest, read_workloads_str, sim_jobs, sim_jobs_with,
+};
 
 /// A whole file as UTF-8 text, with errors that name it.
 pub(crate) fn read_text(path: &std::path::Path) -> Result<String, ObjectError> {

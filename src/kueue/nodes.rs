@@ -1,6 +1,7 @@
 //! The nodes of a Kubernetes cluster, as `kubectl get nodes -o yaml` prints them, read
-//! into [`KubeNode`]s (name, labels, allocatable `nvidia.com/gpu`) and built into a
-//! cellsim cluster ([`cluster_of_nodes`]). Nodes without GPUs are counted and skipped.
+//! into [`KubeNode`]s (name, labels, allocatable `nvidia.com/gpu`, CPU and memory) and
+//! built into a cellsim cluster ([`cluster_of_nodes`]) with each node's CPU and memory
+//! for GPU sharing ([`node_resources`]). Nodes without GPUs are counted and skipped.
 //!
 //! The cell hierarchy is the one of `config::builders` (node, PCIe switch, socket inside a
 //! node; racks of nodes as top-level cells). The GPU model (the leaf cell type) comes from
@@ -31,6 +32,21 @@ pub const RACK_LABELS: [&str; 6] = [
     "topology.kubernetes.io/zone",
 ];
 
+/// The leaf cell type of a GPU product label value: characters other than letters,
+/// digits, `-` and `_` become `-` (a valid cell type name).
+pub fn sku_of_product(product: &str) -> String {
+    product
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect()
+}
+
 /// One node with GPUs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KubeNode {
@@ -40,22 +56,17 @@ pub struct KubeNode {
     pub labels: BTreeMap<String, String>,
     /// `status.allocatable["nvidia.com/gpu"]`.
     pub gpus: u32,
+    /// `status.allocatable.cpu` in milli-CPUs; `None` (not given): unlimited.
+    pub cpu_milli: Option<u64>,
+    /// `status.allocatable.memory` in MiB; `None` (not given): unlimited.
+    pub memory_mib: Option<u64>,
 }
 
 impl KubeNode {
     /// The leaf cell type of the node: its GPU product, made a valid cell type name.
     pub fn sku(&self) -> String {
         match self.labels.get(PRODUCT_LABEL) {
-            Some(product) if !product.is_empty() => product
-                .chars()
-                .map(|c| {
-                    if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                        c
-                    } else {
-                        '-'
-                    }
-                })
-                .collect(),
+            Some(product) if !product.is_empty() => sku_of_product(product),
             _ => "GPU".to_string(),
         }
     }
@@ -112,10 +123,26 @@ pub fn read_nodes_str(text: &str, file: &str) -> Result<KubeNodes, ObjectError> 
         }
         let gpus = u32::try_from(gpus)
             .map_err(|_| object.error(&field, format!("{gpus} GPUs in one node is too many")))?;
+        // CPU and memory only matter to pods placed on the shared cluster; read them
+        // always so that a bad value is found whatever the model.
+        let cpu_milli = match allocatable.and_then(|m| m.get("cpu")) {
+            None => None,
+            Some(v) => {
+                Some(k8s::cpu_milli(v).map_err(|e| object.error("status.allocatable.cpu", e))?)
+            }
+        };
+        let memory_mib = match allocatable.and_then(|m| m.get("memory")) {
+            None => None,
+            Some(v) => {
+                Some(k8s::memory_mib(v).map_err(|e| object.error("status.allocatable.memory", e))?)
+            }
+        };
         out.nodes.push(KubeNode {
             name: object.name.clone(),
             labels,
             gpus,
+            cpu_milli,
+            memory_mib,
         });
     }
     if without_gpus > 0 {
@@ -181,6 +208,15 @@ pub fn cluster_of_nodes(
     cluster_from_nodes(specs, rack_nodes.unwrap_or(rack), source)
 }
 
+/// CPU (milli) and memory (MiB) per node name, as the shared cluster takes them
+/// ([`crate::sched::ShareOptions::node_resources`]); `None`: unlimited.
+pub fn node_resources(nodes: &[KubeNode]) -> BTreeMap<String, (Option<u64>, Option<u64>)> {
+    nodes
+        .iter()
+        .map(|n| (n.name.clone(), (n.cpu_milli, n.memory_mib)))
+        .collect()
+}
+
 /// The nodes of a cluster cellsim built (a spec string such as `"4x A100x8"` or a
 /// machine list), each labelled `nvidia.com/gpu.product=<SKU>` and
 /// `kubernetes.io/hostname=<name>`, so that ResourceFlavors can select them.
@@ -205,6 +241,8 @@ pub fn nodes_of_config(config: &CellConfig) -> Vec<KubeNode> {
                     ("kubernetes.io/hostname".to_string(), node.name.clone()),
                 ]),
                 gpus,
+                cpu_milli: None,
+                memory_mib: None,
             })
         })
         .collect()
@@ -242,11 +280,48 @@ mod tests {
     }
 
     #[test]
+    fn cpu_and_memory_are_read_as_kubernetes_quantities() {
+        let text = "kind: List\nitems:\n- kind: Node\n  metadata: {name: a}\n  status: {allocatable: {nvidia.com/gpu: '8', cpu: '96', memory: 503Gi}}\n- kind: Node\n  metadata: {name: b}\n  status: {allocatable: {nvidia.com/gpu: '8', cpu: 95500m, memory: 1000000Ki}}\n- kind: Node\n  metadata: {name: c}\n  status: {allocatable: {nvidia.com/gpu: '8'}}\n";
+        let nodes = read_nodes_str(text, "n.yaml").unwrap().nodes;
+        let got: Vec<(Option<u64>, Option<u64>)> =
+            nodes.iter().map(|n| (n.cpu_milli, n.memory_mib)).collect();
+        // 1000000Ki = 976.5625 MiB, rounded; c gives neither: unlimited.
+        assert_eq!(
+            got,
+            [
+                (Some(96_000), Some(503 * 1024)),
+                (Some(95_500), Some(977)),
+                (None, None)
+            ]
+        );
+        assert_eq!(node_resources(&nodes)["b"], (Some(95_500), Some(977)));
+    }
+
+    #[test]
+    fn a_bad_cpu_or_memory_names_the_node_and_field() {
+        for (field, value, says) in [
+            ("cpu", "lots", "status.allocatable.cpu"),
+            ("memory", "8GB", "status.allocatable.memory"),
+        ] {
+            let text = format!(
+                "kind: Node\nmetadata: {{name: g-1}}\nstatus: {{allocatable: {{nvidia.com/gpu: '8', {field}: {value}}}}}\n"
+            );
+            let err = read_nodes_str(&text, "n.yaml").unwrap_err().to_string();
+            assert!(
+                err.contains(&format!("n.yaml: Node g-1: field {says}: ")),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
     fn racks_follow_the_rack_label() {
         let node = |name: &str, rack: &str| KubeNode {
             name: name.to_string(),
             labels: BTreeMap::from([("topology.kubernetes.io/rack".to_string(), rack.to_string())]),
             gpus: 4,
+            cpu_milli: None,
+            memory_mib: None,
         };
         // File order interleaves the racks; the cluster groups them.
         let nodes = [

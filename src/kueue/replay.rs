@@ -10,9 +10,9 @@ use std::sync::Arc;
 
 use super::csv::{looks_like_queue_csv, read_queue_csv};
 use super::k8s::Skipped;
-use super::nodes::{KubeNode, cluster_of_nodes, nodes_of_config, read_nodes_file};
+use super::nodes::{KubeNode, cluster_of_nodes, node_resources, nodes_of_config, read_nodes_file};
 use super::objects::{KueueConfig, read_kueue_file};
-use super::workloads::{read_workloads_str, sim_jobs};
+use super::workloads::{read_workloads_str, sim_jobs_with};
 use crate::config::{BuildOptions, VirtualClusterSpec, build_cluster};
 use crate::sched::ModelOptions;
 use crate::sched::layers::kueue::{KueueOptions, TasOptions};
@@ -99,7 +99,10 @@ pub fn prepare(options: &KueueReplayOptions) -> Result<KueueReplay, String> {
     }
     let tas = topology_requests(&workloads, &nodes, &trace_file)?;
     let mut report = IngestReport::default();
-    let jobs = sim_jobs(workloads, &kueue, &mut report);
+    // Pods carry CPU, memory and GPU product only for models that name a placement (they
+    // place on the shared cluster); the others stay whole-GPU, as before.
+    let placed = options.models.iter().any(|m| m.split('+').nth(2).is_some());
+    let jobs = sim_jobs_with(workloads, &kueue, &mut report, placed);
     let mut text_notes = format!(
         "trace {trace_file}: {} workloads read, {} jobs to replay on {} ClusterQueues\n",
         report.jobs_read,
@@ -122,14 +125,17 @@ pub fn prepare(options: &KueueReplayOptions) -> Result<KueueReplay, String> {
         })),
         ..ModelOptions::default()
     };
-    if options.models.iter().any(|m| m.split('+').nth(2).is_some()) {
+    if placed {
         // A model names its placement: fgd measures fragmentation against the pod
         // shapes of these workloads, as for any scenario (not one whole GPU per pod).
-        model_options.sharing = Some(Arc::new(crate::sched::ShareOptions::of_requests(
+        let mut sharing = crate::sched::ShareOptions::of_requests(
             jobs.iter().flat_map(|j| &j.groups),
-            Default::default(),
+            node_resources(&nodes),
             options.seed,
-        )));
+        );
+        // Models without a placement keep the cell allocator (whole GPUs, outputs as before).
+        sharing.pods_with_resources = false;
+        model_options.sharing = Some(Arc::new(sharing));
     }
     let scenario = Scenario {
         name: options.name.clone().unwrap_or_else(|| {

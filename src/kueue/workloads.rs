@@ -3,6 +3,9 @@
 //! GPU requests, its creation time, and its run time from admission to finish). What
 //! cannot be replayed is counted in the [`IngestReport`] with first examples: unfinished
 //! workloads (no run time), workloads without GPUs, workloads of an unknown LocalQueue.
+//! Each pod set's CPU and memory (Kubernetes' effective pod request) and GPU product
+//! node selector are read too; [`sim_jobs_with`] carries them into the jobs' pods for
+//! models that place on the shared cluster.
 
 use std::collections::BTreeMap;
 
@@ -10,7 +13,7 @@ use serde_yaml_ng::Value;
 
 use super::k8s::{self, Object, ObjectError, Skipped};
 use super::objects::{GPU_RESOURCE, KueueConfig};
-use crate::cell::{GroupMember, GroupRequest};
+use crate::cell::{GroupMember, GroupRequest, PodResources};
 use crate::sim::SimJob;
 use crate::workload::IngestReport;
 
@@ -29,13 +32,21 @@ pub mod issue {
     pub const TOPOLOGY_REQUEST: &str = "topology request not modelled";
 }
 
-/// One pod set: `count` pods of `gpus` GPUs each.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// One pod set: `count` pods of `gpus` GPUs, CPU and memory each.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PodSet {
     /// Pods.
     pub count: u32,
     /// GPUs per pod.
     pub gpus: u32,
+    /// CPU per pod in milli-CPUs: Kubernetes' effective request (the containers'
+    /// requests summed, at least each init container's).
+    pub cpu_milli: u64,
+    /// Memory per pod in MiB, the effective request as for CPU.
+    pub memory_mib: u64,
+    /// The GPU model its `nodeSelector` asks for (`nvidia.com/gpu.product`, made a cell
+    /// type name as a node's is); empty: any.
+    pub gpu_product: String,
 }
 
 /// One Workload as read.
@@ -183,7 +194,32 @@ fn read_workload(
         if annotated || k8s::get_path(set, "topologyRequest").is_some() {
             topology_requests += 1;
         }
-        pod_sets.push(PodSet { count, gpus });
+        let (cpu_milli, memory_mib) = pod_requests(object, set, &path)?;
+        let selector_path = format!("{path}.template.spec.nodeSelector");
+        let gpu_product = match k8s::mapping_at(
+            object,
+            k8s::get_path(set, "template.spec.nodeSelector"),
+            &selector_path,
+        )?
+        .and_then(|m| m.get(super::nodes::PRODUCT_LABEL))
+        {
+            None => String::new(),
+            Some(v) => k8s::text(v)
+                .map(|p| super::nodes::sku_of_product(p.trim()))
+                .ok_or_else(|| {
+                    object.error(
+                        &format!("{selector_path}[\"{}\"]", super::nodes::PRODUCT_LABEL),
+                        format!("expected a GPU product name, found {}", k8s::describe(v)),
+                    )
+                })?,
+        };
+        pod_sets.push(PodSet {
+            count,
+            gpus,
+            cpu_milli,
+            memory_mib,
+            gpu_product,
+        });
     }
     let condition_time = |kind: &str| -> Result<Option<i64>, ObjectError> {
         let conditions =
@@ -266,14 +302,71 @@ fn pod_gpus(object: &Object, set: &Value, path: &str) -> Result<u32, ObjectError
     })
 }
 
+/// CPU (milli) and memory (MiB) one pod of a pod set asks for, as Kubernetes counts a
+/// pod's effective request: the containers' requests summed, raised to any single init
+/// container's request (init containers run one at a time, before the others). A
+/// container without a request but with a limit asks for its limit, as Kubernetes
+/// defaults it.
+fn pod_requests(object: &Object, set: &Value, path: &str) -> Result<(u64, u64), ObjectError> {
+    let mut total = (0u64, 0u64);
+    for (key, is_init) in [("containers", false), ("initContainers", true)] {
+        let list_path = format!("{path}.template.spec.{key}");
+        let list = k8s::list_at(
+            object,
+            k8s::get_path(set, &format!("template.spec.{key}")),
+            &list_path,
+        )?;
+        for (c, container) in list.iter().enumerate() {
+            let mut asked = [0u64; 2];
+            for (slot, resource) in ["cpu", "memory"].into_iter().enumerate() {
+                for part in ["requests", "limits"] {
+                    let Some(v) = k8s::get_path(container, &format!("resources.{part}"))
+                        .and_then(Value::as_mapping)
+                        .and_then(|m| m.get(resource))
+                    else {
+                        continue;
+                    };
+                    let field = format!("{list_path}[{c}].resources.{part}.{resource}");
+                    asked[slot] = if resource == "cpu" {
+                        k8s::cpu_milli(v)
+                    } else {
+                        k8s::memory_mib(v)
+                    }
+                    .map_err(|e| object.error(&field, e))?;
+                    break;
+                }
+            }
+            if is_init {
+                total = (total.0.max(asked[0]), total.1.max(asked[1]));
+            } else {
+                total = (total.0 + asked[0], total.1 + asked[1]);
+            }
+        }
+    }
+    Ok(total)
+}
+
 /// The workloads as scenario jobs, ordered by creation time (then namespace and name),
 /// with times from the first creation: a job per finished workload that asks for GPUs
 /// and whose LocalQueue maps to a ClusterQueue (the job's VC). The rest is noted in
 /// `report`.
 pub fn sim_jobs(
+    workloads: Vec<KueueWorkload>,
+    kueue: &KueueConfig,
+    report: &mut IngestReport,
+) -> Vec<SimJob> {
+    sim_jobs_with(workloads, kueue, report, false)
+}
+
+/// [`sim_jobs`], whose pods also carry their pod set's CPU, memory and GPU product
+/// ([`PodResources`]) when `with_resources`: for models that place on the shared
+/// cluster (a model naming a placement), which fits them beside the GPUs. Without it
+/// the pods are whole GPUs only, as the HiveD allocator places them.
+pub fn sim_jobs_with(
     mut workloads: Vec<KueueWorkload>,
     kueue: &KueueConfig,
     report: &mut IngestReport,
+    with_resources: bool,
 ) -> Vec<SimJob> {
     workloads.sort_by(|a, b| {
         (a.created_ms, &a.namespace, &a.name).cmp(&(b.created_ms, &b.namespace, &b.name))
@@ -297,7 +390,15 @@ pub fn sim_jobs(
             .pod_sets
             .iter()
             .filter(|s| s.gpus > 0 && s.count > 0)
-            .map(|s| GroupMember::whole(s.count, s.gpus))
+            .map(|s| GroupMember {
+                resources: with_resources.then(|| PodResources {
+                    gpu_milli: None,
+                    cpu_milli: s.cpu_milli,
+                    memory_mib: s.memory_mib,
+                    gpu_spec: s.gpu_product.clone(),
+                }),
+                ..GroupMember::whole(s.count, s.gpus)
+            })
             .collect();
         if members.is_empty() {
             report.note(issue::NO_GPUS, || id.clone());
@@ -380,11 +481,112 @@ status:
         assert_eq!(w.len(), 1);
         assert_eq!(
             w[0].pod_sets,
-            [PodSet { count: 1, gpus: 0 }, PodSet { count: 2, gpus: 4 }]
+            [
+                PodSet {
+                    count: 1,
+                    gpus: 0,
+                    cpu_milli: 1000,
+                    ..PodSet::default()
+                },
+                PodSet {
+                    count: 2,
+                    gpus: 4,
+                    ..PodSet::default()
+                }
+            ]
         );
         assert_eq!(w[0].run_ms, Some(3_600_000));
         assert_eq!(w[0].priority, 50);
         assert_eq!(w[0].admitted_to.as_deref(), Some("team-a-cq"));
+    }
+
+    const RESOURCES: &str = r#"
+    template:
+      spec:
+        nodeSelector: {nvidia.com/gpu.product: "NVIDIA A100"}
+        initContainers:
+        - {name: fetch, resources: {requests: {cpu: "6", memory: 1Gi}}}
+        - {name: warm, resources: {limits: {cpu: 500m, memory: 40Gi}}}
+        containers:
+        - name: w
+          resources:
+            requests: {cpu: "2", memory: 16Gi, nvidia.com/gpu: "4"}
+        - name: sidecar
+          resources:
+            requests: {cpu: 250m, memory: "268435456"}
+"#;
+
+    fn with_resources() -> String {
+        let worker = WORKLOAD
+            .find("    template:\n      spec:\n        containers:")
+            .unwrap();
+        let status = WORKLOAD.find("status:").unwrap();
+        format!(
+            "{}{}{}",
+            &WORKLOAD[..worker],
+            &RESOURCES[1..],
+            &WORKLOAD[status..]
+        )
+    }
+
+    #[test]
+    fn pod_requests_are_the_containers_sum_at_least_each_init_container() {
+        let w = read_workloads_str(
+            &with_resources(),
+            "w.yaml",
+            &BTreeMap::new(),
+            &mut Skipped::default(),
+        )
+        .unwrap();
+        // CPU: 2 + 0.25 = 2.25 cores, raised to the first init container's 6.
+        // Memory: 16 GiB + 256 MiB, raised to the second init container's limit, 40 GiB.
+        assert_eq!(
+            w[0].pod_sets[1],
+            PodSet {
+                count: 2,
+                gpus: 4,
+                cpu_milli: 6000,
+                memory_mib: 40 * 1024,
+                gpu_product: "NVIDIA-A100".into(),
+            }
+        );
+    }
+
+    #[test]
+    fn only_jobs_for_shared_placement_carry_pod_resources() {
+        let text = format!(
+            "{}---\n{}",
+            with_resources(),
+            "apiVersion: kueue.x-k8s.io/v1beta1\nkind: ClusterQueue\nmetadata: {name: team-a-cq}\nspec: {}\n---\napiVersion: kueue.x-k8s.io/v1beta1\nkind: LocalQueue\nmetadata: {name: q, namespace: team-a}\nspec: {clusterQueue: team-a-cq}\n"
+        );
+        let kueue = crate::kueue::read_kueue_str(&text, "k.yaml").unwrap();
+        let workloads =
+            read_workloads_str(&text, "w.yaml", &BTreeMap::new(), &mut Skipped::default()).unwrap();
+        let mut report = IngestReport::default();
+        let whole = sim_jobs(workloads.clone(), &kueue, &mut report);
+        assert_eq!(whole[0].groups[0].members, [GroupMember::whole(2, 4)]);
+        let shared = sim_jobs_with(workloads, &kueue, &mut report, true);
+        let resources = shared[0].groups[0].members[0].resources.clone().unwrap();
+        assert_eq!(
+            (
+                resources.cpu_milli,
+                resources.memory_mib,
+                resources.gpu_spec.as_str()
+            ),
+            (6000, 40 * 1024, "NVIDIA-A100")
+        );
+    }
+
+    #[test]
+    fn a_bad_cpu_request_names_the_container_field() {
+        let text = with_resources().replace("cpu: \"2\"", "cpu: two");
+        let err = read_workloads_str(&text, "w.yaml", &BTreeMap::new(), &mut Skipped::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("w.yaml: Workload team-a/job-train-1: field spec.podSets[1].template.spec.containers[0].resources.requests.cpu: "),
+            "{err}"
+        );
     }
 
     #[test]

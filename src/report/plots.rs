@@ -144,6 +144,26 @@ impl VcColumns {
 
     /// Sets `out` to the counts of `busy` in column order, 0 for a VC it lacks.
     pub(crate) fn read(&mut self, busy: &VcGpus, out: &mut Vec<u32>) {
+        let index = self.index(busy);
+        let counts = busy.counts();
+        out.clear();
+        out.extend(index.iter().map(|i| i.map_or(0, |i| counts[i])));
+    }
+
+    /// Sets `out` to the busy milli-GPUs of `busy` in column order (0 for a VC it lacks)
+    /// and returns true, when the point has them (a run whose pods share GPUs).
+    pub(crate) fn read_milli(&mut self, busy: &VcGpus, out: &mut Vec<u64>) -> bool {
+        let Some(milli) = busy.milli() else {
+            return false;
+        };
+        let index = self.index(busy);
+        out.clear();
+        out.extend(index.iter().map(|i| i.map_or(0, |i| milli[i])));
+        true
+    }
+
+    /// For each column, the index of its VC in `busy`'s list.
+    fn index(&mut self, busy: &VcGpus) -> &[Option<usize>] {
         let list = busy.names();
         if self
             .matched
@@ -158,9 +178,7 @@ impl VcColumns {
             self.matched = Some((Arc::clone(list), index));
         }
         let (_, index) = self.matched.as_ref().expect("just matched");
-        let counts = busy.counts();
-        out.clear();
-        out.extend(index.iter().map(|i| i.map_or(0, |i| counts[i])));
+        index
     }
 }
 

@@ -282,6 +282,7 @@ pub struct TimelineCsv<W: std::io::Write> {
     out: W,
     columns: VcColumns,
     counts: Vec<u32>,
+    milli: Vec<u64>,
     row: String,
 }
 
@@ -300,6 +301,7 @@ impl<W: std::io::Write> TimelineCsv<W> {
             out,
             columns: VcColumns::new(&columns),
             counts: Vec::new(),
+            milli: Vec::new(),
             row: String::new(),
         })
     }
@@ -314,16 +316,31 @@ impl<W: std::io::Write> TimelineCsv<W> {
         &self.counts
     }
 
-    /// Writes the row of `p`; a VC of the point that has no column is left out.
+    /// Writes the row of `p`; a VC of the point that has no column is left out. A run
+    /// whose pods share GPUs gives busy GPUs with three decimals (milli-GPUs), others
+    /// whole numbers.
     pub fn row(&mut self, p: &TimelinePoint) -> std::io::Result<()> {
         self.columns.read(&p.busy_by_vc, &mut self.counts);
+        let exact = self.columns.read_milli(&p.busy_by_vc, &mut self.milli);
         // Rows are numbers only, which CSV never quotes: written directly.
         let row = &mut self.row;
         row.clear();
         push_seconds(row, p.t);
-        for &n in &self.counts {
-            row.push(',');
-            push_int(row, n);
+        if exact {
+            for &m in &self.milli {
+                row.push(',');
+                push_int(row, m / 1000);
+                row.push('.');
+                let rest = m % 1000;
+                for digit in [rest / 100, rest / 10 % 10, rest % 10] {
+                    row.push(char::from(b'0' + digit as u8));
+                }
+            }
+        } else {
+            for &n in &self.counts {
+                row.push(',');
+                push_int(row, n);
+            }
         }
         row.push(',');
         push_int(row, p.capacity_gpus);

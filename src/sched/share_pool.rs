@@ -34,7 +34,9 @@ pub struct ShareOptions {
     /// The workload's pod shapes as FGD estimates them; `None`: every pod one whole GPU.
     pub typical: Option<TypicalPods>,
     /// Some pod carries a GPU share, CPU or memory: the pool layers place on the shared
-    /// cluster even with the default placement.
+    /// cluster even with the default placement. A Kueue replay leaves it false though
+    /// its pods carry CPU and memory: there only the models that name a placement place
+    /// on the shared cluster, and `kueue+POLICY` keeps whole GPUs.
     pub pods_with_resources: bool,
     /// Seed of the placement's own generator (the run's seed).
     pub seed: u64,

@@ -359,6 +359,9 @@ struct Engine<'a, 's, S: RunSink> {
     busy: Vec<u32>,
     /// Busy milli-GPUs per VC (a half-GPU pod counts 500).
     busy_milli: Vec<u64>,
+    /// The run's pods may share GPUs: timeline points carry `busy_milli` too, and a
+    /// change of it makes a point even when the whole-GPU counts stay.
+    milli_timeline: bool,
     /// GPUs of the nodes now in the cluster.
     capacity_gpus: u32,
     /// All nodes with their GPUs, in topology order.
@@ -398,6 +401,13 @@ impl<'a, 's, S: RunSink> Engine<'a, 's, S> {
             vcs.entry(vc).or_insert(VcCapacity { guaranteed_gpus: 0 });
         }
         let vc_names: Arc<[String]> = vcs.keys().cloned().collect();
+        // Pods with GPU shares, CPU or memory (openb --fractional share): busy GPUs per
+        // VC are fractional, so the timeline keeps milli-GPUs.
+        let milli_timeline = scenario
+            .model_options
+            .sharing
+            .as_ref()
+            .is_some_and(|s| s.pods_with_resources);
         let busy = vec![0; vc_names.len()];
         let mut queue = EventQueue::new();
         for (index, ev) in scenario.node_events.iter().enumerate() {
@@ -461,11 +471,12 @@ impl<'a, 's, S: RunSink> Engine<'a, 's, S> {
             frees: 0,
             last_point: TimelinePoint {
                 t: 0,
-                busy_by_vc: VcGpus::new(Arc::clone(&vc_names), busy.clone()),
+                busy_by_vc: vc_gpus(&vc_names, &busy, milli_timeline.then(Vec::new)),
                 capacity_gpus,
             },
             vc_names,
             busy_milli: vec![0; busy.len()],
+            milli_timeline,
             busy,
             capacity_gpus,
             nodes,
@@ -1359,12 +1370,17 @@ impl<'a, 's, S: RunSink> Engine<'a, 's, S> {
         let last = &self.last_point;
         if last.busy_by_vc.counts() == self.busy.as_slice()
             && last.capacity_gpus == self.capacity_gpus
+            && (!self.milli_timeline || last.busy_by_vc.milli() == Some(&self.busy_milli[..]))
         {
             return;
         }
         let point = TimelinePoint {
             t: self.now,
-            busy_by_vc: VcGpus::new(Arc::clone(&self.vc_names), self.busy.clone()),
+            busy_by_vc: vc_gpus(
+                &self.vc_names,
+                &self.busy,
+                self.milli_timeline.then(|| self.busy_milli.clone()),
+            ),
             capacity_gpus: self.capacity_gpus,
         };
         // A change at the same time replaces the point; otherwise the old one is final.
@@ -1674,6 +1690,14 @@ fn milli_gpu_ms(ms: SimTimeMs, milli: u64) -> u64 {
 }
 
 /// Milli-GPUs as whole GPUs for the timeline: the nearest count (halves up).
+/// A timeline point's busy GPUs per VC, with `milli` when the run shares GPUs.
+fn vc_gpus(names: &Arc<[String]>, busy: &[u32], milli: Option<Vec<u64>>) -> VcGpus {
+    match milli {
+        Some(milli) => VcGpus::with_milli(Arc::clone(names), busy.to_vec(), milli),
+        None => VcGpus::new(Arc::clone(names), busy.to_vec()),
+    }
+}
+
 fn whole_gpus(milli: u64) -> u32 {
     u32::try_from(milli.saturating_add(500) / 1000).unwrap_or(u32::MAX)
 }

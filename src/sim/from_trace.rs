@@ -149,7 +149,10 @@ pub fn sim_job(job: TraceJob, shape: &ClusterShape, report: &mut IngestReport) -
     }
     // A pod with resources (openb --fractional share) is one pod: its CPU and memory
     // are the pod's, and it must fit one node whole.
-    let pod_gpus = if job.resources.is_some() {
+    let pod_gpus = if job.resources.is_some() && job.gpus == 0 {
+        // A CPU-only pod (openb --fractional share): one pod of no GPU.
+        0
+    } else if job.resources.is_some() {
         if job.gpus > biggest_node {
             report.note(issue::LARGER_THAN_CLUSTER, || {
                 format!(
@@ -180,7 +183,7 @@ pub fn sim_job(job: TraceJob, shape: &ClusterShape, report: &mut IngestReport) -
         // A simulation has no kube-scheduler to suggest nodes.
         ignore_k8s_suggested_nodes: true,
         members: vec![GroupMember {
-            pod_number: job.gpus / pod_gpus,
+            pod_number: job.gpus.checked_div(pod_gpus).unwrap_or(1),
             leaf_cell_number: pod_gpus,
             resources: job.resources,
         }],

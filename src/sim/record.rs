@@ -272,6 +272,9 @@ pub struct VcGpus {
     names: Arc<[String]>,
     /// `gpus[i]` is the count of `names[i]`.
     gpus: Box<[u32]>,
+    /// Busy milli-GPUs per name, in runs whose pods share GPUs (`gpus` is then these
+    /// rounded to the nearest GPU); `None` in whole-GPU runs, where `gpus` is exact.
+    milli: Option<Box<[u64]>>,
 }
 
 impl VcGpus {
@@ -286,7 +289,23 @@ impl VcGpus {
         VcGpus {
             names,
             gpus: gpus.into_boxed_slice(),
+            milli: None,
         }
+    }
+
+    /// [`VcGpus::new`] with the exact busy milli-GPUs `milli` (one per name, in order;
+    /// missing ones read as zero) of a run whose pods share GPUs.
+    pub fn with_milli(names: Arc<[String]>, gpus: Vec<u32>, mut milli: Vec<u64>) -> VcGpus {
+        milli.resize(names.len(), 0);
+        VcGpus {
+            milli: Some(milli.into_boxed_slice()),
+            ..VcGpus::new(names, gpus)
+        }
+    }
+
+    /// The busy milli-GPUs, in [`VcGpus::names`] order, when the run shares GPUs.
+    pub fn milli(&self) -> Option<&[u64]> {
+        self.milli.as_deref()
     }
 
     /// The VC names, sorted; the same allocation for every point of an engine run.

@@ -46,6 +46,9 @@ pub struct ReplayBase {
     read_report: IngestReport,
     /// GPU-milliseconds per VC in the trace: the weights VCs are sized by.
     demand: BTreeMap<String, u64>,
+    /// CPU and memory per node (an openb node list or PAI machine list), read when the
+    /// sweep shares GPUs (`fractional: share`, or a model naming a placement).
+    node_resources: crate::replay::NodeResources,
 }
 
 /// One point's scenario, with what was set aside to make it.
@@ -63,9 +66,17 @@ impl Base {
     /// the scenario) once.
     pub fn load(spec: &SweepSpec) -> Result<Base, SweepError> {
         match &spec.base {
-            BaseSpec::Kueue(options) => Ok(Base::Kueue(Box::new(super::kueue::KueueBase::load(
-                options,
-            )?))),
+            BaseSpec::Kueue(options) => {
+                // The sweep's models decide, as a replay's do, whether pods carry their
+                // CPU and memory (a model naming a placement).
+                let mut options = options.as_ref().clone();
+                if !spec.axes.models.is_empty() {
+                    options.models = spec.axes.models.clone();
+                }
+                Ok(Base::Kueue(Box::new(super::kueue::KueueBase::load(
+                    &options,
+                )?)))
+            }
             BaseSpec::Scenario(path) => {
                 let scenario = crate::sim::scenario::load_file(path)
                     .map_err(|e| SweepError::Input(format!("scenario: {e}")))?;
@@ -112,6 +123,13 @@ impl Base {
                     }
                 };
                 let demand = crate::replay::gpu_time_by_vc(&jobs);
+                let placed = spec.axes.models.iter().any(|m| names_placement(m));
+                let node_resources = if crate::replay::wants_sharing(&options) || placed {
+                    crate::replay::node_resources(&options, format)
+                        .map_err(|e| input(e.to_string()))?
+                } else {
+                    crate::replay::NodeResources::new()
+                };
                 Ok(Base::Replay(Box::new(ReplayBase {
                     options,
                     nodes,
@@ -119,6 +137,7 @@ impl Base {
                     jobs,
                     read_report,
                     demand,
+                    node_resources,
                 })))
             }
         }
@@ -279,6 +298,7 @@ impl Base {
                 let shape = ClusterShape::of(config);
                 let jobs = sim_jobs(jobs, &shape, &mut report);
                 let left_out = (base.jobs.len() - jobs.len()) as u64;
+                let sharing = base.share_options(config, &jobs, point);
                 PointScenario {
                     scenario: Scenario {
                         name: spec.name.clone(),
@@ -288,7 +308,10 @@ impl Base {
                         models: vec![point.model.clone()],
                         config: config.clone(),
                         checkpoint_interval_ms: None,
-                        model_options: Default::default(),
+                        model_options: crate::sched::ModelOptions {
+                            sharing: sharing.map(std::sync::Arc::new),
+                            ..Default::default()
+                        },
                         jobs,
                         node_events: Vec::new(),
                         warnings: Vec::new(),
@@ -338,6 +361,60 @@ impl Base {
         }
         Ok(())
     }
+}
+
+impl ReplayBase {
+    /// The sharing options of `point`'s run of `jobs` on `config`, as `cellsim replay`
+    /// gives them (`None` when it would give none: no `fractional: share` and no
+    /// placement in the model): FGD's typical pods from the jobs' pods, the nodes' CPU
+    /// and memory, the point's seed for `random`. A node the nodes axis added has the
+    /// CPU and memory of the base's last node of its GPU model.
+    fn share_options(
+        &self,
+        config: &CellConfig,
+        jobs: &[SimJob],
+        point: &Point,
+    ) -> Option<crate::sched::ShareOptions> {
+        let wanted = self.options.read.openb.fractional == crate::workload::Fractional::Share
+            || names_placement(&point.model);
+        if !wanted {
+            return None;
+        }
+        let mut resources = self.node_resources.clone();
+        if point.nodes_added > 0 && !resources.is_empty() {
+            let topology = crate::cell::topology::Topology::build(config);
+            let model_of = |node: &crate::cell::topology::Node| {
+                node.cells.first().map(|&c| {
+                    topology.chains[topology.cell(c).chain as usize]
+                        .leaf_type
+                        .clone()
+                })
+            };
+            let mut last_of_model: BTreeMap<String, (Option<u64>, Option<u64>)> = BTreeMap::new();
+            for node in &topology.nodes {
+                if let (Some(model), Some(&r)) = (model_of(node), resources.get(&node.name)) {
+                    last_of_model.insert(model, r);
+                }
+            }
+            for node in &topology.nodes {
+                if !resources.contains_key(&node.name)
+                    && let Some(&r) = model_of(node).and_then(|m| last_of_model.get(&m))
+                {
+                    resources.insert(node.name.clone(), r);
+                }
+            }
+        }
+        Some(crate::sched::ShareOptions::of_requests(
+            jobs.iter().flat_map(|j| &j.groups),
+            resources,
+            point.seed,
+        ))
+    }
+}
+
+/// Whether `model` names a placement (`LAYER+POLICY+PLACEMENT`).
+fn names_placement(model: &str) -> bool {
+    model.split('+').nth(2).is_some()
 }
 
 /// A submit time at load `load` (divided by it) moved by a uniform offset within

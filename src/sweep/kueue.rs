@@ -311,6 +311,8 @@ impl KueueBase {
                     name: String::new(),
                     labels,
                     gpus,
+                    cpu_milli: None,
+                    memory_mib: None,
                 }
             }
         };
@@ -368,6 +370,7 @@ impl KueueBase {
         }
         jobs.sort_by_key(|j| j.submit_ms);
         let mut kueue = self.kueue().clone();
+        let mut model_options = base.model_options.clone();
         if let (Some(axis), Some(value)) = (&spec.axes.kueue, point.kueue_quota) {
             axis.apply(&mut kueue.config, value);
         }
@@ -393,6 +396,10 @@ impl KueueBase {
             let mut notes = Vec::new();
             kueue.flavor_nodes =
                 crate::kueue::replay::flavor_nodes(&kueue.config, &nodes, &mut notes);
+            // Added nodes bring the CPU and memory of the node they copy.
+            if let Some(sharing) = &mut model_options.sharing {
+                Arc::make_mut(sharing).node_resources = crate::kueue::nodes::node_resources(&nodes);
+            }
             // Added nodes join the topology domains of the labels they copied.
             if !kueue.tas.requests.is_empty() {
                 let levels: std::collections::BTreeSet<&String> =
@@ -418,7 +425,6 @@ impl KueueBase {
             .keys()
             .map(|cq| (cq.clone(), VirtualClusterSpec::default()))
             .collect();
-        let mut model_options = base.model_options.clone();
         model_options.kueue = Some(Arc::new(kueue));
         Ok(Scenario {
             jobs,

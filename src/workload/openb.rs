@@ -8,7 +8,9 @@
 //! - id = `name`; VC = `default` (the trace has no tenants); priority = the default
 //!   (`qos` is not mapped to priorities). CPU and memory are read only with
 //!   [`Fractional::Share`].
-//! - `num_gpu` 0 (CPU-only pod): skipped, counted under [`CPU_ONLY_SKIPPED`].
+//! - `num_gpu` 0 (CPU-only pod): skipped, counted under [`CPU_ONLY_SKIPPED`]; with
+//!   [`Fractional::Share`] kept as a pod of CPU and memory only (its `gpu_milli` is not
+//!   read), counted under [`CPU_ONLY_KEPT`].
 //! - `gpu_milli` 1000: `num_gpu` whole GPUs. `gpu_milli` below 1000 is a share of each GPU
 //!   (in the trace only single-GPU pods have one): by [`OpenbOptions::fractional`], either
 //!   rounded up to `num_gpu` whole GPUs and counted under [`FRACTIONAL_ROUNDED_UP`] (once
@@ -43,6 +45,8 @@ use super::trace::{IngestReport, TraceError, TraceJob};
 
 /// Kind noted for a skipped pod without GPUs.
 pub const CPU_ONLY_SKIPPED: &str = "CPU-only pod (skipped)";
+/// Kind noted for a pod without GPUs kept as CPU and memory ([`Fractional::Share`]).
+pub const CPU_ONLY_KEPT: &str = "CPU-only pod (kept: CPU and memory only)";
 /// Kind noted for a fractional-GPU pod read as whole GPUs.
 pub const FRACTIONAL_ROUNDED_UP: &str = "fractional-GPU pod (read as whole GPUs)";
 /// Kind noted for a skipped fractional-GPU pod.
@@ -191,21 +195,26 @@ impl CsvFormat for OpenbFormat {
             .field(num_gpu)?
             .parse()
             .map_err(|_| rows.error(num_gpu, "a whole number of GPUs, 0 or more"))?;
-        if gpus == 0 {
+        let share = self.options.fractional == Fractional::Share;
+        if gpus == 0 && !share {
             skipped.note(CPU_ONLY_SKIPPED, || format!("line {line}: {id}"));
             return Ok(None);
         }
-        let milli: u32 = rows
-            .field(gpu_milli)?
-            .parse()
-            .ok()
-            .filter(|m| (1..=1000).contains(m))
-            .ok_or_else(|| {
-                rows.error(
-                    gpu_milli,
-                    "thousandths of each GPU, from 1 to 1000 (1000 = whole GPUs)",
-                )
-            })?;
+        // A CPU-only pod's gpu_milli (0 in the trace) says nothing: it takes no GPU.
+        let milli: u32 = if gpus == 0 {
+            1000
+        } else {
+            rows.field(gpu_milli)?
+                .parse()
+                .ok()
+                .filter(|m| (1..=1000).contains(m))
+                .ok_or_else(|| {
+                    rows.error(
+                        gpu_milli,
+                        "thousandths of each GPU, from 1 to 1000 (1000 = whole GPUs)",
+                    )
+                })?
+        };
         // Like CPU-only pods, skipped pods are not read further: their times do not matter.
         if milli < 1000 && self.options.fractional == Fractional::Skip {
             skipped.note(FRACTIONAL_SKIPPED, || {
@@ -266,6 +275,9 @@ impl CsvFormat for OpenbFormat {
         } else {
             None
         };
+        if gpus == 0 {
+            skipped.note(CPU_ONLY_KEPT, || format!("line {line}: {id}"));
+        }
         if milli < 1000 {
             let kind = if resources.is_some() {
                 FRACTIONAL_KEPT
@@ -356,8 +368,14 @@ mod tests {
         };
         let (jobs, skipped) = read(ROWS, options);
         let jobs: Vec<TraceJob> = jobs.into_iter().map(Result::unwrap).collect();
-        let share = jobs[1].resources.as_ref().unwrap();
-        assert_eq!((jobs[1].gpus, share.gpu_milli), (1, Some(460)));
+        // b, CPU-only, is kept as CPU and memory only.
+        let cpu_only = jobs[1].resources.as_ref().unwrap();
+        assert_eq!((jobs[1].id.as_str(), jobs[1].gpus), ("b", 0));
+        assert_eq!((cpu_only.gpu_milli, cpu_only.cpu_milli), (None, 1000));
+        assert_eq!(skipped.count(CPU_ONLY_KEPT), 1);
+        assert_eq!(skipped.count(CPU_ONLY_SKIPPED), 0);
+        let share = jobs[2].resources.as_ref().unwrap();
+        assert_eq!((jobs[2].gpus, share.gpu_milli), (1, Some(460)));
         assert_eq!((share.cpu_milli, share.memory_mib), (1000, 1));
         let whole = jobs[0].resources.as_ref().unwrap();
         assert_eq!(

@@ -356,13 +356,283 @@ fn openb_replays_with_shares_under_every_pool_layer_placement() {
     let mut o = options(&nodes, &pods, Fractional::Share);
     o.models = vec!["shared+fifo+fgd".into()];
     let prepared = prepare(&o).unwrap();
-    assert_eq!(prepared.scenario.jobs.len(), 7063);
+    // 7,063 GPU pods and, with shares, the 1,088 CPU-only pods (CPU and memory only).
+    assert_eq!(prepared.scenario.jobs.len(), 7063 + 1088);
     assert_eq!(
         prepared
             .ingest
             .count(cellsim::workload::openb::FRACTIONAL_KEPT),
         3077
     );
+    assert_eq!(
+        prepared
+            .ingest
+            .count(cellsim::workload::openb::CPU_ONLY_KEPT),
+        1088
+    );
+}
+
+/// The Kueue CPU/memory fit example (`scenarios/kueue/cpu-fit/`), replayed under `models`.
+fn kueue_fit(models: &[&str]) -> cellsim::sim::Scenario {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/kueue/cpu-fit");
+    let options = cellsim::kueue::KueueReplayOptions {
+        cluster: dir.join("nodes.yaml").display().to_string(),
+        kueue: dir.join("kueue.yaml"),
+        trace: dir.join("workloads.yaml"),
+        models: models.iter().map(|m| m.to_string()).collect(),
+        ..Default::default()
+    };
+    cellsim::kueue::prepare(&options).unwrap().scenario
+}
+
+#[test]
+fn a_kueue_replay_with_a_placement_fits_pod_cpu_and_gpu_model_on_node_dumps() {
+    let scenario = kueue_fit(&["kueue+fifo+bestfit"]);
+    let jobs = run_model(&scenario, "kueue+fifo+bestfit").unwrap().jobs;
+    // Each node has 16 CPUs; each pod asks for 12. a100-second must wait for the A100
+    // node's CPUs (the T4 node has CPUs and GPUs free, but the wrong model).
+    let at = |id: &str| {
+        let j = job(&jobs, &format!("team/{id}"));
+        (wait_s(j), j.nodes.clone())
+    };
+    assert_eq!(at("a100-first"), (0, vec!["node-a100".to_string()]));
+    assert_eq!(at("any-model"), (0, vec!["node-t4".to_string()]));
+    assert_eq!(at("a100-second"), (3580, vec!["node-a100".to_string()]));
+}
+
+#[test]
+fn a_kueue_replay_without_a_placement_stays_whole_gpu_beside_one_with_it() {
+    let alone = run_model(&kueue_fit(&["kueue+fifo"]), "kueue+fifo")
+        .unwrap()
+        .jobs;
+    // Whole GPUs only: CPU does not hold anyone back.
+    assert!(alone.iter().all(|j| wait_s(j) == 0), "{alone:?}");
+    // A run that also has a placed model carries pod resources; kueue+fifo ignores them.
+    let beside = run_model(
+        &kueue_fit(&["kueue+fifo", "kueue+fifo+bestfit"]),
+        "kueue+fifo",
+    )
+    .unwrap()
+    .jobs;
+    assert_eq!(alone, beside);
+}
+
+#[test]
+fn a_bad_node_quantity_in_a_kueue_replay_names_the_node_and_field() {
+    let dir = scratch("sharing-replay", "kueue-bad-cpu");
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/kueue/cpu-fit");
+    let nodes = std::fs::read_to_string(src.join("nodes.yaml"))
+        .unwrap()
+        .replace("cpu: 16000m", "cpu: sixteen");
+    std::fs::write(dir.join("nodes.yaml"), nodes).unwrap();
+    let output = cellsim(&[
+        "replay",
+        "--cluster",
+        dir.join("nodes.yaml").to_str().unwrap(),
+        "--kueue",
+        src.join("kueue.yaml").to_str().unwrap(),
+        "--trace",
+        src.join("workloads.yaml").to_str().unwrap(),
+        "--model",
+        "kueue+fifo+fgd",
+        "--out",
+        dir.join("out").to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("Node node-t4: field status.allocatable.cpu: cannot read \"sixteen\""),
+        "{stderr}"
+    );
+}
+
+/// A sweep over `models` replaying `pods` on `nodes` with `fractional: share`; its
+/// points.csv rows as (header -> value) maps, or its failure's stderr.
+fn share_sweep(
+    name: &str,
+    nodes: &Path,
+    pods: &Path,
+    models: &str,
+) -> Result<Vec<std::collections::HashMap<String, String>>, String> {
+    // Not `name`'s folder: that holds the inputs, and scratch empties it.
+    let dir = scratch("sharing-replay", &format!("{name}-run"));
+    let file = dir.join("sweep.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "name: share\nreplay:\n  cluster: {}\n  trace: {}\n  fractional: share\naxes:\n  models: [{models}]\n  seeds: [1]\n",
+            nodes.display(),
+            pods.display()
+        ),
+    )
+    .unwrap();
+    let out = dir.join("out");
+    let output = cellsim(&[
+        "sweep",
+        file.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+    ]);
+    if !output.status.success() {
+        return Err(String::from_utf8_lossy(&output.stderr).into_owned());
+    }
+    let table = std::fs::read_to_string(out.join("points.csv")).unwrap();
+    let mut lines = table.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    Ok(lines
+        .map(|line| {
+            header
+                .iter()
+                .map(|h| h.to_string())
+                .zip(line.split(',').map(str::to_string))
+                .collect()
+        })
+        .collect())
+}
+
+#[test]
+fn a_sweep_with_fractional_share_gives_pods_their_shares() {
+    let (nodes, pods) = inputs(
+        "sweep-halves",
+        "n0,32000,65536,1,T4\n",
+        "a,1000,1024,1,500,,LS,Running,0,100,0\n\
+         b,1000,1024,1,500,,LS,Running,0,100,0\n",
+    );
+    let rows = share_sweep(
+        "sweep-halves",
+        &nodes,
+        &pods,
+        "shared+fifo, shared+fifo+fgd",
+    )
+    .unwrap();
+    for model in ["shared+fifo", "shared+fifo+fgd"] {
+        let waits: Vec<&str> = rows
+            .iter()
+            .filter(|r| r["model"] == model)
+            .map(|r| r["wait_mean_s"].as_str())
+            .collect();
+        // Both halves share the one GPU at once (as whole GPUs, b would wait 100 s).
+        assert!(
+            !waits.is_empty() && waits.iter().all(|w| w.parse::<f64>() == Ok(0.0)),
+            "{model}: {waits:?}"
+        );
+    }
+}
+
+/// `hived` places shares on leaves its VCs hold, so a `fractional: share` sweep runs it
+/// with shares too: the two half-GPU pods share the one GPU at once.
+#[test]
+fn a_sweep_with_fractional_share_runs_hived_with_shares() {
+    let (nodes, pods) = inputs(
+        "sweep-hived",
+        "n0,32000,65536,1,T4\n",
+        "a,1000,1024,1,500,,LS,Running,0,100,0\n\
+         b,1000,1024,1,500,,LS,Running,0,100,0\n",
+    );
+    let rows = share_sweep("sweep-hived", &nodes, &pods, "hived+fifo").unwrap();
+    assert!(
+        !rows.is_empty() && rows.iter().all(|r| r["wait_mean_s"] == "0.000"),
+        "{rows:?}"
+    );
+}
+
+#[test]
+fn cpu_only_pods_take_cpu_and_memory_under_fractional_share() {
+    let (nodes, pods) = inputs(
+        "cpu-only",
+        "n0,32000,65536,2,T4\n",
+        "cpu,30000,1024,0,0,,LS,Running,0,100,0\n\
+         gpu,4000,1024,1,1000,,LS,Running,1,101,1\n",
+    );
+    let jobs = replay(&nodes, &pods, Fractional::Share, "shared+fifo");
+    let cpu = job(&jobs, "cpu");
+    // The CPU-only pod runs at once and holds no GPU time; the GPU pod waits for its CPUs.
+    assert_eq!((wait_s(cpu), cpu.gpus, cpu.gpu_ms), (0, 0, 0));
+    assert_eq!(wait_s(job(&jobs, "gpu")), 99);
+    // Without shares the CPU-only pod is skipped, as before.
+    let whole = replay(&nodes, &pods, Fractional::WholeGpu, "shared+fifo");
+    assert_eq!(whole.len(), 1);
+    assert_eq!(wait_s(job(&whole, "gpu")), 0);
+}
+
+#[test]
+fn the_timeline_of_a_sharing_run_keeps_milli_gpus() {
+    let (nodes, pods) = inputs(
+        "milli-timeline",
+        "n0,32000,65536,2,T4\n",
+        "a,1000,1024,1,300,,LS,Running,0,100,0\n\
+         b,1000,1024,1,450,,LS,Running,50,150,50\n",
+    );
+    let timeline = |fractional| {
+        let mut o = options(&nodes, &pods, fractional);
+        o.models = vec!["shared+fifo".into()];
+        let prepared = prepare(&o).unwrap();
+        let result = run_model(&prepared.scenario, "shared+fifo").unwrap();
+        let mut csv = Vec::new();
+        cellsim::report::tables::write_timeline_csv(&result, &mut csv).unwrap();
+        String::from_utf8(csv).unwrap()
+    };
+    // 0.3 GPU, then 0.75 (rounded, a whole-GPU count would say 0 then 1), then 0.45.
+    assert_eq!(
+        timeline(Fractional::Share),
+        "t,default,capacity_gpus\n0.000,0.300,2\n50.000,0.750,2\n100.000,0.450,2\n150.000,0.000,2\n"
+    );
+    // Whole GPUs: counts as before.
+    assert_eq!(
+        timeline(Fractional::WholeGpu),
+        "t,default,capacity_gpus\n0.000,1,2\n50.000,2,2\n100.000,1,2\n150.000,0,2\n"
+    );
+}
+
+#[test]
+fn a_long_sharing_timeline_is_written_and_plotted() {
+    // 2,100 half-GPU pods one after another: over 4,000 timeline changes, so the plot
+    // reads timeline.csv back (its milli-GPU rows) instead of keeping every step.
+    let pods: String = (0..2100)
+        .map(|i| {
+            format!(
+                "p{i},1000,1024,1,500,,LS,Running,{},{},{}\n",
+                i * 10,
+                i * 10 + 5,
+                i * 10
+            )
+        })
+        .collect();
+    let (nodes, pods) = inputs("long-timeline", "n0,32000,65536,1,T4\n", &pods);
+    let out = nodes.parent().unwrap().join("out");
+    let output = cellsim(&[
+        "replay",
+        "--cluster",
+        nodes.to_str().unwrap(),
+        "--trace",
+        pods.to_str().unwrap(),
+        "--fractional",
+        "share",
+        "--model",
+        "shared+fifo",
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let timeline = std::fs::read_to_string(out.join("shared+fifo/timeline.csv")).unwrap();
+    assert!(
+        timeline.lines().count() > 4000,
+        "{}",
+        timeline.lines().count()
+    );
+    assert!(
+        timeline.contains("\n10.000,0.500,1\n"),
+        "{}",
+        &timeline[..200]
+    );
+    assert!(out.join("shared+fifo/utilisation.svg").is_file());
 }
 
 /// The real openb default pod list with its shares under `hived+fifo` (issue 18): it
@@ -377,17 +647,26 @@ fn openb_replays_with_shares_under_hived() {
     ) else {
         return;
     };
-    let gpu_ms = |model: &str| -> u64 {
-        replay(&nodes, &pods, Fractional::Share, model)
-            .iter()
-            .map(|j| j.gpu_ms)
-            .sum()
-    };
-    let hived = gpu_ms("hived+fifo");
-    assert_eq!(hived, gpu_ms("shared+fifo+fgd"));
-    let whole: u64 = replay(&nodes, &pods, Fractional::WholeGpu, "hived+fifo")
-        .iter()
-        .map(|j| j.gpu_ms)
-        .sum();
+    let gpu_ms = |jobs: &[JobRecord]| -> u64 { jobs.iter().map(|j| j.gpu_ms).sum() };
+    // Under hived the CPU-only pods are rejected (HiveD places GPUs only), every GPU pod
+    // finishes; the pool places both.
+    let mut o = options(&nodes, &pods, Fractional::Share);
+    o.models = vec!["hived+fifo".to_string()];
+    let prepared = prepare(&o).unwrap();
+    let hived_jobs = run_model(&prepared.scenario, "hived+fifo").unwrap().jobs;
+    for j in &hived_jobs {
+        let expected = if j.gpus == 0 {
+            JobOutcome::Rejected
+        } else {
+            JobOutcome::Finished
+        };
+        assert_eq!(j.outcome, expected, "{}", j.id);
+    }
+    let hived = gpu_ms(&hived_jobs);
+    assert_eq!(
+        hived,
+        gpu_ms(&replay(&nodes, &pods, Fractional::Share, "shared+fifo+fgd"))
+    );
+    let whole = gpu_ms(&replay(&nodes, &pods, Fractional::WholeGpu, "hived+fifo"));
     assert!(hived < whole, "shares {hived} < whole {whole}");
 }

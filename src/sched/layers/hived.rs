@@ -80,6 +80,9 @@ impl Layer for Hived {
     }
 
     fn offer(&mut self, request: &GroupRequest, _ctx: &mut OfferContext<'_>) -> Verdict {
+        if let Some(refused) = super::refuse_cpu_only(request, NAME) {
+            return refused;
+        }
         let decision = if request.has_shares() {
             self.leaf_shares.schedule(&mut self.alloc, request)
         } else {

@@ -70,6 +70,9 @@ impl Layer for Isolated {
     }
 
     fn offer(&mut self, request: &GroupRequest, _ctx: &mut OfferContext<'_>) -> Verdict {
+        if let Some(refused) = super::refuse_cpu_only(request, NAME) {
+            return refused;
+        }
         let pooled = &mut self.pooled;
         pooled.name.clone_from(&request.name);
         pooled.virtual_cluster.clone_from(&request.virtual_cluster);

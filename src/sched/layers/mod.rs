@@ -206,6 +206,24 @@ pub fn descriptions() -> Vec<(&'static str, &'static str, &'static str)> {
     ]
 }
 
+/// The rejection `hived` and `isolated` give a group of CPU-only pods (no GPU, as openb's
+/// CPU pods under `--fractional share`): the HiveD allocator places GPUs, and in a real
+/// cluster kube-scheduler places such pods beside HiveD; `None` for a group with GPUs.
+pub(crate) fn refuse_cpu_only(request: &GroupRequest, layer: &str) -> Option<Verdict> {
+    request
+        .members
+        .iter()
+        .all(|m| m.leaf_cell_number == 0)
+        .then(|| {
+            Verdict::Reject(format!(
+                "its pods ask for no GPU, and the {layer} layer places GPUs only (kube-scheduler \
+                 places CPU-only pods beside HiveD); replay it under a pool layer ({}), or \
+                 with --fractional whole or skip to leave CPU-only pods out",
+                POOL_LAYERS.join(", ")
+            ))
+        })
+}
+
 /// The kind and numbers of an allocator wait reason, with `sentence` for people.
 /// Fragmentation is a gang wait when the group has more than one pod (its GPUs are free
 /// but not all at once where its pods fit), a shape wait otherwise.
