@@ -21,6 +21,7 @@
 //! cohort tree where quota came back, those waiting for room on the released nodes), as
 //! Kueue requeues its inadmissible workloads, so the engine asks only those again.
 
+mod fair;
 mod placement;
 mod quota;
 mod tas;
@@ -237,6 +238,10 @@ pub struct Kueue {
     evicting: FastSet<String>,
     /// The flavor whose placement the decision being made looked at.
     touched_flavor: Option<usize>,
+    /// Fair sharing, when the Kueue Configuration turns it on ([`fair`]).
+    fair: Option<crate::kueue::FairSharing>,
+    /// The pass being ordered under fair sharing.
+    plan: fair::Plan,
 }
 
 /// A remembered wait and the generations it was decided at.
@@ -371,6 +376,8 @@ impl Kueue {
             flavor_woken: vec![false; flavor_count],
             evicting: FastSet::default(),
             touched_flavor: None,
+            fair: options.config.fair_sharing.clone(),
+            plan: fair::Plan::default(),
         })
     }
 
@@ -393,7 +400,12 @@ impl Kueue {
             return FlavorFit::Fits { borrows };
         }
         let queued = self.queued.get(&request.name).copied().unwrap_or((0, 0));
-        if let Some(victims) = self.preemption(request, cq, f, gpus, queued) {
+        let victims = if self.fair.is_some() {
+            self.fair_preemption(request, cq, f, gpus, queued)
+        } else {
+            self.preemption(request, cq, f, gpus, queued)
+        };
+        if let Some(victims) = victims {
             return FlavorFit::Preempts(victims);
         }
         FlavorFit::No(self.quota_wait(cq, f, gpus, available))
@@ -754,6 +766,18 @@ impl Layer for Kueue {
 
     fn owns_queue_order(&self) -> bool {
         true
+    }
+
+    fn orders_offers(&self) -> bool {
+        self.fair.is_some()
+    }
+
+    fn plan_offers(&mut self, groups: &[&GroupRequest]) {
+        Kueue::plan_offers(self, groups);
+    }
+
+    fn next_offer(&mut self) -> Option<usize> {
+        self.next_planned()
     }
 
     fn share_gpus(&self, vc: &str) -> Option<u64> {
