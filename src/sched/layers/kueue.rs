@@ -7,6 +7,8 @@
 //! `borrowWithinCohort`), with the fewest victims found as Kueue finds them (remove
 //! candidates in order until it fits, then give back every victim it fits without).
 //! `StrictFIFO` ClusterQueues block behind their head; `BestEffortFIFO` ones do not.
+//! With fair sharing on ([`fair`]) the layer orders each pass's offers across
+//! ClusterQueues by share and preempts by the fair-sharing strategies.
 //! The admitted workload holds its quota from admission on, and its pods are placed on
 //! the nodes of its flavor by the shared allocator (`sched/pool.rs`, packing as
 //! kube-scheduler's MostAllocated would) as soon as they fit.
@@ -59,9 +61,12 @@ ClusterQueues block behind their head (Kueue's order: priority, then creation), 
 BestEffortFIFO ones do not. Preemption: withinClusterQueue (Never, LowerPriority, \
 LowerOrNewerEqualPriority), reclaimWithinCohort (Never, LowerPriority, Any) and \
 borrowWithinCohort, fewest victims as Kueue picks them; a victim keeps its place in the \
-queue. A workload admitted by quota holds its quota while its pods wait for room. Needs \
-the Kueue objects (replay --kueue). Does not model: fair sharing (weights are read, not \
-used), resources other than nvidia.com/gpu, a different flavor per pod set, partial \
+queue. Fair sharing, when Kueue's Configuration turns it on: shares of borrowed quota \
+by fairSharing.weight, heads admitted lowest share after admission first (Kueue's \
+tournament per cohort tree), preemption by the fair-sharing strategies. A workload \
+admitted by quota holds its quota while its pods wait for room. Needs the Kueue objects \
+(replay --kueue). Does not model: admission fair sharing, resources other than \
+nvidia.com/gpu, a different flavor per pod set, partial \
 admission, admission checks, LeastAllocated spreading. Topology-Aware Scheduling: a pod \
 set's required or preferred topology level keeps the gang in one domain (BestFit), \
 without Kueue's fallback to higher levels.";

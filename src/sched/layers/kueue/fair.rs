@@ -104,7 +104,7 @@ impl Kueue {
     /// The flavor a head's share is computed on: the first of its ClusterQueue's flavors
     /// it fits by quota now, else the first it could ever fit, else the first (Kueue
     /// computes it on the flavor its assigner chose).
-    fn head_flavor(&self, cq: usize, gpus: i64) -> usize {
+    fn head_flavor(&self, cq: usize, gpus: i64) -> Option<usize> {
         let flavors = &self.cq_flavors[cq];
         flavors
             .iter()
@@ -117,7 +117,6 @@ impl Kueue {
                     .find(|&f| gpus <= self.tree.potential(cq, f))
             })
             .or_else(|| flavors.first().copied())
-            .unwrap_or(0)
     }
 
     /// For each head of the tree under `root` and each Cohort above it: the share of the
@@ -134,17 +133,21 @@ impl Kueue {
             .collect();
         for (i, cq) in heads {
             let gpus = self.plan.entries[i].gpus;
+            // A ClusterQueue without GPU flavors has nothing to add (its workloads are
+            // rejected when offered).
             let f = self.head_flavor(cq, gpus);
-            self.tree.add_usage(cq, f, gpus);
+            if let Some(f) = f {
+                self.tree.add_usage(cq, f, gpus);
+            }
             let mut node = cq;
             while let Some(p) = self.tree.parent(node) {
-                levels.insert(
-                    (p, i),
-                    (self.tree.share(node), self.tree.borrows_on(node, f)),
-                );
+                let borrows = f.is_some_and(|f| self.tree.borrows_on(node, f));
+                levels.insert((p, i), (self.tree.share(node), borrows));
                 node = p;
             }
-            self.tree.add_usage(cq, f, -gpus);
+            if let Some(f) = f {
+                self.tree.add_usage(cq, f, -gpus);
+            }
         }
         levels
     }
