@@ -42,6 +42,10 @@ pub(super) struct Plan {
     per_cq: Vec<VecDeque<usize>>,
     /// (index of its head, ClusterQueue) of each ClusterQueue with planned groups.
     heads: BTreeSet<(usize, usize)>,
+    /// The same per cohort-tree root (a tournament looks at one tree only).
+    tree_heads: HashMap<usize, BTreeSet<(usize, usize)>>,
+    /// ClusterQueues with planned groups (emptied at the next plan, not all of them).
+    touched: Vec<usize>,
     /// Groups of unknown ClusterQueues (offered first, to be rejected).
     loose: VecDeque<usize>,
 }
@@ -53,11 +57,13 @@ impl Kueue {
         let plan = &mut self.plan;
         plan.entries.clear();
         plan.heads.clear();
+        plan.tree_heads.clear();
         plan.loose.clear();
         plan.per_cq.resize_with(n, VecDeque::new);
-        for q in &mut plan.per_cq {
-            q.clear();
+        for &cq in &plan.touched {
+            plan.per_cq[cq].clear();
         }
+        plan.touched.clear();
         for (i, r) in groups.iter().enumerate() {
             let Some(&cq) = self.tree.cq_index.get(&r.virtual_cluster) else {
                 plan.loose.push_back(i);
@@ -73,6 +79,11 @@ impl Kueue {
             });
             if plan.per_cq[cq].is_empty() {
                 plan.heads.insert((i, cq));
+                plan.tree_heads
+                    .entry(self.tree.root_of(cq))
+                    .or_default()
+                    .insert((i, cq));
+                plan.touched.push(cq);
             }
             plan.per_cq[cq].push_back(i);
         }
@@ -92,11 +103,15 @@ impl Kueue {
                 self.tournament(root, &levels).unwrap_or(first)
             }
         };
+        let root = self.tree.root_of(winner);
         let plan = &mut self.plan;
         let i = plan.per_cq[winner].pop_front()?;
         plan.heads.remove(&(i, winner));
+        let tree_heads = plan.tree_heads.entry(root).or_default();
+        tree_heads.remove(&(i, winner));
         if let Some(&next) = plan.per_cq[winner].front() {
             plan.heads.insert((next, winner));
+            tree_heads.insert((next, winner));
         }
         Some(i)
     }
@@ -126,11 +141,10 @@ impl Kueue {
         let mut levels = HashMap::new();
         let heads: Vec<(usize, usize)> = self
             .plan
-            .heads
-            .iter()
-            .copied()
-            .filter(|&(_, cq)| self.tree.root_of(cq) == root)
-            .collect();
+            .tree_heads
+            .get(&root)
+            .map(|h| h.iter().copied().collect())
+            .unwrap_or_default();
         for (i, cq) in heads {
             let gpus = self.plan.entries[i].gpus;
             // A ClusterQueue without GPU flavors has nothing to add (its workloads are
