@@ -280,10 +280,12 @@ impl Kueue {
         if fits {
             // Give back, from the one before the last down to the first, every victim
             // the workload fits without.
+            // The preemptor's usage is out of the tree by now, so the question is
+            // asked directly (not through `fits`, which would take it out twice).
             for t in (0..targets.len().saturating_sub(1)).rev() {
                 let c = &candidates[targets[t]];
                 search.tree.add_usage(c.cq, f, c.gpus);
-                if search.fits() {
+                if gpus <= search.tree.available(cq, f) {
                     targets.remove(t);
                 } else {
                     search.tree.add_usage(c.cq, f, -c.gpus);

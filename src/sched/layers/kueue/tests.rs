@@ -619,3 +619,28 @@ fn fair_sharing_reclaims_within_the_nominal_quota_unconditionally() {
     assert_eq!(offer(&mut k, &request("b1", "b", 0, 1, 8), 1), "start");
     assert_eq!(offer(&mut k, &request("a0", "a", 0, 1, 8), 2), "preempt:b1");
 }
+
+/// See: reports/2026-12-06-kueue-fair (729,554 preemptions in two simulated days). The
+/// give-back step took the preemptor's own usage out twice, so it gave back victims the
+/// workload needed: it then did not fit after they left and preempted again, forever.
+#[test]
+fn fair_preemption_keeps_every_victim_the_workload_needs() {
+    let mut k = fair_layer(
+        &[cq(
+            "a",
+            "\"\"",
+            &[("f", "nominalQuota: 16")],
+            "  preemption: {withinClusterQueue: LowerPriority}\n",
+        )],
+        BOTH,
+    );
+    for i in 0..4 {
+        let r = request(&format!("low{i}"), "a", 0, 1, 4);
+        assert_eq!(offer(&mut k, &r, i), "start");
+    }
+    // 8 GPUs need two of the four 4-GPU workloads to go, the most recent first.
+    assert_eq!(
+        offer(&mut k, &request("high", "a", 10, 1, 8), 10),
+        "preempt:low3,low2"
+    );
+}
