@@ -49,7 +49,9 @@ pub struct Object {
 impl Object {
     /// `Kind namespace/name` or `Kind name`, as messages name it.
     pub fn label(&self) -> String {
-        if self.namespace.is_empty() {
+        if self.name.is_empty() {
+            self.kind.clone()
+        } else if self.namespace.is_empty() {
             format!("{} {}", self.kind, self.name)
         } else {
             format!("{} {}/{}", self.kind, self.namespace, self.name)
@@ -215,13 +217,19 @@ fn object(value: Value, file: &str, place: &str) -> Result<Object, ObjectError> 
     let kind = get_path(&value, "kind")
         .and_then(text_of)
         .ok_or_else(|| missing("kind"))?;
-    let name = get_path(&value, "metadata.name")
+    let api_version = get_path(&value, "apiVersion")
         .and_then(text_of)
-        .ok_or_else(|| missing("metadata.name"))?;
+        .unwrap_or_default();
+    // Kueue's own Configuration (its controller's config file) is not a cluster object
+    // and has no name.
+    let nameless = kind == "Configuration" && api_version.starts_with("config.kueue.x-k8s.io/");
+    let name = match get_path(&value, "metadata.name").and_then(text_of) {
+        Some(name) => name,
+        None if nameless => String::new(),
+        None => return Err(missing("metadata.name")),
+    };
     Ok(Object {
-        api_version: get_path(&value, "apiVersion")
-            .and_then(text_of)
-            .unwrap_or_default(),
+        api_version,
         namespace: get_path(&value, "metadata.namespace")
             .and_then(text_of)
             .unwrap_or_default(),

@@ -1,12 +1,14 @@
 //! Kubernetes Kueue inputs: the files a Kueue admin already has, read into cellsim's
 //! terms. [`objects`] reads Kueue's own objects (ResourceFlavors, ClusterQueues, Cohorts,
-//! LocalQueues, WorkloadPriorityClasses) into a [`KueueConfig`]; [`nodes`] reads
+//! LocalQueues, WorkloadPriorityClasses, and Kueue's `Configuration` through
+//! [`configuration`]) into a [`KueueConfig`]; [`nodes`] reads
 //! `kubectl get nodes -o yaml` into a cluster; [`workloads`] reads
 //! `kubectl get workloads -A -o yaml` as a trace, [`csv`] a CSV trace with a `queue`
 //! column; [`replay`] puts the three together into
 //! a scenario for the `kueue` layer (`sched/layers/kueue.rs`), which owns the admission
 //! semantics. [`k8s`] holds what the readers share. No scheduling happens here.
 
+pub mod configuration;
 pub mod csv;
 pub mod k8s;
 pub mod nodes;
@@ -14,6 +16,7 @@ pub mod objects;
 pub mod replay;
 pub mod workloads;
 
+pub use configuration::{FairSharing, FairStrategy};
 pub use k8s::ObjectError;
 pub use nodes::{
     KubeNode, KubeNodes, cluster_of_nodes, nodes_of_config, read_nodes_file, read_nodes_str,

@@ -8,6 +8,7 @@
 
 use std::collections::BTreeMap;
 
+use super::configuration::{self as kueue_configuration, FairSharing};
 use super::k8s::{self, Object, ObjectError, Skipped};
 
 /// The resource name the quotas are read for.
@@ -118,8 +119,7 @@ pub struct ClusterQueue {
     pub preemption: Preemption,
     /// `spec.flavorFungibility`.
     pub fungibility: Fungibility,
-    /// `spec.fairSharing.weight` (default 1). Read and reported; fair sharing itself is
-    /// not modelled.
+    /// `spec.fairSharing.weight` (default 1): its weight when fair sharing is on.
     pub fair_weight: f64,
 }
 
@@ -132,6 +132,9 @@ pub struct Cohort {
     pub parent: Option<String>,
     /// Its own GPU quotas (lent to its members), per flavor.
     pub flavors: Vec<FlavorQuota>,
+    /// `spec.fairSharing.weight` (default 1): its weight among its parent's children
+    /// when fair sharing is on.
+    pub fair_weight: f64,
 }
 
 /// Every Kueue object that matters for GPU admission.
@@ -147,6 +150,8 @@ pub struct KueueConfig {
     pub local_queues: BTreeMap<(String, String), String>,
     /// WorkloadPriorityClasses: name -> value.
     pub priority_classes: BTreeMap<String, i32>,
+    /// Fair sharing, when a Kueue `Configuration` document turns it on.
+    pub fair_sharing: Option<FairSharing>,
     /// What was read past: skipped kinds, ignored resources.
     pub notes: Vec<String>,
 }
@@ -181,7 +186,21 @@ pub fn read_kueue_str(text: &str, file: &str) -> Result<KueueConfig, ObjectError
     let mut config = KueueConfig::default();
     let mut skipped = Skipped::default();
     let mut ignored_resources: BTreeMap<String, u64> = BTreeMap::new();
+    let mut configurations = 0;
     for object in k8s::objects(text, file)? {
+        if kueue_configuration::is_configuration(&object) {
+            configurations += 1;
+            if configurations > 1 {
+                return Err(object.error(
+                    "kind",
+                    "a second Kueue Configuration; keep the one Kueue's controller runs with",
+                ));
+            }
+            let (fair, note) = kueue_configuration::read_configuration(&object)?;
+            config.fair_sharing = fair;
+            config.notes.extend(note);
+            continue;
+        }
         let kueue_api = object.api_version.starts_with("kueue.x-k8s.io/");
         match (kueue_api, object.kind.as_str()) {
             (true, "ResourceFlavor") => {
@@ -428,10 +447,6 @@ fn read_cluster_queue(
         stop_when_can_borrow: stop("spec.flavorFungibility.whenCanBorrow", "Borrow", true)?,
         stop_when_can_preempt: stop("spec.flavorFungibility.whenCanPreempt", "Preempt", false)?,
     };
-    let fair_weight = match object.get("spec.fairSharing.weight") {
-        None => 1.0,
-        Some(v) => weight(v).map_err(|e| object.error("spec.fairSharing.weight", e))?,
-    };
     Ok(ClusterQueue {
         name: object.name.clone(),
         cohort,
@@ -443,8 +458,16 @@ fn read_cluster_queue(
             borrow_within_cohort: borrow,
         },
         fungibility,
-        fair_weight,
+        fair_weight: fair_weight(object)?,
     })
+}
+
+/// `spec.fairSharing.weight` of a ClusterQueue or Cohort (default 1).
+fn fair_weight(object: &Object) -> Result<f64, ObjectError> {
+    match object.get("spec.fairSharing.weight") {
+        None => Ok(1.0),
+        Some(v) => weight(v).map_err(|e| object.error("spec.fairSharing.weight", e)),
+    }
 }
 
 /// A fair-sharing weight: a number or a quantity string (`"1"`, `"500m"`).
@@ -480,6 +503,7 @@ fn read_cohort(
         name: object.name.clone(),
         parent,
         flavors: read_quotas(object, ignored)?,
+        fair_weight: fair_weight(object)?,
     })
 }
 

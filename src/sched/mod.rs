@@ -253,6 +253,24 @@ pub trait Scheduler {
     fn take_woken(&mut self, _woken: &mut Vec<String>) -> bool {
         false
     }
+
+    /// True when the model picks the order in which the groups of a pass are offered
+    /// (Kueue's fair sharing orders across ClusterQueues by share, which changes with
+    /// each admission). The engine then hands it each pass's groups in queue order
+    /// ([`Scheduler::plan_offers`]) and offers them in the order
+    /// [`Scheduler::next_offer`] names. Asked once per run; default false.
+    fn orders_offers(&self) -> bool {
+        false
+    }
+
+    /// The groups a pass is about to offer, in queue order.
+    fn plan_offers(&mut self, _groups: &[&GroupRequest]) {}
+
+    /// The index, in the last [`Scheduler::plan_offers`] list, of the group to offer
+    /// next, each once; `None` when the pass is done.
+    fn next_offer(&mut self) -> Option<usize> {
+        None
+    }
 }
 
 /// Per-scenario settings of the models; defaults when a scenario says nothing.

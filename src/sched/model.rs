@@ -150,6 +150,18 @@ impl Scheduler for Model {
         self.policy.resume_delay_ms()
     }
 
+    fn orders_offers(&self) -> bool {
+        self.layer.orders_offers()
+    }
+
+    fn plan_offers(&mut self, groups: &[&GroupRequest]) {
+        self.layer.plan_offers(groups);
+    }
+
+    fn next_offer(&mut self) -> Option<usize> {
+        self.layer.next_offer()
+    }
+
     fn take_woken(&mut self, woken: &mut Vec<String>) -> bool {
         // Asked either way, so that the layer's list does not grow unread.
         let named = self.layer.take_woken(woken);

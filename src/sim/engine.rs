@@ -331,6 +331,8 @@ struct Engine<'a, 's, S: RunSink> {
     frees: u64,
     /// How strictly the model serves the queue.
     strict: StrictOrder,
+    /// The model picks the order of each pass's offers ([`Scheduler::orders_offers`]).
+    model_orders: bool,
     /// The engine shortcuts the model is safe with.
     shortcuts: Shortcuts,
     /// The model's next timer.
@@ -442,6 +444,7 @@ impl<'a, 's, S: RunSink> Engine<'a, 's, S> {
             scenario,
             source,
             strict,
+            model_orders: model.orders_offers(),
             shortcuts: model.shortcuts(),
             hooks: model.hooks(),
             timer: None,
@@ -944,7 +947,14 @@ impl<'a, 's, S: RunSink> Engine<'a, 's, S> {
             if self.hooks.passes {
                 self.model.pass_started(self.now);
             }
-            if self.strict == StrictOrder::PerVc && !offer_all {
+            if self.model_orders && !hol {
+                let keys: Vec<QueueKey> = if offer_all {
+                    self.waiting.iter().copied().collect()
+                } else {
+                    self.fresh.iter().copied().collect()
+                };
+                self.offer_in_model_order(keys);
+            } else if self.strict == StrictOrder::PerVc && !offer_all {
                 self.offer_fresh_vc_heads();
             } else if offer_all || hol {
                 self.offer_in_queue_order(offer_all, hol);
@@ -1055,7 +1065,32 @@ impl<'a, 's, S: RunSink> Engine<'a, 's, S> {
         keys.extend(std::mem::take(&mut self.woken));
         keys.sort_unstable();
         keys.dedup();
+        if self.model_orders {
+            self.offer_in_model_order(keys);
+            return;
+        }
         for key in keys {
+            if self.is_waiting(key) {
+                self.offer_unless_blocked(key);
+            }
+        }
+    }
+
+    /// A pass over `keys` (in queue order) in the order the model picks
+    /// ([`Scheduler::orders_offers`]): it sees them all first, then names one at a time,
+    /// so each choice can follow what the offers before it changed.
+    fn offer_in_model_order(&mut self, keys: Vec<QueueKey>) {
+        for key in &keys {
+            self.fresh.remove(key);
+        }
+        let groups: Vec<&GroupRequest> = keys
+            .iter()
+            .map(|k| &self.jobs.run(k.2).spec.groups[k.3])
+            .collect();
+        self.model.plan_offers(&groups);
+        drop(groups);
+        while let Some(i) = self.model.next_offer() {
+            let Some(&key) = keys.get(i) else { break };
             if self.is_waiting(key) {
                 self.offer_unless_blocked(key);
             }

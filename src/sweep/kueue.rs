@@ -165,6 +165,7 @@ impl KueueAxis {
                             name: name.clone(),
                             parent: None,
                             flavors: Vec::new(),
+                            fair_weight: 1.0,
                         }
                     });
                     if !cohort.flavors.iter().any(|f| f.flavor == self.flavor) {

@@ -349,3 +349,61 @@ fn a_placement_in_a_kueue_replay_measures_against_the_workloads_pod_shapes() {
         typical.shapes
     );
 }
+
+/// Replays the fair-sharing example with `kueue_file`; the start times of each team's
+/// jobs, in trace order.
+fn fair_sharing_starts(kueue_file: &Path, out: &Path) -> BTreeMap<String, Vec<String>> {
+    let output = cellsim()
+        .args(["replay", "--cluster", "3x A100x8", "--kueue"])
+        .arg(kueue_file)
+        .arg("--trace")
+        .arg(example("fair-sharing.csv"))
+        .arg("--out")
+        .arg(out)
+        .arg("--quiet")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let jobs = std::fs::read_to_string(out.join("kueue+priority/jobs.csv")).unwrap();
+    let mut starts: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for line in jobs.lines().skip(1) {
+        let cols: Vec<&str> = line.split(',').collect();
+        starts
+            .entry(cols[1].to_string())
+            .or_default()
+            .push(cols[5].to_string());
+    }
+    starts
+}
+
+/// The bundled fair-sharing example: its Configuration turns fair sharing on, and the
+/// cohort's 24 GPUs go 1:2 to the teams of weight 1 and 2 although team-a's jobs come
+/// first; without the Configuration team-a takes them all first.
+#[test]
+fn the_fair_sharing_example_shares_the_cohort_by_weight() {
+    let dir = scratch("kueue", "fair-sharing");
+    let on = fair_sharing_starts(&example("fair-sharing.yaml"), &dir.join("on"));
+    let count_at_zero = |starts: &BTreeMap<String, Vec<String>>, team: &str| {
+        starts[team].iter().filter(|s| *s == "0.000").count()
+    };
+    assert_eq!(count_at_zero(&on, "team-a"), 2, "{on:?}");
+    assert_eq!(count_at_zero(&on, "team-b"), 4, "{on:?}");
+    let ingest = std::fs::read_to_string(dir.join("on/ingest.txt")).unwrap();
+    assert!(
+        ingest.contains("Configuration: only fairSharing is modelled"),
+        "{ingest}"
+    );
+    let text = std::fs::read_to_string(example("fair-sharing.yaml")).unwrap();
+    let (_, objects) = text
+        .split_once("\n---\n")
+        .expect("the Configuration is the first document");
+    let off_file = dir.join("off.yaml");
+    std::fs::write(&off_file, objects).unwrap();
+    let off = fair_sharing_starts(&off_file, &dir.join("off"));
+    assert_eq!(count_at_zero(&off, "team-a"), 6, "{off:?}");
+    assert_eq!(count_at_zero(&off, "team-b"), 0, "{off:?}");
+}

@@ -7,6 +7,8 @@
 //! `borrowWithinCohort`), with the fewest victims found as Kueue finds them (remove
 //! candidates in order until it fits, then give back every victim it fits without).
 //! `StrictFIFO` ClusterQueues block behind their head; `BestEffortFIFO` ones do not.
+//! With fair sharing on ([`fair`]) the layer orders each pass's offers across
+//! ClusterQueues by share and preempts by the fair-sharing strategies.
 //! The admitted workload holds its quota from admission on, and its pods are placed on
 //! the nodes of its flavor by the shared allocator (`sched/pool.rs`, packing as
 //! kube-scheduler's MostAllocated would) as soon as they fit.
@@ -21,6 +23,7 @@
 //! cohort tree where quota came back, those waiting for room on the released nodes), as
 //! Kueue requeues its inadmissible workloads, so the engine asks only those again.
 
+mod fair;
 mod placement;
 mod quota;
 mod tas;
@@ -58,9 +61,12 @@ ClusterQueues block behind their head (Kueue's order: priority, then creation), 
 BestEffortFIFO ones do not. Preemption: withinClusterQueue (Never, LowerPriority, \
 LowerOrNewerEqualPriority), reclaimWithinCohort (Never, LowerPriority, Any) and \
 borrowWithinCohort, fewest victims as Kueue picks them; a victim keeps its place in the \
-queue. A workload admitted by quota holds its quota while its pods wait for room. Needs \
-the Kueue objects (replay --kueue). Does not model: fair sharing (weights are read, not \
-used), resources other than nvidia.com/gpu, a different flavor per pod set, partial \
+queue. Fair sharing, when Kueue's Configuration turns it on: shares of borrowed quota \
+by fairSharing.weight, heads admitted lowest share after admission first (Kueue's \
+tournament per cohort tree), preemption by the fair-sharing strategies. A workload \
+admitted by quota holds its quota while its pods wait for room. Needs the Kueue objects \
+(replay --kueue). Does not model: admission fair sharing, resources other than \
+nvidia.com/gpu, a different flavor per pod set, partial \
 admission, admission checks, LeastAllocated spreading. Topology-Aware Scheduling: a pod \
 set's required or preferred topology level keeps the gang in one domain (BestFit), \
 without Kueue's fallback to higher levels.";
@@ -237,6 +243,10 @@ pub struct Kueue {
     evicting: FastSet<String>,
     /// The flavor whose placement the decision being made looked at.
     touched_flavor: Option<usize>,
+    /// Fair sharing, when the Kueue Configuration turns it on ([`fair`]).
+    fair: Option<crate::kueue::FairSharing>,
+    /// The pass being ordered under fair sharing.
+    plan: fair::Plan,
 }
 
 /// A remembered wait and the generations it was decided at.
@@ -371,6 +381,8 @@ impl Kueue {
             flavor_woken: vec![false; flavor_count],
             evicting: FastSet::default(),
             touched_flavor: None,
+            fair: options.config.fair_sharing.clone(),
+            plan: fair::Plan::default(),
         })
     }
 
@@ -393,7 +405,12 @@ impl Kueue {
             return FlavorFit::Fits { borrows };
         }
         let queued = self.queued.get(&request.name).copied().unwrap_or((0, 0));
-        if let Some(victims) = self.preemption(request, cq, f, gpus, queued) {
+        let victims = if self.fair.is_some() {
+            self.fair_preemption(request, cq, f, gpus, queued)
+        } else {
+            self.preemption(request, cq, f, gpus, queued)
+        };
+        if let Some(victims) = victims {
             return FlavorFit::Preempts(victims);
         }
         FlavorFit::No(self.quota_wait(cq, f, gpus, available))
@@ -754,6 +771,18 @@ impl Layer for Kueue {
 
     fn owns_queue_order(&self) -> bool {
         true
+    }
+
+    fn orders_offers(&self) -> bool {
+        self.fair.is_some()
+    }
+
+    fn plan_offers(&mut self, groups: &[&GroupRequest]) {
+        Kueue::plan_offers(self, groups);
+    }
+
+    fn next_offer(&mut self) -> Option<usize> {
+        self.next_planned()
     }
 
     fn share_gpus(&self, vc: &str) -> Option<u64> {

@@ -103,6 +103,23 @@ pub trait Layer {
         false
     }
 
+    /// True when the layer picks the order in which the groups of a pass are offered
+    /// (Kueue's fair sharing, across ClusterQueues); see
+    /// [`crate::sched::Scheduler::orders_offers`]. Default: false.
+    fn orders_offers(&self) -> bool {
+        false
+    }
+
+    /// The groups a pass is about to offer, in the policy's order (only asked when
+    /// [`Layer::orders_offers`]).
+    fn plan_offers(&mut self, _groups: &[&GroupRequest]) {}
+
+    /// The index, in the last [`Layer::plan_offers`] list, of the group to offer next,
+    /// each once; `None` when the pass is done.
+    fn next_offer(&mut self) -> Option<usize> {
+        None
+    }
+
     /// GPUs a group of `vc` can count on when nobody else uses them (its share: the
     /// whole cluster, its guaranteed cells, its quota), for reservations; `None` for an
     /// unknown VC.

@@ -24,6 +24,8 @@ struct Node {
     /// Per flavor: usage (a ClusterQueue: GPUs admitted; a Cohort: what its children use
     /// beyond their guaranteed part).
     usage: Vec<i64>,
+    /// `fairSharing.weight`.
+    weight: f64,
 }
 
 impl Node {
@@ -48,6 +50,12 @@ pub(crate) struct QuotaTree {
     pub(crate) flavor_index: BTreeMap<String, usize>,
     /// The root of each node (itself for a ClusterQueue without cohort).
     root: Vec<usize>,
+    /// Per node: its child Cohorts, then its child ClusterQueues (Kueue's tournament
+    /// order), each by name.
+    children: Vec<Vec<usize>>,
+    /// Per node: what its parent could lend it with nothing running, all flavors
+    /// together (the denominator of its share; quota alone decides it).
+    lendable: Vec<i64>,
 }
 
 impl QuotaTree {
@@ -61,8 +69,9 @@ impl QuotaTree {
             .map(|(i, f)| (f.clone(), i))
             .collect();
         let nf = flavor_index.len();
-        let node_of = |quotas: &[FlavorQuota]| {
+        let node_of = |quotas: &[FlavorQuota], weight: f64| {
             let mut node = Node {
+                weight,
                 parent: None,
                 nominal: vec![0; nf],
                 borrowing_limit: vec![None; nf],
@@ -83,7 +92,7 @@ impl QuotaTree {
         let mut cq_index = BTreeMap::new();
         for (name, cq) in &config.cluster_queues {
             cq_index.insert(name.clone(), nodes.len());
-            nodes.push(node_of(&cq.flavors));
+            nodes.push(node_of(&cq.flavors, cq.fair_weight));
         }
         // Cohorts: every one named anywhere, with its quota when it has an object.
         let mut cohort_index: BTreeMap<String, usize> = BTreeMap::new();
@@ -99,8 +108,9 @@ impl QuotaTree {
         names.dedup();
         for name in names {
             cohort_index.insert(name.clone(), nodes.len());
-            let quotas = config.cohorts.get(name).map_or(&[][..], |c| &c.flavors[..]);
-            nodes.push(node_of(quotas));
+            let cohort = config.cohorts.get(name);
+            let quotas = cohort.map_or(&[][..], |c| &c.flavors[..]);
+            nodes.push(node_of(quotas, cohort.map_or(1.0, |c| c.fair_weight)));
         }
         for (name, cq) in &config.cluster_queues {
             nodes[cq_index[name]].parent = cq.cohort.as_ref().map(|c| cohort_index[c]);
@@ -108,8 +118,11 @@ impl QuotaTree {
         for (name, cohort) in &config.cohorts {
             nodes[cohort_index[name]].parent = cohort.parent.as_ref().map(|p| cohort_index[p]);
         }
+        let count = nodes.len();
         let mut tree = QuotaTree {
-            root: vec![0; nodes.len()],
+            root: vec![0; count],
+            children: vec![Vec::new(); count],
+            lendable: vec![0; count],
             nodes,
             cq_index,
             flavor_index,
@@ -133,6 +146,18 @@ impl QuotaTree {
                     let lent = tree.nodes[i].subtree[f] - tree.nodes[i].guaranteed(f);
                     tree.nodes[p].subtree[f] += lent;
                 }
+            }
+        }
+        // Cohorts (indices after the ClusterQueues, by name) first, then ClusterQueues.
+        let cqs = tree.cq_index.len();
+        for i in (cqs..count).chain(0..cqs) {
+            if let Some(p) = tree.nodes[i].parent {
+                tree.children[p].push(i);
+            }
+        }
+        for i in 0..count {
+            if let Some(p) = tree.nodes[i].parent {
+                tree.lendable[i] = (0..nf).map(|f| tree.available_of(p, f, true)).sum();
             }
         }
         tree
@@ -230,9 +255,94 @@ impl QuotaTree {
         self.nodes[cq].usage[f] > self.nodes[cq].nominal[f]
     }
 
+    /// The node's parent Cohort.
+    pub(crate) fn parent(&self, node: usize) -> Option<usize> {
+        self.nodes[node].parent
+    }
+
+    /// The node's child Cohorts, then its child ClusterQueues.
+    pub(crate) fn children(&self, node: usize) -> &[usize] {
+        &self.children[node]
+    }
+
+    /// Whether the node (ClusterQueue or Cohort) uses more of `f` than its subtree quota,
+    /// so takes it from its parent (Kueue's "borrowing on" a flavor).
+    pub(crate) fn borrows_on(&self, node: usize, f: usize) -> bool {
+        self.nodes[node].usage[f] > self.nodes[node].subtree[f]
+    }
+
+    /// The node's dominant resource share as Kueue computes it (`fair_sharing.go`),
+    /// for the one resource modelled: the GPUs it uses beyond its subtree quota, summed
+    /// over flavors, per thousand of what its parent could lend it with nothing running;
+    /// zero without a parent or when it borrows nothing.
+    pub(crate) fn share(&self, node: usize) -> Share {
+        let n = &self.nodes[node];
+        let mut share = Share {
+            per_mille: 0.0,
+            weight: n.weight,
+            borrowing: false,
+        };
+        if n.parent.is_none() {
+            return share;
+        }
+        let borrowed: i64 = (0..n.usage.len())
+            .map(|f| (n.usage[f] - n.subtree[f]).max(0))
+            .sum();
+        if borrowed == 0 {
+            return share;
+        }
+        share.borrowing = true;
+        let lendable = self.lendable[node];
+        if lendable > 0 {
+            share.per_mille = borrowed as f64 * 1000.0 / lendable as f64;
+        }
+        share
+    }
+
     /// Whether two ClusterQueues share a cohort tree (so one may borrow from the other).
     pub(crate) fn same_tree(&self, a: usize, b: usize) -> bool {
         self.root[a] == self.root[b] && self.nodes[a].parent.is_some()
+    }
+}
+
+/// A dominant resource share (Kueue's `DRS`): compared with [`Share::cmp_fair`], lower
+/// is served first and higher preempted first.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Share {
+    /// Borrowed GPUs per thousand lendable, before the weight.
+    per_mille: f64,
+    /// `fairSharing.weight`.
+    weight: f64,
+    /// Uses more than its subtree quota of some flavor (even when nothing is lendable).
+    pub(crate) borrowing: bool,
+}
+
+impl Share {
+    /// The weighted share: per mille over the weight, infinite for a zero weight that
+    /// borrows.
+    pub(crate) fn value(self) -> f64 {
+        if self.per_mille == 0.0 {
+            0.0
+        } else if self.weight == 0.0 {
+            f64::INFINITY
+        } else {
+            self.per_mille / self.weight
+        }
+    }
+
+    fn zero_weight_borrows(self) -> bool {
+        self.weight == 0.0 && self.per_mille != 0.0
+    }
+
+    /// Kueue's `CompareDRS`: nodes that borrow on a zero weight rank above all others
+    /// (and among themselves by their unweighted share); the rest by weighted share.
+    pub(crate) fn cmp_fair(self, other: Share) -> std::cmp::Ordering {
+        match (self.zero_weight_borrows(), other.zero_weight_borrows()) {
+            (true, true) => self.per_mille.total_cmp(&other.per_mille),
+            (true, false) => std::cmp::Ordering::Greater,
+            (false, true) => std::cmp::Ordering::Less,
+            (false, false) => self.value().total_cmp(&other.value()),
+        }
     }
 }
 
@@ -276,6 +386,53 @@ mod tests {
         t2.add_usage(b, 0, 2);
         // b uses 7: 2 of its lendable 3; a can borrow only 1 more.
         assert_eq!(t2.available(a, 0), 5);
+    }
+
+    #[test]
+    fn a_share_is_borrowed_gpus_per_mille_of_the_lendable_over_the_weight() {
+        let text = format!(
+            "{FLAVOR}{}{}",
+            cq("a", "c", "nominalQuota: 4"),
+            cq("b", "c", "nominalQuota: 8, lendingLimit: 4")
+        );
+        let text = text.replacen(
+            "spec:\n  cohort: c\n",
+            "spec:\n  cohort: c\n  fairSharing: {weight: 2}\n",
+            1,
+        );
+        let mut t = tree(&text);
+        let (a, b) = (t.cq_index["a"], t.cq_index["b"]);
+        assert!(!t.share(a).borrowing);
+        assert_eq!(t.share(a).value(), 0.0);
+        // The cohort holds a's 4 and b's lendable 4: a borrowing 2 is 250 per mille,
+        // halved by its weight of 2.
+        t.add_usage(a, 0, 6);
+        assert!(t.share(a).borrowing && t.borrows_on(a, 0));
+        assert_eq!(t.share(a).value(), 125.0);
+        // b uses its unlent 4: not borrowing, whatever the cohort holds.
+        t.add_usage(b, 0, 4);
+        assert_eq!(t.share(b).value(), 0.0);
+    }
+
+    #[test]
+    fn a_zero_weight_that_borrows_ranks_above_every_share() {
+        let text = format!(
+            "{FLAVOR}{}{}",
+            cq("a", "c", "nominalQuota: 4"),
+            cq("z", "c", "nominalQuota: 4")
+        );
+        let text = text.replacen(
+            "metadata: {name: z}\nspec:\n",
+            "metadata: {name: z}\nspec:\n  fairSharing: {weight: 0}\n",
+            1,
+        );
+        let mut t = tree(&text);
+        let (a, z) = (t.cq_index["a"], t.cq_index["z"]);
+        t.add_usage(a, 0, 8);
+        assert_eq!(t.share(z).cmp_fair(t.share(a)), std::cmp::Ordering::Less);
+        t.add_usage(z, 0, 5);
+        assert!(t.share(z).value().is_infinite());
+        assert_eq!(t.share(z).cmp_fair(t.share(a)), std::cmp::Ordering::Greater);
     }
 
     #[test]

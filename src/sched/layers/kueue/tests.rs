@@ -423,3 +423,224 @@ fn a_release_wakes_only_its_cohort_tree() {
     // Quota came back in cohort c only: x2 (cohort other, flavor g) sleeps on.
     assert_eq!(woken(&mut k), ["b1"]);
 }
+
+/// The layer with fair sharing on (Kueue's Configuration, `strategies` as written there).
+fn fair_layer(queues: &[String], strategies: &str) -> Kueue {
+    let configuration = format!(
+        "apiVersion: config.kueue.x-k8s.io/v1beta1\nkind: Configuration\nfairSharing:\n  enable: true\n  preemptionStrategies: {strategies}\n---\n"
+    );
+    let mut queues = queues.to_vec();
+    queues.insert(0, configuration);
+    let cluster = build_cluster("4x A100x8", None, &BuildOptions::default()).unwrap();
+    let text = format!("{FLAVORS}---\n{}", queues.concat());
+    let config = read_kueue_str(&text, "t").unwrap();
+    assert!(config.fair_sharing.is_some());
+    let options = KueueOptions {
+        config,
+        flavor_nodes: BTreeMap::from([
+            (
+                "f".to_string(),
+                vec!["a100-0".to_string(), "a100-1".to_string()],
+            ),
+            (
+                "g".to_string(),
+                vec!["a100-2".to_string(), "a100-3".to_string()],
+            ),
+        ]),
+        tas: TasOptions::default(),
+    };
+    Kueue::new(&cluster, &options).unwrap()
+}
+
+const BOTH: &str = "[LessThanOrEqualToFinalShare, LessThanInitialShare]";
+
+/// Offers `requests` (in the policy's order) as the engine does under fair sharing:
+/// the layer names the next one each time. Returns the ones started, in order.
+fn fair_pass(k: &mut Kueue, requests: &[GroupRequest]) -> Vec<String> {
+    let refs: Vec<&GroupRequest> = requests.iter().collect();
+    k.plan_offers(&refs);
+    let mut started = Vec::new();
+    while let Some(i) = k.next_offer() {
+        if offer(k, &requests[i], 0) == "start" {
+            started.push(requests[i].name.clone());
+        }
+    }
+    started
+}
+
+/// A ClusterQueue that only borrows (nominal 0) in cohort `c`, with `weight`.
+fn borrower(name: &str, weight: &str) -> String {
+    cq(
+        name,
+        "c",
+        &[("f", "nominalQuota: 0")],
+        &format!(
+            "  fairSharing: {{weight: {weight}}}\n  preemption: {{reclaimWithinCohort: Any}}\n"
+        ),
+    )
+}
+
+/// The cohort's lender: 12 GPUs of flavor f, nothing of its own to run.
+fn lender() -> String {
+    cq("lender", "c", &[("f", "nominalQuota: 12")], "")
+}
+
+#[test]
+fn fair_sharing_admits_in_proportion_to_the_weights() {
+    let mut k = fair_layer(&[lender(), borrower("a", "1"), borrower("b", "2")], BOTH);
+    // Eight 1-GPU workloads each, a's first in the queue.
+    let mut requests: Vec<GroupRequest> = (0..8)
+        .map(|i| request(&format!("a{i}"), "a", 0, 1, 1))
+        .collect();
+    requests.extend((0..8).map(|i| request(&format!("b{i}"), "b", 0, 1, 1)));
+    let started = fair_pass(&mut k, &requests);
+    // The cohort's 12 GPUs are shared 1:2, although a's workloads came first.
+    assert_eq!(k.usage("a", "f"), Some(4));
+    assert_eq!(k.usage("b", "f"), Some(8));
+    // Lowest share after admission first: b (1/24) before a (1/12), then a on the tie.
+    assert_eq!(started[..4], ["b0", "a0", "b1", "b2"]);
+}
+
+#[test]
+fn without_fair_sharing_the_queue_order_decides() {
+    // The same set-up with the Configuration left out: a's workloads come first and
+    // take what they can.
+    let mut k = layer(&[lender(), borrower("a", "1"), borrower("b", "2")]);
+    for i in 0..8 {
+        assert_eq!(
+            offer(&mut k, &request(&format!("a{i}"), "a", 0, 1, 1), 0),
+            "start"
+        );
+    }
+    assert_eq!(k.usage("a", "f"), Some(8));
+    assert!(!k.orders_offers());
+}
+
+#[test]
+fn a_zero_weight_borrows_only_what_nobody_else_wants() {
+    let mut k = fair_layer(&[lender(), borrower("a", "1"), borrower("z", "0")], BOTH);
+    let mut requests: Vec<GroupRequest> = (0..8)
+        .map(|i| request(&format!("z{i}"), "z", 0, 1, 2))
+        .collect();
+    requests.extend((0..4).map(|i| request(&format!("a{i}"), "a", 0, 1, 2)));
+    let started = fair_pass(&mut k, &requests);
+    // z's workloads are first in the queue, yet every a workload goes before any of z's;
+    // z then gets the 4 GPUs a left.
+    assert_eq!(started, ["a0", "a1", "a2", "a3", "z0", "z1"]);
+    assert_eq!(k.usage("z", "f"), Some(4));
+}
+
+/// a (nothing running) wants 4 GPUs of a full cohort where b borrows 8 in `b_pods`
+/// workloads and c borrows 4; the verdict for a.
+fn reclaim_by_share(strategies: &str, b_sizes: &[u32]) -> String {
+    let mut k = fair_layer(
+        &[
+            lender(),
+            borrower("a", "1"),
+            borrower("b", "1"),
+            borrower("c", "1"),
+        ],
+        strategies,
+    );
+    for (i, &gpus) in b_sizes.iter().enumerate() {
+        let r = request(&format!("b{i}"), "b", 0, 1, gpus);
+        assert_eq!(offer(&mut k, &r, i as SimTimeMs), "start");
+    }
+    assert_eq!(offer(&mut k, &request("c0", "c", 0, 1, 4), 5), "start");
+    offer(&mut k, &request("a0", "a", 0, 1, 4), 10)
+}
+
+#[test]
+fn fair_preemption_takes_from_the_borrower_with_the_highest_share() {
+    // b's share (8/12) is above c's (4/12); a's share with its workload (4/12) is at
+    // most b's after losing one 4-GPU workload (4/12): b's most recent one goes, not c's.
+    assert_eq!(reclaim_by_share(BOTH, &[4, 4]), "preempt:b1");
+    assert_eq!(
+        reclaim_by_share("[LessThanOrEqualToFinalShare]", &[4, 4]),
+        "preempt:b1"
+    );
+}
+
+#[test]
+fn the_strategy_decides_whether_a_big_borrower_may_be_preempted() {
+    // b borrows its 8 GPUs in one workload: without it b's share would be 0, below a's
+    // 4/12, so LessThanOrEqualToFinalShare forbids it (and c's alike): a waits.
+    assert_eq!(
+        reclaim_by_share("[LessThanOrEqualToFinalShare]", &[8]),
+        "wait:capacity"
+    );
+    // LessThanInitialShare compares with b's share before (8/12 > 4/12): allowed.
+    assert_eq!(reclaim_by_share(BOTH, &[8]), "preempt:b0");
+    assert_eq!(
+        reclaim_by_share("[LessThanInitialShare]", &[8]),
+        "preempt:b0"
+    );
+}
+
+#[test]
+fn a_queue_at_its_fair_share_does_not_preempt_its_equals() {
+    let mut k = fair_layer(
+        &[
+            lender(),
+            borrower("a", "1"),
+            borrower("b", "1"),
+            borrower("c", "1"),
+        ],
+        BOTH,
+    );
+    for (i, q) in ["a", "b", "c"].iter().enumerate() {
+        let r = request(&format!("{q}0"), q, 0, 1, 4);
+        assert_eq!(offer(&mut k, &r, i as SimTimeMs), "start");
+    }
+    // a already has its third: with 4 more its share (8/12) would pass b's and c's.
+    assert_eq!(
+        offer(&mut k, &request("a1", "a", 0, 1, 4), 10),
+        "wait:capacity"
+    );
+}
+
+#[test]
+fn fair_sharing_reclaims_within_the_nominal_quota_unconditionally() {
+    // a lends its 8 to b; taking them back keeps a within its nominal quota, so b's
+    // borrowing workload goes whatever the shares say.
+    let mut k = fair_layer(
+        &[
+            cq(
+                "a",
+                "c",
+                &[("f", "nominalQuota: 8")],
+                "  preemption: {reclaimWithinCohort: Any}\n",
+            ),
+            cq("b", "c", &[("f", "nominalQuota: 8")], ""),
+        ],
+        "[LessThanOrEqualToFinalShare]",
+    );
+    assert_eq!(offer(&mut k, &request("b0", "b", 0, 1, 8), 0), "start");
+    assert_eq!(offer(&mut k, &request("b1", "b", 0, 1, 8), 1), "start");
+    assert_eq!(offer(&mut k, &request("a0", "a", 0, 1, 8), 2), "preempt:b1");
+}
+
+/// See: reports/2026-12-06-kueue-fair (729,554 preemptions in two simulated days). The
+/// give-back step took the preemptor's own usage out twice, so it gave back victims the
+/// workload needed: it then did not fit after they left and preempted again, forever.
+#[test]
+fn fair_preemption_keeps_every_victim_the_workload_needs() {
+    let mut k = fair_layer(
+        &[cq(
+            "a",
+            "\"\"",
+            &[("f", "nominalQuota: 16")],
+            "  preemption: {withinClusterQueue: LowerPriority}\n",
+        )],
+        BOTH,
+    );
+    for i in 0..4 {
+        let r = request(&format!("low{i}"), "a", 0, 1, 4);
+        assert_eq!(offer(&mut k, &r, i), "start");
+    }
+    // 8 GPUs need two of the four 4-GPU workloads to go, the most recent first.
+    assert_eq!(
+        offer(&mut k, &request("high", "a", 10, 1, 8), 10),
+        "preempt:low3,low2"
+    );
+}
