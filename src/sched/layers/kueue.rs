@@ -173,6 +173,8 @@ struct Admitted {
     queued: (SimTimeMs, u64),
     /// Admission order, for "most recently admitted first".
     admitted_seq: u64,
+    /// When it was admitted: fair sharing takes no victim admitted at the current instant.
+    admitted_ms: SimTimeMs,
     /// Its pods are placed. Until then it holds its quota with its pods pending, as
     /// Kueue admits by quota alone and leaves placement to kube-scheduler.
     placed: bool,
@@ -204,6 +206,8 @@ pub struct Kueue {
     /// Per StrictFIFO ClusterQueue: the waiting head that blocks it (its queue key).
     blocked_by: HashMap<usize, (QueueKey, String)>,
     next_seq: u64,
+    /// The time of the offer being answered.
+    now_ms: SimTimeMs,
     /// Per cohort-tree root: bumped whenever a workload of the tree is admitted or
     /// leaves, the only changes a quota answer depends on.
     tree_gen: Vec<u64>,
@@ -366,6 +370,7 @@ impl Kueue {
             queued: FastMap::default(),
             blocked_by: HashMap::new(),
             next_seq: 0,
+            now_ms: 0,
             tree_gen: vec![0; tree_nodes],
             pool_gen: 0,
             epoch: 0,
@@ -691,6 +696,7 @@ impl Kueue {
             priority: request.priority,
             queued,
             admitted_seq: self.next_seq,
+            admitted_ms: ctx.now_ms,
             placed: false,
         };
         self.next_seq += 1;
@@ -793,6 +799,7 @@ impl Layer for Kueue {
     }
 
     fn offer(&mut self, request: &GroupRequest, ctx: &mut OfferContext<'_>) -> Verdict {
+        self.now_ms = ctx.now_ms;
         let vc = &request.virtual_cluster;
         let Some(&cq) = self.tree.cq_index.get(vc) else {
             return Verdict::Reject(format!(

@@ -244,6 +244,14 @@ impl Kueue {
                     continue;
                 }
                 for (name, w) in &self.running_by_cq[o] {
+                    // Not one admitted this instant: in Kueue an eviction takes time
+                    // (pods stop, the workload is requeued), so two ClusterQueues do not
+                    // take GPUs back and forth at one instant, as an instantaneous model
+                    // of the strategies would (a 16-GPU and a 1-GPU workload preempted
+                    // each other 2,500 times at one instant of the 5k scale trace).
+                    if w.admitted_ms == self.now_ms {
+                        continue;
+                    }
                     if w.flavor == f
                         && (reclaim == ReclaimWithinCohort::Any || w.priority < priority)
                     {
