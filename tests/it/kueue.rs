@@ -36,6 +36,27 @@ fn replay(out: &Path, extra: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
+/// `jobs.csv` of the default Kueue model after `cellsim replay --kueue` of `trace` on the
+/// spec-string `cluster`; the replay must succeed.
+fn kueue_jobs_csv(cluster: &str, kueue_file: &Path, trace: &Path, out: &Path) -> String {
+    let output = cellsim()
+        .args(["replay", "--cluster", cluster, "--kueue"])
+        .arg(kueue_file)
+        .arg("--trace")
+        .arg(trace)
+        .arg("--out")
+        .arg(out)
+        .arg("--quiet")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    std::fs::read_to_string(out.join("kueue+priority/jobs.csv")).unwrap()
+}
+
 #[test]
 fn the_node_dump_gives_gpu_nodes_with_products_and_racks() {
     let nodes = kueue::read_nodes_file(&example("nodes.yaml")).unwrap();
@@ -270,23 +291,7 @@ fn a_preempted_workload_keeps_its_place_and_a_strict_fifo_queue_keeps_moving() {
         format!("apiVersion: v1\nkind: List\nitems:\n{}", items.concat()),
     )
     .unwrap();
-    let out = dir.join("out");
-    let output = cellsim()
-        .args(["replay", "--cluster", "1x A100x8", "--kueue"])
-        .arg(&kueue_file)
-        .arg("--trace")
-        .arg(&trace)
-        .arg("--out")
-        .arg(&out)
-        .arg("--quiet")
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let jobs = std::fs::read_to_string(out.join("kueue+priority/jobs.csv")).unwrap();
+    let jobs = kueue_jobs_csv("1x A100x8", &kueue_file, &trace, &dir.join("out"));
     let row = |name: &str| {
         jobs.lines()
             .find(|l| l.starts_with(&format!("ns/{name},")))
@@ -353,22 +358,7 @@ fn a_placement_in_a_kueue_replay_measures_against_the_workloads_pod_shapes() {
 /// Replays the fair-sharing example with `kueue_file`; the start times of each team's
 /// jobs, in trace order.
 fn fair_sharing_starts(kueue_file: &Path, out: &Path) -> BTreeMap<String, Vec<String>> {
-    let output = cellsim()
-        .args(["replay", "--cluster", "3x A100x8", "--kueue"])
-        .arg(kueue_file)
-        .arg("--trace")
-        .arg(example("fair-sharing.csv"))
-        .arg("--out")
-        .arg(out)
-        .arg("--quiet")
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let jobs = std::fs::read_to_string(out.join("kueue+priority/jobs.csv")).unwrap();
+    let jobs = kueue_jobs_csv("3x A100x8", kueue_file, &example("fair-sharing.csv"), out);
     let mut starts: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for line in jobs.lines().skip(1) {
         let cols: Vec<&str> = line.split(',').collect();

@@ -427,29 +427,11 @@ fn a_release_wakes_only_its_cohort_tree() {
 /// The layer with fair sharing on (Kueue's Configuration, `strategies` as written there).
 fn fair_layer(queues: &[String], strategies: &str) -> Kueue {
     let configuration = format!(
-        "apiVersion: config.kueue.x-k8s.io/v1beta1\nkind: Configuration\nfairSharing:\n  enable: true\n  preemptionStrategies: {strategies}\n---\n"
+        "---\napiVersion: config.kueue.x-k8s.io/v1beta1\nkind: Configuration\nfairSharing:\n  enable: true\n  preemptionStrategies: {strategies}\n"
     );
-    let mut queues = queues.to_vec();
-    queues.insert(0, configuration);
-    let cluster = build_cluster("4x A100x8", None, &BuildOptions::default()).unwrap();
-    let text = format!("{FLAVORS}---\n{}", queues.concat());
-    let config = read_kueue_str(&text, "t").unwrap();
-    assert!(config.fair_sharing.is_some());
-    let options = KueueOptions {
-        config,
-        flavor_nodes: BTreeMap::from([
-            (
-                "f".to_string(),
-                vec!["a100-0".to_string(), "a100-1".to_string()],
-            ),
-            (
-                "g".to_string(),
-                vec!["a100-2".to_string(), "a100-3".to_string()],
-            ),
-        ]),
-        tas: TasOptions::default(),
-    };
-    Kueue::new(&cluster, &options).unwrap()
+    let mut documents = vec![configuration];
+    documents.extend_from_slice(queues);
+    layer(&documents)
 }
 
 const BOTH: &str = "[LessThanOrEqualToFinalShare, LessThanInitialShare]";
